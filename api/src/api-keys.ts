@@ -1,0 +1,65 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ApiKeySpec, ApiRole } from '@intentwatch/core';
+
+interface StoredKey {
+  role: ApiRole;
+  /** SHA-256 of the key, hex. The key itself is never written anywhere. */
+  sha256: string;
+  /** First characters of the key, to tell keys apart in logs and the audit trail. */
+  prefix: string;
+}
+
+export interface KeyIdentity {
+  role: ApiRole;
+  /** A non-secret name for the key holder, used in audit events ("key:iw_ab12…"). */
+  name: string;
+}
+
+const ROLE_RANK: Record<ApiRole, number> = { viewer: 0, analyst: 1, admin: 2 };
+
+/** True when `role` may do what `required` may. */
+export function roleAllows(role: ApiRole, required: ApiRole): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[required];
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * The API keys this deployment accepts. From `INTENTWATCH_API_KEYS` when set; otherwise an
+ * admin key generated on first start, whose digest is kept in `<dataDir>/api-keys.json` and
+ * which is returned once as `generated` so that start-up can print it.
+ */
+export class ApiKeys {
+  readonly #keys: { role: ApiRole; digest: Buffer; prefix: string }[];
+
+  private constructor(keys: StoredKey[]) {
+    this.#keys = keys.map((k) => ({ role: k.role, digest: Buffer.from(k.sha256, 'hex'), prefix: k.prefix }));
+  }
+
+  static load(specs: ApiKeySpec[] | undefined, dataDir: string): { keys: ApiKeys; generated?: string } {
+    if (specs && specs.length > 0) {
+      return { keys: new ApiKeys(specs.map((s) => ({ role: s.role, sha256: sha256(s.key).toString('hex'), prefix: s.key.slice(0, 6) }))) };
+    }
+    const file = path.join(dataDir, 'api-keys.json');
+    if (existsSync(file)) {
+      return { keys: new ApiKeys(JSON.parse(readFileSync(file, 'utf8')) as StoredKey[]) };
+    }
+    const key = `iw_${randomBytes(24).toString('base64url')}`;
+    const stored: StoredKey[] = [{ role: 'admin', sha256: sha256(key).toString('hex'), prefix: key.slice(0, 6) }];
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    return { keys: new ApiKeys(stored), generated: key };
+  }
+
+  /** The identity of a presented key, or undefined. Constant time in the number of keys. */
+  identify(presented: string): KeyIdentity | undefined {
+    const d = sha256(presented);
+    let found: KeyIdentity | undefined;
+    for (const k of this.#keys) {
+      if (timingSafeEqual(k.digest, d) && !found) found = { role: k.role, name: `key:${k.prefix}…` };
+    }
+    return found;
+  }
+}

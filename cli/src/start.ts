@@ -1,0 +1,66 @@
+import { ApiKeys, Api } from '@intentwatch/api';
+import { Collector } from '@intentwatch/collector';
+import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
+import type { Args } from './args.js';
+
+export interface Running {
+  config: Readonly<Config>;
+  store: Store;
+  otlpPort?: number;
+  apiPort?: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the roles `args.role` names on the configured store, after bringing the schema up to
+ * date. Prints where each role listens, and the API key when one was generated.
+ */
+export async function start(args: Args, env: NodeJS.ProcessEnv = process.env): Promise<Running> {
+  const log = createLogger('cli');
+  const config = loadConfig(env);
+  const has = (role: string) => args.role === 'all' || args.role === role;
+  if (!config.clickhouse && args.role !== 'all') {
+    log.warn(
+      { role: args.role },
+      'this role runs alone on the embedded store: other roles cannot share its data dir from another process; set CLICKHOUSE_URL to split roles across processes',
+    );
+  }
+  collectProcessMetrics();
+  const store = await Store.open(config);
+  await migrate(store, { retentionDays: config.retentionDays });
+  const stops: (() => Promise<void>)[] = [];
+  const running: Running = {
+    config,
+    store,
+    async stop() {
+      for (const s of stops.reverse()) await s().catch((e: unknown) => log.error({ err: String(e) }, 'error while stopping'));
+      await store.close();
+    },
+  };
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const where = config.clickhouse
+    ? `ClickHouse at ${new URL(config.clickhouse.url).host}/${config.database}`
+    : `embedded store in ${config.dataDir}`;
+  say(`intentwatch ${args.role} — ${where}`);
+
+  if (has('collector')) {
+    const collector = new Collector(store, config);
+    running.otlpPort = await collector.listen(config.otlpPort, config.host);
+    stops.push(() => collector.close());
+    say(
+      `  collector   http://${config.host}:${running.otlpPort}/v1/traces  (OTLP/HTTP protobuf or JSON; also /v1/token-events, /v1/task-events)`,
+    );
+  }
+
+  if (has('api')) {
+    const { keys, generated } = ApiKeys.load(config.apiKeys, config.dataDir);
+    const api = new Api({ store, keys });
+    running.apiPort = await api.listen(config.apiPort, config.host);
+    stops.unshift(() => api.close());
+    say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);
+    if (generated) {
+      say(`  API key     ${generated}   (admin; shown once — only its digest is kept in ${config.dataDir}/api-keys.json)`);
+    }
+  }
+  return running;
+}

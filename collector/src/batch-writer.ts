@@ -1,0 +1,157 @@
+import { HttpError, type Store, StoreError, counter, createLogger, gauge, histogram } from '@intentwatch/core';
+import { type RowBatch, batchSize } from './rows.js';
+
+export interface BatchWriterOptions {
+  /** Flush a table once this many rows wait (default 1,000). */
+  batchRows?: number;
+  /** Flush a table at the latest this long after its first waiting row (default 200 ms). */
+  batchMs?: number;
+  /** Rows waiting or being written, past which new writes are refused with 429 (default 200,000). */
+  maxPendingRows?: number;
+}
+
+const DEFAULTS: Required<BatchWriterOptions> = { batchRows: 1000, batchMs: 200, maxPendingRows: 200_000 };
+
+const TABLES = { spans: 'spans', tokenEvents: 'token_events', taskEvents: 'task_events' } as const;
+type TableKey = keyof typeof TABLES;
+
+interface Pending {
+  rows: object[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const insertSeconds = histogram(
+  'intentwatch_insert_duration_seconds',
+  'Time to insert one batch into the store',
+  ['table'],
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+);
+const insertedRows = counter('intentwatch_rows_inserted_total', 'Rows committed to the store', ['table']);
+const insertFailures = counter('intentwatch_insert_failures_total', 'Batches the store refused', ['table']);
+const pendingGauge = gauge('intentwatch_ingest_pending_rows', 'Rows accepted by the collector and not yet committed');
+
+/**
+ * Groups the rows of many requests into few inserts: a table is flushed when `batchRows` rows
+ * wait or `batchMs` after its first waiting row, whichever comes first, one insert per table at a
+ * time. `write` resolves only when every row it was given is committed, so the collector can
+ * answer 2xx knowing the data is durable; it rejects when the store refused the batch, and
+ * refuses at once (429) when more than `maxPendingRows` rows are already waiting.
+ */
+export class BatchWriter {
+  readonly #store: Store;
+  readonly #options: Required<BatchWriterOptions>;
+  readonly #log = createLogger('collector.writer');
+  readonly #pending = new Map<TableKey, Pending>();
+  readonly #inFlight = new Map<TableKey, Promise<void>>();
+  #pendingRows = 0;
+  #closed = false;
+
+  constructor(store: Store, options: BatchWriterOptions = {}) {
+    this.#store = store;
+    this.#options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  }
+
+  /** Rows accepted and not yet committed. */
+  get pendingRows(): number {
+    return this.#pendingRows;
+  }
+
+  /** Queues the rows and resolves when all are committed. */
+  async write(batch: RowBatch): Promise<void> {
+    if (this.#closed) throw new HttpError(503, 'shutting_down', 'the collector is shutting down', { headers: { 'Retry-After': '5' } });
+    const size = batchSize(batch);
+    if (size === 0) return;
+    if (this.#pendingRows + size > this.#options.maxPendingRows) {
+      throw new HttpError(429, 'overloaded', `the collector has ${this.#pendingRows} rows waiting for the store; retry shortly`, {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    this.#addPending(size);
+    const waits: Promise<void>[] = [];
+    for (const key of Object.keys(TABLES) as TableKey[]) {
+      const rows = batch[key];
+      if (rows.length > 0) waits.push(this.#enqueue(key, rows));
+    }
+    try {
+      await Promise.all(waits);
+    } finally {
+      this.#addPending(-size);
+    }
+  }
+
+  /** Flushes everything waiting and refuses new writes. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const keys = [...this.#pending.keys()];
+    await Promise.allSettled(keys.map((k) => this.#flush(k)));
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  #addPending(n: number): void {
+    this.#pendingRows += n;
+    pendingGauge.set(this.#pendingRows);
+  }
+
+  #enqueue(key: TableKey, rows: object[]): Promise<void> {
+    let p = this.#pending.get(key);
+    if (!p) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      p = { rows: [], promise, resolve, reject, timer: undefined };
+      p.timer = setTimeout(() => void this.#flush(key), this.#options.batchMs);
+      this.#pending.set(key, p);
+    }
+    for (const r of rows) p.rows.push(r);
+    if (p.rows.length >= this.#options.batchRows) void this.#flush(key);
+    return p.promise;
+  }
+
+  async #flush(key: TableKey): Promise<void> {
+    // One insert per table at a time: rows arriving meanwhile form the next, larger batch.
+    const running = this.#inFlight.get(key);
+    if (running) {
+      await running;
+      if (this.#inFlight.has(key)) return; // another waiter started the next flush
+    }
+    const p = this.#pending.get(key);
+    if (!p) return;
+    this.#pending.delete(key);
+    clearTimeout(p.timer);
+    const work = this.#insert(key, p).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, work);
+    await work;
+  }
+
+  async #insert(key: TableKey, p: Pending): Promise<void> {
+    const table = TABLES[key];
+    const started = performance.now();
+    try {
+      await this.#store.insert(table, p.rows);
+      insertSeconds.observe({ table }, (performance.now() - started) / 1000);
+      insertedRows.inc({ table }, p.rows.length);
+      p.resolve();
+    } catch (e) {
+      insertFailures.inc({ table });
+      const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
+      this.#log.error({ table, rows: p.rows.length, err: e instanceof Error ? e.message : String(e) }, 'insert failed');
+      p.reject(
+        new HttpError(
+          503,
+          unavailable ? 'store_unavailable' : 'store_failed',
+          `the store did not accept the batch (${table}); nothing was stored, retry`,
+          {
+            cause: e,
+            headers: { 'Retry-After': unavailable ? '5' : '2' },
+          },
+        ),
+      );
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { type AttrValue, type Attributes, msToDateTime64, redactSecrets, timestampMs } from '@intentwatch/core';
+import { limitAttributes, type NormalizeOptions, taskEventRow, tokenEventRow } from './normalize.js';
+import { emptyBatch, type RowBatch } from './rows.js';
+
+export interface JsonEventsResult {
+  rows: RowBatch;
+  rejected: { index: number; message: string }[];
+  secretsRedacted: number;
+}
+
+/**
+ * Token or task lifecycle events posted as JSON (CONVENTIONS.md §1.4): each item an object whose
+ * keys are the attribute names, plus `time` (RFC 3339 or epoch seconds; the time of receipt when
+ * absent). Items that cannot be stored are reported by index; the others are stored.
+ */
+export function eventsFromJson(
+  kind: 'token' | 'task',
+  items: unknown[],
+  options: Pick<NormalizeOptions, 'maxAttributes' | 'maxAttributeLength'>,
+  now = Date.now(),
+): JsonEventsResult {
+  const result: JsonEventsResult = { rows: emptyBatch(), rejected: [], secretsRedacted: 0 };
+  const ingestedAt = msToDateTime64(now);
+  items.forEach((item, index) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      result.rejected.push({ index, message: 'each event must be a JSON object' });
+      return;
+    }
+    const attrs: Attributes = {};
+    for (const [k, v] of Object.entries(item)) attrs[k] = jsonValue(v, 0);
+    const time = timestampMs(attrs, 'time');
+    delete attrs.time;
+    if (time !== undefined && !Number.isFinite(time)) {
+      result.rejected.push({ index, message: 'time must be an RFC 3339 time or Unix epoch seconds' });
+      return;
+    }
+    result.secretsRedacted += redactSecrets(attrs);
+    limitAttributes(attrs, options);
+    const base = { time: msToDateTime64(time ?? now), ingested_at: ingestedAt, trace_id: '', span_id: '' };
+    const eventKey = kind === 'token' ? 'token.event' : 'task.event';
+    if (attrs[eventKey] === undefined) {
+      result.rejected.push({ index, message: `${eventKey} is required` });
+      return;
+    }
+    const row = kind === 'token' ? tokenEventRow(attrs, base, 'json') : taskEventRow(attrs, base, 'json');
+    if (typeof row === 'string') result.rejected.push({ index, message: row });
+    else if ('token_id' in row) result.rows.tokenEvents.push(row);
+    else result.rows.taskEvents.push(row);
+  });
+  return result;
+}
+
+function jsonValue(v: unknown, depth: number): AttrValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (depth >= 8) return JSON.stringify(v).slice(0, 256);
+  if (Array.isArray(v)) return v.map((x) => jsonValue(x, depth + 1));
+  if (typeof v === 'object') {
+    const out: Record<string, AttrValue> = {};
+    for (const [k, x] of Object.entries(v as object)) out[k] = jsonValue(x, depth + 1);
+    return out;
+  }
+  return null;
+}

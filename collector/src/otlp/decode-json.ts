@@ -1,0 +1,126 @@
+import type { AttrValue, Attributes } from '@intentwatch/core';
+import { type DecodedResourceSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
+
+/** Thrown for an OTLP/JSON body that is not an ExportTraceServiceRequest. */
+export class JsonShapeError extends Error {}
+
+/**
+ * 64-bit integers that OTLP/JSON may write as bare numbers beyond 2^53. They are quoted before
+ * JSON.parse so that no digit is lost. The pattern requires the key's closing quote right after
+ * the name, so text inside a JSON string (where quotes are escaped) is never rewritten.
+ */
+const BIG_NUMBER_KEYS = /"(startTimeUnixNano|endTimeUnixNano|timeUnixNano|intValue|rejectedSpans)"(\s*):(\s*)(-?\d+)(?=\s*[,}\]])/g;
+
+/** Parses an OTLP/JSON ExportTraceServiceRequest (ids hex in any case, times as strings or numbers). */
+export function decodeJsonRequest(text: string): DecodedResourceSpans[] {
+  const parsed: unknown = JSON.parse(text.replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"'));
+  if (!isObject(parsed)) throw new JsonShapeError('the body must be a JSON object with a "resourceSpans" array');
+  const resourceSpans = parsed.resourceSpans ?? parsed.resource_spans ?? [];
+  if (!Array.isArray(resourceSpans)) throw new JsonShapeError('"resourceSpans" must be an array');
+  return resourceSpans.map((rs, i) => {
+    if (!isObject(rs)) throw new JsonShapeError(`resourceSpans[${i}] must be an object`);
+    const resource = isObject(rs.resource) ? rs.resource : {};
+    const scopeSpans = rs.scopeSpans ?? rs.scope_spans ?? [];
+    if (!Array.isArray(scopeSpans)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans must be an array`);
+    return {
+      resource: keyValues(resource.attributes, 0),
+      scopes: scopeSpans.map((ss, j) => {
+        if (!isObject(ss)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}] must be an object`);
+        const spans = ss.spans ?? [];
+        if (!Array.isArray(spans)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}].spans must be an array`);
+        const scope = isObject(ss.scope) ? ss.scope : {};
+        return { scopeName: typeof scope.name === 'string' ? scope.name : '', spans: spans.map(span) };
+      }),
+    };
+  });
+}
+
+function span(s: unknown): DecodedSpan {
+  const o = isObject(s) ? s : {};
+  const status = isObject(o.status) ? o.status : {};
+  return {
+    traceId: hexId(o.traceId ?? o.trace_id, 32),
+    spanId: hexId(o.spanId ?? o.span_id, 16),
+    parentSpanId: o.parentSpanId === undefined || o.parentSpanId === '' ? '' : hexId(o.parentSpanId, 16),
+    name: typeof o.name === 'string' ? o.name : '',
+    kind: enumValue(o.kind, SPAN_KINDS),
+    startNanos: nanos(o.startTimeUnixNano ?? o.start_time_unix_nano),
+    endNanos: nanos(o.endTimeUnixNano ?? o.end_time_unix_nano),
+    statusCode: enumValue(status.code, STATUS_CODES),
+    attributes: keyValues(o.attributes, 0),
+    droppedAttributes: typeof o.droppedAttributesCount === 'number' ? o.droppedAttributesCount : 0,
+  };
+}
+
+const SPAN_KINDS = [
+  'SPAN_KIND_UNSPECIFIED',
+  'SPAN_KIND_INTERNAL',
+  'SPAN_KIND_SERVER',
+  'SPAN_KIND_CLIENT',
+  'SPAN_KIND_PRODUCER',
+  'SPAN_KIND_CONSUMER',
+];
+const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
+
+function enumValue(v: unknown, names: string[]): number {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string') {
+    const i = names.indexOf(v);
+    return Math.max(i, 0);
+  }
+  return 0;
+}
+
+/** A hex id of the given length as lower case, or null when malformed or all zeros. */
+function hexId(v: unknown, hexLength: number): string | null {
+  if (typeof v !== 'string' || v.length !== hexLength || !/^[0-9a-fA-F]+$/.test(v)) return null;
+  const lower = v.toLowerCase();
+  return /^0+$/.test(lower) ? null : lower;
+}
+
+function nanos(v: unknown): bigint {
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return BigInt(Math.trunc(v));
+  return 0n;
+}
+
+function keyValues(list: unknown, depth: number): Attributes {
+  const out: Attributes = {};
+  if (!Array.isArray(list)) return out;
+  for (const kv of list) {
+    if (!isObject(kv) || typeof kv.key !== 'string' || kv.key === '') continue;
+    out[kv.key] = anyValue(kv.value, depth);
+  }
+  return out;
+}
+
+function anyValue(v: unknown, depth: number): AttrValue {
+  if (!isObject(v)) return null;
+  if (typeof v.stringValue === 'string') return v.stringValue;
+  if (typeof v.boolValue === 'boolean') return v.boolValue;
+  if (v.intValue !== undefined) {
+    const s = String(v.intValue);
+    if (!/^-?\d+$/.test(s)) return null;
+    const n = Number(s);
+    return Number.isSafeInteger(n) ? n : s;
+  }
+  if (v.doubleValue !== undefined) {
+    const n = Number(v.doubleValue);
+    return Number.isFinite(n) ? n : String(v.doubleValue);
+  }
+  if (typeof v.bytesValue === 'string') return v.bytesValue;
+  if (isObject(v.arrayValue)) {
+    if (depth >= MAX_VALUE_DEPTH) return '[nested too deep]';
+    const values = Array.isArray(v.arrayValue.values) ? v.arrayValue.values : [];
+    return values.map((x) => anyValue(x, depth + 1));
+  }
+  if (isObject(v.kvlistValue)) {
+    if (depth >= MAX_VALUE_DEPTH) return '{nested too deep}';
+    return keyValues(v.kvlistValue.values, depth + 1);
+  }
+  return null;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

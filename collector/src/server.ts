@@ -1,0 +1,243 @@
+import type { Server } from 'node:http';
+import { type Config, HttpError, type Store, counter, createLogger } from '@intentwatch/core';
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import { BatchWriter } from './batch-writer.js';
+import { ingestAuth } from './ingest-auth.js';
+import { eventsFromJson } from './json-events.js';
+import { normalizeSpans } from './normalize.js';
+import { decodeJsonRequest, JsonShapeError } from './otlp/decode-json.js';
+import { decodeProtobufRequest } from './otlp/decode-protobuf.js';
+import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
+import type { RowBatch } from './rows.js';
+
+export type CollectorConfig = Pick<
+  Config,
+  'maxBodyBytes' | 'keepContextSpans' | 'maxAttributes' | 'maxAttributeLength' | 'batchRows' | 'batchMs' | 'maxPendingRows' | 'ingestKeys'
+>;
+
+const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
+const rejected = counter('intentwatch_spans_rejected_total', 'Spans and events rejected, by endpoint', ['endpoint']);
+const redacted = counter('intentwatch_secrets_redacted_total', 'Secret-looking attribute values replaced by fingerprints at ingest');
+const truncated = counter('intentwatch_attributes_truncated_total', 'Attributes dropped or cut by the per-span limits');
+const requests = counter('intentwatch_ingest_requests_total', 'Ingest requests by endpoint and status', ['endpoint', 'status']);
+
+const PROTOBUF = 'application/x-protobuf';
+const JSON_TYPE = 'application/json';
+
+type Encoding = 'protobuf' | 'json';
+
+/**
+ * The collector: OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, optionally gzip) and the JSON
+ * event endpoints (`POST /v1/token-events`, `POST /v1/task-events`). A 2xx means every stored
+ * row is committed to the store; spans that could not be stored are reported, not silently lost.
+ */
+export class Collector {
+  readonly app: express.Express;
+  readonly writer: BatchWriter;
+  readonly #config: CollectorConfig;
+  readonly #log = createLogger('collector.http');
+  #server: Server | undefined;
+
+  constructor(store: Store, config: CollectorConfig) {
+    this.#config = config;
+    this.writer = new BatchWriter(store, { batchRows: config.batchRows, batchMs: config.batchMs, maxPendingRows: config.maxPendingRows });
+    this.app = this.#buildApp();
+  }
+
+  /** Listens on `host:port`; resolves with the bound port (useful with port 0). */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = this.app.listen(port, host, (err?: Error) => {
+        if (err) reject(err);
+        else {
+          const addr = server.address();
+          resolve(typeof addr === 'object' && addr ? addr.port : port);
+        }
+      });
+      server.keepAliveTimeout = 65_000;
+      this.#server = server;
+    });
+  }
+
+  /** Stops accepting connections, then flushes every accepted row to the store. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    }
+    await this.writer.close();
+  }
+
+  #buildApp(): express.Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    const raw = express.raw({ type: () => true, limit: this.#config.maxBodyBytes, inflate: true });
+    const auth = ingestAuth(this.#config.ingestKeys);
+
+    app.post('/v1/traces', contentType([PROTOBUF, JSON_TYPE]), auth, raw, async (req, res) => {
+      const encoding: Encoding = req.is(PROTOBUF) ? 'protobuf' : 'json';
+      res.locals.encoding = encoding;
+      const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
+      let decoded: ReturnType<typeof decodeProtobufRequest>;
+      try {
+        decoded = encoding === 'protobuf' ? decodeProtobufRequest(body) : decodeJsonRequest(body.toString('utf8'));
+      } catch (e) {
+        const detail = e instanceof JsonShapeError || e instanceof SyntaxError ? e.message : describeDecodeError(e);
+        throw new HttpError(400, 'invalid_body', `the body is not an OTLP ExportTraceServiceRequest in ${encoding}: ${detail}`);
+      }
+      const result = normalizeSpans(decoded, this.#config);
+      if (result.secretsRedacted) redacted.inc(result.secretsRedacted);
+      if (result.truncated) truncated.inc(result.truncated);
+      await this.#store(result.rows);
+      if (result.rejected.length) rejected.inc({ endpoint: 'traces' }, result.rejected.length);
+      requests.inc({ endpoint: 'traces', status: '200' });
+      sendExportResponse(res, encoding, result.rejected);
+    });
+
+    const eventRoute = (kind: 'token' | 'task') => async (req: Request, res: Response) => {
+      const body = req.body instanceof Buffer ? req.body.toString('utf8') : '';
+      let items: unknown;
+      try {
+        items = JSON.parse(body);
+      } catch (e) {
+        throw new HttpError(400, 'invalid_body', `the body is not JSON: ${(e as Error).message}`);
+      }
+      if (!Array.isArray(items)) items = [items];
+      const result = eventsFromJson(kind, items as unknown[], this.#config);
+      if (result.secretsRedacted) redacted.inc(result.secretsRedacted);
+      const list = items as unknown[];
+      if (list.length > 0 && result.rejected.length === list.length) {
+        rejected.inc({ endpoint: `${kind}-events` }, list.length);
+        throw new HttpError(
+          400,
+          'invalid_events',
+          `no event was accepted: ${result.rejected
+            .map((r) => `[${r.index}] ${r.message}`)
+            .join('; ')
+            .slice(0, 2000)}`,
+        );
+      }
+      await this.#store(result.rows);
+      if (result.rejected.length) rejected.inc({ endpoint: `${kind}-events` }, result.rejected.length);
+      requests.inc({ endpoint: `${kind}-events`, status: '200' });
+      res.status(200).json({ accepted: list.length - result.rejected.length, rejected: result.rejected });
+    };
+    app.post('/v1/token-events', contentType([JSON_TYPE]), auth, raw, eventRoute('token'));
+    app.post('/v1/task-events', contentType([JSON_TYPE]), auth, raw, eventRoute('task'));
+
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+
+    app.use((req, _res, next) => {
+      next(
+        new HttpError(
+          404,
+          'not_found',
+          `no route for ${req.method} ${req.path}; the collector serves POST /v1/traces, /v1/token-events and /v1/task-events`,
+        ),
+      );
+    });
+    app.use(this.#errorHandler());
+    return app;
+  }
+
+  async #store(rows: RowBatch): Promise<void> {
+    await this.writer.write(rows);
+    received.inc({ kind: 'span' }, rows.spans.length);
+    received.inc({ kind: 'token_event' }, rows.tokenEvents.length);
+    received.inc({ kind: 'task_event' }, rows.taskEvents.length);
+  }
+
+  #errorHandler(): ErrorRequestHandler {
+    return (err, req, res, _next) => {
+      const e = toHttpError(err, this.#config.maxBodyBytes);
+      if (e.status >= 500) this.#log.warn({ path: req.path, status: e.status, code: e.code }, e.message);
+      requests.inc({ endpoint: req.path.replace(/^\/v1\//, ''), status: String(e.status) });
+      for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+      const encoding: Encoding | undefined = res.locals.encoding ?? (req.is(PROTOBUF) ? 'protobuf' : undefined);
+      if (req.path === '/v1/traces' && encoding === 'protobuf') {
+        // OTLP/HTTP: an error answer carries a google.rpc.Status in the request's encoding.
+        const status = RpcStatus.encode(RpcStatus.create({ code: grpcCode(e.status), message: e.message })).finish();
+        res.status(e.status).type(PROTOBUF).send(Buffer.from(status));
+        return;
+      }
+      const payload: Record<string, unknown> = { error: { code: e.code, message: e.message } };
+      if (req.path === '/v1/traces') Object.assign(payload, { code: grpcCode(e.status), message: e.message });
+      res.status(e.status).json(payload);
+    };
+  }
+}
+
+/** 415 unless the request's Content-Type is one of `types` (checked before the body is read). */
+function contentType(types: string[]) {
+  return (req: Request, _res: Response, next: (e?: unknown) => void) => {
+    if (!req.is(types)) {
+      next(
+        new HttpError(
+          415,
+          'unsupported_media_type',
+          `Content-Type must be ${types.join(' or ')} (got ${req.headers['content-type'] ?? 'none'})`,
+        ),
+      );
+      return;
+    }
+    next();
+  };
+}
+
+function sendExportResponse(res: Response, encoding: Encoding, rejectedMessages: string[]): void {
+  const partial =
+    rejectedMessages.length > 0 ? { rejectedSpans: rejectedMessages.length, errorMessage: summarize(rejectedMessages) } : undefined;
+  if (encoding === 'protobuf') {
+    const msg = ExportTraceServiceResponse.create(partial ? { partialSuccess: partial } : {});
+    res
+      .status(200)
+      .type(PROTOBUF)
+      .send(Buffer.from(ExportTraceServiceResponse.encode(msg).finish()));
+  } else {
+    res
+      .status(200)
+      .json(partial ? { partialSuccess: { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage } } : {});
+  }
+}
+
+function summarize(messages: string[]): string {
+  const shown = messages.slice(0, 5).join('; ');
+  return messages.length > 5 ? `${shown}; and ${messages.length - 5} more` : shown;
+}
+
+function describeDecodeError(e: unknown): string {
+  if (e instanceof RangeError) return 'the message is truncated or nested too deeply';
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Maps body-parser's and our own errors to an HttpError. */
+function toHttpError(err: unknown, limit: number): HttpError {
+  if (err instanceof HttpError) return err;
+  const e = err as { type?: string; status?: number; message?: string };
+  switch (e?.type) {
+    case 'entity.too.large':
+      return new HttpError(413, 'body_too_large', `the body is larger than ${limit} bytes (after decompression); send smaller batches`);
+    case 'encoding.unsupported':
+      return new HttpError(415, 'unsupported_encoding', `${e.message}; use gzip, deflate or no Content-Encoding`);
+    case 'request.aborted':
+      return new HttpError(400, 'aborted', 'the request was aborted before its body was read');
+    default:
+      break;
+  }
+  if (e?.status === 400) return new HttpError(400, 'invalid_body', `the body cannot be read: ${e.message ?? 'malformed'}`);
+  return new HttpError(500, 'internal', 'internal error', { cause: err });
+}
+
+function grpcCode(status: number): number {
+  if (status === 400 || status === 413 || status === 415) return 3; // INVALID_ARGUMENT
+  if (status === 401) return 16; // UNAUTHENTICATED
+  if (status === 429) return 8; // RESOURCE_EXHAUSTED
+  if (status === 503) return 14; // UNAVAILABLE
+  return 13; // INTERNAL
+}

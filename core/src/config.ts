@@ -1,0 +1,202 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export const API_ROLES = ['viewer', 'analyst', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+export interface ApiKeySpec {
+  role: ApiRole;
+  key: string;
+}
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'a port number' })
+    .int('a whole number')
+    .min(0, 'a port between 0 and 65535')
+    .max(65535, 'a port between 0 and 65535')
+    .default(fallback);
+
+const positiveInt = (fallback: number, min = 1) =>
+  z.coerce.number({ error: 'a whole number' }).int('a whole number').min(min, `at least ${min}`).default(fallback);
+
+const optionalString = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+
+const url = (protocols: string[]) =>
+  optionalString.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const apiKeys = optionalString.transform((v, ctx): ApiKeySpec[] | undefined => {
+  if (v === undefined) return undefined;
+  const specs: ApiKeySpec[] = [];
+  for (const pair of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const at = pair.indexOf(':');
+    const role = pair.slice(0, at) as ApiRole;
+    const key = pair.slice(at + 1);
+    if (at < 1 || !API_ROLES.includes(role) || key.length < 16) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `comma-separated role:key pairs with a role of ${API_ROLES.join(', ')} and a key of at least 16 characters (got an entry starting "${pair.slice(0, Math.max(at, 0))}")`,
+      });
+      return z.NEVER;
+    }
+    specs.push({ role, key });
+  }
+  return specs;
+});
+
+const keyList = optionalString.transform((v, ctx): string[] | undefined => {
+  if (v === undefined) return undefined;
+  const keys = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (keys.some((k) => k.length < 16)) {
+    ctx.addIssue({ code: 'custom', message: 'comma-separated keys of at least 16 characters each' });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+const schema = z.object({
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  OTLP_PORT: port(4318),
+  API_PORT: port(8080),
+  INTENTWATCH_DATA_DIR: z.string().trim().min(1).default('./.intentwatch'),
+  CLICKHOUSE_URL: url(['http:', 'https:']),
+  CLICKHOUSE_USER: optionalString,
+  CLICKHOUSE_PASSWORD: optionalString,
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a database name of letters, digits and underscores')
+    .optional(),
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a cluster name as configured in remote_servers')
+    .optional(),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  INTENTWATCH_API_KEYS: apiKeys,
+  INTENTWATCH_INGEST_KEYS: keyList,
+  DETECT_INTERVAL_MS: positiveInt(1000, 50),
+  INTENTWATCH_GRACE_MS: positiveInt(30_000, 0),
+  INTENTWATCH_CLOCK_SKEW_MS: positiveInt(30_000, 0),
+  INTENTWATCH_MAX_BODY_BYTES: positiveInt(16 * 1024 * 1024, 1024),
+  INTENTWATCH_BATCH_ROWS: positiveInt(1000),
+  INTENTWATCH_BATCH_MS: positiveInt(200, 1),
+  INTENTWATCH_MAX_PENDING_ROWS: positiveInt(200_000, 1000),
+  INTENTWATCH_KEEP_CONTEXT_SPANS: bool(true),
+  INTENTWATCH_RETENTION_DAYS: positiveInt(30),
+  INTENTWATCH_MAX_ATTRIBUTES: positiveInt(128),
+  INTENTWATCH_MAX_ATTRIBUTE_LENGTH: positiveInt(4096, 64),
+});
+
+export interface Config {
+  host: string;
+  otlpPort: number;
+  apiPort: number;
+  /** Absolute path of the data dir: the embedded store and the generated API key live here. */
+  dataDir: string;
+  clickhouse?: { url: string; user?: string; password?: string; database: string; cluster?: string };
+  /** Database the tables live in (`default` embedded unless `CLICKHOUSE_DATABASE` says otherwise). */
+  database: string;
+  redisUrl?: string;
+  apiKeys?: ApiKeySpec[];
+  ingestKeys?: string[];
+  detectIntervalMs: number;
+  /** How long a use may wait for the lifecycle event that explains it. */
+  graceMs: number;
+  /** Tolerance for clocks that disagree when comparing use time with expiry. */
+  clockSkewMs: number;
+  maxBodyBytes: number;
+  batchRows: number;
+  batchMs: number;
+  maxPendingRows: number;
+  keepContextSpans: boolean;
+  retentionDays: number;
+  maxAttributes: number;
+  maxAttributeLength: number;
+}
+
+/**
+ * Reads the configuration from `env` (default `process.env`) once, validates it and returns a
+ * frozen object. A `.env` file in the working directory is read first when present (values
+ * already in the environment win). Throws a {@link ConfigError} naming every bad variable and
+ * the form it expects.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dotenv?: boolean } = {}): Readonly<Config> {
+  if (options.dotenv !== false && env === process.env && existsSync('.env')) {
+    process.loadEnvFile('.env');
+  }
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const variable = String(i.path[0] ?? '?');
+      const got = env[variable];
+      const shown = variable.includes('KEY') || variable.includes('PASSWORD') ? '(hidden)' : JSON.stringify(got);
+      return `${variable}: expected ${i.message.replace(/^Invalid input: expected /, '')}, got ${shown}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const database = e.CLICKHOUSE_DATABASE ?? 'default';
+  if (e.CLICKHOUSE_CLUSTER && !e.CLICKHOUSE_URL) {
+    throw new ConfigError('CLICKHOUSE_CLUSTER: expected together with CLICKHOUSE_URL (a cluster needs a ClickHouse server)');
+  }
+  const config: Config = {
+    host: e.HOST,
+    otlpPort: e.OTLP_PORT,
+    apiPort: e.API_PORT,
+    dataDir: path.resolve(e.INTENTWATCH_DATA_DIR),
+    database,
+    detectIntervalMs: e.DETECT_INTERVAL_MS,
+    graceMs: e.INTENTWATCH_GRACE_MS,
+    clockSkewMs: e.INTENTWATCH_CLOCK_SKEW_MS,
+    maxBodyBytes: e.INTENTWATCH_MAX_BODY_BYTES,
+    batchRows: e.INTENTWATCH_BATCH_ROWS,
+    batchMs: e.INTENTWATCH_BATCH_MS,
+    maxPendingRows: e.INTENTWATCH_MAX_PENDING_ROWS,
+    keepContextSpans: e.INTENTWATCH_KEEP_CONTEXT_SPANS,
+    retentionDays: e.INTENTWATCH_RETENTION_DAYS,
+    maxAttributes: e.INTENTWATCH_MAX_ATTRIBUTES,
+    maxAttributeLength: e.INTENTWATCH_MAX_ATTRIBUTE_LENGTH,
+  };
+  if (e.CLICKHOUSE_URL) {
+    config.clickhouse = {
+      url: e.CLICKHOUSE_URL,
+      database,
+      ...(e.CLICKHOUSE_USER ? { user: e.CLICKHOUSE_USER } : {}),
+      ...(e.CLICKHOUSE_PASSWORD ? { password: e.CLICKHOUSE_PASSWORD } : {}),
+      ...(e.CLICKHOUSE_CLUSTER ? { cluster: e.CLICKHOUSE_CLUSTER } : {}),
+    };
+  }
+  if (e.REDIS_URL) config.redisUrl = e.REDIS_URL;
+  if (e.INTENTWATCH_API_KEYS) config.apiKeys = e.INTENTWATCH_API_KEYS;
+  if (e.INTENTWATCH_INGEST_KEYS) config.ingestKeys = e.INTENTWATCH_INGEST_KEYS;
+  return Object.freeze(config);
+}

@@ -1,0 +1,11 @@
+export { API_ROLES, loadConfig, type ApiKeySpec, type ApiRole, type Config } from './config.js';
+export { ConfigError, HttpError, IntentwatchError, StoreError } from './errors.js';
+export { createLogger, rootLogger, type Logger } from './logger.js';
+export { collectProcessMetrics, counter, gauge, histogram, registry } from './metrics.js';
+export { msToDateTime64, nanosToDateTime64, nanosToMs, parseStoreTime } from './time.js';
+export * from './conventions/attributes.js';
+export { globToClickHouseRegex, globToRegExp, matchesAnyGlob } from './conventions/glob.js';
+export { Store, quoteIdentifier, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
+export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
+export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
+export { fingerprint, looksLikeSecret, redactSecrets } from './conventions/secrets.js';

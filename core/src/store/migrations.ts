@@ -1,0 +1,188 @@
+import { createLogger } from '../logger.js';
+import type { Store } from './store.js';
+import { createTableDdl, type DdlTarget, type TableSpec } from './table-spec.js';
+
+export interface MigrationContext extends DdlTarget {
+  retentionDays: number;
+}
+
+/**
+ * One versioned step of the schema. `statements` returns the SQL for the target (single node or
+ * cluster); every statement must be idempotent (`IF NOT EXISTS`) so that a migration that was
+ * interrupted half-way can simply run again.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements(ctx: MigrationContext): string[];
+}
+
+const migrationsTable: TableSpec = {
+  name: 'schema_migrations',
+  columns: ['version UInt32', 'name String', "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"],
+  engine: 'ReplacingMergeTree(applied_at)',
+  orderBy: 'version',
+  shardingKey: 'version',
+};
+
+/**
+ * `spans`: one row per span; token uses carry `token_id`, other spans are kept as context.
+ *
+ * Sort key: `ingested_at` first. The detectors' hot query is "what arrived since my watermark",
+ * and with ingestion time leading the primary index narrows every run to the new rows alone,
+ * so a run costs O(new rows) whatever the history (DESIGN.md, cost growth). Look-ups by token,
+ * agent, task or trace go through bloom-filter skip indexes; `time` has a min-max index because
+ * event time tracks ingestion time closely for live traffic. Partitions are days of ingestion
+ * (set by the collector, so a sender's clock cannot create thousands of partitions), which also
+ * makes TTL drop whole parts.
+ */
+const spans = (ctx: MigrationContext): TableSpec => ({
+  name: 'spans',
+  columns: [
+    "time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1))",
+    "end_time DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1))",
+    "ingested_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))",
+    'trace_id String',
+    'span_id String',
+    'parent_span_id String',
+    'name String',
+    'kind UInt8',
+    'status_code UInt8',
+    'token_id String',
+    'task_id String',
+    'agent_id LowCardinality(String)',
+    'workload_id String',
+    'caller LowCardinality(String)',
+    'target LowCardinality(String)',
+    'action String',
+    'environment LowCardinality(String)',
+    'scopes Array(LowCardinality(String))',
+    'resource String',
+    'tool LowCardinality(String)',
+    'scope_name LowCardinality(String)',
+    'attributes Map(LowCardinality(String), String) CODEC(ZSTD(1))',
+    'resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1))',
+    'dropped_attributes UInt32',
+  ],
+  indexes: [
+    'INDEX idx_time time TYPE minmax GRANULARITY 1',
+    'INDEX idx_token token_id TYPE bloom_filter(0.01) GRANULARITY 2',
+    'INDEX idx_agent agent_id TYPE bloom_filter(0.01) GRANULARITY 2',
+    'INDEX idx_task task_id TYPE bloom_filter(0.01) GRANULARITY 2',
+    'INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 2',
+  ],
+  engine: 'MergeTree',
+  partitionBy: 'toYYYYMMDD(ingested_at)',
+  orderBy: '(ingested_at, token_id, trace_id, span_id)',
+  ttl: `toDateTime(ingested_at) + INTERVAL ${ctx.retentionDays} DAY`,
+  // Keeps a token's uses on one shard, so token timelines and per-token detection stay local.
+  shardingKey: 'cityHash64(token_id)',
+});
+
+/**
+ * `token_events`: grants and revocations (CONVENTIONS.md §1.2). Small and read by every
+ * detector run, always by token, so it is sorted by token then time. No TTL: a long-lived grant
+ * must outlive the retention of the uses it explains.
+ */
+const tokenEvents: TableSpec = {
+  name: 'token_events',
+  columns: [
+    "time DateTime64(9, 'UTC')",
+    "ingested_at DateTime64(3, 'UTC')",
+    'event LowCardinality(String)',
+    'token_id String',
+    'parent_id String',
+    'task_id String',
+    'agent_id LowCardinality(String)',
+    'workload_id String',
+    'audience Array(String)',
+    'scopes Array(String)',
+    'resources Array(String)',
+    "expires_at Nullable(DateTime64(3, 'UTC'))",
+    'max_session_s Nullable(UInt32)',
+    'environment LowCardinality(String)',
+    'revoked_reason String',
+    'caller LowCardinality(String)',
+    'trace_id String',
+    'span_id String',
+    'source LowCardinality(String)',
+    'attributes Map(LowCardinality(String), String) CODEC(ZSTD(1))',
+  ],
+  indexes: ['INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1', 'INDEX idx_parent parent_id TYPE bloom_filter(0.01) GRANULARITY 1'],
+  engine: 'MergeTree',
+  orderBy: '(token_id, time, event)',
+  shardingKey: 'cityHash64(token_id)',
+};
+
+/** `task_events`: task lifecycle from the orchestrator (CONVENTIONS.md §1.3), sorted by task. */
+const taskEvents: TableSpec = {
+  name: 'task_events',
+  columns: [
+    "time DateTime64(9, 'UTC')",
+    "ingested_at DateTime64(3, 'UTC')",
+    'event LowCardinality(String)',
+    'task_id String',
+    'agent_id LowCardinality(String)',
+    'intent String',
+    'tools Array(String)',
+    "deadline Nullable(DateTime64(3, 'UTC'))",
+    'caller LowCardinality(String)',
+    'trace_id String',
+    'span_id String',
+    'source LowCardinality(String)',
+    'attributes Map(LowCardinality(String), String) CODEC(ZSTD(1))',
+  ],
+  indexes: ['INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1'],
+  engine: 'MergeTree',
+  orderBy: '(task_id, time, event)',
+  shardingKey: 'cityHash64(task_id)',
+};
+
+/** Every migration, in order. Append; never edit one that has shipped. */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'signals: spans, token_events, task_events',
+    statements: (ctx) => [spans(ctx), tokenEvents, taskEvents].flatMap((t) => createTableDdl(t, ctx)),
+  },
+];
+
+/** Registers further migrations (other workspaces own their tables). Versions must be unique. */
+export function registerMigrations(...more: Migration[]): void {
+  for (const m of more) {
+    if (MIGRATIONS.some((x) => x.version === m.version)) {
+      if (MIGRATIONS.find((x) => x.version === m.version)?.name === m.name) continue;
+      throw new Error(`migration version ${m.version} is registered twice`);
+    }
+    MIGRATIONS.push(m);
+  }
+  MIGRATIONS.sort((a, b) => a.version - b.version);
+}
+
+/** The SQL the migrations run for a target, in order, without running it (for review and tests). */
+export function migrationSql(ctx: MigrationContext): string[] {
+  return [...createTableDdl(migrationsTable, ctx), ...MIGRATIONS.flatMap((m) => m.statements(ctx))];
+}
+
+/**
+ * Brings the store's schema up to date: runs every migration not yet recorded, in order, and
+ * records it. Safe to run at every start-up and from several processes at once (each statement
+ * is idempotent).
+ */
+export async function migrate(store: Store, options: { retentionDays: number }): Promise<number[]> {
+  const log = createLogger('core.migrations');
+  const ctx: MigrationContext = { database: store.database, cluster: store.cluster, retentionDays: options.retentionDays };
+  for (const sql of createTableDdl(migrationsTable, ctx)) await store.command(sql);
+  const done = new Set(
+    (await store.query<{ version: number }>('SELECT DISTINCT version FROM schema_migrations')).map((r) => Number(r.version)),
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    for (const sql of m.statements(ctx)) await store.command(sql);
+    await store.insert('schema_migrations', [{ version: m.version, name: m.name }]);
+    log.info({ version: m.version, name: m.name }, 'migration applied');
+    applied.push(m.version);
+  }
+  return applied;
+}

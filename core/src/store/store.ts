@@ -1,0 +1,200 @@
+import { mkdirSync } from 'node:fs';
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { Config } from '../config.js';
+import { StoreError } from '../errors.js';
+
+export type StoreKind = 'embedded' | 'server';
+
+export type QueryParams = Record<string, unknown>;
+
+/** What a {@link Store} needs from the configuration. */
+export type StoreConfig = Pick<Config, 'dataDir' | 'database' | 'clickhouse'>;
+
+/**
+ * Settings every query runs with, on both connections. 64-bit integers are quoted in JSON so
+ * that counts and UInt64 hashes keep their precision in JavaScript; dates come back as
+ * RFC 3339 and are read in any common form.
+ */
+const SETTINGS: ClickHouseSettings = {
+  output_format_json_quote_64bit_integers: 1,
+  date_time_output_format: 'iso',
+  date_time_input_format: 'best_effort',
+  input_format_skip_unknown_fields: 0,
+};
+
+/**
+ * The only door to ClickHouse. Two connections, one code path: `embedded` runs chDB in this
+ * process (data under `dataDir`), `server` speaks HTTP to a ClickHouse server or cluster. Every
+ * value reaches SQL as a query parameter (`{name:Type}`), never by string building.
+ */
+export class Store {
+  readonly kind: StoreKind;
+  readonly database: string;
+  readonly cluster: string | undefined;
+  readonly #client: ClickHouseClient;
+
+  private constructor(kind: StoreKind, client: ClickHouseClient, database: string, cluster: string | undefined) {
+    this.kind = kind;
+    this.#client = client;
+    this.database = database;
+    this.cluster = cluster;
+  }
+
+  /**
+   * Opens the store the configuration names: a server when `clickhouse` is set, else the
+   * embedded engine in `dataDir/clickhouse`. Creates the database when missing. Only one
+   * process may hold an embedded data dir; a second one fails with a StoreError saying so.
+   */
+  static async open(config: StoreConfig): Promise<Store> {
+    const database = config.database;
+    if (config.clickhouse) {
+      const { url, user, password, cluster } = config.clickhouse;
+      const base = { url, ...(user ? { username: user } : {}), ...(password ? { password } : {}) };
+      const bootstrap = createClient({ ...base, clickhouse_settings: SETTINGS });
+      try {
+        await bootstrap.command({
+          query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}${cluster ? ` ON CLUSTER ${quoteIdentifier(cluster)}` : ''}`,
+        });
+      } catch (cause) {
+        throw new StoreError(`cannot reach ClickHouse at ${redactUrl(url)}: ${messageOf(cause)}`, { cause, code: 'store_unavailable' });
+      } finally {
+        await bootstrap.close();
+      }
+      const client = createClient({
+        ...base,
+        database,
+        clickhouse_settings: { ...SETTINGS, async_insert: 0 },
+        request_timeout: 60_000,
+      });
+      return new Store('server', client, database, cluster);
+    }
+
+    const dir = `${config.dataDir}/clickhouse`;
+    mkdirSync(dir, { recursive: true });
+    let createChdbConnection: (options: { path: string }) => unknown;
+    try {
+      ({ createChdbConnection } = (await import('chdb/connection')) as { createChdbConnection: typeof createChdbConnection });
+    } catch (cause) {
+      throw new StoreError(
+        'the embedded store needs the optional package "chdb" (npm install chdb), or set CLICKHOUSE_URL to use a ClickHouse server',
+        { cause, code: 'store_unavailable' },
+      );
+    }
+    let client: ClickHouseClient;
+    try {
+      client = createClient({
+        // biome-ignore lint/suspicious/noExplicitAny: the connection hook is typed loosely upstream
+        connection: createChdbConnection({ path: dir }) as any,
+        clickhouse_settings: SETTINGS,
+      } as Parameters<typeof createClient>[0]);
+      const store = new Store('embedded', client, database, undefined);
+      if (database !== 'default') {
+        await store.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+        await client.close();
+        client = createClient({
+          // biome-ignore lint/suspicious/noExplicitAny: as above
+          connection: createChdbConnection({ path: dir }) as any,
+          database,
+          clickhouse_settings: SETTINGS,
+        } as Parameters<typeof createClient>[0]);
+        return new Store('embedded', client, database, undefined);
+      }
+      await store.ping();
+      return store;
+    } catch (cause) {
+      const lockHint = /lock|status/i.test(messageOf(cause))
+        ? ' (another process holds this data dir: the embedded store belongs to one process; stop it or set INTENTWATCH_DATA_DIR)'
+        : '';
+      throw new StoreError(`cannot open the embedded store in ${dir}: ${messageOf(cause)}${lockHint}`, {
+        cause,
+        code: 'store_unavailable',
+      });
+    }
+  }
+
+  /** Runs a SELECT and returns its rows as objects. */
+  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<T[]> {
+    try {
+      const result = await this.#client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        ...(params ? { query_params: params } : {}),
+        ...(settings ? { clickhouse_settings: settings } : {}),
+      });
+      return (await result.json()) as T[];
+    } catch (cause) {
+      throw wrap('query', cause);
+    }
+  }
+
+  /** Runs a statement that returns no rows (DDL, INSERT … SELECT, ALTER). */
+  async command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void> {
+    try {
+      await this.#client.command({
+        query: sql,
+        ...(params ? { query_params: params } : {}),
+        ...(settings ? { clickhouse_settings: settings } : {}),
+      });
+    } catch (cause) {
+      throw wrap('command', cause);
+    }
+  }
+
+  /**
+   * Inserts rows (objects keyed by column) and resolves once ClickHouse has committed them.
+   * Columns left out take their defaults.
+   */
+  async insert(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.#client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+    } catch (cause) {
+      throw wrap(`insert into ${table}`, cause);
+    }
+  }
+
+  /** True when the store answers. */
+  async ping(): Promise<boolean> {
+    try {
+      const r = await this.#client.ping();
+      return r.success;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}
+
+/** Quotes a ClickHouse identifier (database, table, cluster) with backticks. */
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function redactUrl(u: string): string {
+  try {
+    const parsed = new URL(u);
+    parsed.password = '';
+    parsed.username = '';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+const UNAVAILABLE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|Timeout error|TOO_MANY_SIMULTANEOUS_QUERIES|MEMORY_LIMIT_EXCEEDED|TOO_MANY_PARTS/i;
+
+function wrap(what: string, cause: unknown): StoreError {
+  const message = messageOf(cause);
+  return new StoreError(`${what} failed: ${message}`, {
+    cause,
+    code: UNAVAILABLE.test(message) || (cause as { code?: string })?.code === 'ECONNREFUSED' ? 'store_unavailable' : 'store_failed',
+  });
+}
