@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { ConfigError, IntentwatchError, createLogger } from '@intentwatch/core';
+import { ConfigError, IntentwatchError, createLogger, loadConfig } from '@intentwatch/core';
 import { parseArgs, usage } from './args.js';
-import { start } from './start.js';
+import { startTelemetry } from './telemetry.js';
 
 const log = createLogger('cli');
 
@@ -11,6 +11,9 @@ async function main(): Promise<void> {
     process.stdout.write(usage());
     return;
   }
+  // Telemetry first, and the roles loaded after it, so that its HTTP instrumentation sees them.
+  const telemetry = await startTelemetry({ role: args.role, config: loadConfig() });
+  const { start } = await import('./start.js');
   const running = await start(args);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
     }, 30_000);
     timer.unref();
     await running.stop();
+    await telemetry?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,13 +1,17 @@
-import { ApiKeys, Api } from '@intentwatch/api';
+import { ApiKeys, Api, alertsRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
+import { AlertStore } from '@intentwatch/detectors';
 import type { Args } from './args.js';
+import { HealthServer } from './health-server.js';
 
 export interface Running {
   config: Readonly<Config>;
   store: Store;
   otlpPort?: number;
   apiPort?: number;
+  /** `detectors` role: the port of its /healthz, /readyz and /metrics. */
+  healthPort?: number;
   stop(): Promise<void>;
 }
 
@@ -54,13 +58,20 @@ export async function start(args: Args, env: NodeJS.ProcessEnv = process.env): P
 
   if (has('api')) {
     const { keys, generated } = ApiKeys.load(config.apiKeys, config.dataDir);
-    const api = new Api({ store, keys });
+    const api = new Api({ store, keys, routers: [alertsRouter(new AlertStore(store))] });
     running.apiPort = await api.listen(config.apiPort, config.host);
     stops.unshift(() => api.close());
     say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);
     if (generated) {
       say(`  API key     ${generated}   (admin; shown once — only its digest is kept in ${config.dataDir}/api-keys.json)`);
     }
+  }
+  if (args.role === 'detectors') {
+    // The detectors role serves no HTTP of its own; probes and scrapes need somewhere to go.
+    const health = new HealthServer({ readiness: () => store.ping() });
+    running.healthPort = await health.listen(config.healthPort, config.host);
+    stops.unshift(() => health.close());
+    say(`  health      http://${config.host}:${running.healthPort}/healthz  (also /readyz, /metrics)`);
   }
   return running;
 }

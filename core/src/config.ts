@@ -86,6 +86,7 @@ const schema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   OTLP_PORT: port(4318),
   API_PORT: port(8080),
+  HEALTH_PORT: port(8081),
   INTENTWATCH_DATA_DIR: z.string().trim().min(1).default('./.intentwatch'),
   CLICKHOUSE_URL: url(['http:', 'https:']),
   CLICKHOUSE_USER: optionalString,
@@ -114,12 +115,15 @@ const schema = z.object({
   INTENTWATCH_RETENTION_DAYS: positiveInt(30),
   INTENTWATCH_MAX_ATTRIBUTES: positiveInt(128),
   INTENTWATCH_MAX_ATTRIBUTE_LENGTH: positiveInt(4096, 64),
+  INTENTWATCH_SELF_TELEMETRY: bool(false),
 });
 
 export interface Config {
   host: string;
   otlpPort: number;
   apiPort: number;
+  /** `detectors` role: port of its health and metrics server (the other roles serve these on their own port). */
+  healthPort: number;
   /** Absolute path of the data dir: the embedded store and the generated API key live here. */
   dataDir: string;
   clickhouse?: { url: string; user?: string; password?: string; database: string; cluster?: string };
@@ -141,6 +145,8 @@ export interface Config {
   retentionDays: number;
   maxAttributes: number;
   maxAttributeLength: number;
+  /** Allow exporting our own telemetry into this process's own collector port. */
+  selfTelemetry: boolean;
 }
 
 /**
@@ -172,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     host: e.HOST,
     otlpPort: e.OTLP_PORT,
     apiPort: e.API_PORT,
+    healthPort: e.HEALTH_PORT,
     dataDir: path.resolve(e.INTENTWATCH_DATA_DIR),
     database,
     detectIntervalMs: e.DETECT_INTERVAL_MS,
@@ -185,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     retentionDays: e.INTENTWATCH_RETENTION_DAYS,
     maxAttributes: e.INTENTWATCH_MAX_ATTRIBUTES,
     maxAttributeLength: e.INTENTWATCH_MAX_ATTRIBUTE_LENGTH,
+    selfTelemetry: e.INTENTWATCH_SELF_TELEMETRY,
   };
   if (e.CLICKHOUSE_URL) {
     config.clickhouse = {
