@@ -138,12 +138,150 @@ const taskEvents: TableSpec = {
   shardingKey: 'cityHash64(task_id)',
 };
 
+/**
+ * `alerts`: detection state, one logical row per alert id (a hash of its dedup key). Every
+ * update by a detector is a new row with a higher `version`; readers take the latest version
+ * (`LIMIT 1 BY id` / argMax), never `FINAL` on large scans. Only detection fields live here —
+ * triage (status, assignee, notes) is in `alert_triage` / `alert_events`, so that a
+ * re-detection can never overwrite an analyst's decision. The sort key is the immutable id;
+ * `first_seen`/`last_seen` change and so stay out of it.
+ */
+const alerts: TableSpec = {
+  name: 'alerts',
+  columns: [
+    'id String',
+    'detector LowCardinality(String)',
+    'severity LowCardinality(String)',
+    'title String',
+    'reason String',
+    'dedup_key String',
+    'token_id String',
+    'root_token_id String',
+    'agent_id String',
+    'task_id String',
+    'caller String',
+    'target String',
+    'environment String',
+    'frameworks Array(LowCardinality(String))',
+    "first_seen DateTime64(9, 'UTC')",
+    "last_seen DateTime64(9, 'UTC')",
+    'hit_count UInt64',
+    "created_at DateTime64(3, 'UTC')",
+    "updated_at DateTime64(3, 'UTC')",
+    'version UInt64',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'id',
+  shardingKey: 'cityHash64(id)',
+};
+
+/**
+ * `alert_hits`: one row per piece of evidence (an offending span, or a lifecycle event) of an
+ * alert. Keyed by (alert id, evidence key), so replaying a window inserts nothing new and an
+ * alert's count is the number of distinct offending spans.
+ */
+const alertHits: TableSpec = {
+  name: 'alert_hits',
+  columns: [
+    'alert_id String',
+    'evidence_key String',
+    'trace_id String',
+    'span_id String',
+    "time DateTime64(9, 'UTC')",
+    "detected_at DateTime64(3, 'UTC')",
+    'token_id String',
+    'agent_id String',
+    'target String',
+    'severity LowCardinality(String)',
+    'reason String',
+  ],
+  engine: 'ReplacingMergeTree',
+  orderBy: '(alert_id, evidence_key)',
+  shardingKey: 'cityHash64(alert_id)',
+};
+
+/** `alert_triage`: the analyst's side of an alert (latest `version` wins; `assignee` '' = nobody). */
+const alertTriage: TableSpec = {
+  name: 'alert_triage',
+  columns: [
+    'alert_id String',
+    'status LowCardinality(String)',
+    "assignee String DEFAULT ''",
+    'updated_by String',
+    "updated_at DateTime64(3, 'UTC')",
+    'version UInt64',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'alert_id',
+  shardingKey: 'cityHash64(alert_id)',
+};
+
+/**
+ * `alert_events`: the audit trail of an alert — raised, reopened by new evidence, status and
+ * assignee changes, notes — who, when, what. `event_id` is deterministic for detector events
+ * (a replay writes the same row) and random for people's actions.
+ */
+const alertEvents: TableSpec = {
+  name: 'alert_events',
+  columns: [
+    'alert_id String',
+    'event_id String',
+    "time DateTime64(3, 'UTC')",
+    'actor String',
+    'action LowCardinality(String)',
+    'from_status LowCardinality(String)',
+    'to_status LowCardinality(String)',
+    'detail String',
+  ],
+  engine: 'ReplacingMergeTree',
+  orderBy: '(alert_id, event_id)',
+  shardingKey: 'cityHash64(alert_id)',
+};
+
+/** `detector_state`: each detector's watermark over `ingested_at`, so a restart resumes. */
+const detectorState: TableSpec = {
+  name: 'detector_state',
+  columns: ['detector LowCardinality(String)', "watermark DateTime64(3, 'UTC')", "updated_at DateTime64(3, 'UTC')", 'version UInt64'],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'detector',
+  shardingKey: 'cityHash64(detector)',
+};
+
+/**
+ * `usage_buckets`: per-entity (agent or token) request count and distinct targets per bucket of
+ * event time, kept by `usage_anomaly` so that its trailing baseline is a small read, not a
+ * re-aggregation of every span of the last hour at every run.
+ */
+const usageBuckets = (ctx: MigrationContext): TableSpec => ({
+  name: 'usage_buckets',
+  columns: [
+    'entity_kind LowCardinality(String)',
+    'entity String',
+    'bucket_s UInt32',
+    "bucket DateTime('UTC')",
+    'requests UInt64',
+    'targets UInt64',
+    'top_token String',
+    'version UInt64',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: '(entity_kind, entity, bucket_s, bucket)',
+  ttl: `bucket + INTERVAL ${ctx.retentionDays} DAY`,
+  shardingKey: 'cityHash64(entity)',
+});
+
 /** Every migration, in order. Append; never edit one that has shipped. */
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'signals: spans, token_events, task_events',
     statements: (ctx) => [spans(ctx), tokenEvents, taskEvents].flatMap((t) => createTableDdl(t, ctx)),
+  },
+  {
+    version: 2,
+    name: 'detection: alerts, alert_hits, alert_triage, alert_events, detector_state, usage_buckets',
+    statements: (ctx) =>
+      [alerts, alertHits, alertTriage, alertEvents, detectorState, usageBuckets(ctx)].flatMap((t) => createTableDdl(t, ctx)),
   },
 ];
 

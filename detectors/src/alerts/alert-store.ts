@@ -1,0 +1,543 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { HttpError, type Store, counter } from '@intentwatch/core';
+import { rfc3339ToDateTime64, toMs } from '../time.js';
+import { nextVersion } from '../version.js';
+import {
+  ALERT_STATUSES,
+  type Alert,
+  type AlertNote,
+  type AlertSource,
+  type AlertStatus,
+  type Evidence,
+  type Finding,
+  SEVERITIES,
+  type Severity,
+  severityRank,
+} from './model.js';
+
+export interface AlertFilter {
+  detector?: string;
+  severity?: string;
+  status?: string;
+  tokenId?: string;
+  agentId?: string;
+  /** Only alerts seen at or after this time (RFC 3339). */
+  since?: string;
+  /** Page size, 1–500 (default 50). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface AlertPage {
+  alerts: Alert[];
+  nextCursor: string | null;
+}
+
+export interface AlertEvent {
+  time: string;
+  actor: string;
+  action: string;
+  fromStatus: string;
+  toStatus: string;
+  detail: string;
+}
+
+export interface TriageChange {
+  status?: AlertStatus;
+  /** An assignee, or null to unassign. */
+  assignee?: string | null;
+  note?: string;
+}
+
+export interface RecordResult {
+  /** Alerts that did not exist before. */
+  raised: number;
+  /** Existing alerts that gained evidence. */
+  updated: number;
+  /** Resolved alerts reopened by new evidence. */
+  reopened: number;
+  /** Evidence rows added (a replay adds none). */
+  newHits: number;
+}
+
+export interface AlertStoreOptions {
+  /** Evidence items returned per alert, most recent first (default 20). */
+  evidenceLimit?: number;
+}
+
+const raisedTotal = counter('intentwatch_alerts_raised_total', 'Alerts raised (new dedup keys), by detector and severity', [
+  'detector',
+  'severity',
+]);
+const reopenedTotal = counter('intentwatch_alerts_reopened_total', 'Resolved alerts reopened by new evidence, by detector', ['detector']);
+
+/** Stable id of an alert: a hash of its dedup key (detector + session root + target/scope). */
+export function alertId(detector: string, rootTokenId: string, key: string): string {
+  return createHash('sha256').update(`${detector}\u0000${rootTokenId}\u0000${key}`, 'utf8').digest('hex').slice(0, 32);
+}
+
+interface AlertRow {
+  id: string;
+  detector: string;
+  severity: string;
+  title: string;
+  reason: string;
+  dedup_key: string;
+  token_id: string;
+  root_token_id: string;
+  agent_id: string;
+  task_id: string;
+  caller: string;
+  target: string;
+  environment: string;
+  frameworks: string[];
+  first_seen: string;
+  last_seen: string;
+  hit_count: string;
+  created_at: string;
+}
+
+interface ListedRow extends AlertRow {
+  status: string;
+  assignee: string;
+}
+
+const ALERT_COLUMNS =
+  'id, detector, severity, title, reason, dedup_key, token_id, root_token_id, agent_id, task_id, caller, target, environment, frameworks, first_seen, last_seen, hit_count, created_at';
+
+/**
+ * The alerts read and write model. Detection (`alerts`, `alert_hits`) and triage
+ * (`alert_triage`, `alert_events`) live in separate tables: `record` only ever writes
+ * detection rows — except that new evidence on a `resolved` alert reopens it, with an audit
+ * event saying so — and `updateTriage` only ever writes triage rows.
+ *
+ * `record` must not run concurrently for the same detector (the runner holds a per-detector
+ * lock); under that rule counts are exact without re-aggregating an alert's evidence.
+ */
+export class AlertStore {
+  readonly #store: Store;
+  readonly #evidenceLimit: number;
+
+  constructor(store: Store, options: AlertStoreOptions = {}) {
+    this.#store = store;
+    this.#evidenceLimit = options.evidenceLimit ?? 20;
+  }
+
+  /**
+   * Alerts matching `filter`, most recently seen first, with a cursor for the next page.
+   * Throws an HttpError (400) for a malformed filter value.
+   */
+  async list(filter: AlertFilter = {}): Promise<AlertPage> {
+    const limit = filter.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new HttpError(400, 'invalid_parameter', `limit must be a whole number from 1 to 500 (got ${filter.limit})`);
+    }
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: limit + 1 };
+    if (filter.detector) {
+      where.push('a.detector = {detector:String}');
+      params.detector = filter.detector;
+    }
+    if (filter.severity) {
+      if (!(SEVERITIES as readonly string[]).includes(filter.severity)) {
+        throw new HttpError(400, 'invalid_parameter', `severity must be one of ${SEVERITIES.join(', ')} (got "${filter.severity}")`);
+      }
+      where.push('a.severity = {severity:String}');
+      params.severity = filter.severity;
+    }
+    if (filter.status) {
+      if (!(ALERT_STATUSES as readonly string[]).includes(filter.status)) {
+        throw new HttpError(400, 'invalid_parameter', `status must be one of ${ALERT_STATUSES.join(', ')} (got "${filter.status}")`);
+      }
+      where.push('status = {status:String}');
+      params.status = filter.status;
+    }
+    if (filter.tokenId) {
+      // A token's alerts include those of the session it roots.
+      where.push('(a.token_id = {tokenId:String} OR a.root_token_id = {tokenId:String})');
+      params.tokenId = filter.tokenId;
+    }
+    if (filter.agentId) {
+      where.push('a.agent_id = {agentId:String}');
+      params.agentId = filter.agentId;
+    }
+    if (filter.since) {
+      const since = rfc3339ToDateTime64(filter.since);
+      if (!since) {
+        throw new HttpError(
+          400,
+          'invalid_parameter',
+          `since must be an RFC 3339 time such as 2026-11-25T10:00:00Z (got "${filter.since}")`,
+        );
+      }
+      where.push('a.last_seen >= {since:DateTime64(9)}');
+      params.since = since;
+    }
+    if (filter.cursor) {
+      const c = decodeCursor(filter.cursor);
+      where.push('(a.last_seen, a.id) < ({cursorSeen:DateTime64(9)}, {cursorId:String})');
+      params.cursorSeen = c.lastSeen;
+      params.cursorId = c.id;
+    }
+    // The latest version of each alert, then its triage state; the filters apply to both.
+    const rows = await this.#store.query<ListedRow>(
+      `SELECT a.*, if(t.status = '', 'open', t.status) AS status, t.assignee AS assignee
+       FROM (SELECT ${ALERT_COLUMNS} FROM alerts ORDER BY id, version DESC LIMIT 1 BY id) AS a
+       LEFT JOIN (
+         SELECT alert_id, argMax(status, version) AS status, argMax(assignee, version) AS assignee
+         FROM alert_triage GROUP BY alert_id
+       ) AS t ON t.alert_id = a.id
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY a.last_seen DESC, a.id DESC
+       LIMIT {limit:UInt32}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const alerts = await this.#hydrate(page);
+    const last = page[page.length - 1];
+    return { alerts, nextCursor: rows.length > limit && last ? encodeCursor(last.last_seen, last.id) : null };
+  }
+
+  /** One alert with its evidence and notes, or undefined. */
+  async get(id: string): Promise<Alert | undefined> {
+    const rows = await this.#store.query<ListedRow>(
+      `SELECT a.*, if(t.status = '', 'open', t.status) AS status, t.assignee AS assignee
+       FROM (SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = {id:String} ORDER BY version DESC LIMIT 1) AS a
+       LEFT JOIN (
+         SELECT alert_id, argMax(status, version) AS status, argMax(assignee, version) AS assignee
+         FROM alert_triage WHERE alert_id = {id:String} GROUP BY alert_id
+       ) AS t ON t.alert_id = a.id`,
+      { id },
+    );
+    if (rows.length === 0) return undefined;
+    const [alert] = await this.#hydrate(rows);
+    return alert;
+  }
+
+  /** The audit trail of an alert, oldest first. */
+  async history(id: string): Promise<AlertEvent[]> {
+    const rows = await this.#store.query<{
+      time: string;
+      actor: string;
+      action: string;
+      from_status: string;
+      to_status: string;
+      detail: string;
+    }>(
+      `SELECT time, actor, action, from_status, to_status, detail FROM alert_events
+       WHERE alert_id = {id:String} ORDER BY time, event_id LIMIT 1 BY event_id`,
+      { id },
+    );
+    return rows.map((r) => ({
+      time: r.time,
+      actor: r.actor,
+      action: r.action,
+      fromStatus: r.from_status,
+      toStatus: r.to_status,
+      detail: r.detail,
+    }));
+  }
+
+  /**
+   * Applies an analyst's triage change and records it in the audit trail; returns the alert
+   * as it now reads. Throws HttpError 404 when the alert does not exist.
+   */
+  async updateTriage(id: string, change: TriageChange, actor: string): Promise<Alert> {
+    const current = await this.get(id);
+    if (!current) throw new HttpError(404, 'not_found', `no alert with id ${id}`);
+    const now = Date.now();
+    const events: object[] = [];
+    const status = change.status ?? current.status;
+    const assignee = change.assignee === undefined ? (current.assignee ?? '') : (change.assignee ?? '');
+    if (status !== current.status || assignee !== (current.assignee ?? '')) {
+      await this.#store.insert('alert_triage', [
+        { alert_id: id, status, assignee, updated_by: actor, updated_at: new Date(now).toISOString(), version: nextVersion() },
+      ]);
+    }
+    const event = (action: string, detail: string, from = '', to = '') => ({
+      alert_id: id,
+      // Time-ordered, so that several actions of one request read back in the order taken.
+      event_id: `${nextVersion()}-${randomUUID()}`,
+      time: new Date(now).toISOString(),
+      actor,
+      action,
+      from_status: from,
+      to_status: to,
+      detail,
+    });
+    if (status !== current.status) events.push(event('status', `status ${current.status} → ${status}`, current.status, status));
+    if (assignee !== (current.assignee ?? '')) events.push(event('assigned', assignee ? `assigned to ${assignee}` : 'unassigned'));
+    if (change.note?.trim()) events.push(event('note', change.note.trim()));
+    await this.#store.insert('alert_events', events);
+    return (await this.get(id)) as Alert;
+  }
+
+  /**
+   * Records a detector's findings: new dedup keys become alerts, known ones gain evidence
+   * (count, last seen), evidence already recorded is ignored — so replaying a window changes
+   * nothing. New evidence on a resolved alert reopens it, with an audit event.
+   */
+  async record(source: AlertSource, findings: readonly Finding[], now = Date.now()): Promise<RecordResult> {
+    const result: RecordResult = { raised: 0, updated: 0, reopened: 0, newHits: 0 };
+    if (findings.length === 0) return result;
+
+    // Group by alert, one finding per piece of evidence.
+    const groups = new Map<string, { dedupKey: string; hits: Map<string, Finding> }>();
+    for (const f of findings) {
+      const root = f.rootTokenId || f.tokenId;
+      const id = alertId(source.id, root, f.key);
+      let g = groups.get(id);
+      if (!g) {
+        g = { dedupKey: `${source.id}|${root}|${f.key}`, hits: new Map() };
+        groups.set(id, g);
+      }
+      const ek = evidenceKey(f);
+      const seen = g.hits.get(ek);
+      if (!seen || severityRank(f.severity) > severityRank(seen.severity)) g.hits.set(ek, { ...f, rootTokenId: root });
+    }
+    const ids = [...groups.keys()];
+    const keys = [...new Set([...groups.values()].flatMap((g) => [...g.hits.keys()]))];
+    const [existingRows, knownHits] = await Promise.all([
+      this.#store.query<AlertRow>(
+        `SELECT ${ALERT_COLUMNS} FROM alerts WHERE id IN {ids:Array(String)} ORDER BY id, version DESC LIMIT 1 BY id`,
+        { ids },
+      ),
+      this.#store.query<{ alert_id: string; evidence_key: string }>(
+        `SELECT DISTINCT alert_id, evidence_key FROM alert_hits
+         WHERE alert_id IN {ids:Array(String)} AND evidence_key IN {keys:Array(String)}`,
+        { ids, keys },
+      ),
+    ]);
+    const existing = new Map(existingRows.map((r) => [r.id, r]));
+    const known = new Set(knownHits.map((h) => `${h.alert_id}\u0000${h.evidence_key}`));
+
+    const hitRows: object[] = [];
+    const alertRows: object[] = [];
+    const eventRows: object[] = [];
+    const reopenCandidates: { id: string; latest: Finding; added: number }[] = [];
+    const detectedAt = new Date(now).toISOString();
+    for (const [id, g] of groups) {
+      const fresh = [...g.hits.entries()].filter(([ek]) => !known.has(`${id}\u0000${ek}`)).map(([ek, f]) => ({ ek, f }));
+      const prev = existing.get(id);
+      if (fresh.length === 0 && prev) continue;
+      for (const { ek, f } of fresh) {
+        hitRows.push({
+          alert_id: id,
+          evidence_key: ek,
+          trace_id: f.evidence.traceId,
+          span_id: f.evidence.spanId,
+          time: f.evidence.time,
+          detected_at: detectedAt,
+          token_id: f.tokenId,
+          agent_id: f.agentId,
+          target: f.target,
+          severity: f.severity,
+          reason: f.reason,
+        });
+      }
+      // The alert shows its most severe evidence (the earliest of those): it names the worst
+      // thing that happened, and a later, milder repeat does not rewrite its explanation.
+      const candidates = fresh.map((x) => x.f).sort(bySeverityThenTime);
+      const top = candidates[0];
+      const freshTimes = fresh.map((x) => x.f.evidence.time);
+      const firstSeen = earliest(prev ? [prev.first_seen, ...freshTimes] : freshTimes);
+      const lastSeen = latest(prev ? [prev.last_seen, ...freshTimes] : freshTimes);
+      const display =
+        !prev || (top && severityRank(top.severity) > severityRank(prev.severity))
+          ? fromFinding(top as Finding)
+          : {
+              severity: prev.severity,
+              reason: prev.reason,
+              token_id: prev.token_id,
+              root_token_id: prev.root_token_id,
+              agent_id: prev.agent_id,
+              task_id: prev.task_id,
+              caller: prev.caller,
+              target: prev.target,
+              environment: prev.environment,
+            };
+      alertRows.push({
+        id,
+        detector: source.id,
+        title: source.title,
+        dedup_key: g.dedupKey,
+        frameworks: [...source.frameworks],
+        ...display,
+        first_seen: firstSeen,
+        last_seen: lastSeen,
+        hit_count: String(Number(prev?.hit_count ?? 0) + fresh.length),
+        created_at: prev?.created_at ?? detectedAt,
+        updated_at: detectedAt,
+        version: nextVersion(),
+      });
+      result.newHits += fresh.length;
+      if (!prev) {
+        result.raised++;
+        raisedTotal.inc({ detector: source.id, severity: display.severity });
+        eventRows.push({
+          alert_id: id,
+          event_id: eventId(id, 'raised'),
+          time: detectedAt,
+          actor: `detector:${source.id}`,
+          action: 'raised',
+          from_status: '',
+          to_status: 'open',
+          detail: display.reason,
+        });
+      } else {
+        result.updated++;
+        const newest = [...fresh].sort((a, b) => toMs(b.f.evidence.time) - toMs(a.f.evidence.time))[0]?.f;
+        if (newest) reopenCandidates.push({ id, latest: newest, added: fresh.length });
+      }
+    }
+
+    // Evidence first: if the process dies before the alert row is written, the next run finds
+    // the hits known and the alert unchanged — a missed count, never a double one.
+    await this.#store.insert('alert_hits', hitRows);
+    await this.#store.insert('alerts', alertRows);
+
+    if (reopenCandidates.length > 0) {
+      const triage = await this.#store.query<{ alert_id: string; status: string; assignee: string; triage_version: string }>(
+        `SELECT alert_id, argMax(status, version) AS status, argMax(assignee, version) AS assignee, max(version) AS triage_version
+         FROM alert_triage WHERE alert_id IN {ids:Array(String)} GROUP BY alert_id`,
+        { ids: reopenCandidates.map((c) => c.id) },
+      );
+      const resolved = new Map(triage.filter((t) => t.status === 'resolved').map((t) => [t.alert_id, t]));
+      const triageRows: object[] = [];
+      for (const c of reopenCandidates) {
+        const t = resolved.get(c.id);
+        if (!t) continue;
+        const e = c.latest.evidence;
+        triageRows.push({
+          alert_id: c.id,
+          status: 'open',
+          assignee: t.assignee,
+          updated_by: `detector:${source.id}`,
+          updated_at: detectedAt,
+          version: nextVersion(),
+        });
+        eventRows.push({
+          alert_id: c.id,
+          // One reopen per resolution: a replay of the same run writes the same event.
+          event_id: eventId(c.id, `reopened:${t.triage_version}`),
+          time: detectedAt,
+          actor: `detector:${source.id}`,
+          action: 'reopened',
+          from_status: 'resolved',
+          to_status: 'open',
+          detail: `reopened by new evidence: ${c.added} new hit${c.added === 1 ? '' : 's'}, latest span ${e.traceId || '-'}/${e.spanId || '-'} at ${e.time}`,
+        });
+        result.reopened++;
+        reopenedTotal.inc({ detector: source.id });
+      }
+      await this.#store.insert('alert_triage', triageRows);
+    }
+    await this.#store.insert('alert_events', eventRows);
+    return result;
+  }
+
+  async #hydrate(rows: ListedRow[]): Promise<Alert[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [hits, notes] = await Promise.all([
+      this.#store.query<{ alert_id: string; evidence_key: string; trace_id: string; span_id: string; time: string }>(
+        `SELECT alert_id, evidence_key, any(trace_id) AS trace_id, any(span_id) AS span_id, max(time) AS time
+         FROM alert_hits WHERE alert_id IN {ids:Array(String)}
+         GROUP BY alert_id, evidence_key
+         ORDER BY alert_id, time DESC, evidence_key
+         LIMIT {n:UInt32} BY alert_id`,
+        { ids, n: this.#evidenceLimit },
+      ),
+      this.#store.query<{ alert_id: string; actor: string; time: string; detail: string }>(
+        `SELECT alert_id, actor, time, detail FROM alert_events
+         WHERE alert_id IN {ids:Array(String)} AND action = 'note'
+         ORDER BY alert_id, time, event_id LIMIT 1 BY alert_id, event_id`,
+        { ids },
+      ),
+    ]);
+    const evidence = new Map<string, Evidence[]>();
+    for (const h of hits) {
+      const list = evidence.get(h.alert_id) ?? [];
+      list.push({ traceId: h.trace_id, spanId: h.span_id, time: h.time });
+      evidence.set(h.alert_id, list);
+    }
+    const notesBy = new Map<string, AlertNote[]>();
+    for (const n of notes) {
+      const list = notesBy.get(n.alert_id) ?? [];
+      list.push({ author: n.actor, time: n.time, text: n.detail });
+      notesBy.set(n.alert_id, list);
+    }
+    return rows.map((r) => ({
+      id: r.id,
+      detector: r.detector,
+      severity: r.severity as Severity,
+      status: (r.status || 'open') as AlertStatus,
+      title: r.title,
+      reason: r.reason,
+      tokenId: r.token_id,
+      rootTokenId: r.root_token_id,
+      agentId: r.agent_id,
+      taskId: r.task_id,
+      caller: r.caller,
+      target: r.target,
+      environment: r.environment,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+      count: Number(r.hit_count),
+      evidence: evidence.get(r.id) ?? [],
+      frameworks: r.frameworks,
+      assignee: r.assignee ? r.assignee : null,
+      notes: notesBy.get(r.id) ?? [],
+    }));
+  }
+}
+
+function earliest(times: string[]): string {
+  return times.reduce((a, b) => (toMs(b) < toMs(a) ? b : a));
+}
+
+function latest(times: string[]): string {
+  return times.reduce((a, b) => (toMs(b) > toMs(a) ? b : a));
+}
+
+function evidenceKey(f: Finding): string {
+  return f.evidence.key ?? `${f.evidence.traceId}/${f.evidence.spanId}`;
+}
+
+function eventId(alertId: string, what: string): string {
+  return createHash('sha256').update(`${alertId}\u0000${what}`).digest('hex').slice(0, 32);
+}
+
+function bySeverityThenTime(a: Finding, b: Finding): number {
+  return severityRank(b.severity) - severityRank(a.severity) || toMs(a.evidence.time) - toMs(b.evidence.time);
+}
+
+function fromFinding(f: Finding) {
+  return {
+    severity: f.severity,
+    reason: f.reason,
+    token_id: f.tokenId,
+    root_token_id: f.rootTokenId || f.tokenId,
+    agent_id: f.agentId,
+    task_id: f.taskId,
+    caller: f.caller,
+    target: f.target,
+    environment: f.environment,
+  };
+}
+
+function encodeCursor(lastSeen: string, id: string): string {
+  return Buffer.from(JSON.stringify([lastSeen, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { lastSeen: string; id: string } {
+  try {
+    const [lastSeen, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    const seen = typeof lastSeen === 'string' ? rfc3339ToDateTime64(lastSeen) : undefined;
+    if (seen && typeof id === 'string') return { lastSeen: seen, id };
+  } catch {
+    // fall through to the error below
+  }
+  throw new HttpError(400, 'invalid_parameter', 'cursor is not a cursor this API returned; pass nextCursor unchanged');
+}

@@ -1,0 +1,91 @@
+/**
+ * The alert as CONVENTIONS.md §2.1 defines it, and the finding a detector produces for one piece
+ * of evidence. Findings are grouped into alerts by their dedup key.
+ */
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved', 'false_positive'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** Ordering of severities: a higher rank wins when evidence of several severities meets. */
+export function severityRank(s: string): number {
+  return SEVERITIES.indexOf(s as Severity);
+}
+
+export interface Evidence {
+  traceId: string;
+  spanId: string;
+  /** RFC 3339 time of the offending span or lifecycle event. */
+  time: string;
+}
+
+export interface AlertNote {
+  author: string;
+  time: string;
+  text: string;
+}
+
+/** An alert as the API returns it (CONVENTIONS.md §2.1). */
+export interface Alert {
+  id: string;
+  detector: string;
+  severity: Severity;
+  status: AlertStatus;
+  title: string;
+  reason: string;
+  tokenId: string;
+  rootTokenId: string;
+  agentId: string;
+  taskId: string;
+  caller: string;
+  target: string;
+  environment: string;
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  evidence: Evidence[];
+  frameworks: string[];
+  assignee: string | null;
+  notes: AlertNote[];
+}
+
+/**
+ * One violation found by a detector: a use (or lifecycle event) that deviates from its token's
+ * intent. The alert it belongs to is `detector + rootTokenId + key`, so a repeat of the same
+ * deviation in the same session adds evidence to one alert instead of raising another.
+ */
+export interface Finding {
+  /** The part of the dedup key after detector and session root: the target or scope deviated to. */
+  key: string;
+  severity: Severity;
+  /** One sentence an analyst can act on: the token, its intent, the deviation. */
+  reason: string;
+  tokenId: string;
+  /** Root of the token's session; the runner resolves it from `token_events` when absent. */
+  rootTokenId?: string;
+  agentId: string;
+  taskId: string;
+  caller: string;
+  target: string;
+  environment: string;
+  evidence: {
+    traceId: string;
+    spanId: string;
+    /** Event time as the store returns it (RFC 3339, up to nanoseconds). */
+    time: string;
+    /**
+     * Identifies the evidence within its alert; defaults to `traceId/spanId`. Lifecycle events
+     * posted as JSON carry no span id and name themselves here instead.
+     */
+    key?: string;
+  };
+}
+
+/** What a detector declares about itself that its alerts carry. */
+export interface AlertSource {
+  id: string;
+  title: string;
+  frameworks: readonly string[];
+}
