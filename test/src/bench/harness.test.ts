@@ -1,0 +1,124 @@
+import { decodeProtobufRequest, normalizeSpans } from '@intentwatch/collector';
+import { describe, expect, it } from 'vitest';
+import { detectionQuality, leastSquaresSlope, percentile, summarizeLatencies } from './stats.js';
+import { lifecycleRequests, makeFleet, useRequests } from './workload.js';
+
+const NORMALIZE = { keepContextSpans: true, maxAttributes: 128, maxAttributeLength: 4096 };
+
+describe('percentile', () => {
+  it('returns a measured value by nearest rank', () => {
+    expect(percentile([15, 20, 35, 40, 50], 40)).toBe(20);
+    expect(percentile([15, 20, 35, 40, 50], 50)).toBe(35);
+    expect(percentile([50, 15, 40, 20, 35], 100)).toBe(50);
+    expect(percentile([7], 99)).toBe(7);
+  });
+
+  it('reads p99 of 1..100 as 99 and p0 as the minimum', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile(values, 0)).toBe(1);
+  });
+
+  it('cannot take a percentile of an empty list or outside 0–100', () => {
+    expect(() => percentile([], 50)).toThrow(/at least one value/);
+    expect(() => percentile([1], 101)).toThrow(/between 0 and 100/);
+  });
+
+  it('summarizes latencies as p50/p95/p99/max, or null when there are none', () => {
+    expect(summarizeLatencies([])).toBeNull();
+    const s = summarizeLatencies(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(s).toEqual({ count: 200, p50Ms: 100, p95Ms: 190, p99Ms: 198, maxMs: 200 });
+  });
+});
+
+describe('leastSquaresSlope', () => {
+  it('finds the slope of points on a line', () => {
+    expect(leastSquaresSlope([0, 1, 2, 3].map((x) => ({ x, y: 2 * x + 1 })))).toBeCloseTo(2, 12);
+  });
+
+  it('reads a flat but noisy series as about zero', () => {
+    const ys = [300, 302, 299, 301, 300, 298, 302, 300];
+    expect(Math.abs(leastSquaresSlope(ys.map((y, x) => ({ x, y }))))).toBeLessThan(0.2);
+  });
+
+  it('cannot fit a line through fewer than two distinct x values', () => {
+    expect(() => leastSquaresSlope([{ x: 1, y: 1 }])).toThrow(/two points/);
+    expect(() =>
+      leastSquaresSlope([
+        { x: 1, y: 1 },
+        { x: 1, y: 2 },
+      ]),
+    ).toThrow(/distinct/);
+  });
+});
+
+describe('detectionQuality', () => {
+  it('counts each injected violation found once, and every unmatched alert as a false positive', () => {
+    const injected = [
+      { detector: 'scope_creep', tokenId: 'a' },
+      { detector: 'stale_token_use', tokenId: 'b' },
+    ];
+    const alerts = [
+      { detector: 'scope_creep', tokenId: 'a' },
+      { detector: 'scope_creep', tokenId: 'a' },
+      { detector: 'scope_creep', tokenId: 'benign' },
+    ];
+    const q = detectionQuality(injected, alerts);
+    expect(q.truePositives).toBe(1);
+    expect(q.recall).toBe(0.5);
+    expect(q.precision).toBeCloseTo(2 / 3, 12);
+    expect(q.missed).toEqual([{ detector: 'stale_token_use', tokenId: 'b' }]);
+    expect(q.falsePositives).toEqual([{ detector: 'scope_creep', tokenId: 'benign' }]);
+  });
+});
+
+describe('benchmark workload', () => {
+  const fleet = makeFleet({ prefix: 't', agents: 3, tokensPerAgent: 2, seed: 42 });
+
+  it('encodes SDK-shaped requests of the requested size that the collector stores without loss', () => {
+    const requests = useRequests(fleet, { requests: 2, spansPerRequest: 512, seed: 1, startMs: Date.UTC(2026, 0, 1) });
+    expect(requests).toHaveLength(2);
+    for (const r of requests) {
+      expect(r.spans).toBe(512);
+      const result = normalizeSpans(decodeProtobufRequest(r.body), NORMALIZE);
+      expect(result.rejected).toEqual([]);
+      expect(result.rows.spans).toHaveLength(512);
+      // Three of every five spans are token uses of a granted token, on a service in its audience.
+      const uses = result.rows.spans.filter((s) => s.token_id);
+      expect(uses.length).toBeGreaterThan(300);
+      const grants = new Map(fleet.flatMap((a) => a.grants).map((g) => [g.tokenId, g]));
+      for (const u of uses) {
+        const g = grants.get(u.token_id);
+        expect(g).toBeDefined();
+        expect(g!.audience).toContain(u.target);
+        expect(g!.scopes).toEqual(expect.arrayContaining(u.scopes));
+        expect(g!.tools).toContain(u.tool);
+        expect(u.agent_id).toBe(g!.agentId);
+        expect(u.environment).toBe('production');
+      }
+    }
+  });
+
+  it('builds the same requests from the same seed, so senders and the raw insert see identical rows', () => {
+    const at = Date.UTC(2026, 0, 1);
+    const a = useRequests(fleet, { requests: 1, spansPerRequest: 64, seed: 5, startMs: at });
+    const b = useRequests(makeFleet({ prefix: 't', agents: 3, tokensPerAgent: 2, seed: 42 }), {
+      requests: 1,
+      spansPerRequest: 64,
+      seed: 5,
+      startMs: at,
+    });
+    expect(Buffer.from(a[0]!.body).equals(Buffer.from(b[0]!.body))).toBe(true);
+  });
+
+  it('grants every token of the fleet with an issued event and its task with a started event', () => {
+    const bodies = lifecycleRequests(fleet, Date.UTC(2026, 0, 1), 3);
+    const rows = bodies.map((b) => normalizeSpans(decodeProtobufRequest(b), NORMALIZE));
+    const tokenEvents = rows.flatMap((r) => r.rows.tokenEvents);
+    const taskEvents = rows.flatMap((r) => r.rows.taskEvents);
+    expect(tokenEvents).toHaveLength(6);
+    expect(taskEvents).toHaveLength(6);
+    expect(new Set(tokenEvents.map((e) => e.token_id))).toEqual(new Set(fleet.flatMap((a) => a.grants.map((g) => g.tokenId))));
+    expect(tokenEvents.every((e) => e.event === 'issued' && e.audience.length === 2 && e.expires_at !== null)).toBe(true);
+  });
+});
