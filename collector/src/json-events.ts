@@ -1,5 +1,5 @@
-import { type AttrValue, type Attributes, msToDateTime64, redactSecrets, timestampMs } from '@intentwatch/core';
-import { limitAttributes, type NormalizeOptions, taskEventRow, tokenEventRow } from './normalize.js';
+import { type AttrValue, type Attributes, msToRfc3339, redactSecrets, timestampMs } from '@intentwatch/core';
+import { limitAttributes, type NormalizeOptions, taskEventRow, timeProblem, tokenEventRow } from './normalize.js';
 import { emptyBatch, type RowBatch } from './rows.js';
 
 export interface JsonEventsResult {
@@ -20,7 +20,7 @@ export function eventsFromJson(
   now = Date.now(),
 ): JsonEventsResult {
   const result: JsonEventsResult = { rows: emptyBatch(), rejected: [], secretsRedacted: 0 };
-  const ingestedAt = msToDateTime64(now);
+  const ingestedAt = msToRfc3339(now);
   items.forEach((item, index) => {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
       result.rejected.push({ index, message: 'each event must be a JSON object' });
@@ -30,13 +30,14 @@ export function eventsFromJson(
     for (const [k, v] of Object.entries(item)) attrs[k] = jsonValue(v, 0);
     const time = timestampMs(attrs, 'time');
     delete attrs.time;
-    if (time !== undefined && !Number.isFinite(time)) {
-      result.rejected.push({ index, message: 'time must be an RFC 3339 time or Unix epoch seconds' });
+    const problem = timeProblem('time', time);
+    if (problem) {
+      result.rejected.push({ index, message: problem });
       return;
     }
     result.secretsRedacted += redactSecrets(attrs);
     limitAttributes(attrs, options);
-    const base = { time: msToDateTime64(time ?? now), ingested_at: ingestedAt, trace_id: '', span_id: '' };
+    const base = { time: msToRfc3339(time ?? now), ingested_at: ingestedAt, trace_id: '', span_id: '' };
     const eventKey = kind === 'token' ? 'token.event' : 'task.event';
     if (attrs[eventKey] === undefined) {
       result.rejected.push({ index, message: `${eventKey} is required` });

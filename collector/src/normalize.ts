@@ -7,8 +7,9 @@ import {
   agentOf,
   attrToString,
   environmentOf,
-  msToDateTime64,
-  nanosToDateTime64,
+  isStorableMs,
+  msToRfc3339,
+  nanosToRfc3339,
   redactSecrets,
   resourceOf,
   str,
@@ -52,7 +53,7 @@ const MAX_NANOS = 9_223_372_036_854_775_807n;
  */
 export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: NormalizeOptions, now = Date.now()): NormalizeResult {
   const result: NormalizeResult = { rows: emptyBatch(), rejected: [], dropped: 0, secretsRedacted: 0, truncated: 0 };
-  const ingestedAt = msToDateTime64(now);
+  const ingestedAt = msToRfc3339(now);
   let index = 0;
   for (const rs of resourceSpans) {
     const resource = { ...rs.resource };
@@ -71,7 +72,7 @@ export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: N
         result.truncated += limitAttributes(own, options);
         const attrs: Attributes = { ...resource, ...own };
         const base = {
-          time: nanosToDateTime64(span.startNanos),
+          time: nanosToRfc3339(span.startNanos),
           ingested_at: ingestedAt,
           trace_id: span.traceId as string,
           span_id: span.spanId as string,
@@ -115,7 +116,7 @@ function spanRow(
   const scopes = strList(attrs, ATTR.tokenScope);
   return {
     ...base,
-    end_time: nanosToDateTime64(span.endNanos >= span.startNanos ? span.endNanos : span.startNanos),
+    end_time: nanosToRfc3339(span.endNanos >= span.startNanos ? span.endNanos : span.startNanos),
     parent_span_id: span.parentSpanId ?? '',
     name: span.name,
     kind: clampUInt8(span.kind),
@@ -134,7 +135,7 @@ function spanRow(
     scope_name: scopeName,
     attributes: toStringMap(own),
     resource_attributes: toStringMap(resource),
-    dropped_attributes: span.droppedAttributes,
+    dropped_attributes: clampUInt32(span.droppedAttributes),
   };
 }
 
@@ -151,9 +152,8 @@ export function tokenEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'j
   const parentId = str(attrs, ATTR.tokenParentId);
   if ((event === 'refreshed' || event === 'exchanged') && !parentId) return `token.event ${event} needs token.parent_id`;
   const expires = timestampMs(attrs, ATTR.tokenExpiresAt);
-  if (expires !== undefined && !Number.isFinite(expires)) {
-    return 'token.expires_at must be an RFC 3339 time or Unix epoch seconds';
-  }
+  const expiresProblem = timeProblem(ATTR.tokenExpiresAt, expires);
+  if (expiresProblem) return expiresProblem;
   const maxSession = wholeNumber(attrs, ATTR.tokenMaxSession);
   if (maxSession !== undefined && !(Number.isFinite(maxSession) && maxSession <= 4_294_967_295)) {
     return 'token.max_session_s must be a whole number of seconds';
@@ -170,7 +170,7 @@ export function tokenEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'j
     audience: strList(attrs, ATTR.tokenAudience),
     scopes: strList(attrs, ATTR.tokenScopes),
     resources: strList(attrs, ATTR.tokenResources),
-    expires_at: expires === undefined ? null : msToDateTime64(expires),
+    expires_at: expires === undefined ? null : msToRfc3339(expires),
     max_session_s: maxSession ?? null,
     environment: environmentOf(attrs),
     revoked_reason: str(attrs, ATTR.tokenRevokedReason),
@@ -189,7 +189,8 @@ export function taskEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'js
   const taskId = str(attrs, ATTR.taskId);
   if (!taskId) return `task.event ${event} needs task.id`;
   const deadline = timestampMs(attrs, ATTR.taskDeadline);
-  if (deadline !== undefined && !Number.isFinite(deadline)) return 'task.deadline must be an RFC 3339 time or Unix epoch seconds';
+  const deadlineProblem = timeProblem(ATTR.taskDeadline, deadline);
+  if (deadlineProblem) return deadlineProblem;
   return {
     ...base,
     event,
@@ -197,7 +198,7 @@ export function taskEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'js
     agent_id: str(attrs, ATTR.agentId),
     intent: str(attrs, ATTR.taskIntent),
     tools: strList(attrs, ATTR.taskTools),
-    deadline: deadline === undefined ? null : msToDateTime64(deadline),
+    deadline: deadline === undefined ? null : msToRfc3339(deadline),
     caller: str(attrs, ATTR.serviceName),
     source,
     attributes: toStringMap(attrs),
@@ -233,4 +234,20 @@ export function limitAttributes(attrs: Attributes, options: Pick<NormalizeOption
 
 function clampUInt8(n: number): number {
   return Number.isInteger(n) && n >= 0 && n <= 255 ? n : 0;
+}
+
+function clampUInt32(n: number): number {
+  return Number.isInteger(n) && n >= 0 && n <= 4_294_967_295 ? n : 0;
+}
+
+/**
+ * Why a time attribute (epoch ms from {@link timestampMs}) cannot be stored, or undefined. A time
+ * outside the columns' range would fail the whole insert it is batched in, so it is refused here,
+ * alone, with a reason the sender can act on.
+ */
+export function timeProblem(name: string, ms: number | undefined): string | undefined {
+  if (ms === undefined) return undefined;
+  if (!Number.isFinite(ms)) return `${name} must be an RFC 3339 time or Unix epoch seconds`;
+  if (!isStorableMs(ms)) return `${name} must be a time between 1900 and 2262 (epoch seconds, not milliseconds)`;
+  return undefined;
 }

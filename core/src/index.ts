@@ -2,7 +2,17 @@ export { API_ROLES, loadConfig, type ApiKeySpec, type ApiRole, type Config } fro
 export { ConfigError, HttpError, IntentwatchError, StoreError } from './errors.js';
 export { createLogger, rootLogger, type Logger } from './logger.js';
 export { collectProcessMetrics, counter, gauge, histogram, registry } from './metrics.js';
-export { msToDateTime64, nanosToDateTime64, nanosToMs, parseStoreTime } from './time.js';
+export {
+  MAX_STORE_MS,
+  MIN_STORE_MS,
+  isStorableMs,
+  msToDateTime64,
+  msToRfc3339,
+  nanosToDateTime64,
+  nanosToMs,
+  nanosToRfc3339,
+  parseStoreTime,
+} from './time.js';
 export * from './conventions/attributes.js';
 export { globToClickHouseRegex, globToRegExp, matchesAnyGlob } from './conventions/glob.js';
 export { Store, quoteIdentifier, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';

@@ -83,8 +83,10 @@ export function timestampMs(attrs: Attributes, key: string): number | undefined 
   if (typeof v !== 'string') return Number.NaN;
   const s = v.trim();
   if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(s)) return Number.NaN;
-  return Date.parse(s);
+  if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}/.test(s)) return Number.NaN;
+  // RFC 3339 requires an offset; without one JavaScript would read local time, which would make
+  // the stored instant depend on the collector host's time zone. Read it as UTC, as ClickHouse does.
+  return Date.parse(/(?:[Zz]|[+-]\d{2}:?\d{2})$/.test(s) ? s : `${s}Z`);
 }
 
 /** A non-negative whole number attribute (number or digit string); NaN when unreadable. */

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config.js';
 import { StoreError } from '../errors.js';
 
@@ -21,6 +21,12 @@ const SETTINGS: ClickHouseSettings = {
   date_time_input_format: 'best_effort',
   input_format_skip_unknown_fields: 0,
 };
+
+/**
+ * The client's own logger prints every failed request to stderr as multi-line text, outside the
+ * JSON log: each failure already reaches the caller as a StoreError, which it logs once.
+ */
+const CLIENT_LOG = { level: ClickHouseLogLevel.OFF };
 
 /**
  * The only door to ClickHouse. Two connections, one code path: `embedded` runs chDB in this
@@ -50,7 +56,7 @@ export class Store {
     if (config.clickhouse) {
       const { url, user, password, cluster } = config.clickhouse;
       const base = { url, ...(user ? { username: user } : {}), ...(password ? { password } : {}) };
-      const bootstrap = createClient({ ...base, clickhouse_settings: SETTINGS });
+      const bootstrap = createClient({ ...base, clickhouse_settings: SETTINGS, log: CLIENT_LOG });
       try {
         await bootstrap.command({
           query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}${cluster ? ` ON CLUSTER ${quoteIdentifier(cluster)}` : ''}`,
@@ -65,6 +71,7 @@ export class Store {
         database,
         clickhouse_settings: { ...SETTINGS, async_insert: 0 },
         request_timeout: 60_000,
+        log: CLIENT_LOG,
       });
       return new Store('server', client, database, cluster);
     }
@@ -86,6 +93,7 @@ export class Store {
         // biome-ignore lint/suspicious/noExplicitAny: the connection hook is typed loosely upstream
         connection: createChdbConnection({ path: dir }) as any,
         clickhouse_settings: SETTINGS,
+        log: CLIENT_LOG,
       } as Parameters<typeof createClient>[0]);
       const store = new Store('embedded', client, database, undefined);
       if (database !== 'default') {
@@ -96,6 +104,7 @@ export class Store {
           connection: createChdbConnection({ path: dir }) as any,
           database,
           clickhouse_settings: SETTINGS,
+          log: CLIENT_LOG,
         } as Parameters<typeof createClient>[0]);
         return new Store('embedded', client, database, undefined);
       }
@@ -188,8 +197,10 @@ function redactUrl(u: string): string {
   }
 }
 
+// Conditions that pass: the caller should retry later rather than give up. A closed connection
+// (the process is stopping) is one of them: the data was fine, the store was not there.
 const UNAVAILABLE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|Timeout error|TOO_MANY_SIMULTANEOUS_QUERIES|MEMORY_LIMIT_EXCEEDED|TOO_MANY_PARTS/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|Timeout error|TOO_MANY_SIMULTANEOUS_QUERIES|MEMORY_LIMIT_EXCEEDED|TOO_MANY_PARTS|Connection is closed/i;
 
 function wrap(what: string, cause: unknown): StoreError {
   const message = messageOf(cause);

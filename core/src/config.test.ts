@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { dotenv: false });
+
+/** The ConfigError message for `env`, or fails. */
+function problem(env: NodeJS.ProcessEnv): string {
+  try {
+    load(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has the defaults of CONVENTIONS §3', () => {
+    const c = load({});
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.otlpPort).toBe(4318);
+    expect(c.apiPort).toBe(8080);
+    expect(c.dataDir).toBe(path.resolve('./.intentwatch'));
+    expect(c.detectIntervalMs).toBe(1000);
+    expect(c.database).toBe('default');
+    expect(c.clickhouse).toBeUndefined();
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.apiKeys).toBeUndefined();
+    expect(c.ingestKeys).toBeUndefined();
+    expect(c.batchRows).toBe(1000);
+    expect(c.batchMs).toBe(200);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads every documented variable', () => {
+    const c = load({
+      HOST: '0.0.0.0',
+      OTLP_PORT: '0',
+      API_PORT: '9090',
+      INTENTWATCH_DATA_DIR: '/tmp/iw-data',
+      CLICKHOUSE_URL: 'https://ch.example.com:8443',
+      CLICKHOUSE_USER: 'iw',
+      CLICKHOUSE_PASSWORD: 'pw',
+      CLICKHOUSE_DATABASE: 'intentwatch',
+      CLICKHOUSE_CLUSTER: 'main',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      INTENTWATCH_API_KEYS: 'admin:aaaaaaaaaaaaaaaa, viewer:bbbbbbbbbbbbbbbb',
+      INTENTWATCH_INGEST_KEYS: 'cccccccccccccccc,dddddddddddddddd',
+      DETECT_INTERVAL_MS: '250',
+    });
+    expect(c).toMatchObject({
+      host: '0.0.0.0',
+      otlpPort: 0,
+      apiPort: 9090,
+      dataDir: '/tmp/iw-data',
+      database: 'intentwatch',
+      clickhouse: { url: 'https://ch.example.com:8443', user: 'iw', password: 'pw', database: 'intentwatch', cluster: 'main' },
+      redisUrl: 'redis://127.0.0.1:6379',
+      apiKeys: [
+        { role: 'admin', key: 'aaaaaaaaaaaaaaaa' },
+        { role: 'viewer', key: 'bbbbbbbbbbbbbbbb' },
+      ],
+      ingestKeys: ['cccccccccccccccc', 'dddddddddddddddd'],
+      detectIntervalMs: 250,
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    const c = load({ CLICKHOUSE_URL: '', REDIS_URL: '  ', INTENTWATCH_API_KEYS: '' });
+    expect(c.clickhouse).toBeUndefined();
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.apiKeys).toBeUndefined();
+  });
+
+  it('names the variable of each bad value', () => {
+    expect(problem({ OTLP_PORT: 'http' })).toMatch(/OTLP_PORT/);
+    expect(problem({ API_PORT: '70000' })).toMatch(/API_PORT: expected a port between 0 and 65535, got "70000"/);
+    expect(problem({ CLICKHOUSE_URL: 'localhost:8123' })).toMatch(/CLICKHOUSE_URL: expected a URL starting with http:\/\/ or https:\/\//);
+    expect(problem({ REDIS_URL: 'http://127.0.0.1:6379' })).toMatch(/REDIS_URL/);
+    expect(problem({ DETECT_INTERVAL_MS: '10' })).toMatch(/DETECT_INTERVAL_MS: expected at least 50/);
+    expect(problem({ CLICKHOUSE_DATABASE: 'drop table;' })).toMatch(/CLICKHOUSE_DATABASE/);
+    expect(problem({ CLICKHOUSE_CLUSTER: 'c' })).toMatch(/CLICKHOUSE_CLUSTER: expected together with CLICKHOUSE_URL/);
+  });
+
+  it('names every bad variable at once', () => {
+    const message = problem({ OTLP_PORT: 'x', API_PORT: '-1' });
+    expect(message).toMatch(/OTLP_PORT/);
+    expect(message).toMatch(/API_PORT/);
+  });
+
+  it('never repeats a bad key in its message', () => {
+    const apiKeys = problem({ INTENTWATCH_API_KEYS: 'root:supersecretvalue1234' });
+    expect(apiKeys).toMatch(/INTENTWATCH_API_KEYS: expected comma-separated role:key pairs/);
+    expect(apiKeys).not.toContain('supersecretvalue1234');
+    const ingest = problem({ INTENTWATCH_INGEST_KEYS: 'short' });
+    expect(ingest).toMatch(/INTENTWATCH_INGEST_KEYS/);
+    expect(ingest).not.toContain('short"');
+  });
+});
