@@ -116,6 +116,12 @@ const schema = z.object({
   INTENTWATCH_MAX_ATTRIBUTES: positiveInt(128),
   INTENTWATCH_MAX_ATTRIBUTE_LENGTH: positiveInt(4096, 64),
   INTENTWATCH_SELF_TELEMETRY: bool(false),
+  INTENTWATCH_DETECT_LAG_MS: positiveInt(5000, 0),
+  INTENTWATCH_DEFAULT_MAX_SESSION_S: positiveInt(86_400),
+  INTENTWATCH_ANOMALY_BUCKET_S: positiveInt(60, 1),
+  INTENTWATCH_ANOMALY_BASELINE_BUCKETS: positiveInt(60, 3),
+  INTENTWATCH_ANOMALY_WARMUP_BUCKETS: positiveInt(10, 1),
+  INTENTWATCH_ANOMALY_THRESHOLD: z.coerce.number({ error: 'a number' }).positive('a number above 0').default(3.5),
 });
 
 export interface Config {
@@ -147,6 +153,15 @@ export interface Config {
   maxAttributeLength: number;
   /** Allow exporting our own telemetry into this process's own collector port. */
   selfTelemetry: boolean;
+  /**
+   * Detectors re-read this much before their watermark, so that rows stamped just before a run
+   * but committed just after it are never skipped (re-reading is harmless: detection is idempotent).
+   */
+  detectLagMs: number;
+  /** Session limit (`token.max_session_s`) for sessions whose grants name none. */
+  defaultMaxSessionS: number;
+  /** `usage_anomaly`: bucket size, trailing baseline and warm-up (in buckets), robust-z threshold. */
+  anomaly: { bucketS: number; baselineBuckets: number; warmupBuckets: number; threshold: number };
 }
 
 /**
@@ -193,6 +208,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     maxAttributes: e.INTENTWATCH_MAX_ATTRIBUTES,
     maxAttributeLength: e.INTENTWATCH_MAX_ATTRIBUTE_LENGTH,
     selfTelemetry: e.INTENTWATCH_SELF_TELEMETRY,
+    detectLagMs: e.INTENTWATCH_DETECT_LAG_MS,
+    defaultMaxSessionS: e.INTENTWATCH_DEFAULT_MAX_SESSION_S,
+    anomaly: {
+      bucketS: e.INTENTWATCH_ANOMALY_BUCKET_S,
+      baselineBuckets: e.INTENTWATCH_ANOMALY_BASELINE_BUCKETS,
+      warmupBuckets: e.INTENTWATCH_ANOMALY_WARMUP_BUCKETS,
+      threshold: e.INTENTWATCH_ANOMALY_THRESHOLD,
+    },
   };
   if (e.CLICKHOUSE_URL) {
     config.clickhouse = {
