@@ -4,35 +4,66 @@ import type { AttrValue, Attributes } from './attributes.js';
 /**
  * Secret detection and fingerprinting. A token's identity in intentwatch is its fingerprint
  * (CONVENTIONS.md §1.1): the JWT `jti` when the token is a JWT that has one, else `sha256:` and
- * the hex SHA-256 of the token's bytes. The agent SDK computes the same value, so a secret
- * that slips through an agent's instrumentation and is replaced here still names the same token.
+ * the hex SHA-256 of the token's bytes. The agent SDK (`sdk/src/secrets.ts`) computes the same
+ * value with the same patterns, so a secret that slips through an agent's instrumentation and is
+ * replaced here still names the same token; `sdk/src/secrets-agree.test.ts` keeps the two equal.
  */
 
-/** Patterns of well-known credential formats. Each must match a whole value or a bearer's token. */
-const SECRET_PATTERNS: RegExp[] = [
-  /^eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*$/, // JWT (JWS compact)
-  /^(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}$/, // AWS access key id
-  /^gh[pousr]_[A-Za-z0-9]{36,}$/, // GitHub tokens
-  /^github_pat_[A-Za-z0-9_]{40,}$/,
-  /^glpat-[A-Za-z0-9_-]{20,}$/, // GitLab
-  /^xox[abposr]-[A-Za-z0-9-]{10,}$/, // Slack
-  /^sk-(?:proj-|ant-|live-)?[A-Za-z0-9_-]{20,}$/, // OpenAI / Anthropic style API keys
-  /^(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}$/, // Stripe
-  /^AIza[0-9A-Za-z_-]{35}$/, // Google API key
-  /^ya29\.[0-9A-Za-z_-]{20,}$/, // Google OAuth access token
-  /^hv[sb]\.[A-Za-z0-9_-]{20,}$/, // Vault tokens
-  /^npm_[A-Za-z0-9]{36}$/,
-  /^-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+/** Well-known credential formats, unanchored: each is found as a whole value or inside text. */
+const SECRET_FORMATS: string[] = [
+  'eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*', // JWT (JWS compact)
+  '(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}', // AWS access key id
+  'gh[pousr]_[A-Za-z0-9]{36,}', // GitHub tokens
+  'github_pat_[A-Za-z0-9_]{40,}',
+  'glpat-[A-Za-z0-9_-]{20,}', // GitLab
+  'xox[abposr]-[A-Za-z0-9-]{10,}', // Slack
+  'sk-(?:proj-|ant-|live-)?[A-Za-z0-9_-]{20,}', // OpenAI / Anthropic style API keys
+  '(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}', // Stripe
+  'AIza[0-9A-Za-z_-]{35}', // Google API key
+  'ya29\\.[0-9A-Za-z_-]{20,}', // Google OAuth access token
+  'hv[sb]\\.[A-Za-z0-9_-]{20,}', // Vault tokens
+  'npm_[A-Za-z0-9]{36}',
+  '-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\\s\\S]*?-----END [A-Z ]*PRIVATE KEY-----|[\\s\\S]*)',
 ];
 
-const BEARER = /^\s*(?:bearer|token|basic)\s+(\S+)\s*$/i;
+const WHOLE_FORMAT = new RegExp(`^(?:${SECRET_FORMATS.join('|')})$`);
 
-/** True when `value` looks like a raw credential (or an Authorization header value). */
+/** An Authorization header value (or the same words in a log line): the scheme, then the credential. */
+const BEARER = /^\s*(?:bearer|token|basic)\s+(\S+)\s*$/i;
+const SCHEME = '(?:[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken|TOKEN)';
+/** OAuth and API-key query or form parameters whose value is a credential. */
+const PARAMETER = '(?:access_token|refresh_token|id_token|client_secret|api_key|apikey|password)';
+const CREDENTIAL = '[A-Za-z0-9._~+/=-]{12,}';
+
+/**
+ * One pass over text finds, at each position, a known format (group 1), a scheme followed by a
+ * credential (groups 2, 3) or a credential parameter (groups 4, 5) — one pass, so a replaced
+ * value is never looked at twice.
+ */
+const SECRET_IN_TEXT = new RegExp(
+  `(?<![A-Za-z0-9_-])(${SECRET_FORMATS.join('|')})(?![A-Za-z0-9_-])` +
+    `|\\b(${SCHEME}\\s+)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])` +
+    `|\\b(${PARAMETER}=)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])`,
+  'g',
+);
+
+/** Values shorter than this are never treated as secrets (no known format is shorter). */
+const MIN_SECRET_LENGTH = 16;
+
+/**
+ * Words after "Bearer"/"Token"/"Basic" are a credential only when they look generated: a digit,
+ * or upper case after the first letter. "Basic authentication" stays readable.
+ */
+function looksGenerated(s: string): boolean {
+  return /[0-9]/.test(s) || (/[A-Z]/.test(s.slice(1)) && /[a-z]/.test(s));
+}
+
+/** True when the whole of `value` is a raw credential (or an Authorization header value). */
 export function looksLikeSecret(value: string): boolean {
-  if (value.length < 16 || value.startsWith('sha256:')) return false;
+  if (value.length < MIN_SECRET_LENGTH || value.startsWith('sha256:')) return false;
   const bearer = BEARER.exec(value);
-  if (bearer) return true;
-  return SECRET_PATTERNS.some((p) => p.test(value));
+  if (bearer) return looksGenerated(bearer[1] as string) && !(bearer[1] as string).startsWith('sha256:');
+  return WHOLE_FORMAT.test(value);
 }
 
 /**
@@ -61,18 +92,45 @@ function jwtId(token: string): string | undefined {
 }
 
 /**
- * Replaces every secret-looking attribute value (at any depth) with its fingerprint, in place.
- * Returns how many values were replaced.
+ * `text` with every credential in it replaced by its fingerprint, and how many were replaced.
+ * A value that is wholly a secret becomes its fingerprint; a secret inside longer text (a URL's
+ * `access_token=`, an error message quoting a header) is replaced where it stands.
+ *
+ * redactText('Bearer abc123def456ghi789') → { text: 'sha256:…', count: 1 }
+ * redactText('GET /x?access_token=abc123def456ghi789') → { text: 'GET /x?access_token=sha256:…', count: 1 }
+ */
+export function redactText(text: string): { text: string; count: number } {
+  if (text.length < MIN_SECRET_LENGTH) return { text, count: 0 };
+  if (looksLikeSecret(text)) return { text: fingerprint(text), count: 1 };
+  let count = 0;
+  const out = text.replace(
+    SECRET_IN_TEXT,
+    (match: string, format?: string, scheme?: string, schemeCredential?: string, parameter?: string, parameterCredential?: string) => {
+      if (format) {
+        count++;
+        return fingerprint(format);
+      }
+      const prefix = scheme ?? parameter ?? '';
+      const credential = schemeCredential ?? parameterCredential ?? '';
+      if (scheme && !looksGenerated(credential)) return match;
+      count++;
+      return prefix + fingerprint(credential);
+    },
+  );
+  return { text: out, count };
+}
+
+/**
+ * Replaces every secret (whole values, and secrets inside longer text) in attribute values at
+ * any depth with its fingerprint, in place. Returns how many secrets were replaced.
  */
 export function redactSecrets(attrs: Attributes): number {
   let count = 0;
   const visit = (v: AttrValue): AttrValue => {
     if (typeof v === 'string') {
-      if (looksLikeSecret(v)) {
-        count++;
-        return fingerprint(v);
-      }
-      return v;
+      const r = redactText(v);
+      count += r.count;
+      return r.text;
     }
     if (Array.isArray(v)) return v.map(visit);
     if (v !== null && typeof v === 'object') {

@@ -1,0 +1,99 @@
+import { fingerprint as coreFingerprint, looksLikeSecret as coreLooksLikeSecret, redactText as coreRedactText } from '@intentwatch/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { looksLikeSecret, redactText, tokenFingerprint } from './index.js';
+
+/*
+ * The SDK carries its own copy of the fingerprint and the secret patterns so that agents need no
+ * part of the monitor. A token must get the same id on both sides (or uses and grants would not
+ * meet), and what the SDK lets through must be what the collector lets through.
+ */
+
+const jwt = (payload: object) =>
+  `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig-Ab3`;
+
+const VECTORS = [
+  '',
+  'abc',
+  'Bearer abc',
+  'bearer   9f8e7d6c5b4a39281706  ',
+  'Basic dXNlcjpwYXNzd29yZA==',
+  'Basic authentication',
+  'Token Verification',
+  jwt({ jti: 'tok-42' }),
+  jwt({ sub: 'no-jti' }),
+  jwt({ jti: 42 }),
+  `Bearer ${jwt({ jti: 'tok-43' })}`,
+  'AKIAIOSFODNN7EXAMPLE',
+  `ghp_${'a1B2'.repeat(9)}`,
+  `github_pat_${'A1_b'.repeat(11)}`,
+  'glpat-abcdefghij0123456789',
+  'xoxb-1234567890-abcdefghij',
+  `sk-proj-${'Ab1'.repeat(10)}`,
+  'sk_live_0123456789abcdefABCD',
+  `AIza${'B'.repeat(35)}`,
+  `ya29.${'a0'.repeat(15)}`,
+  `hvs.${'CAESI'.repeat(5)}`,
+  `npm_${'a1'.repeat(18)}`,
+  '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----',
+  'https://h/x?access_token=abc123def456ghi789&client_secret=Zz9Yy8Xx7Ww6Vv5',
+  'error 401: Authorization: Bearer 0a1b2c3d4e5f60718293 rejected',
+  'naïve ünïcode text with ghp_0123456789abcdefghij0123456789abcdef inside',
+  'sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+];
+
+/** One generator per credential format both sides know. */
+const CREDENTIALS = fc.oneof(
+  fc.stringMatching(/^(?:AKIA|ASIA)[0-9A-Z]{16}$/),
+  fc.stringMatching(/^gh[pousr]_[A-Za-z0-9]{36,40}$/),
+  fc.stringMatching(/^github_pat_[A-Za-z0-9_]{40,50}$/),
+  fc.stringMatching(/^glpat-[A-Za-z0-9_-]{20,30}$/),
+  fc.stringMatching(/^xox[abposr]-[A-Za-z0-9-]{12,40}$/),
+  fc.stringMatching(/^sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,40}$/),
+  fc.stringMatching(/^(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,30}$/),
+  fc.stringMatching(/^AIza[0-9A-Za-z_-]{35}$/),
+  fc.stringMatching(/^ya29\.[0-9A-Za-z_-]{20,40}$/),
+  fc.stringMatching(/^hv[sb]\.[A-Za-z0-9_-]{20,40}$/),
+  fc.stringMatching(/^npm_[A-Za-z0-9]{36}$/),
+  fc
+    .stringMatching(/^[A-Za-z0-9]{12,40}$/)
+    .filter((s) => /[0-9]/.test(s))
+    .map((s) => `Bearer ${s}`),
+  fc.record({ jti: fc.stringMatching(/^[a-z0-9-]{1,20}$/), sub: fc.string() }).map(jwt),
+);
+
+describe('the SDK and the collector', () => {
+  it('give every shared vector the same fingerprint, verdict and redaction', () => {
+    for (const v of VECTORS) {
+      expect(tokenFingerprint(v), v).toBe(coreFingerprint(v));
+      expect(looksLikeSecret(v), v).toBe(coreLooksLikeSecret(v));
+      expect(redactText(v), v).toEqual(coreRedactText(v));
+    }
+  });
+
+  it('agree on generated credentials of every known format, alone and inside text', () => {
+    fc.assert(
+      fc.property(CREDENTIALS, fc.string(), fc.string(), (credential, before, after) => {
+        expect(tokenFingerprint(credential)).toBe(coreFingerprint(credential));
+        const whole = redactText(credential);
+        expect(whole).toEqual(coreRedactText(credential));
+        // A credential on its own is always caught.
+        expect(whole.count).toBe(1);
+        expect(whole.text).not.toContain(credential.replace(/^Bearer /, ''));
+        const text = `${before} ${credential} ${after}`;
+        expect(redactText(text)).toEqual(coreRedactText(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('agree on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => {
+        expect(redactText(text)).toEqual(coreRedactText(text));
+        expect(tokenFingerprint(text)).toBe(coreFingerprint(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
