@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config.js';
 import { StoreError } from '../errors.js';
@@ -111,9 +111,11 @@ export class Store {
       await store.ping();
       return store;
     } catch (cause) {
-      const lockHint = /lock|status/i.test(messageOf(cause))
-        ? ' (another process holds this data dir: the embedded store belongs to one process; stop it or set INTENTWATCH_DATA_DIR)'
-        : '';
+      const holder = lockHolder(dir);
+      const lockHint =
+        holder !== undefined || /lock|status/i.test(messageOf(cause))
+          ? ` (another process${holder ? `, pid ${holder},` : ''} holds this data dir: the embedded store belongs to one process; stop it or set INTENTWATCH_DATA_DIR)`
+          : '';
       throw new StoreError(`cannot open the embedded store in ${dir}: ${messageOf(cause)}${lockHint}`, {
         cause,
         code: 'store_unavailable',
@@ -180,6 +182,27 @@ export class Store {
 /** Quotes a ClickHouse identifier (database, table, cluster) with backticks. */
 export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+/**
+ * The live process that holds an embedded data dir, from the `status` file the engine keeps
+ * there while it runs. chDB reports a held lock only on stderr; the error it throws just says the
+ * connection failed, which names no cause a user can act on.
+ */
+function lockHolder(dir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(/^PID:\s*(\d+)/m.exec(readFileSync(`${dir}/status`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+  if (!pid || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }
 
 function messageOf(e: unknown): string {
