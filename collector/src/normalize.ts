@@ -11,6 +11,7 @@ import {
   msToRfc3339,
   nanosToRfc3339,
   redactSecrets,
+  redactText,
   resourceOf,
   str,
   strList,
@@ -86,7 +87,11 @@ export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: N
           if (typeof row === 'string') result.rejected.push(`span ${at} (${span.spanId}): ${row}`);
           else result.rows.taskEvents.push(row);
         } else if (str(attrs, ATTR.tokenId) || options.keepContextSpans) {
-          result.rows.spans.push(spanRow(span, scope.scopeName, attrs, own, resource, base));
+          // The span name is stored too (and read as the action): a secret in it is one more leak.
+          const name = redactText(span.name);
+          result.secretsRedacted += name.count;
+          const stored = name.count ? { ...span, name: name.text } : span;
+          result.rows.spans.push(spanRow(stored, scope.scopeName, attrs, own, resource, base));
         } else {
           result.dropped++;
         }
