@@ -64,7 +64,9 @@ export class BatchWriter {
     if (this.#closed) throw new HttpError(503, 'shutting_down', 'the collector is shutting down', { headers: { 'Retry-After': '5' } });
     const size = batchSize(batch);
     if (size === 0) return;
-    if (this.#pendingRows + size > this.#options.maxPendingRows) {
+    // A request larger than the limit on its own is still taken when nothing waits: refusing it
+    // would make its sender retry the same body forever. The body limit bounds it anyway.
+    if (this.#pendingRows > 0 && this.#pendingRows + size > this.#options.maxPendingRows) {
       throw new HttpError(429, 'overloaded', `the collector has ${this.#pendingRows} rows waiting for the store; retry shortly`, {
         headers: { 'Retry-After': '1' },
       });

@@ -41,7 +41,7 @@ function span(s: unknown): DecodedSpan {
   return {
     traceId: hexId(o.traceId ?? o.trace_id, 32),
     spanId: hexId(o.spanId ?? o.span_id, 16),
-    parentSpanId: o.parentSpanId === undefined || o.parentSpanId === '' ? '' : hexId(o.parentSpanId, 16),
+    parentSpanId: parentId(o.parentSpanId ?? o.parent_span_id),
     name: typeof o.name === 'string' ? o.name : '',
     kind: enumValue(o.kind, SPAN_KINDS),
     startNanos: nanos(o.startTimeUnixNano ?? o.start_time_unix_nano),
@@ -76,6 +76,12 @@ function hexId(v: unknown, hexLength: number): string | null {
   if (typeof v !== 'string' || v.length !== hexLength || !/^[0-9a-fA-F]+$/.test(v)) return null;
   const lower = v.toLowerCase();
   return /^0+$/.test(lower) ? null : lower;
+}
+
+/** A parent span id: '' for a root span (absent, empty, or the invalid all-zero id), else as {@link hexId}. */
+function parentId(v: unknown): string | null {
+  if (v === undefined || v === null || v === '' || (typeof v === 'string' && /^0{16}$/.test(v))) return '';
+  return hexId(v, 16);
 }
 
 function nanos(v: unknown): bigint {

@@ -85,6 +85,7 @@ describe('decodeJsonRequest', () => {
                 { traceId: 'zz'.repeat(16), spanId: '0102030405060708' },
                 { traceId: 'ab'.repeat(16), spanId: '01020304050607' },
                 { traceId: 'ab'.repeat(16), spanId: '0102030405060708', parentSpanId: '01' },
+                { traceId: 'ab'.repeat(16), spanId: '0102030405060708', parentSpanId: '0000000000000000' },
               ],
             },
           ],
@@ -98,6 +99,7 @@ describe('decodeJsonRequest', () => {
       [null, '0102030405060708', ''],
       ['ab'.repeat(16), null, ''],
       ['ab'.repeat(16), '0102030405060708', null],
+      ['ab'.repeat(16), '0102030405060708', ''],
     ]);
   });
 
@@ -140,6 +142,7 @@ describe('decodeProtobufRequest', () => {
                 ],
               },
               { traceId: Buffer.alloc(15, 1), spanId: Buffer.alloc(8, 1), startTimeUnixNano: '1' },
+              { traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 1), parentSpanId: Buffer.alloc(8), startTimeUnixNano: '1' },
             ],
           },
         ],
@@ -177,6 +180,10 @@ describe('decodeProtobufRequest', () => {
 
   it('marks a trace id of the wrong length as null', () => {
     expect(decodeProtobufRequest(bytes)[0]?.scopes[0]?.spans[1]?.traceId).toBeNull();
+  });
+
+  it('reads an all-zero parent span id as a root span', () => {
+    expect(decodeProtobufRequest(bytes)[0]?.scopes[0]?.spans[2]?.parentSpanId).toBe('');
   });
 
   it('reads an empty body as an empty request and refuses truncated or garbage bytes', () => {

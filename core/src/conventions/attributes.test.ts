@@ -58,8 +58,9 @@ describe('actionOf (CONVENTIONS §1.1 action)', () => {
     expect(actionOf({ 'http.request.method': 'DELETE', 'url.path': '/buckets/logs' }, 'span')).toBe('DELETE /buckets/logs');
   });
 
-  it('falls back to the span name', () => {
+  it('falls back to the span name, also when a method has neither route nor path', () => {
     expect(actionOf({}, 'SELECT orders')).toBe('SELECT orders');
+    expect(actionOf({ 'http.request.method': 'GET' }, 'GET api.github.com')).toBe('GET api.github.com');
   });
 });
 

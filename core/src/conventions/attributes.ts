@@ -123,7 +123,6 @@ export function actionOf(attrs: Attributes, spanName: string): string {
   const method = str(attrs, 'http.request.method') || str(attrs, 'http.method');
   const route = str(attrs, 'http.route') || str(attrs, 'url.path');
   if (method && route) return `${method} ${route}`;
-  if (method) return method;
   return spanName;
 }
 

@@ -1,0 +1,70 @@
+import { HttpError, type Store, msToRfc3339 } from '@intentwatch/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchWriter } from './batch-writer.js';
+import { type RowBatch, emptyBatch } from './rows.js';
+import { hex, openTestStore } from './test-support/harness.js';
+
+let store: Store;
+let dispose: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ store, dispose } = await openTestStore());
+});
+
+afterAll(async () => {
+  await dispose?.();
+});
+
+/** `n` minimal span rows of one trace. */
+function spans(traceId: string, n: number): RowBatch {
+  const batch = emptyBatch();
+  const now = msToRfc3339(Date.now());
+  for (let i = 0; i < n; i++) {
+    batch.spans.push({ time: now, ingested_at: now, trace_id: traceId, span_id: String(i) } as RowBatch['spans'][number]);
+  }
+  return batch;
+}
+
+const stored = async (traceId: string) =>
+  Number((await store.query<{ c: string }>('SELECT count() AS c FROM spans WHERE trace_id = {t:String}', { t: traceId }))[0]?.c);
+
+describe('BatchWriter', () => {
+  it('resolves each of many concurrent writes only once its own rows are committed', async () => {
+    const writer = new BatchWriter(store, { batchRows: 1000, batchMs: 20 });
+    const traces = Array.from({ length: 20 }, () => hex(16));
+    const seen = await Promise.all(traces.map((traceId) => writer.write(spans(traceId, 50)).then(() => stored(traceId))));
+    expect(seen).toEqual(traces.map(() => 50));
+    expect(writer.pendingRows).toBe(0);
+    await writer.close();
+  });
+
+  it('refuses with 429 and Retry-After while too many rows wait for the store', async () => {
+    const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50, maxPendingRows: 1000 });
+    const traceId = hex(16);
+    const first = writer.write(spans(traceId, 800));
+    const refused = await writer.write(spans(traceId, 300)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(HttpError);
+    expect(refused).toMatchObject({ status: 429, headers: { 'Retry-After': '1' } });
+    await first;
+    expect(await stored(traceId)).toBe(800);
+    await writer.close();
+  });
+
+  it('accepts one request larger than the pending limit when nothing waits, so that it is not refused forever', async () => {
+    const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 20, maxPendingRows: 1000 });
+    const traceId = hex(16);
+    await writer.write(spans(traceId, 1500));
+    expect(await stored(traceId)).toBe(1500);
+    await writer.close();
+  });
+
+  it('flushes what waits on close and then refuses new writes with 503', async () => {
+    const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 60_000 });
+    const traceId = hex(16);
+    const pending = writer.write(spans(traceId, 10));
+    await writer.close();
+    await pending;
+    expect(await stored(traceId)).toBe(10);
+    await expect(writer.write(spans(traceId, 1))).rejects.toMatchObject({ status: 503, code: 'shutting_down' });
+  });
+});
