@@ -53,7 +53,7 @@ function span(s: PbSpan): DecodedSpan {
     traceId: id(s.traceId, 16),
     spanId: id(s.spanId, 8),
     // A root span has no parent: an empty id, or (from some senders) the invalid all-zero one.
-    parentSpanId: s.parentSpanId && s.parentSpanId.some((b) => b !== 0) ? id(s.parentSpanId, 8) : '',
+    parentSpanId: s.parentSpanId?.some((b) => b !== 0) ? id(s.parentSpanId, 8) : '',
     name: s.name ?? '',
     kind: s.kind ?? 0,
     startNanos: toBigInt(s.startTimeUnixNano),
