@@ -52,7 +52,7 @@ describe('Collector when the store is unavailable', () => {
       await collector.close();
     }
     // The same data dir, opened again: the refused request left no row behind.
-    t.store = await Store.open({ dataDir: t.dataDir, database: 'default' });
+    t.store = await t.reopen();
     const rows = await t.store.query('SELECT count() AS c FROM spans WHERE trace_id = {t:String}', { t: traceId });
     expect(rows).toEqual([{ c: '0' }]);
   });

@@ -10,7 +10,17 @@ import { ExportTraceServiceRequest } from '../otlp/proto.js';
  * A migrated store for one test file: the ClickHouse server of `CLICKHOUSE_URL` when set (in a
  * database of its own), else the embedded engine in a fresh temp data dir.
  */
-export async function openTestStore(): Promise<{ store: Store; dataDir: string; dispose(): Promise<void> }> {
+export interface TestStore {
+  /** The open store; a test that closes it may put a reopened one here, which dispose() closes. */
+  store: Store;
+  dataDir: string;
+  /** Opens the same store again (after the test closed it). */
+  reopen(): Promise<Store>;
+  /** Drops the test database (server) and closes the store. */
+  dispose(): Promise<void>;
+}
+
+export async function openTestStore(): Promise<TestStore> {
   const dataDir = mkdtempSync(join(tmpdir(), 'iw-test-'));
   const env: NodeJS.ProcessEnv = { INTENTWATCH_DATA_DIR: dataDir };
   if (process.env.CLICKHOUSE_URL) {
@@ -24,15 +34,17 @@ export async function openTestStore(): Promise<{ store: Store; dataDir: string; 
   const config = loadConfig(env, { dotenv: false });
   const store = await Store.open(config);
   await migrate(store, { retentionDays: config.retentionDays });
-  return {
+  const t: TestStore = {
     store,
     dataDir,
+    reopen: () => Store.open(config),
     async dispose() {
-      if (config.clickhouse) await store.command(`DROP DATABASE IF EXISTS ${quoteIdentifier(config.database)}`).catch(() => undefined);
-      await store.close();
+      if (config.clickhouse) await t.store.command(`DROP DATABASE IF EXISTS ${quoteIdentifier(config.database)}`).catch(() => undefined);
+      await t.store.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return t;
 }
 
 /** The collector's configuration with the defaults of CONVENTIONS §3, `env` applied. */
