@@ -1,0 +1,112 @@
+import type { Config, Store } from '@intentwatch/core';
+import type { Finding, Severity } from './alerts/model.js';
+import type { IntentResolver } from './intent/intent-resolver.js';
+
+/** What detectors read from the configuration. */
+export type DetectorConfig = Pick<Config, 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
+
+/**
+ * The slice of data one run examines. Uses ingested in (since, until] are new; when
+ * `recheck` is set, earlier uses (back to `recheckSince`) of `recheckTokens`/`recheckTasks` —
+ * whose lifecycle events arrived in the window — are examined again.
+ */
+export interface RunWindow {
+  sinceMs: number;
+  untilMs: number;
+  recheckSinceMs: number;
+  recheck: boolean;
+  recheckTokens: string[];
+  recheckTasks: string[];
+}
+
+export interface DetectContext {
+  store: Store;
+  config: DetectorConfig;
+  /** The run's clock (epoch ms). */
+  now: number;
+  window: RunWindow;
+  /** The window as query parameters: since, until, recheckSince, recheckTokens, recheckTasks, skewMs, graceMs. */
+  params: Record<string, unknown>;
+  /** Intent lookups for this run (grants, sessions, tasks); cached for the run only. */
+  intent: IntentResolver;
+}
+
+/** A query result row, as JSONEachRow gives it (64-bit integers as strings, times as RFC 3339). */
+// biome-ignore lint/suspicious/noExplicitAny: rows are shaped by each detector's own SQL
+export type Row = Record<string, any>;
+
+interface DetectorMeta {
+  /** Stable id (CONVENTIONS.md §2). */
+  id: string;
+  title: string;
+  /** Default severity (CONVENTIONS.md §2); a finding may carry a higher one, as the table says. */
+  severity: Severity;
+  description: string;
+  /** Framework identifiers, each with its scheme prefix: `OWASP-ASI03`, `OWASP-NHI9`, `MITRE-ATLAS-AML.T0091.000`, `MITRE-ATTACK-T1550.001`. */
+  frameworks: readonly string[];
+  /** Known benign causes an analyst should rule out. */
+  falsePositives: readonly string[];
+  /** What an analyst should check, in order. */
+  runbook: readonly string[];
+  /** The settings that change what fires. */
+  tuning: readonly string[];
+  /**
+   * How long a use must wait before this detector judges it (default 0). `ungoverned_token`
+   * waits for the grace window, so that a grant arriving late still explains the use.
+   */
+  settleMs?: (config: DetectorConfig) => number;
+  /** Re-examine earlier uses of tokens/tasks whose lifecycle events arrived in the window (default true). */
+  recheck?: boolean;
+}
+
+interface SqlDetector extends DetectorMeta {
+  /** The SQL that finds violations in the window; several statements' rows are concatenated. */
+  query: (ctx: DetectContext) => string | string[];
+  /** A violation row → the finding(s) it is evidence of (none to drop it). */
+  toAlert: (row: Row, ctx: DetectContext) => Finding | Finding[] | null | Promise<Finding | Finding[] | null>;
+}
+
+interface CodeDetector extends DetectorMeta {
+  /** Finds violations in the window (for detectors that score in JavaScript). */
+  detect: (ctx: DetectContext) => Promise<Finding[]>;
+}
+
+export type DetectorDefinition = SqlDetector | CodeDetector;
+
+/** A detector as the runner uses it. */
+export interface Detector extends DetectorMeta {
+  settleMs: (config: DetectorConfig) => number;
+  recheck: boolean;
+  detect: (ctx: DetectContext) => Promise<Finding[]>;
+}
+
+/**
+ * Declares a detector: its metadata next to its logic (SQL + row → alert, or a `detect`
+ * function). Checks the declaration once, at import.
+ */
+export function defineDetector(definition: DetectorDefinition): Detector {
+  if (!/^[a-z][a-z0-9_]*$/.test(definition.id)) throw new Error(`detector id must be snake_case (got "${definition.id}")`);
+  if (definition.frameworks.length === 0) throw new Error(`detector ${definition.id} must name its framework identifiers`);
+  const detect =
+    'detect' in definition
+      ? definition.detect
+      : async (ctx: DetectContext) => {
+          const statements = [definition.query(ctx)].flat();
+          const findings: Finding[] = [];
+          for (const sql of statements) {
+            const rows = await ctx.store.query<Row>(sql, ctx.params);
+            for (const row of rows) {
+              const out = await definition.toAlert(row, ctx);
+              if (out) findings.push(...[out].flat());
+            }
+          }
+          return findings;
+        };
+  const { settleMs, recheck, ...meta } = definition;
+  return {
+    ...meta,
+    settleMs: settleMs ?? (() => 0),
+    recheck: recheck ?? true,
+    detect,
+  } as Detector;
+}

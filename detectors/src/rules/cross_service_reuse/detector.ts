@@ -1,0 +1,87 @@
+import type { Finding } from '../../alerts/model.js';
+import { type Row, defineDetector } from '../../define-detector.js';
+import { grantsSql, usesSql } from '../../intent/sql.js';
+import { FW } from '../frameworks.js';
+import { agentPhrase, intentPhrase, list } from '../reason.js';
+
+/**
+ * A token used outside where and by whom it was issued: against a service outside its
+ * `token.audience`, by a caller other than its grantee, or from another environment.
+ */
+export const crossServiceReuse = defineDetector({
+  id: 'cross_service_reuse',
+  title: 'Token reused outside its audience, grantee or environment',
+  severity: 'high',
+  description:
+    'A token is used against a target service outside its token.audience, presented by a caller (gen_ai.agent.id, falling back to service.name; workload.id when both sides name one) other than its grantee, or used from an environment other than the one it was issued for. High; critical when the caller or the environment differs.',
+  frameworks: [FW.asi03, FW.nhi9, FW.atlasValidAccounts, FW.attackAppAccessToken],
+  falsePositives: [
+    'The target is a known alias of an audience entry (e.g. api.github.com for github): audiences are compared by name, case-insensitively.',
+    "An agent emits spans without gen_ai.agent.id, so its service.name stands in and differs from the grantee's name.",
+    'A legitimate hand-off passed the token itself instead of exchanging it (fix the broker flow: use token exchange).',
+  ],
+  runbook: [
+    'Open the evidence spans: which service was called, by which agent, from which environment.',
+    'Compare with the grant (GET /v1/tokens/:id): audience, grantee, environment.',
+    'If the caller is not the grantee, treat the token as leaked: revoke it and find how the caller obtained it.',
+    'If only the audience differs, check whether the agent was steered (prompt injection) into calling that service.',
+  ],
+  tuning: ['Audiences are exact service names; broaden token.audience at the broker rather than suppressing here.'],
+  query: (ctx) => `
+    WITH uses AS (${usesSql(ctx.window.recheck)}),
+         grants AS (${grantsSql('SELECT token_id FROM uses')})
+    SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id, u.task_id AS use_task_id,
+           u.agent_id AS agent_id, u.workload_id AS workload_id, u.caller AS caller, u.target AS target,
+           u.environment AS environment, g.grant_event AS grant_event, g.grantee AS grantee,
+           g.grantee_workload AS grantee_workload, g.audience AS audience, g.grant_task_id AS grant_task_id,
+           g.grant_environment AS grant_environment,
+           length(g.audience) > 0 AND u.target != ''
+             AND NOT has(arrayMap(a -> lower(a), g.audience), lower(u.target)) AS outside_audience,
+           if(g.grantee_workload != '' AND u.workload_id != '',
+              u.workload_id != g.grantee_workload,
+              g.grantee != '' AND u.agent_id != '' AND u.agent_id != g.grantee) AS other_caller,
+           g.grant_environment != '' AND u.environment != '' AND u.environment != g.grant_environment AS other_environment
+    FROM uses AS u
+    INNER JOIN grants AS g ON g.token_id = u.token_id
+    WHERE outside_audience OR other_caller OR other_environment`,
+  toAlert: (r: Row): Finding => {
+    const outside = Boolean(Number(r.outside_audience));
+    const otherCaller = Boolean(Number(r.other_caller));
+    const otherEnv = Boolean(Number(r.other_environment));
+    const taskId = r.grant_task_id || r.use_task_id;
+    const intent = intentPhrase(
+      {
+        tokenId: r.token_id,
+        event: r.grant_event,
+        grantee: r.grantee,
+        taskId,
+        audience: r.audience,
+        environment: r.grant_environment,
+      },
+      { audience: true, environment: otherEnv },
+    );
+    const deviations: string[] = [];
+    if (outside) deviations.push(`${r.target} is outside its audience ${list(r.audience)}`);
+    if (otherCaller) {
+      deviations.push(
+        r.grantee_workload && r.workload_id && r.workload_id !== r.grantee_workload
+          ? `workload ${r.workload_id} is not its grantee's workload ${r.grantee_workload}`
+          : `${agentPhrase(r.agent_id)} is not its grantee ${r.grantee}`,
+      );
+    }
+    if (otherEnv) deviations.push(`environment ${r.environment} is not the one it was issued for (${r.grant_environment})`);
+    const from = r.environment && otherEnv ? ` from environment ${r.environment}` : '';
+    return {
+      key: r.target || '(no target)',
+      severity: otherCaller || otherEnv ? 'critical' : 'high',
+      reason: `${intent} was used against ${r.target || 'an unnamed service'} by ${agentPhrase(r.agent_id)}${from}: ${deviations.join('; ')}`,
+      tokenId: r.token_id,
+      agentId: r.agent_id,
+      taskId,
+      caller: r.caller,
+      target: r.target,
+      environment: r.environment,
+      evidence: { traceId: r.trace_id, spanId: r.span_id, time: r.time },
+    };
+  },
+});

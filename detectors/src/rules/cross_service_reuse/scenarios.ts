@@ -1,0 +1,135 @@
+import { type Scenario, span } from '../../test-support/scenario.js';
+
+const { issued, exchanged, use, started } = span;
+
+/** Named cases for cross_service_reuse: each sub-case of CONVENTIONS.md §2 fires; benign traffic does not. */
+export const scenarios: Scenario[] = [
+  {
+    name: 'a token issued for github is used against slack',
+    expect: 'alert',
+    spans: [
+      started('T-csr-1', 0, { agent: 'triage-bot', tools: ['list_issues'] }),
+      issued('tok-csr-aud', 1, { task: 'T-csr-1', agent: 'triage-bot', audience: ['github'], scopes: ['repo:read'], expiresIn: 3600 }),
+      use('tok-csr-aud', 10, { agent: 'triage-bot', target: 'github', task: 'T-csr-1' }),
+      use('tok-csr-aud', 20, { agent: 'triage-bot', target: 'slack', task: 'T-csr-1' }),
+      use('tok-csr-aud', 25, { agent: 'triage-bot', target: 'slack', task: 'T-csr-1' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-csr-aud',
+        severity: 'high',
+        count: 2,
+        reason: [
+          'token tok-csr-aud issued to agent triage-bot for task T-csr-1 with audience [github] was used against slack by agent triage-bot',
+          'slack is outside its audience [github]',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'another agent presents the token against its own audience',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-caller', 0, { task: 'T-csr-2', agent: 'triage-bot', audience: ['github'] }),
+      use('tok-csr-caller', 10, { agent: 'triage-bot', target: 'github' }),
+      use('tok-csr-caller', 30, { agent: 'exfil-bot', target: 'github' }),
+    ],
+    alerts: [
+      { tokenId: 'tok-csr-caller', severity: 'critical', count: 1, reason: ['by agent exfil-bot', 'is not its grantee triage-bot'] },
+    ],
+  },
+  {
+    name: 'a caller without gen_ai.agent.id falls back to service.name, and that is not the grantee',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-svc', 0, { task: 'T-csr-3', agent: 'triage-bot', audience: ['github'] }),
+      use('tok-csr-svc', 5, { service: 'unknown-worker', target: 'github' }),
+    ],
+    alerts: [{ tokenId: 'tok-csr-svc', severity: 'critical', reason: ['agent unknown-worker is not its grantee triage-bot'] }],
+  },
+  {
+    name: 'same agent name but another workload identity',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-wl', 0, { task: 'T-csr-4', agent: 'deploy-bot', workload: 'spiffe://acme/ns/ci/sa/deploy', audience: ['k8s'] }),
+      use('tok-csr-wl', 5, { agent: 'deploy-bot', workload: 'spiffe://acme/ns/ci/sa/deploy', target: 'k8s' }),
+      use('tok-csr-wl', 9, { agent: 'deploy-bot', workload: 'spiffe://evil/sa/x', target: 'k8s' }),
+    ],
+    alerts: [{ tokenId: 'tok-csr-wl', severity: 'critical', count: 1, reason: ['workload spiffe://evil/sa/x is not its grantee'] }],
+  },
+  {
+    name: 'a token issued for staging is used from production',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-env', 0, { task: 'T-csr-5', agent: 'etl-bot', audience: ['postgres'], env: 'staging' }),
+      use('tok-csr-env', 5, { agent: 'etl-bot', target: 'postgres', env: 'staging' }),
+      use('tok-csr-env', 8, { agent: 'etl-bot', target: 'postgres', env: 'production' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-csr-env',
+        severity: 'critical',
+        count: 1,
+        reason: ['from environment production', 'not the one it was issued for (staging)'],
+      },
+    ],
+  },
+  {
+    name: 'a refreshed token used against slack alerts under its session root',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-root', 0, { task: 'T-csr-6', agent: 'triage-bot', audience: ['github'], maxSession: 3600 }),
+      span.refreshed('tok-csr-child', 'tok-csr-root', 300, { task: 'T-csr-6', agent: 'triage-bot', audience: ['github'] }),
+      use('tok-csr-child', 310, { agent: 'triage-bot', target: 'slack' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-csr-child',
+        rootTokenId: 'tok-csr-root',
+        severity: 'high',
+        reason: ['token tok-csr-child refreshed to agent triage-bot', 'against slack'],
+      },
+    ],
+  },
+  {
+    name: 'uses inside audience, by the grantee, in its environment',
+    expect: 'silent',
+    spans: [
+      issued('tok-csr-ok', 0, { task: 'T-csr-7', agent: 'triage-bot', audience: ['github', 'Jira'], env: 'prod' }),
+      use('tok-csr-ok', 5, { agent: 'triage-bot', target: 'github', env: 'prod' }),
+      use('tok-csr-ok', 6, { agent: 'triage-bot', target: 'jira', env: 'prod' }),
+    ],
+  },
+  {
+    name: 'a legitimate exchange to a sub-agent that uses the narrower token within its audience',
+    expect: 'silent',
+    spans: [
+      issued('tok-csr-parent', 0, {
+        task: 'T-csr-8',
+        agent: 'planner',
+        audience: ['github', 'jira'],
+        scopes: ['repo:read', 'issues:write'],
+      }),
+      exchanged('tok-csr-sub', 'tok-csr-parent', 10, { task: 'T-csr-8', agent: 'coder', audience: ['github'], scopes: ['repo:read'] }),
+      use('tok-csr-parent', 12, { agent: 'planner', target: 'jira' }),
+      use('tok-csr-sub', 15, { agent: 'coder', target: 'github' }),
+    ],
+  },
+  {
+    name: 'a use whose grant arrives later (within the grace window)',
+    expect: 'silent',
+    spans: [
+      use('tok-csr-late', 0, { agent: 'triage-bot', target: 'github', delivery: 0 }),
+      issued('tok-csr-late', 10, { task: 'T-csr-9', agent: 'triage-bot', audience: ['github'], delivery: 1 }),
+    ],
+  },
+  {
+    name: 'a misuse whose grant arrives after the use still alerts',
+    expect: 'alert',
+    spans: [
+      use('tok-csr-late2', 0, { agent: 'triage-bot', target: 'slack', delivery: 0 }),
+      issued('tok-csr-late2', -5, { task: 'T-csr-10', agent: 'triage-bot', audience: ['github'], delivery: 1, viaJson: true }),
+    ],
+    alerts: [{ tokenId: 'tok-csr-late2', severity: 'high', reason: ['with audience [github] was used against slack'] }],
+  },
+];
