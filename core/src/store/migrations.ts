@@ -270,6 +270,33 @@ const usageBuckets = (ctx: MigrationContext): TableSpec => ({
   shardingKey: 'cityHash64(entity)',
 });
 
+/**
+ * `suppressions`: analysts' mutes of a detector for one token, agent, target or environment, with
+ * a reason, an author and an expiry. Muted detections are still recorded and counted; the API
+ * keeps them out of the open queue while the suppression is active. Rows are versions (latest
+ * wins), so lifting a suppression early is a new version with `deleted_at` set, and the history
+ * of who muted what stays readable.
+ */
+const suppressions: TableSpec = {
+  name: 'suppressions',
+  columns: [
+    'id String',
+    'detector LowCardinality(String)',
+    'scope LowCardinality(String)',
+    'value String',
+    'reason String',
+    'author String',
+    "created_at DateTime64(3, 'UTC')",
+    "expires_at DateTime64(3, 'UTC')",
+    "deleted_at Nullable(DateTime64(3, 'UTC'))",
+    "deleted_by String DEFAULT ''",
+    'version UInt64',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'id',
+  shardingKey: 'cityHash64(id)',
+};
+
 /** Every migration, in order. Append; never edit one that has shipped. */
 export const MIGRATIONS: Migration[] = [
   {
@@ -282,6 +309,11 @@ export const MIGRATIONS: Migration[] = [
     name: 'detection: alerts, alert_hits, alert_triage, alert_events, detector_state, usage_buckets',
     statements: (ctx) =>
       [alerts, alertHits, alertTriage, alertEvents, detectorState, usageBuckets(ctx)].flatMap((t) => createTableDdl(t, ctx)),
+  },
+  {
+    version: 10,
+    name: 'triage: suppressions',
+    statements: (ctx) => createTableDdl(suppressions, ctx),
   },
 ];
 
