@@ -1,6 +1,7 @@
 import { type AttrValue, type Attributes, msToRfc3339, redactSecrets, timestampMs } from '@intentwatch/core';
 import { limitAttributes, type NormalizeOptions, taskEventRow, timeProblem, tokenEventRow } from './normalize.js';
 import { emptyBatch, type RowBatch } from './rows.js';
+import { wellFormed } from './well-formed.js';
 
 export interface JsonEventsResult {
   rows: RowBatch;
@@ -27,7 +28,7 @@ export function eventsFromJson(
       return;
     }
     const attrs: Attributes = {};
-    for (const [k, v] of Object.entries(item)) attrs[k] = jsonValue(v, 0);
+    for (const [k, v] of Object.entries(item)) attrs[wellFormed(k)] = jsonValue(v, 0);
     const time = timestampMs(attrs, 'time');
     delete attrs.time;
     const problem = timeProblem('time', time);
@@ -52,12 +53,13 @@ export function eventsFromJson(
 }
 
 function jsonValue(v: unknown, depth: number): AttrValue {
-  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'string') return wellFormed(v);
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
   if (depth >= 8) return JSON.stringify(v).slice(0, 256);
   if (Array.isArray(v)) return v.map((x) => jsonValue(x, depth + 1));
   if (typeof v === 'object') {
     const out: Record<string, AttrValue> = {};
-    for (const [k, x] of Object.entries(v as object)) out[k] = jsonValue(x, depth + 1);
+    for (const [k, x] of Object.entries(v as object)) out[wellFormed(k)] = jsonValue(x, depth + 1);
     return out;
   }
   return null;

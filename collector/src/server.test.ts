@@ -195,6 +195,43 @@ describe('POST /v1/traces with OTLP/protobuf', () => {
   });
 });
 
+describe('hostile text', () => {
+  it('stores lone UTF-16 surrogates in OTLP/JSON as U+FFFD instead of failing the batch', async () => {
+    const traceId = hex(16);
+    const body = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc\\udc00"}}]},
+      "scopeSpans":[{"spans":[{"traceId":"${traceId}","spanId":"${hex(8)}","startTimeUnixNano":"1795600800000000000","name":"cut \\ud83d",
+      "attributes":[{"key":"token.id","value":{"stringValue":"tok\\ud800"}},{"key":"k\\udfff","value":{"stringValue":"\\ud83d\\ude00 ok"}}]}]}]}]}`;
+    const res = await postJson(traces(), body);
+    expect(res.status).toBe(200);
+    const rows = await spansOf(traceId);
+    expect(rows.map((r) => [r.name, r.token_id, r.caller, r.attributes])).toEqual([
+      ['cut \ufffd', 'tok\ufffd', 'svc\ufffd', { 'token.id': 'tok\ufffd', 'k\ufffd': '\u{1f600} ok' }],
+    ]);
+  });
+
+  it('stores lone surrogates in JSON events, keys included, as U+FFFD', async () => {
+    const tokenId = `sur-${hex(4)}`;
+    const body = `[{"token.event":"revoked","token.id":"${tokenId}","token.revoked_reason":"bad \\ud800","x\\udc00":"y"}]`;
+    const res = await postJson(`${base}/v1/token-events`, body);
+    expect(res.status).toBe(200);
+    const rows = await store.query<{ revoked_reason: string; attributes: Record<string, string> }>(
+      'SELECT revoked_reason, attributes FROM token_events WHERE token_id = {t:String}',
+      { t: tokenId },
+    );
+    expect(rows).toEqual([{ revoked_reason: 'bad \ufffd', attributes: expect.objectContaining({ 'x\ufffd': 'y' }) }]);
+  });
+
+  it('stores invalid UTF-8 in OTLP/protobuf strings as U+FFFD instead of refusing the request', async () => {
+    const traceId = hex(16);
+    const body = toProtobuf(otlpJson({}, [{ traceId, name: 'ABCDEFGH', attributes: { 'token.id': 'utf8' } }]));
+    const at = body.indexOf(Buffer.from('ABCDEFGH'));
+    body.set([0xed, 0xa0, 0xbd], at); // a lone surrogate as OpenTelemetry JS encodes one
+    const res = await postProtobuf(traces(), body);
+    expect(res.status).toBe(200);
+    expect((await spansOf(traceId)).map((r) => r.name)).toEqual(['\ufffd\ufffd\ufffdDEFGH']);
+  });
+});
+
 describe('lifecycle spans on /v1/traces', () => {
   it('land in token_events and task_events with arrays and times parsed', async () => {
     const traceId = hex(16);

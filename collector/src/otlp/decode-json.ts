@@ -1,4 +1,5 @@
 import type { AttrValue, Attributes } from '@intentwatch/core';
+import { parseJson } from '../well-formed.js';
 import { type DecodedResourceSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
 
 /** Thrown for an OTLP/JSON body that is not an ExportTraceServiceRequest. */
@@ -13,7 +14,7 @@ const BIG_NUMBER_KEYS = /"(startTimeUnixNano|endTimeUnixNano|timeUnixNano|intVal
 
 /** Parses an OTLP/JSON ExportTraceServiceRequest (ids hex in any case, times as strings or numbers). */
 export function decodeJsonRequest(text: string): DecodedResourceSpans[] {
-  const parsed: unknown = JSON.parse(text.replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"'));
+  const parsed: unknown = parseJson(text.replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"'));
   if (!isObject(parsed)) throw new JsonShapeError('the body must be a JSON object with a "resourceSpans" array');
   const resourceSpans = parsed.resourceSpans ?? parsed.resource_spans ?? [];
   if (!Array.isArray(resourceSpans)) throw new JsonShapeError('"resourceSpans" must be an array');
