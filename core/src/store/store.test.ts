@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { globToClickHouseRegex, globToRegExp } from '../conventions/glob.js';
 import { StoreError } from '../errors.js';
 import { type TestStore, openTestStore } from '../test-support/store.js';
 import { msToDateTime64, msToRfc3339, nanosToDateTime64, nanosToRfc3339 } from '../time.js';
@@ -135,6 +136,30 @@ describe('Store', () => {
     expect(message).toContain(`cannot reach ClickHouse at http://127.0.0.1:${port}/`);
     expect(message).toMatch(/ECONNREFUSED/);
     expect(message).not.toContain('secret-pw');
+  });
+});
+
+describe('globToClickHouseRegex', () => {
+  it('matches in ClickHouse exactly as the JavaScript glob does', async () => {
+    const patterns = ['repos/acme/*', 'buckets/logs/**', 'repos/**/issues', 'reports/*.csv', 'a+b/(c)|[d]', '**'];
+    const resources = [
+      'repos/acme/api',
+      'repos/acme/api/issues',
+      'buckets/logs',
+      'buckets/logs/2026/a.gz',
+      'buckets/logsX',
+      'repos/issues',
+    ];
+    const more = ['reports/q3.csv', 'reports/q3xcsv', 'a+b/(c)|[d]', 'ab/c', ''];
+    for (const pattern of patterns) {
+      for (const resource of [...resources, ...more]) {
+        const [row] = await store.query<{ m: number }>('SELECT match({r:String}, {re:String}) AS m', {
+          r: resource,
+          re: globToClickHouseRegex(pattern),
+        });
+        expect(Boolean(row?.m), `${pattern} ~ ${resource}`).toBe(globToRegExp(pattern).test(resource));
+      }
+    }
   });
 });
 
