@@ -73,5 +73,17 @@ export async function start(args: Args, env: NodeJS.ProcessEnv = process.env): P
     stops.unshift(() => health.close());
     say(`  health      http://${config.host}:${running.healthPort}/healthz  (also /readyz, /metrics)`);
   }
+  if (args.demo) {
+    // The fleet reaches the collector over real OTLP/HTTP, as any agent would; loaded only on demand.
+    const { startDemoFleet } = await import('@intentwatch/demo');
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${running.otlpPort ?? config.otlpPort}`;
+    const fleet = startDemoFleet({ endpoint, ...(config.ingestKeys?.[0] ? { ingestKey: config.ingestKeys[0] } : {}), say });
+    // Pushed last, so stopped first: its last spans still reach the collector.
+    stops.push(() => fleet.stop());
+    say(
+      `  demo        a simulated organisation sends spans to ${endpoint}: ${fleet.benignAgents.length} agents work within their grants; one misuse per detector (${fleet.episodes.map((e) => e.detector).join(', ')}) a few seconds after start, then every 5 minutes`,
+    );
+  }
   return running;
 }

@@ -1,0 +1,3 @@
+export { type DemoFleet, type DemoOptions, startDemoFleet } from './fleet.js';
+export { BENIGN_AGENTS, BENIGN_ROLES, CRAWLER_ROLE } from './organisation.js';
+export { EPISODES, type Episode } from './misuse/index.js';
