@@ -1,5 +1,8 @@
 import type { Detector } from '../define-detector.js';
 import { crossServiceReuse } from './cross_service_reuse/detector.js';
+import { scopeCreep } from './scope_creep/detector.js';
+import { staleTokenUse } from './stale_token_use/detector.js';
+import { ungovernedToken } from './ungoverned_token/detector.js';
 
 /** Every detector, one line each (CONVENTIONS.md §2). */
-export const DETECTORS: readonly Detector[] = [crossServiceReuse];
+export const DETECTORS: readonly Detector[] = [crossServiceReuse, scopeCreep, staleTokenUse, ungovernedToken];

@@ -1,0 +1,159 @@
+import type { Finding } from '../../alerts/model.js';
+import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
+import { grantsSql, matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
+import { FW } from '../frameworks.js';
+import { agentPhrase, intentPhrase, list } from '../reason.js';
+
+/**
+ * A token used for more than it was granted: a scope outside `token.scopes`, a resource outside
+ * `token.resources` (globs), a tool outside the task's `task.tools` — or a `refreshed` /
+ * `exchanged` token that carries scopes or audience its parent did not have.
+ */
+export const scopeCreep = defineDetector({
+  id: 'scope_creep',
+  title: 'Token used beyond its granted scopes, resources or tools',
+  severity: 'high',
+  description:
+    "A use exercises a scope outside token.scopes, touches a resource outside token.resources, or invokes a tool outside the task's task.tools; or a refreshed/exchanged token carries scopes or audience its parent did not have. High; critical for escalation through refresh or exchange.",
+  frameworks: [FW.asi03, FW.asi02, FW.nhi5, FW.atlasExfilViaApi],
+  falsePositives: [
+    'The task plan (task.tools) was extended at run time without a new task.event started.',
+    'The broker grants a scope under another name than the one the service reports (e.g. repo vs repo:read).',
+    'A resource path is reported in another form than the grant patterns (url.path with a prefix such as /api/v3).',
+  ],
+  runbook: [
+    'Read the offending span: which scope, resource or tool, and what the task was for (task.intent).',
+    'For escalation: find who asked the broker for the wider token (trace of the refresh/exchange event) and why the broker allowed it.',
+    'If the agent was steered by untrusted input (prompt injection), revoke the token and end the task.',
+  ],
+  tuning: [
+    'Scopes and tools are compared exactly; resources by the globs of token.resources (* within a segment, ** across).',
+    'Empty token.scopes / token.resources / task.tools mean "not restricted" and never fire.',
+  ],
+  query: (ctx) => [usesQuery(ctx), escalationQuery()],
+  toAlert: (r, ctx) => (r.kind === 'escalation' ? escalation(r, ctx) : useFindings(r)),
+});
+
+function usesQuery(ctx: DetectContext): string {
+  return `
+    WITH uses AS (${usesSql(ctx.window.recheck)}),
+         grants AS (${grantsSql('SELECT token_id FROM uses')}),
+         joined AS (
+           SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id,
+                  u.agent_id AS agent_id, u.caller AS caller, u.target AS target, u.environment AS environment,
+                  u.scopes AS used_scopes, u.resource AS resource, u.tool AS tool,
+                  g.grant_event AS grant_event, g.grantee AS grantee, g.granted_scopes AS granted_scopes,
+                  g.granted_resources AS granted_resources,
+                  if(g.grant_task_id != '', g.grant_task_id, u.task_id) AS task_id
+           FROM uses AS u INNER JOIN grants AS g ON g.token_id = u.token_id
+         ),
+         tasks AS (${tasksSql('SELECT task_id FROM joined')})
+    SELECT 'use' AS kind, j.*, t.task_started AS task_started, t.tools AS tools, t.intent AS intent,
+           if(length(j.granted_scopes) > 0, arrayFilter(s -> NOT has(j.granted_scopes, s), j.used_scopes), []) AS extra_scopes,
+           j.resource != '' AND length(j.granted_resources) > 0
+             AND NOT ${matchesAnyGlobSql('j.resource', 'j.granted_resources')} AS outside_resources,
+           j.tool != '' AND t.task_started AND length(t.tools) > 0 AND NOT has(t.tools, j.tool) AS outside_tools
+    FROM joined AS j LEFT JOIN tasks AS t ON t.task_id = j.task_id
+    WHERE length(extra_scopes) > 0 OR outside_resources OR outside_tools`;
+}
+
+/**
+ * Refreshed/exchanged grants in the window (or whose parent's grant arrived in it, as a
+ * re-examined token) that carry scopes or audience beyond their parent's.
+ */
+function escalationQuery(): string {
+  return `
+    WITH children AS (
+           SELECT token_id, event, time, parent_id, task_id, agent_id, scopes, audience, trace_id, span_id
+           FROM token_events
+           WHERE event IN ('refreshed', 'exchanged')
+             AND ((ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR token_id IN {recheckTokens:Array(String)})
+           ORDER BY token_id, time, span_id
+           LIMIT 1 BY token_id
+         ),
+         parents AS (${grantsSql('SELECT parent_id FROM children')})
+    SELECT 'escalation' AS kind, c.token_id AS token_id, c.event AS event, c.time AS time, c.parent_id AS parent_id,
+           c.task_id AS task_id, c.agent_id AS agent_id, c.trace_id AS trace_id, c.span_id AS span_id,
+           c.scopes AS child_scopes, c.audience AS child_audience,
+           p.grant_event AS parent_event, p.grantee AS parent_grantee, p.grant_task_id AS parent_task_id,
+           p.granted_scopes AS parent_scopes, p.audience AS parent_audience,
+           if(length(p.granted_scopes) > 0, arrayFilter(s -> NOT has(p.granted_scopes, s), c.scopes), []) AS extra_scopes,
+           if(length(p.audience) > 0, arrayFilter(a -> NOT has(p.audience, a), c.audience), []) AS extra_audience
+    FROM children AS c INNER JOIN parents AS p ON p.token_id = c.parent_id
+    WHERE length(extra_scopes) > 0 OR length(extra_audience) > 0`;
+}
+
+function useFindings(r: Row): Finding[] {
+  const base = {
+    severity: 'high' as const,
+    tokenId: r.token_id,
+    agentId: r.agent_id,
+    taskId: r.task_id,
+    caller: r.caller,
+    target: r.target,
+    environment: r.environment,
+    evidence: { traceId: r.trace_id, spanId: r.span_id, time: r.time },
+  };
+  const who = `${agentPhrase(r.agent_id)}${r.target ? ` against ${r.target}` : ''}`;
+  const intent = (show: { scopes?: boolean }) =>
+    intentPhrase({ tokenId: r.token_id, event: r.grant_event, grantee: r.grantee, taskId: r.task_id, scopes: r.granted_scopes }, show);
+  const out: Finding[] = [];
+  const extra: string[] = r.extra_scopes ?? [];
+  if (extra.length > 0) {
+    const sorted = [...extra].sort();
+    out.push({
+      ...base,
+      key: `scope:${sorted.join(',')}`,
+      reason: `${intent({ scopes: true })} exercised scope ${sorted.join(', ')} outside its grant, used by ${who}`,
+    });
+  }
+  if (Number(r.outside_resources)) {
+    out.push({
+      ...base,
+      key: `resource:${r.target}`,
+      reason: `${intent({})} and resources ${list(r.granted_resources)} touched ${r.resource}, outside its resources, used by ${who}`,
+    });
+  }
+  if (Number(r.outside_tools)) {
+    const forWhat = r.intent ? ` (${r.intent})` : '';
+    out.push({
+      ...base,
+      key: `tool:${r.tool}`,
+      reason: `${intent({})} invoked tool ${r.tool}, outside the task's tools ${list(r.tools)}${forWhat}, used by ${who}`,
+    });
+  }
+  return out;
+}
+
+async function escalation(r: Row, ctx: DetectContext): Promise<Finding> {
+  // The alert belongs to the parent's session: that is the grant being widened.
+  const root = (await ctx.intent.sessions([r.parent_id])).get(r.parent_id)?.rootTokenId ?? r.parent_id;
+  const widened: string[] = [];
+  if (r.extra_scopes.length) widened.push(`scopes ${r.extra_scopes.join(', ')}`);
+  if (r.extra_audience.length) widened.push(`audience ${r.extra_audience.join(', ')}`);
+  const taskId = r.task_id || r.parent_task_id;
+  const parent = intentPhrase(
+    { tokenId: r.parent_id, event: r.parent_event, grantee: r.parent_grantee, scopes: r.parent_scopes, audience: r.parent_audience },
+    { scopes: true, audience: true },
+  );
+  const forWhom = r.agent_id ? ` to agent ${r.agent_id}` : '';
+  const forTask = taskId ? ` for task ${taskId}` : '';
+  return {
+    key: `escalation:${r.token_id}`,
+    severity: 'critical',
+    reason: `token ${r.token_id} ${r.event} from ${parent}${forWhom}${forTask} carries ${widened.join(' and ')} that its parent did not have: escalation through ${r.event === 'refreshed' ? 'refresh' : 'exchange'}`,
+    tokenId: r.token_id,
+    rootTokenId: root,
+    agentId: r.agent_id,
+    taskId,
+    caller: '',
+    target: '',
+    environment: '',
+    evidence: {
+      traceId: r.trace_id,
+      spanId: r.span_id,
+      time: r.time,
+      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${r.event}` }),
+    },
+  };
+}
