@@ -59,17 +59,6 @@ export async function startCollector(store: Store, config: Readonly<Config> = co
   return { collector, url: `http://127.0.0.1:${port}` };
 }
 
-/** Polls `read` until `done(value)` holds or `timeoutMs` passes; returns the last value. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}
-
 export const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 type Value = string | number | boolean | Value[];

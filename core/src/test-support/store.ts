@@ -43,14 +43,3 @@ export async function openTestStore(): Promise<TestStore> {
     },
   };
 }
-
-/** Polls `read` until `done(value)` holds or `timeoutMs` passes; returns the last value. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}
