@@ -1,13 +1,28 @@
 export {
+  ALERT_SORTS,
   AlertStore,
   alertId,
+  type AlertCount,
   type AlertEvent,
   type AlertFilter,
   type AlertPage,
+  type AlertSort,
   type AlertStoreOptions,
   type RecordResult,
   type TriageChange,
 } from './alerts/alert-store.js';
+export {
+  ANY_DETECTOR,
+  SUPPRESSION_SCOPES,
+  SuppressionStore,
+  suppressionIndexSql,
+  suppressionMatches,
+  type NewSuppression,
+  type SuppressibleAlert,
+  type Suppression,
+  type SuppressionMatcher,
+  type SuppressionScope,
+} from './alerts/suppression-store.js';
 export {
   ALERT_STATUSES,
   SEVERITIES,

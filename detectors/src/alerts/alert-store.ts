@@ -14,13 +14,37 @@ import {
   type Severity,
   severityRank,
 } from './model.js';
+import { type SuppressionMatcher, suppressionIndexSql } from './suppression-store.js';
+
+/** The orders an alert listing can take; ties break on the later keys, then the id. */
+export const ALERT_SORTS = ['lastSeen', 'firstSeen', 'severity', 'count'] as const;
+export type AlertSort = (typeof ALERT_SORTS)[number];
 
 export interface AlertFilter {
-  detector?: string;
-  severity?: string;
-  status?: string;
+  /** A detector id, or several (alerts of any of them). */
+  detector?: string | readonly string[];
+  severity?: string | readonly string[];
+  status?: string | readonly string[];
   tokenId?: string;
   agentId?: string;
+  /** Only alerts about this target service. */
+  target?: string;
+  environment?: string;
+  /** Only alerts assigned to this person. */
+  assignee?: string;
+  /**
+   * Text to look for, case-insensitively, in the id, detector, title, reason, token and session
+   * root, agent, task, target, caller, environment and assignee.
+   */
+  q?: string;
+  /** Sort key (default `lastSeen`): `severity` and `count` break ties on last seen. */
+  sort?: AlertSort;
+  /** Default `desc`. */
+  order?: 'asc' | 'desc';
+  /** The suppressions in force: an open alert one of them mutes counts as suppressed. */
+  suppressions?: readonly SuppressionMatcher[];
+  /** Suppressed alerts are left out (`exclude`, the default), listed too (`include`) or alone (`only`). */
+  suppressed?: 'exclude' | 'include' | 'only';
   /** Only alerts seen at or after this time (RFC 3339). */
   since?: string;
   /** Page size, 1–500 (default 50). */
@@ -32,6 +56,15 @@ export interface AlertFilter {
 export interface AlertPage {
   alerts: Alert[];
   nextCursor: string | null;
+}
+
+/** Alerts of one detector, severity and status, and whether an active suppression mutes them. */
+export interface AlertCount {
+  detector: string;
+  severity: Severity;
+  status: AlertStatus;
+  suppressed: boolean;
+  count: number;
 }
 
 export interface AlertEvent {
@@ -125,78 +158,83 @@ export class AlertStore {
   }
 
   /**
-   * Alerts matching `filter`, most recently seen first, with a cursor for the next page.
-   * Throws an HttpError (400) for a malformed filter value.
+   * Alerts matching `filter`, most recently seen first unless `filter.sort` says otherwise, with
+   * a cursor for the next page. Throws an HttpError (400) for a malformed filter value.
    */
   async list(filter: AlertFilter = {}): Promise<AlertPage> {
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
       throw new HttpError(400, 'invalid_parameter', `limit must be a whole number from 1 to 500 (got ${filter.limit})`);
     }
-    const where: string[] = [];
+    const sort = filter.sort ?? 'lastSeen';
+    if (!(ALERT_SORTS as readonly string[]).includes(sort)) {
+      throw new HttpError(400, 'invalid_parameter', `sort must be one of ${ALERT_SORTS.join(', ')} (got "${sort}")`);
+    }
+    const order = filter.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw new HttpError(400, 'invalid_parameter', `order must be asc or desc (got "${order}")`);
     const params: Record<string, unknown> = { limit: limit + 1 };
-    if (filter.detector) {
-      where.push('a.detector = {detector:String}');
-      params.detector = filter.detector;
-    }
-    if (filter.severity) {
-      if (!(SEVERITIES as readonly string[]).includes(filter.severity)) {
-        throw new HttpError(400, 'invalid_parameter', `severity must be one of ${SEVERITIES.join(', ')} (got "${filter.severity}")`);
-      }
-      where.push('a.severity = {severity:String}');
-      params.severity = filter.severity;
-    }
-    if (filter.status) {
-      if (!(ALERT_STATUSES as readonly string[]).includes(filter.status)) {
-        throw new HttpError(400, 'invalid_parameter', `status must be one of ${ALERT_STATUSES.join(', ')} (got "${filter.status}")`);
-      }
-      where.push('status = {status:String}');
-      params.status = filter.status;
-    }
-    if (filter.tokenId) {
-      // A token's alerts include those of the session it roots.
-      where.push('(a.token_id = {tokenId:String} OR a.root_token_id = {tokenId:String})');
-      params.tokenId = filter.tokenId;
-    }
-    if (filter.agentId) {
-      where.push('a.agent_id = {agentId:String}');
-      params.agentId = filter.agentId;
-    }
-    if (filter.since) {
-      const since = rfc3339ToDateTime64(filter.since);
-      if (!since) {
-        throw new HttpError(
-          400,
-          'invalid_parameter',
-          `since must be an RFC 3339 time such as 2026-11-25T10:00:00Z (got "${filter.since}")`,
-        );
-      }
-      where.push('a.last_seen >= {since:DateTime64(9)}');
-      params.since = since;
-    }
+    const where = conditions(filter, params);
+    const keys = SORT_KEYS[sort];
+    const dir = order === 'desc' ? 'DESC' : 'ASC';
     if (filter.cursor) {
-      const c = decodeCursor(filter.cursor);
-      where.push('(a.last_seen, a.id) < ({cursorSeen:DateTime64(9)}, {cursorId:String})');
-      params.cursorSeen = c.lastSeen;
+      const c = decodeCursor(filter.cursor, sort, order);
+      const placeholders = keys.map((k, i) => {
+        params[`cursor${i}`] = c.values[i];
+        return `{cursor${i}:${k.type}}`;
+      });
       params.cursorId = c.id;
+      where.push(
+        `(${[...keys.map((k) => k.sql), 'a.id'].join(', ')}) ${order === 'desc' ? '<' : '>'} (${[...placeholders, '{cursorId:String}'].join(', ')})`,
+      );
     }
-    // The latest version of each alert, then its triage state; the filters apply to both.
     const rows = await this.#store.query<ListedRow>(
-      `SELECT a.*, if(t.status = '', 'open', t.status) AS status, t.assignee AS assignee
-       FROM (SELECT ${ALERT_COLUMNS} FROM alerts ORDER BY id, version DESC LIMIT 1 BY id) AS a
-       LEFT JOIN (
-         SELECT alert_id, argMax(status, version) AS status, argMax(assignee, version) AS assignee
-         FROM alert_triage GROUP BY alert_id
-       ) AS t ON t.alert_id = a.id
+      `${ALERTS_WITH_TRIAGE}
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY a.last_seen DESC, a.id DESC
+       ORDER BY ${[...keys.map((k) => `${k.sql} ${dir}`), `a.id ${dir}`].join(', ')}
        LIMIT {limit:UInt32}`,
       params,
     );
     const page = rows.slice(0, limit);
     const alerts = await this.#hydrate(page);
     const last = page[page.length - 1];
-    return { alerts, nextCursor: rows.length > limit && last ? encodeCursor(last.last_seen, last.id) : null };
+    return {
+      alerts,
+      nextCursor:
+        rows.length > limit && last
+          ? encodeCursor(
+              sort,
+              order,
+              keys.map((k) => k.value(last)),
+              last.id,
+            )
+          : null,
+    };
+  }
+
+  /**
+   * How many alerts match `filter` (its paging, sorting and `suppressed` aside), by detector,
+   * severity and status, with suppressed open alerts counted apart: suppressed detections stay
+   * stored and counted, only out of the open queue.
+   */
+  async counts(filter: Omit<AlertFilter, 'limit' | 'cursor' | 'sort' | 'order' | 'suppressed'> = {}): Promise<AlertCount[]> {
+    const params: Record<string, unknown> = {};
+    const where = conditions({ ...filter, suppressed: 'include' }, params);
+    const suppressed = filter.suppressions?.length ? `(status = 'open' AND ${suppressionIndexSql(filter.suppressions, params)} > 0)` : '0';
+    const rows = await this.#store.query<{ detector: string; severity: string; status: string; suppressed: number; n: string }>(
+      `SELECT a.detector AS detector, a.severity AS severity, status, toUInt8(${suppressed}) AS suppressed, count() AS n
+       FROM (${ALERTS_WITH_TRIAGE}) AS a
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       GROUP BY detector, severity, status, suppressed
+       ORDER BY detector, severity, status, suppressed`,
+      params,
+    );
+    return rows.map((r) => ({
+      detector: r.detector,
+      severity: r.severity as Severity,
+      status: r.status as AlertStatus,
+      suppressed: Number(r.suppressed) === 1,
+      count: Number(r.n),
+    }));
   }
 
   /** One alert with its evidence and notes, or undefined. */
@@ -527,17 +565,140 @@ function fromFinding(f: Finding) {
   };
 }
 
-function encodeCursor(lastSeen: string, id: string): string {
-  return Buffer.from(JSON.stringify([lastSeen, id]), 'utf8').toString('base64url');
+/** The latest version of each alert (alias `a`) with its triage state (`status`, `assignee`). */
+const ALERTS_WITH_TRIAGE = `SELECT a.*, if(t.status = '', 'open', t.status) AS status, t.assignee AS assignee
+       FROM (SELECT ${ALERT_COLUMNS} FROM alerts ORDER BY id, version DESC LIMIT 1 BY id) AS a
+       LEFT JOIN (
+         SELECT alert_id, argMax(status, version) AS status, argMax(assignee, version) AS assignee
+         FROM alert_triage GROUP BY alert_id
+       ) AS t ON t.alert_id = a.id`;
+
+const oneOf = (name: string, value: string | readonly string[] | undefined, allowed?: readonly string[]): string[] => {
+  const values = (typeof value === 'string' ? [value] : [...(value ?? [])]).filter((v) => v !== '');
+  for (const v of values) {
+    if (allowed && !allowed.includes(v)) {
+      throw new HttpError(400, 'invalid_parameter', `${name} must be one of ${allowed.join(', ')} (got "${v}")`);
+    }
+  }
+  return values;
+};
+
+/** The WHERE conditions of `filter` over ALERTS_WITH_TRIAGE; values go into `params`. */
+function conditions(filter: AlertFilter, params: Record<string, unknown>): string[] {
+  const where: string[] = [];
+  const lists: [keyof AlertFilter, string, readonly string[] | undefined][] = [
+    ['detector', 'a.detector', undefined],
+    ['severity', 'a.severity', SEVERITIES],
+    ['status', 'status', ALERT_STATUSES],
+  ];
+  for (const [name, column, allowed] of lists) {
+    const values = oneOf(name, filter[name] as string | readonly string[] | undefined, allowed);
+    if (values.length === 0) continue;
+    where.push(`${column} IN {${name}:Array(String)}`);
+    params[name] = values;
+  }
+  if (filter.tokenId) {
+    // A token's alerts include those of the session it roots.
+    where.push('(a.token_id = {tokenId:String} OR a.root_token_id = {tokenId:String})');
+    params.tokenId = filter.tokenId;
+  }
+  const exact: [keyof AlertFilter, string][] = [
+    ['agentId', 'a.agent_id'],
+    ['target', 'a.target'],
+    ['environment', 'a.environment'],
+    ['assignee', 'assignee'],
+  ];
+  for (const [name, column] of exact) {
+    const v = filter[name];
+    if (typeof v !== 'string' || v === '') continue;
+    where.push(`${column} = {${name}:String}`);
+    params[name] = v;
+  }
+  if (filter.q?.trim()) {
+    where.push(
+      `positionCaseInsensitiveUTF8(concat(a.id, ' ', a.detector, ' ', a.title, ' ', a.reason, ' ', a.token_id, ' ', a.root_token_id, ' ',
+        a.agent_id, ' ', a.task_id, ' ', a.target, ' ', a.caller, ' ', a.environment, ' ', assignee), {q:String}) > 0`,
+    );
+    params.q = filter.q.trim();
+  }
+  if (filter.since) {
+    const since = rfc3339ToDateTime64(filter.since);
+    if (!since) {
+      throw new HttpError(400, 'invalid_parameter', `since must be an RFC 3339 time such as 2026-11-25T10:00:00Z (got "${filter.since}")`);
+    }
+    where.push('a.last_seen >= {since:DateTime64(9)}');
+    params.since = since;
+  }
+  const mode = filter.suppressed ?? 'exclude';
+  if (mode !== 'exclude' && mode !== 'include' && mode !== 'only') {
+    throw new HttpError(400, 'invalid_parameter', `suppressed must be exclude, include or only (got "${mode}")`);
+  }
+  if (mode !== 'include') {
+    const muted = filter.suppressions?.length ? `(status = 'open' AND ${suppressionIndexSql(filter.suppressions, params)} > 0)` : '0';
+    where.push(mode === 'only' ? muted : `NOT ${muted}`);
+  }
+  return where;
 }
 
-function decodeCursor(cursor: string): { lastSeen: string; id: string } {
+interface SortKey {
+  sql: string;
+  /** Query parameter type of the key's cursor value. */
+  type: string;
+  /** The key's value in a row, as the cursor keeps it. */
+  value: (row: ListedRow) => string;
+}
+
+const lastSeenKey: SortKey = { sql: 'a.last_seen', type: 'DateTime64(9)', value: (r) => r.last_seen };
+const SORT_KEYS: Record<AlertSort, SortKey[]> = {
+  lastSeen: [lastSeenKey],
+  firstSeen: [{ sql: 'a.first_seen', type: 'DateTime64(9)', value: (r) => r.first_seen }],
+  severity: [
+    {
+      sql: `indexOf([${SEVERITIES.map((x) => `'${x}'`).join(', ')}], a.severity)`,
+      type: 'UInt64',
+      value: (r) => String(severityRank(r.severity) + 1),
+    },
+    lastSeenKey,
+  ],
+  count: [{ sql: 'a.hit_count', type: 'UInt64', value: (r) => r.hit_count }, lastSeenKey],
+};
+
+/** A cursor: the sort it belongs to and the keys of the last alert of its page. */
+function encodeCursor(sort: AlertSort, order: 'asc' | 'desc', values: string[], id: string): string {
+  return Buffer.from(JSON.stringify({ s: sort, o: order, k: values, id }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, sort: AlertSort, order: 'asc' | 'desc'): { values: string[]; id: string } {
+  const invalid = () => new HttpError(400, 'invalid_parameter', 'cursor is not a cursor this API returned; pass nextCursor unchanged');
+  let parsed: unknown;
   try {
-    const [lastSeen, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    const seen = typeof lastSeen === 'string' ? rfc3339ToDateTime64(lastSeen) : undefined;
-    if (seen && typeof id === 'string') return { lastSeen: seen, id };
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    throw invalid();
   }
-  throw new HttpError(400, 'invalid_parameter', 'cursor is not a cursor this API returned; pass nextCursor unchanged');
+  // Cursors of the first release: [lastSeen, id], newest first.
+  if (Array.isArray(parsed)) parsed = { s: 'lastSeen', o: 'desc', k: [parsed[0]], id: parsed[1] };
+  const c = parsed as { s?: unknown; o?: unknown; k?: unknown; id?: unknown };
+  if (typeof c !== 'object' || c === null || !Array.isArray(c.k) || typeof c.id !== 'string') throw invalid();
+  if (c.s !== sort || c.o !== order) {
+    throw new HttpError(
+      400,
+      'invalid_parameter',
+      `cursor belongs to a listing sorted by ${String(c.s)} ${String(c.o)}; keep sort and order unchanged while paging`,
+    );
+  }
+  const keys = SORT_KEYS[sort];
+  if (c.k.length !== keys.length) throw invalid();
+  const values = keys.map((k, i) => {
+    const v = (c.k as unknown[])[i];
+    if (typeof v !== 'string') throw invalid();
+    if (k.type.startsWith('DateTime64')) {
+      const t = rfc3339ToDateTime64(v);
+      if (!t) throw invalid();
+      return t;
+    }
+    if (!/^\d{1,19}$/.test(v)) throw invalid();
+    return v;
+  });
+  return { values, id: c.id };
 }
