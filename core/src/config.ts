@@ -122,6 +122,20 @@ const schema = z.object({
   INTENTWATCH_ANOMALY_BASELINE_BUCKETS: positiveInt(60, 3),
   INTENTWATCH_ANOMALY_WARMUP_BUCKETS: positiveInt(10, 1),
   INTENTWATCH_ANOMALY_THRESHOLD: z.coerce.number({ error: 'a number' }).positive('a number above 0').default(3.5),
+  INTENTWATCH_POLICIES_FILE: optionalString,
+  INTENTWATCH_WEBHOOK_ALLOW: optionalString.transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
+  INTENTWATCH_WEBHOOK_TIMEOUT_MS: positiveInt(5000, 100),
+  INTENTWATCH_WEBHOOK_MAX_ATTEMPTS: positiveInt(10, 1),
+  INTENTWATCH_RESPONDER_POLL_MS: positiveInt(250, 20),
+  INTENTWATCH_DEMO_WEBHOOK: url(['http:', 'https:']),
+  INTENTWATCH_DEMO_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{24,}$/.test(v), {
+    message: 'a Standard Webhooks secret: whsec_ followed by at least 24 base64 characters',
+  }),
 });
 
 export interface Config {
@@ -162,6 +176,26 @@ export interface Config {
   defaultMaxSessionS: number;
   /** `usage_anomaly`: bucket size, trailing baseline and warm-up (in buckets), robust-z threshold. */
   anomaly: { bucketS: number; baselineBuckets: number; warmupBuckets: number; threshold: number };
+  /** Revoke webhooks (detectors/src/responders). */
+  responders: ResponderConfig;
+}
+
+export interface ResponderConfig {
+  /** JSON file of revoke policies, read at start-up (`INTENTWATCH_POLICIES_FILE`); unset: policies come from the API alone. */
+  policiesFile?: string;
+  /**
+   * Hosts (`broker.internal`, `*.corp.example`), addresses and CIDRs (`10.1.0.0/16`) that webhook
+   * endpoints may reach over plain http or at a private, loopback or link-local address.
+   */
+  webhookAllow: string[];
+  /** Per-request timeout of a webhook delivery, unless a policy sets its own. */
+  timeoutMs: number;
+  /** Attempts of a delivery before it is dead-lettered, unless a policy sets its own. */
+  maxAttempts: number;
+  /** How often the responder looks for new or changed alerts. */
+  pollMs: number;
+  /** `INTENTWATCH_DEMO_WEBHOOK` (+ `_SECRET`): a ready-made policy that revokes the session of every high or critical alert. */
+  demoWebhook?: { url: string; secret: string };
 }
 
 /**
@@ -179,7 +213,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     const problems = parsed.error.issues.map((i) => {
       const variable = String(i.path[0] ?? '?');
       const got = env[variable];
-      const shown = variable.includes('KEY') || variable.includes('PASSWORD') ? '(hidden)' : JSON.stringify(got);
+      const shown =
+        variable.includes('KEY') || variable.includes('PASSWORD') || variable.includes('SECRET') ? '(hidden)' : JSON.stringify(got);
       return `${variable}: expected ${i.message.replace(/^Invalid input: expected /, '')}, got ${shown}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
@@ -216,7 +251,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
       warmupBuckets: e.INTENTWATCH_ANOMALY_WARMUP_BUCKETS,
       threshold: e.INTENTWATCH_ANOMALY_THRESHOLD,
     },
+    responders: {
+      webhookAllow: e.INTENTWATCH_WEBHOOK_ALLOW,
+      timeoutMs: e.INTENTWATCH_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.INTENTWATCH_WEBHOOK_MAX_ATTEMPTS,
+      pollMs: e.INTENTWATCH_RESPONDER_POLL_MS,
+    },
   };
+  if (e.INTENTWATCH_POLICIES_FILE) config.responders.policiesFile = path.resolve(e.INTENTWATCH_POLICIES_FILE);
+  if (e.INTENTWATCH_DEMO_WEBHOOK) {
+    if (!e.INTENTWATCH_DEMO_WEBHOOK_SECRET) {
+      throw new ConfigError('INTENTWATCH_DEMO_WEBHOOK_SECRET: expected a whsec_ secret together with INTENTWATCH_DEMO_WEBHOOK');
+    }
+    config.responders.demoWebhook = { url: e.INTENTWATCH_DEMO_WEBHOOK, secret: e.INTENTWATCH_DEMO_WEBHOOK_SECRET };
+  }
   if (e.CLICKHOUSE_URL) {
     config.clickhouse = {
       url: e.CLICKHOUSE_URL,

@@ -297,6 +297,120 @@ const suppressions: TableSpec = {
   shardingKey: 'cityHash64(id)',
 };
 
+/**
+ * `revocations`: one logical row per revoke request (its `webhook_id`), the latest `version`
+ * telling its state: queued, retrying, delivered, dead, held (a paused policy or its rate limit),
+ * dry_run, refused (endpoint not allowed), disabled (endpoint answered 410), discarded. Sorted by
+ * policy and dedup key, so "has this session already been revoked under this policy?" is a
+ * primary-key lookup. `payload` is the exact body sent on every attempt (no secrets in it).
+ */
+const revocations: TableSpec = {
+  name: 'revocations',
+  columns: [
+    'webhook_id String',
+    'policy_id LowCardinality(String)',
+    'dedup_key String',
+    'alert_id String',
+    'mode LowCardinality(String)',
+    'token_id String',
+    'session_root String',
+    'tokens Array(String)',
+    'chain Array(String)',
+    'dry_run UInt8',
+    'requested_by String',
+    'payload String CODEC(ZSTD(1))',
+    'status LowCardinality(String)',
+    'attempts UInt16',
+    'last_error String',
+    "created_at DateTime64(3, 'UTC')",
+    "updated_at DateTime64(3, 'UTC')",
+    'version UInt64',
+  ],
+  indexes: [
+    'INDEX idx_alert alert_id TYPE bloom_filter(0.01) GRANULARITY 1',
+    'INDEX idx_webhook webhook_id TYPE bloom_filter(0.01) GRANULARITY 1',
+    'INDEX idx_updated updated_at TYPE minmax GRANULARITY 1',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: '(policy_id, dedup_key, webhook_id)',
+  shardingKey: 'cityHash64(policy_id, dedup_key)',
+};
+
+/** `deliveries`: every webhook attempt — status, HTTP status, latency, error — the audit trail shown on the alert. */
+const deliveries: TableSpec = {
+  name: 'deliveries',
+  columns: [
+    'alert_id String',
+    'webhook_id String',
+    'policy_id LowCardinality(String)',
+    'attempt UInt16',
+    'status LowCardinality(String)',
+    'http_status UInt16',
+    'latency_ms UInt32',
+    'error String',
+    'endpoint String',
+    'dry_run UInt8',
+    "next_attempt_at Nullable(DateTime64(3, 'UTC'))",
+    "time DateTime64(3, 'UTC')",
+  ],
+  indexes: ['INDEX idx_webhook webhook_id TYPE bloom_filter(0.01) GRANULARITY 1'],
+  engine: 'MergeTree',
+  orderBy: '(alert_id, webhook_id, attempt, time)',
+  shardingKey: 'cityHash64(alert_id)',
+};
+
+/** `delivery_dead_letters`: deliveries that failed their last attempt, with the body, for replay by an operator. */
+const deliveryDeadLetters: TableSpec = {
+  name: 'delivery_dead_letters',
+  columns: [
+    'webhook_id String',
+    'policy_id LowCardinality(String)',
+    'alert_id String',
+    'attempts UInt16',
+    'last_http_status UInt16',
+    'last_error String',
+    'payload String CODEC(ZSTD(1))',
+    "time DateTime64(3, 'UTC')",
+  ],
+  engine: 'ReplacingMergeTree',
+  orderBy: '(policy_id, webhook_id)',
+  shardingKey: 'cityHash64(webhook_id)',
+};
+
+/** `responder_policies`: revoke policies created through the API (a policy file's are not stored); latest `version` wins. */
+const responderPolicies: TableSpec = {
+  name: 'responder_policies',
+  columns: ['id String', 'body String', 'deleted UInt8', 'updated_by String', "updated_at DateTime64(3, 'UTC')", 'version UInt64'],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'id',
+  shardingKey: 'cityHash64(id)',
+};
+
+/** `responder_policy_state`: active, paused (circuit breaker) or disabled (endpoint gone), with the reason an admin reads. */
+const responderPolicyState: TableSpec = {
+  name: 'responder_policy_state',
+  columns: [
+    'policy_id String',
+    'state LowCardinality(String)',
+    'reason String',
+    'updated_by String',
+    "updated_at DateTime64(3, 'UTC')",
+    'version UInt64',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'policy_id',
+  shardingKey: 'cityHash64(policy_id)',
+};
+
+/** `responder_state`: the responder's watermark over `alerts.version`, so a restart resumes. */
+const responderState: TableSpec = {
+  name: 'responder_state',
+  columns: ['name LowCardinality(String)', 'watermark UInt64', "updated_at DateTime64(3, 'UTC')", 'version UInt64'],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'name',
+  shardingKey: 'cityHash64(name)',
+};
+
 /** Every migration, in order. Append; never edit one that has shipped. */
 export const MIGRATIONS: Migration[] = [
   {
@@ -314,6 +428,14 @@ export const MIGRATIONS: Migration[] = [
     version: 10,
     name: 'triage: suppressions',
     statements: (ctx) => createTableDdl(suppressions, ctx),
+  },
+  {
+    version: 20,
+    name: 'responders: revocations, deliveries, delivery_dead_letters, responder_policies, responder_policy_state, responder_state',
+    statements: (ctx) =>
+      [revocations, deliveries, deliveryDeadLetters, responderPolicies, responderPolicyState, responderState].flatMap((t) =>
+        createTableDdl(t, ctx),
+      ),
   },
 ];
 
