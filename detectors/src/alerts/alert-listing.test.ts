@@ -52,7 +52,6 @@ function findings(s: Seed): Finding[] {
 describe('AlertStore listing', () => {
   let t: TestStore;
   let alerts: AlertStore;
-  let suppressions: SuppressionStore;
   const all = async (filter: AlertFilter, pageSize = 3): Promise<Alert[]> => {
     const out: Alert[] = [];
     let cursor: string | undefined;
@@ -69,7 +68,6 @@ describe('AlertStore listing', () => {
   beforeAll(async () => {
     t = await openTestStore();
     alerts = new AlertStore(t.store);
-    suppressions = new SuppressionStore(t.store);
     for (const s of SEEDS) await alerts.record(s.n === 5 ? creep : reuse, findings(s));
   });
   afterAll(async () => t?.dispose());
