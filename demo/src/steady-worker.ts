@@ -74,9 +74,11 @@ export class SteadyWorker {
       : undefined;
     if (child) held.push(child);
 
+    let lastUse = start;
     for (let i = 0; i < role.callsPerTask; i++) {
       if (!(await clock.sleep(jitter(role.cadenceMs)))) break;
       const now = clock.now();
+      lastUse = now + 300;
       const call = role.calls[i % role.calls.length];
       if (call)
         withTask({ id: taskId, agentId: role.agentId, intent: role.intent, tools: role.tools }, () => agent.use(token.secret, call, now));
@@ -91,7 +93,8 @@ export class SteadyWorker {
       }
     }
     await clock.sleep(1000);
-    const end = clock.now();
+    // Stopped mid-task, the clock may not have moved past the delegate's last call.
+    const end = Math.max(clock.now(), lastUse + 100);
     tasks.ended(taskId, 'completed', { agentId: role.agentId, time: end });
     for (const t of held) broker.revoke(t, 'task completed', end + 10);
   }

@@ -44,8 +44,9 @@ export const staleTokenUse: Episode = {
       );
       await clock.sleep(300);
       ctx.broker.revoke(current, 'credential exposed in a build log', clock.now());
+      // The agent never hears of the revocation and carries on.
       for (let i = 0; i < 3; i++) {
-        await clock.sleep(300);
+        await clock.sleep(1500);
         cleanup.use(current.secret, archive, clock.now());
       }
       await clock.sleep(300);
