@@ -323,7 +323,7 @@ export class AlertStore {
     // Group by alert, one finding per piece of evidence.
     const groups = new Map<string, { dedupKey: string; hits: Map<string, Finding> }>();
     for (const f of findings) {
-      const root = f.rootTokenId || f.tokenId;
+      const root = f.dedupRoot ?? (f.rootTokenId || f.tokenId);
       const id = alertId(source.id, root, f.key);
       let g = groups.get(id);
       if (!g) {
@@ -332,7 +332,8 @@ export class AlertStore {
       }
       const ek = evidenceKey(f);
       const seen = g.hits.get(ek);
-      if (!seen || severityRank(f.severity) > severityRank(seen.severity)) g.hits.set(ek, { ...f, rootTokenId: root });
+      if (!seen || severityRank(f.severity) > severityRank(seen.severity))
+        g.hits.set(ek, { ...f, rootTokenId: f.rootTokenId || f.tokenId });
     }
     const ids = [...groups.keys()];
     const keys = [...new Set([...groups.values()].flatMap((g) => [...g.hits.keys()]))];

@@ -65,6 +65,11 @@ export interface Finding {
   tokenId: string;
   /** Root of the token's session; the runner resolves it from `token_events` when absent. */
   rootTokenId?: string;
+  /**
+   * What the dedup key uses in place of the session root, for alerts about something other
+   * than one session (e.g. `agent:<id>` for an agent's usage anomaly). Default: the session root.
+   */
+  dedupRoot?: string;
   agentId: string;
   taskId: string;
   caller: string;

@@ -1,8 +1,9 @@
 import type { Detector } from '../define-detector.js';
 import { crossServiceReuse } from './cross_service_reuse/detector.js';
+import { refreshExtendedSession } from './refresh_extended_session/detector.js';
 import { scopeCreep } from './scope_creep/detector.js';
 import { staleTokenUse } from './stale_token_use/detector.js';
 import { ungovernedToken } from './ungoverned_token/detector.js';
 
 /** Every detector, one line each (CONVENTIONS.md §2). */
-export const DETECTORS: readonly Detector[] = [crossServiceReuse, scopeCreep, staleTokenUse, ungovernedToken];
+export const DETECTORS: readonly Detector[] = [crossServiceReuse, refreshExtendedSession, scopeCreep, staleTokenUse, ungovernedToken];

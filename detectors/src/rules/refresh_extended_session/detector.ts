@@ -1,0 +1,195 @@
+import { msToDateTime64 } from '@intentwatch/core';
+import type { Finding } from '../../alerts/model.js';
+import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
+import { type Session, type Task, msOf } from '../../intent/intent-resolver.js';
+import { usesSql } from '../../intent/sql.js';
+import { toMs } from '../../time.js';
+import { FW } from '../frameworks.js';
+import { agentPhrase, shortTime } from '../reason.js';
+
+type Kind = 'after_task_end' | 'max_session' | 'deadline';
+
+/**
+ * A session kept alive past its intent: refreshed after its task ended, or alive (refreshed or
+ * used) longer than `token.max_session_s` from the root's issue, or past the task's deadline.
+ * Sessions are resolved in JavaScript (refresh chains); the offending uses are then selected in
+ * SQL against each token's limit, so only violations leave the store.
+ */
+export const refreshExtendedSession = defineDetector({
+  id: 'refresh_extended_session',
+  title: 'Session kept alive past its task or its limit',
+  severity: 'high',
+  description:
+    "A session (root issued token and its refreshed descendants) is refreshed after its task ended, or lives (root issue time to the latest refresh or use) longer than token.max_session_s or past the task's task.deadline. High.",
+  frameworks: [FW.asi03, FW.nhi7, FW.atlasValidAccounts, FW.attackAppAccessToken],
+  falsePositives: [
+    'A task that legitimately ran long and whose deadline was not updated (emit a new task.event started with the new deadline).',
+    'A root grant without token.max_session_s whose refreshed session runs longer than the policy default (INTENTWATCH_DEFAULT_MAX_SESSION_S).',
+  ],
+  runbook: [
+    'Look at the refresh chain (GET /v1/tokens/:id): who kept refreshing, and whether the task was still running.',
+    'A refresh after the task ended means something outside the task holds the refresh token: revoke the session.',
+    'Fix the broker policy so that refreshes past the session limit are refused.',
+  ],
+  tuning: [
+    'INTENTWATCH_DEFAULT_MAX_SESSION_S (default 86400) applies to refreshed sessions whose grants name no token.max_session_s; a root that is never refreshed is limited by its expiry (stale_token_use).',
+    'INTENTWATCH_CLOCK_SKEW_MS is allowed past a limit or deadline.',
+  ],
+  detect,
+});
+
+async function detect(ctx: DetectContext): Promise<Finding[]> {
+  const [refreshes, active] = await Promise.all([
+    ctx.store.query<Row>(
+      `SELECT token_id, parent_id, time, task_id, agent_id, trace_id, span_id
+       FROM token_events
+       WHERE event = 'refreshed'
+         AND ((ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR token_id IN {recheckTokens:Array(String)})
+       ORDER BY token_id, time, span_id
+       LIMIT 1 BY token_id`,
+      ctx.params,
+    ),
+    ctx.store.query<{ token_id: string; last_use: string }>(
+      `WITH uses AS (${usesSql(ctx.window.recheck)}) SELECT token_id, max(time) AS last_use FROM uses GROUP BY token_id`,
+      ctx.params,
+    ),
+  ]);
+  if (refreshes.length === 0 && active.length === 0) return [];
+  const sessions = await ctx.intent.sessions([...refreshes.map((r) => r.token_id), ...active.map((a) => a.token_id)]);
+  const tasks = await ctx.intent.tasks([...sessions.values()].map((s) => s.taskId));
+  const skew = ctx.config.clockSkewMs;
+  const findings: Finding[] = [];
+
+  for (const r of refreshes) {
+    const s = sessions.get(r.token_id);
+    if (!s) continue;
+    const task = tasks.get(s.taskId);
+    const at = toMs(r.time);
+    const evidence = {
+      traceId: r.trace_id,
+      spanId: r.span_id,
+      time: r.time,
+      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:refreshed` }),
+    };
+    const base = {
+      tokenId: r.token_id,
+      rootTokenId: s.rootTokenId,
+      agentId: r.agent_id,
+      taskId: s.taskId,
+      caller: '',
+      target: '',
+      environment: '',
+      evidence,
+    };
+    const endedAt = msOf(task?.endedAt);
+    if (task?.ended && endedAt !== undefined && at > endedAt) {
+      findings.push({
+        ...base,
+        key: 'after_task_end',
+        severity: 'high',
+        reason: `${sessionPhrase(s, r.token_id)} was refreshed as token ${r.token_id} at ${shortTime(r.time)}, ${Math.round((at - endedAt) / 1000)} s after task ${s.taskId} ended (${task.endEvent} at ${shortTime(task.endedAt)}): the session outlives its task`,
+      });
+      continue;
+    }
+    const over = overrun(s, task, at, ctx, skew);
+    if (over)
+      findings.push({
+        ...base,
+        key: over.kind,
+        severity: 'high',
+        reason: `${sessionPhrase(s, r.token_id)} was refreshed as token ${r.token_id} at ${shortTime(r.time)}, ${over.text}`,
+      });
+  }
+
+  // Uses: select in SQL only those past their session's limit.
+  const limited: { token: string; limitMs: number }[] = [];
+  for (const a of active) {
+    const s = sessions.get(a.token_id);
+    if (!s) continue;
+    const limitMs = limitOf(s, tasks.get(s.taskId), ctx);
+    if (limitMs !== undefined && toMs(a.last_use) > limitMs + skew) limited.push({ token: a.token_id, limitMs: limitMs + skew });
+  }
+  if (limited.length > 0) {
+    const uses = await ctx.store.query<Row>(
+      `WITH uses AS (${usesSql(ctx.window.recheck)})
+       SELECT token_id, time, trace_id, span_id, agent_id, caller, target, environment
+       FROM uses
+       WHERE token_id IN {limitedTokens:Array(String)}
+         AND time > arrayElement({limits:Array(DateTime64(3))}, indexOf({limitedTokens:Array(String)}, token_id))`,
+      { ...ctx.params, limitedTokens: limited.map((l) => l.token), limits: limited.map((l) => msToDateTime64(l.limitMs)) },
+    );
+    for (const u of uses) {
+      const s = sessions.get(u.token_id) as Session;
+      const task = tasks.get(s.taskId);
+      const over = overrun(s, task, toMs(u.time), ctx, skew);
+      if (!over) continue;
+      findings.push({
+        key: over.kind,
+        severity: 'high',
+        reason: `${sessionPhrase(s, u.token_id)} was used as token ${u.token_id} by ${agentPhrase(u.agent_id)}${u.target ? ` against ${u.target}` : ''} at ${shortTime(u.time)}, ${over.text}`,
+        tokenId: u.token_id,
+        rootTokenId: s.rootTokenId,
+        agentId: u.agent_id,
+        taskId: s.taskId,
+        caller: u.caller,
+        target: u.target,
+        environment: u.environment,
+        evidence: { traceId: u.trace_id, spanId: u.span_id, time: u.time },
+      });
+    }
+  }
+  return findings;
+}
+
+/** "session of token tok-1 (issued to agent triage-bot for task T-9 at …, limit 3600 s)". */
+function sessionPhrase(s: Session, tokenId: string): string {
+  const root = s.chain[s.chain.length - 1];
+  const parts: string[] = [];
+  if (root?.agentId) parts.push(`to agent ${root.agentId}`);
+  if (s.taskId) parts.push(`for task ${s.taskId}`);
+  if (s.rootTime) parts.push(`at ${shortTime(s.rootTime)}`);
+  const issued = parts.length ? ` issued ${parts.join(' ')}` : '';
+  const limit = s.maxSessionS !== undefined ? ` with a session limit of ${s.maxSessionS} s` : '';
+  return `${s.rootTokenId === tokenId ? 'token' : 'the session of token'} ${s.rootTokenId}${issued}${limit}`;
+}
+
+/** The session's limit in epoch ms: root issue + max session (explicit, or the default once refreshed), or the task deadline, whichever is first. */
+function limitOf(s: Session, task: Task | undefined, ctx: DetectContext): number | undefined {
+  const limits: number[] = [];
+  const session = sessionEnd(s, ctx);
+  if (session !== undefined) limits.push(session);
+  const deadline = msOf(task?.deadline);
+  if (deadline !== undefined) limits.push(deadline);
+  return limits.length ? Math.min(...limits) : undefined;
+}
+
+function sessionEnd(s: Session, ctx: DetectContext): number | undefined {
+  const rootMs = msOf(s.rootTime);
+  if (rootMs === undefined || !s.complete) return undefined;
+  // The policy default applies to sessions that were refreshed: a lone root is bounded by its own expiry.
+  const limitS = s.maxSessionS ?? (s.chain.length > 1 || s.chain[0]?.event === 'refreshed' ? ctx.config.defaultMaxSessionS : undefined);
+  return limitS === undefined ? undefined : rootMs + limitS * 1000;
+}
+
+function overrun(
+  s: Session,
+  task: Task | undefined,
+  atMs: number,
+  ctx: DetectContext,
+  skew: number,
+): { kind: Kind; text: string } | undefined {
+  const end = sessionEnd(s, ctx);
+  if (end !== undefined && atMs > end + skew) {
+    const ageS = Math.round((atMs - (msOf(s.rootTime) as number)) / 1000);
+    const limitS = Math.round((end - (msOf(s.rootTime) as number)) / 1000);
+    return { kind: 'max_session', text: `${ageS} s after the session began, beyond its ${limitS} s limit` };
+  }
+  const deadline = msOf(task?.deadline);
+  if (deadline !== undefined && atMs > deadline + skew) {
+    return {
+      kind: 'deadline',
+      text: `${Math.round((atMs - deadline) / 1000)} s past the deadline of task ${s.taskId} (${shortTime(task?.deadline)})`,
+    };
+  }
+  return undefined;
+}
