@@ -1,4 +1,5 @@
 import { HttpError, type Store, StoreError, counter, createLogger, gauge, histogram } from '@intentwatch/core';
+import { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
 
 export interface BatchWriterOptions {
@@ -12,11 +13,13 @@ export interface BatchWriterOptions {
 
 const DEFAULTS: Required<BatchWriterOptions> = { batchRows: 1000, batchMs: 200, maxPendingRows: 200_000 };
 
-const TABLES = { spans: 'spans', tokenEvents: 'token_events', taskEvents: 'task_events' } as const;
-type TableKey = keyof typeof TABLES;
+type TableKey = keyof RowBatch;
+const TABLE_KEYS = Object.keys(TABLE_ENCODINGS) as TableKey[];
 
 interface Pending {
-  rows: object[];
+  /** Encoded rows (JSONCompactEachRow lines), one array per request. */
+  lines: string[][];
+  rows: number;
   promise: Promise<void>;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -73,7 +76,7 @@ export class BatchWriter {
     }
     this.#addPending(size);
     const waits: Promise<void>[] = [];
-    for (const key of Object.keys(TABLES) as TableKey[]) {
+    for (const key of TABLE_KEYS) {
       const rows = batch[key];
       if (rows.length > 0) waits.push(this.#enqueue(key, rows));
     }
@@ -106,12 +109,14 @@ export class BatchWriter {
         resolve = res;
         reject = rej;
       });
-      p = { rows: [], promise, resolve, reject, timer: undefined };
+      p = { lines: [], rows: 0, promise, resolve, reject, timer: undefined };
       p.timer = setTimeout(() => void this.#flush(key), this.#options.batchMs);
       this.#pending.set(key, p);
     }
-    for (const r of rows) p.rows.push(r);
-    if (p.rows.length >= this.#options.batchRows) void this.#flush(key);
+    // Encoded on arrival, so a waiting batch holds compact strings rather than row objects.
+    p.lines.push(encodeRows(TABLE_ENCODINGS[key], rows));
+    p.rows += rows.length;
+    if (p.rows >= this.#options.batchRows) void this.#flush(key);
     return p.promise;
   }
 
@@ -132,17 +137,17 @@ export class BatchWriter {
   }
 
   async #insert(key: TableKey, p: Pending): Promise<void> {
-    const table = TABLES[key];
+    const { table, columns } = TABLE_ENCODINGS[key];
     const started = performance.now();
     try {
-      await this.#store.insert(table, p.rows);
+      await this.#store.insertFormatted(table, columns, ROW_FORMAT, joinLines(p.lines));
       insertSeconds.observe({ table }, (performance.now() - started) / 1000);
-      insertedRows.inc({ table }, p.rows.length);
+      insertedRows.inc({ table }, p.rows);
       p.resolve();
     } catch (e) {
       insertFailures.inc({ table });
       const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
-      this.#log.error({ table, rows: p.rows.length, err: e instanceof Error ? e.message : String(e) }, 'insert failed');
+      this.#log.error({ table, rows: p.rows, err: e instanceof Error ? e.message : String(e) }, 'insert failed');
       p.reject(
         new HttpError(
           503,

@@ -6,3 +6,4 @@ export { decodeJsonRequest } from './otlp/decode-json.js';
 export { decodeProtobufRequest } from './otlp/decode-protobuf.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
 export type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
+export { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';

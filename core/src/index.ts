@@ -15,7 +15,7 @@ export {
 } from './time.js';
 export * from './conventions/attributes.js';
 export { globToClickHouseRegex, globToRegExp, matchesAnyGlob } from './conventions/glob.js';
-export { Store, quoteIdentifier, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
+export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
 export { fingerprint, looksLikeSecret, redactSecrets, redactText } from './conventions/secrets.js';
