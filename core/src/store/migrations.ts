@@ -1,6 +1,6 @@
 import { createLogger } from '../logger.js';
 import type { Store } from './store.js';
-import { createTableDdl, type DdlTarget, type TableSpec } from './table-spec.js';
+import { addColumnDdl, createTableDdl, type DdlTarget, type TableSpec } from './table-spec.js';
 
 export interface MigrationContext extends DdlTarget {
   retentionDays: number;
@@ -423,6 +423,13 @@ export const MIGRATIONS: Migration[] = [
     name: 'detection: alerts, alert_hits, alert_triage, alert_events, detector_state, usage_buckets',
     statements: (ctx) =>
       [alerts, alertHits, alertTriage, alertEvents, detectorState, usageBuckets(ctx)].flatMap((t) => createTableDdl(t, ctx)),
+  },
+  {
+    version: 3,
+    // A token's bucket names the agent that used it most, so that a token's burst that is its
+    // agent's burst is reported once, also when the bucket is re-scored from this table.
+    name: 'detection: usage_buckets.top_agent',
+    statements: (ctx) => addColumnDdl('usage_buckets', "top_agent String DEFAULT ''", ctx),
   },
   {
     version: 10,
