@@ -4,6 +4,14 @@ import { refreshExtendedSession } from './refresh_extended_session/detector.js';
 import { scopeCreep } from './scope_creep/detector.js';
 import { staleTokenUse } from './stale_token_use/detector.js';
 import { ungovernedToken } from './ungoverned_token/detector.js';
+import { usageAnomaly } from './usage_anomaly/detector.js';
 
 /** Every detector, one line each (CONVENTIONS.md §2). */
-export const DETECTORS: readonly Detector[] = [crossServiceReuse, refreshExtendedSession, scopeCreep, staleTokenUse, ungovernedToken];
+export const DETECTORS: readonly Detector[] = [
+  crossServiceReuse,
+  refreshExtendedSession,
+  scopeCreep,
+  staleTokenUse,
+  ungovernedToken,
+  usageAnomaly,
+];

@@ -1,0 +1,229 @@
+import type { Finding, Severity } from '../../alerts/model.js';
+import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
+import { nextVersion } from '../../version.js';
+import { FW } from '../frameworks.js';
+import { countMadFloor, fanoutMadFloor, robustScore } from './robust-score.js';
+
+type Kind = 'agent' | 'token';
+
+interface Bucket {
+  kind: Kind;
+  entity: string;
+  /** Bucket start, epoch seconds. */
+  bucket: number;
+  requests: number;
+  targets: number;
+  topToken: string;
+  topAgent: string;
+}
+
+/** Evidence spans kept per anomalous bucket (the first ones of the bucket). */
+const EVIDENCE_PER_BUCKET = 20;
+
+/**
+ * An agent's or a token's request count or fan-out (distinct targets) per bucket of event time
+ * departs from its own trailing baseline: modified z-score (median / MAD) above the threshold,
+ * after a warm-up of baseline buckets with data, so that a new agent is not anomalous for being
+ * new. Event-time buckets make back-dated history count as history. Per-bucket usage is kept
+ * in `usage_buckets`, so a run recounts only the buckets its new data touched and reads the
+ * baseline from there.
+ */
+export const usageAnomaly = defineDetector({
+  id: 'usage_anomaly',
+  title: "Usage departs from the agent's or token's own baseline",
+  severity: 'low',
+  description:
+    "An agent's or token's request rate or fan-out (distinct targets) per bucket departs from its own trailing baseline by a robust score (0.6745·(x − median)/MAD above the threshold). Low; medium when the score is twice the threshold or both rate and fan-out depart.",
+  frameworks: [FW.asi10, FW.atlasExfilViaApi],
+  falsePositives: [
+    'A scheduled batch job (nightly sync) whose first runs fall inside the baseline window.',
+    'A deliberate change of workload (a new tool in the plan, more work items) — the baseline catches up within the baseline length.',
+  ],
+  runbook: [
+    'Compare the anomalous bucket with the baseline: which targets are new, which tool calls dominate.',
+    'Check the task the agent was on: does its intent explain the burst?',
+    'Bursts against new targets right after untrusted input suggest a steered agent: pause it and review its transcript.',
+  ],
+  tuning: [
+    'INTENTWATCH_ANOMALY_THRESHOLD (default 3.5): modified z-score above which a bucket is anomalous.',
+    'INTENTWATCH_ANOMALY_BUCKET_S (default 60), INTENTWATCH_ANOMALY_BASELINE_BUCKETS (default 60), INTENTWATCH_ANOMALY_WARMUP_BUCKETS (default 10: baseline buckets with data needed before scoring).',
+    'Only departures upwards alert; MAD is floored (requests: 0.6745·√median, at least 1; fan-out: 0.5) so steady series do not alert on noise.',
+  ],
+  recheck: false,
+  detect,
+});
+
+async function detect(ctx: DetectContext): Promise<Finding[]> {
+  const b = ctx.config.anomaly.bucketS;
+  const { baselineBuckets, warmupBuckets, threshold } = ctx.config.anomaly;
+  const touched = await ctx.store.query<{ kind: Kind; entity: string; bucket: string }>(
+    `SELECT kind, entity, bucket FROM (
+       SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket
+       FROM spans WHERE token_id != '' AND agent_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}
+       UNION ALL
+       SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket
+       FROM spans WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}
+     ) GROUP BY kind, entity, bucket`,
+    { ...ctx.params, b },
+  );
+  if (touched.length === 0) return [];
+  const keys = touched.map((t) => `${t.kind}|${t.entity}|${t.bucket}`);
+  const buckets = touched.map((t) => Number(t.bucket));
+  const minB = Math.min(...buckets);
+  const maxB = Math.max(...buckets);
+  const agents = [...new Set(touched.filter((t) => t.kind === 'agent').map((t) => t.entity))];
+  const tokens = [...new Set(touched.filter((t) => t.kind === 'token').map((t) => t.entity))];
+
+  // Recount every touched bucket in full (late spans join their bucket), then keep it.
+  const counted = await ctx.store.query<Row>(
+    `SELECT kind, entity, bucket, count() AS requests, uniqExact(target) AS targets,
+            topK(1)(token_id)[1] AS top_token, topK(1)(agent_id)[1] AS top_agent
+     FROM (${spansOfBuckets('target, token_id, agent_id')})
+     WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))
+     GROUP BY kind, entity, bucket`,
+    { b, agents, tokens, keys, from: minB, to: maxB + b },
+  );
+  await ctx.store.insert(
+    'usage_buckets',
+    counted.map((c) => ({
+      entity_kind: c.kind,
+      entity: c.entity,
+      bucket_s: b,
+      bucket: new Date(Number(c.bucket) * 1000).toISOString(),
+      requests: Number(c.requests),
+      targets: Number(c.targets),
+      top_token: c.top_token,
+      top_agent: c.top_agent,
+      version: nextVersion(),
+    })),
+  );
+
+  // Each touched entity's buckets from the start of the earliest baseline to the end of the
+  // latest bucket whose baseline the touched buckets belong to: a late (back-dated) bucket
+  // changes the score of the buckets after it, so those are scored again too.
+  const rows = (
+    await ctx.store.query<Row>(
+      `SELECT entity_kind AS kind, entity, toUnixTimestamp(bucket) AS bucket,
+              argMax(requests, version) AS requests, argMax(targets, version) AS targets,
+              argMax(top_token, version) AS top_token, argMax(top_agent, version) AS top_agent
+       FROM usage_buckets
+       WHERE bucket_s = {b:UInt32}
+         AND ((entity_kind = 'agent' AND entity IN {agents:Array(String)}) OR (entity_kind = 'token' AND entity IN {tokens:Array(String)}))
+         AND bucket >= toDateTime({from:Int64}, 'UTC') AND bucket <= toDateTime({to:Int64}, 'UTC')
+       GROUP BY entity_kind, entity, bucket
+       ORDER BY entity_kind, entity, bucket`,
+      { b, agents, tokens, from: minB - baselineBuckets * b, to: maxB + baselineBuckets * b },
+    )
+  ).map(toBucket);
+  const series = new Map<string, Bucket[]>();
+  for (const r of rows) series.set(`${r.kind}|${r.entity}`, [...(series.get(`${r.kind}|${r.entity}`) ?? []), r]);
+  const firstTouched = new Map<string, number>();
+  for (const t of touched) {
+    const k = `${t.kind}|${t.entity}`;
+    firstTouched.set(k, Math.min(firstTouched.get(k) ?? Number.POSITIVE_INFINITY, Number(t.bucket)));
+  }
+
+  const anomalies: { c: Bucket; severity: Severity; text: string }[] = [];
+  for (const [k, list] of series) {
+    const from = firstTouched.get(k) ?? Number.POSITIVE_INFINITY;
+    for (const c of list) {
+      if (c.bucket < from) continue;
+      const baseline = list.filter((h) => h.bucket < c.bucket && h.bucket >= c.bucket - baselineBuckets * b);
+      if (baseline.length < warmupBuckets) continue;
+      const rate = robustScore(
+        c.requests,
+        baseline.map((h) => h.requests),
+        countMadFloor,
+      );
+      const fanout = robustScore(
+        c.targets,
+        baseline.map((h) => h.targets),
+        fanoutMadFloor,
+      );
+      const parts: string[] = [];
+      if (rate.z > threshold) parts.push(`${c.requests} requests against a median of ${fmt(rate.median)} (robust z ${rate.z.toFixed(1)})`);
+      if (fanout.z > threshold)
+        parts.push(`${c.targets} distinct targets against a median of ${fmt(fanout.median)} (robust z ${fanout.z.toFixed(1)})`);
+      if (parts.length === 0) continue;
+      const strong = Math.max(rate.z, fanout.z) >= 2 * threshold || parts.length === 2;
+      anomalies.push({ c, severity: strong ? 'medium' : 'low', text: `${parts.join(' and ')}, over ${baseline.length} baseline buckets` });
+    }
+  }
+  // A token's burst is its agent's burst when the agent alerts for the same bucket: say it once.
+  const agentAlerts = new Set(anomalies.filter((a) => a.c.kind === 'agent').map((a) => `${a.c.entity}|${a.c.bucket}`));
+  const reported = anomalies.filter((a) => a.c.kind === 'agent' || !agentAlerts.has(`${a.c.topAgent}|${a.c.bucket}`));
+  if (reported.length === 0) return [];
+
+  const evidence = await ctx.store.query<Row>(
+    `SELECT kind, entity, bucket, time, trace_id, span_id, task_id, caller, target, environment
+     FROM (${spansOfBuckets('time, trace_id, span_id, task_id, caller, target, environment')})
+     WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))
+     ORDER BY kind, entity, bucket, time, span_id
+     LIMIT ${EVIDENCE_PER_BUCKET} BY kind, entity, bucket`,
+    {
+      b,
+      agents: reported.filter((a) => a.c.kind === 'agent').map((a) => a.c.entity),
+      tokens: reported.filter((a) => a.c.kind === 'token').map((a) => a.c.entity),
+      keys: reported.map((a) => `${a.c.kind}|${a.c.entity}|${a.c.bucket}`),
+      from: Math.min(...reported.map((a) => a.c.bucket)),
+      to: Math.max(...reported.map((a) => a.c.bucket)) + b,
+    },
+  );
+  const byKey = new Map(reported.map((a) => [`${a.c.kind}|${a.c.entity}|${a.c.bucket}`, a]));
+  const findings: Finding[] = [];
+  for (const e of evidence) {
+    const a = byKey.get(`${e.kind}|${e.entity}|${e.bucket}`);
+    if (!a) continue;
+    const { c } = a;
+    const when = new Date(c.bucket * 1000).toISOString().replace(/\.000Z$/, 'Z');
+    const subject =
+      c.kind === 'agent'
+        ? `agent ${c.entity} (mostly with token ${c.topToken})`
+        : `token ${c.entity}${c.topAgent ? ` (agent ${c.topAgent})` : ''}`;
+    findings.push({
+      key: `${c.kind}:${c.entity}`,
+      // An agent's usage spans many sessions: its alert is keyed by the agent, not by a session.
+      ...(c.kind === 'agent' ? { dedupRoot: `agent:${c.entity}` } : {}),
+      severity: a.severity,
+      reason: `${subject} made ${a.text} in the ${b} s from ${when}: usage far above its own baseline`,
+      tokenId: c.kind === 'token' ? c.entity : c.topToken,
+      agentId: c.kind === 'agent' ? c.entity : c.topAgent,
+      taskId: e.task_id,
+      caller: e.caller,
+      target: e.target,
+      environment: e.environment,
+      evidence: { traceId: e.trace_id, spanId: e.span_id, time: e.time },
+    });
+  }
+  return findings;
+}
+
+const bucketOf = 'intDiv(toUnixTimestamp(time), {b:UInt32}) * {b:UInt32}';
+
+/** Token uses of the `agents` and `tokens` in [from, to) seconds of event time, tagged with entity and bucket. */
+function spansOfBuckets(columns: string): string {
+  return `SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket, ${columns}
+       FROM spans WHERE token_id != '' AND agent_id IN {agents:Array(String)} AND ${timeRange}
+       UNION ALL
+       SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket, ${columns}
+       FROM spans WHERE token_id IN {tokens:Array(String)} AND ${timeRange}`;
+}
+
+/** Event-time range of the touched buckets (uses the `time` min-max index of `spans`). */
+const timeRange = "time >= toDateTime64({from:Int64}, 9, 'UTC') AND time < toDateTime64({to:Int64}, 9, 'UTC')";
+
+function toBucket(r: Row): Bucket {
+  return {
+    kind: r.kind,
+    entity: r.entity,
+    bucket: Number(r.bucket),
+    requests: Number(r.requests),
+    targets: Number(r.targets),
+    topToken: r.top_token,
+    topAgent: r.top_agent,
+  };
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}

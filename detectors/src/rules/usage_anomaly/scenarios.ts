@@ -1,0 +1,73 @@
+import { type Scenario, type ScenarioSpan, span } from '../../test-support/scenario.js';
+
+/** `perMinute` uses a minute, evenly spaced, from `fromS` to `toS` seconds, cycling through `targets`. */
+export function steady(
+  token: string,
+  agent: string,
+  targets: string[],
+  fromS: number,
+  toS: number,
+  perMinute: number,
+  delivery?: number,
+): ScenarioSpan[] {
+  const out: ScenarioSpan[] = [];
+  const step = 60 / perMinute;
+  for (let t = fromS, i = 0; t < toS; t += step, i++) {
+    out.push(span.use(token, t, { agent, target: targets[i % targets.length] as string, ...(delivery === undefined ? {} : { delivery }) }));
+  }
+  return out;
+}
+
+/** `count` uses within 20 seconds from `atS`, across `targets`. */
+export function burst(token: string, agent: string, targets: string[], atS: number, count: number, delivery?: number): ScenarioSpan[] {
+  return Array.from({ length: count }, (_, i) =>
+    span.use(token, atS + (i * 20) / count, {
+      agent,
+      target: targets[i % targets.length] as string,
+      ...(delivery === undefined ? {} : { delivery }),
+    }),
+  );
+}
+
+const TARGETS = ['bigquery', 'gcs'];
+const WIDE = ['bigquery', 'gcs', 'secretmanager', 'iam', 'compute', 'kms', 'pubsub', 'sql'];
+
+/**
+ * Named cases for usage_anomaly. Times are seconds after a start 20 minutes ago; buckets are
+ * 60 s of event time, baselines 60 buckets, warm-up 10 buckets (the defaults).
+ */
+export const scenarios: Scenario[] = [
+  {
+    name: 'an agent with 14 minutes of steady history bursts to ten times its rate across new services',
+    expect: 'alert',
+    spans: [...steady('tok-ua-1', 'report-bot-ua', TARGETS, 0, 840, 6), ...burst('tok-ua-1', 'report-bot-ua', WIDE, 965, 64)],
+    alerts: [
+      {
+        tokenId: 'tok-ua-1',
+        severity: 'medium',
+        reason: [
+          'agent report-bot-ua (mostly with token tok-ua-1) made ',
+          'requests against a median of 6',
+          '8 distinct targets against a median of 2',
+          'usage far above its own baseline',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'the same burst arriving before its back-dated history',
+    expect: 'alert',
+    spans: [...burst('tok-ua-2', 'report-bot-ub', WIDE, 965, 64, 0), ...steady('tok-ua-2', 'report-bot-ub', TARGETS, 0, 840, 6, 1)],
+    alerts: [{ tokenId: 'tok-ua-2', severity: 'medium', reason: ['agent report-bot-ub', 'requests against a median of 6'] }],
+  },
+  {
+    name: 'a new agent busy from its first minute (warm-up)',
+    expect: 'silent',
+    spans: [...burst('tok-ua-new', 'fresh-bot-ua', WIDE, 900, 80)],
+  },
+  {
+    name: 'a steady agent whose rate wobbles',
+    expect: 'silent',
+    spans: [...steady('tok-ua-ok', 'steady-bot-ua', TARGETS, 0, 840, 6), ...steady('tok-ua-ok', 'steady-bot-ua', TARGETS, 840, 960, 9)],
+  },
+];
