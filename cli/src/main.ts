@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, IntentwatchError, createLogger, loadConfig } from '@intentwatch/core';
 import { parseArgs, usage } from './args.js';
+import type { Running } from './start.js';
 import { startTelemetry } from './telemetry.js';
 
 const log = createLogger('cli');
@@ -12,9 +13,10 @@ async function main(): Promise<void> {
     return;
   }
   // Telemetry first, and the roles loaded after it, so that its HTTP instrumentation sees them.
-  const telemetry = await startTelemetry({ role: args.role, config: loadConfig() });
-  const { start } = await import('./start.js');
-  const running = await start(args);
+  // Signals are taken from the first moment: one that arrives while the store opens or migrates
+  // is acted on once start-up has finished, so the data dir and ports are released cleanly.
+  let signalled: string | undefined;
+  let running: Running | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -25,12 +27,20 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 30_000);
     timer.unref();
-    await running.stop();
+    await running?.stop();
     await telemetry?.shutdown();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  const onSignal = (signal: string) => {
+    signalled ??= signal;
+    if (running) void stop(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  const telemetry = await startTelemetry({ role: args.role, config: loadConfig() });
+  const { start } = await import('./start.js');
+  running = await start(args);
+  if (signalled) await stop(signalled);
 }
 
 main().catch((e: unknown) => {

@@ -31,16 +31,42 @@ export async function start(args: Args, env: NodeJS.ProcessEnv = process.env): P
   }
   collectProcessMetrics();
   const store = await Store.open(config);
-  await migrate(store, { retentionDays: config.retentionDays });
+  await migrate(store, { retentionDays: config.retentionDays }).catch(async (e: unknown) => {
+    await store.close();
+    throw e;
+  });
   const stops: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const running: Running = {
     config,
     store,
-    async stop() {
-      for (const s of stops.reverse()) await s().catch((e: unknown) => log.error({ err: String(e) }, 'error while stopping'));
-      await store.close();
+    // Idempotent: a second call (two signals, or a failed start then a signal) waits for the first.
+    stop() {
+      stopped ??= (async () => {
+        for (const s of [...stops].reverse()) await s().catch((e: unknown) => log.error({ err: String(e) }, 'error while stopping'));
+        await store.close();
+      })();
+      return stopped;
     },
   };
+  try {
+    await startRoles(args, config, running, stops, has);
+  } catch (e) {
+    // A role that cannot start (a port in use) must not leave the others listening or the store open.
+    await running.stop();
+    throw e;
+  }
+  return running;
+}
+
+async function startRoles(
+  args: Args,
+  config: Readonly<Config>,
+  running: Running,
+  stops: (() => Promise<void>)[],
+  has: (role: string) => boolean,
+): Promise<void> {
+  const store = running.store;
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const where = config.clickhouse
     ? `ClickHouse at ${new URL(config.clickhouse.url).host}/${config.database}`
@@ -85,5 +111,4 @@ export async function start(args: Args, env: NodeJS.ProcessEnv = process.env): P
       `  demo        a simulated organisation sends spans to ${endpoint}: ${fleet.benignAgents.length} agents work within their grants; one misuse per detector (${fleet.episodes.map((e) => e.detector).join(', ')}) a few seconds after start, then every 5 minutes`,
     );
   }
-  return running;
 }
