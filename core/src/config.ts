@@ -122,6 +122,7 @@ const schema = z.object({
   INTENTWATCH_ANOMALY_BASELINE_BUCKETS: positiveInt(60, 3),
   INTENTWATCH_ANOMALY_WARMUP_BUCKETS: positiveInt(10, 1),
   INTENTWATCH_ANOMALY_THRESHOLD: z.coerce.number({ error: 'a number' }).positive('a number above 0').default(3.5),
+  INTENTWATCH_API_RATE_LIMIT: positiveInt(600),
   INTENTWATCH_POLICIES_FILE: optionalString,
   INTENTWATCH_WEBHOOK_ALLOW: optionalString.transform((v) =>
     (v ?? '')
@@ -176,6 +177,8 @@ export interface Config {
   defaultMaxSessionS: number;
   /** `usage_anomaly`: bucket size, trailing baseline and warm-up (in buckets), robust-z threshold. */
   anomaly: { bucketS: number; baselineBuckets: number; warmupBuckets: number; threshold: number };
+  /** API requests per minute per key (and failed key checks per minute per client address). */
+  apiRateLimit: number;
   /** Revoke webhooks (detectors/src/responders). */
   responders: ResponderConfig;
 }
@@ -251,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
       warmupBuckets: e.INTENTWATCH_ANOMALY_WARMUP_BUCKETS,
       threshold: e.INTENTWATCH_ANOMALY_THRESHOLD,
     },
+    apiRateLimit: e.INTENTWATCH_API_RATE_LIMIT,
     responders: {
       webhookAllow: e.INTENTWATCH_WEBHOOK_ALLOW,
       timeoutMs: e.INTENTWATCH_WEBHOOK_TIMEOUT_MS,
