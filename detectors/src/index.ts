@@ -35,3 +35,16 @@ export {
   type Finding,
   type Severity,
 } from './alerts/model.js';
+export {
+  defineDetector,
+  type DetectContext,
+  type Detector,
+  type DetectorConfig,
+  type DetectorDefinition,
+  type RunWindow,
+} from './define-detector.js';
+export { IntentResolver, type Grant, type Session, type Task } from './intent/intent-resolver.js';
+export { DETECTORS } from './rules/index.js';
+export { DetectorRunner, type RunReport } from './runner/detector-runner.js';
+export { DetectorService, type DetectorServiceConfig, type DetectorServiceOptions } from './runner/detector-service.js';
+export { Watermarks } from './runner/watermarks.js';

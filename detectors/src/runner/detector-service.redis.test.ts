@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crossServiceReuse } from '../rules/cross_service_reuse/detector.js';
+import { staleTokenUse } from '../rules/stale_token_use/detector.js';
+import { DetectorHarness } from '../test-support/harness.js';
+import { span } from '../test-support/scenario.js';
+import { eventually } from '../test-support/store.js';
+import type { RunReport } from './detector-runner.js';
+import { DetectorService } from './detector-service.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('DetectorService with BullMQ', () => {
+  const prefix = `iwtest-${randomBytes(6).toString('hex')}`;
+  let h: DetectorHarness;
+  const services: DetectorService[] = [];
+  const reports: { worker: number; detector: string; report: RunReport }[] = [];
+  const failures: Error[] = [];
+
+  beforeAll(async () => {
+    h = await DetectorHarness.start();
+    for (const worker of [1, 2]) {
+      services.push(
+        await DetectorService.start({
+          store: h.store.store,
+          config: { ...h.config, redisUrl: REDIS_URL, detectIntervalMs: 100 },
+          detectors: [crossServiceReuse, staleTokenUse],
+          queuePrefix: prefix,
+          onRun: (detector, outcome) => {
+            if (outcome instanceof Error) failures.push(outcome);
+            else reports.push({ worker, detector, report: outcome });
+          },
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(services.map((s) => s.stop()));
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    await h?.close();
+  });
+
+  it('alerts each violation exactly once with two workers sharing the schedules', async () => {
+    expect(services.map((s) => s.mode)).toEqual(['bullmq', 'bullmq']);
+    const base = Date.now() - 10 * 60_000;
+    const misuses = Array.from({ length: 6 }, (_, i) => `tok-rq-${i}`);
+    for (const [i, tok] of misuses.entries()) {
+      await h.send(
+        [
+          span.issued(tok, 0, { task: `T-rq-${i}`, agent: 'bot', audience: ['github'], expiresIn: 60 }),
+          span.use(tok, 10, { agent: 'bot', target: 'slack' }),
+          span.use(tok, 11, { agent: 'bot', target: 'slack' }),
+          span.use(tok, 100, { agent: 'bot', target: 'github' }),
+        ],
+        base,
+      );
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const alertsOf = async () => (await h.alerts.list({ limit: 100 })).alerts.filter((a) => a.tokenId.startsWith('tok-rq-'));
+    const alerts = await eventually(alertsOf, (list) => list.length === 12, 20_000);
+    // One cross-service alert (two offending spans) and one stale-use alert (one span) per token.
+    expect(alerts.filter((a) => a.detector === 'cross_service_reuse').map((a) => [a.tokenId, a.count])).toEqual(
+      expect.arrayContaining(misuses.map((t) => [t, 2])),
+    );
+    expect(alerts.filter((a) => a.detector === 'stale_token_use').map((a) => [a.tokenId, a.count])).toEqual(
+      expect.arrayContaining(misuses.map((t) => [t, 1])),
+    );
+    // Every alert was raised by exactly one run of one worker, and both workers took turns.
+    const raised = reports.reduce((n, r) => n + r.report.raised, 0);
+    expect(raised).toBe(12);
+    expect(new Set(reports.map((r) => r.worker))).toEqual(new Set([1, 2]));
+    expect(failures).toEqual([]);
+  });
+});
