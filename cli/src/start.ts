@@ -1,7 +1,7 @@
 import { ApiKeys, Api, alertsRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { AlertStore } from '@intentwatch/detectors';
+import { AlertStore, DETECTORS, DetectorService } from '@intentwatch/detectors';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 
@@ -91,6 +91,13 @@ async function startRoles(
     if (generated) {
       say(`  API key     ${generated}   (admin; shown once — only its digest is kept in ${config.dataDir}/api-keys.json)`);
     }
+  }
+  if (has('detectors')) {
+    const detectors = await DetectorService.start({ store, config });
+    stops.push(() => detectors.stop());
+    say(
+      `  detectors   ${DETECTORS.length} detectors every ${config.detectIntervalMs} ms (${detectors.mode === 'bullmq' ? 'BullMQ jobs on REDIS_URL' : 'in-process'})`,
+    );
   }
   if (args.role === 'detectors') {
     // The detectors role serves no HTTP of its own; probes and scrapes need somewhere to go.
