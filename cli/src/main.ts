@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   const onSignal = (signal: string) => {
     signalled ??= signal;
     if (running) void stop(signal);
+    else log.info({ signal }, 'will stop once start-up has finished');
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));

@@ -37,6 +37,7 @@ export class Collector {
   readonly #config: CollectorConfig;
   readonly #log = createLogger('collector.http');
   #server: Server | undefined;
+  #closing = false;
 
   constructor(store: Store, config: CollectorConfig) {
     this.#config = config;
@@ -62,6 +63,7 @@ export class Collector {
   /** Stops accepting connections, then flushes every accepted row to the store. */
   async close(): Promise<void> {
     const server = this.#server;
+    this.#closing = true;
     if (server) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -75,6 +77,12 @@ export class Collector {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
+    // While closing, each answer ends its connection: senders that keep a connection busy with
+    // back-to-back requests would otherwise hold server.close() open for ever.
+    app.use((_req, res, next) => {
+      if (this.#closing) res.setHeader('Connection', 'close');
+      next();
+    });
     const raw = express.raw({ type: () => true, limit: this.#config.maxBodyBytes, inflate: true });
     const auth = ingestAuth(this.#config.ingestKeys);
 

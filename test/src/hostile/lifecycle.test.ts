@@ -35,9 +35,7 @@ describe('start() and stop() of intentwatch all', () => {
     const otlpPort = portOf(otlp);
     await closeServer(otlp);
     try {
-      await expect(start(args, { ...env, OTLP_PORT: String(otlpPort), API_PORT: String(portOf(apiHolder)) })).rejects.toThrow(
-        /EADDRINUSE/,
-      );
+      await expect(start(args, { ...env, OTLP_PORT: String(otlpPort), API_PORT: String(portOf(apiHolder)) })).rejects.toThrow(/EADDRINUSE/);
     } finally {
       await closeServer(apiHolder);
     }
