@@ -13,8 +13,13 @@ interface StoredKey {
 
 export interface KeyIdentity {
   role: ApiRole;
-  /** A non-secret name for the key holder, used in audit events ("key:iw_ab12…"). */
+  /**
+   * A non-secret name for the key holder, used in audit events: the key's first characters and
+   * four hex digits of its digest ("key:iw_ab1…3f0c"), so that keys sharing a prefix stay apart.
+   */
   name: string;
+  /** A stable, non-secret id of the key (part of its digest), for per-key rate limits. */
+  id: string;
 }
 
 const ROLE_RANK: Record<ApiRole, number> = { viewer: 0, analyst: 1, admin: 2 };
@@ -32,10 +37,14 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
  * which is returned once as `generated` so that start-up can print it.
  */
 export class ApiKeys {
-  readonly #keys: { role: ApiRole; digest: Buffer; prefix: string }[];
+  readonly #keys: { role: ApiRole; digest: Buffer; identity: KeyIdentity }[];
 
   private constructor(keys: StoredKey[]) {
-    this.#keys = keys.map((k) => ({ role: k.role, digest: Buffer.from(k.sha256, 'hex'), prefix: k.prefix }));
+    this.#keys = keys.map((k) => ({
+      role: k.role,
+      digest: Buffer.from(k.sha256, 'hex'),
+      identity: { role: k.role, name: `key:${k.prefix}…${k.sha256.slice(0, 4)}`, id: k.sha256.slice(0, 16) },
+    }));
   }
 
   static load(specs: ApiKeySpec[] | undefined, dataDir: string): { keys: ApiKeys; generated?: string } {
@@ -58,7 +67,7 @@ export class ApiKeys {
     const d = sha256(presented);
     let found: KeyIdentity | undefined;
     for (const k of this.#keys) {
-      if (timingSafeEqual(k.digest, d) && !found) found = { role: k.role, name: `key:${k.prefix}…` };
+      if (timingSafeEqual(k.digest, d) && !found) found = k.identity;
     }
     return found;
   }

@@ -1,9 +1,12 @@
 import type { Server } from 'node:http';
-import { type Config, HttpError, type Store, createLogger, registry } from '@intentwatch/core';
+import { type Config, HttpError, type Store, StoreError, counter, createLogger, histogram, registry } from '@intentwatch/core';
 import express, { type ErrorRequestHandler, type Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { ApiKeys } from './api-keys.js';
 import { authenticate } from './auth.js';
+import { openApiDocument } from './openapi.js';
+import { uiRouter } from './ui.js';
 
 export type ApiConfig = Pick<Config, 'maxBodyBytes'>;
 
@@ -13,14 +16,34 @@ export type ReadinessCheck = { name: string; check: () => Promise<boolean> };
 export interface ApiOptions {
   store: Store;
   keys: ApiKeys;
-  /** Authenticated routers mounted under `/` after the key check (e.g. `/v1/alerts`). */
+  /** Authenticated routers mounted under `/` after the key check (e.g. `Desk.routers()`). */
   routers?: Router[];
   readiness?: ReadinessCheck[];
+  /** Called before each scrape of `/metrics`, to bring gauges read from the store up to date. */
+  onScrape?: () => Promise<void>;
+  /** Requests per minute per key, and failed key checks per minute per client address (default 600). */
+  rateLimit?: number;
+  /** Serve the web UI at `/` (default true). */
+  ui?: boolean;
 }
 
+const requests = counter('intentwatch_api_requests_total', 'API requests answered, by route and status', ['method', 'route', 'status']);
+const duration = histogram(
+  'intentwatch_api_request_duration_seconds',
+  'API response time, by route',
+  ['method', 'route'],
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+);
+
+/** JSON bodies (triage, suppressions) are small; this bounds what a client can make us parse. */
+const MAX_JSON_BODY = '64kb';
+
 /**
- * The analysts' HTTP API. Health endpoints (`/healthz`, `/readyz`) are open; everything else
- * needs an API key. Errors answer `{ "error": { "code", "message" } }`.
+ * The analysts' HTTP API and web UI. Open: the UI's static files, `/healthz`, `/readyz` and
+ * `/openapi.json`; everything else needs an API key (`Authorization: Bearer`), with a role per
+ * route. Security headers (a CSP the UI runs under, no framing, no sniffing), no CORS (the UI
+ * is same-origin; other origins get no `Access-Control-Allow-Origin`), per-key rate limits.
+ * Errors answer `{ "error": { "code", "message" } }`.
  */
 export class Api {
   readonly app: express.Express;
@@ -56,7 +79,40 @@ export class Api {
   #build(options: ApiOptions): express.Express {
     const app = express();
     app.disable('x-powered-by');
-    app.use(helmet());
+    app.set('etag', 'strong');
+    app.use(
+      helmet({
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: {
+            defaultSrc: ["'self'"],
+            scriptSrc: ["'self'"],
+            styleSrc: ["'self'"],
+            imgSrc: ["'self'", 'data:'],
+            fontSrc: ["'self'"],
+            connectSrc: ["'self'"],
+            objectSrc: ["'none'"],
+            baseUri: ["'none'"],
+            formAction: ["'self'"],
+            frameAncestors: ["'none'"],
+          },
+        },
+        // Same-origin only: nothing of ours is meant to be embedded or opened by other sites.
+        crossOriginResourcePolicy: { policy: 'same-origin' },
+        referrerPolicy: { policy: 'no-referrer' },
+      }),
+    );
+    app.use((req, res, next) => {
+      const started = performance.now();
+      res.on('finish', () => {
+        // The declared route, never the URL: ids and probes must not become label values.
+        const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'other';
+        requests.inc({ method: req.method, route, status: String(res.statusCode) });
+        duration.observe({ method: req.method, route }, (performance.now() - started) / 1000);
+      });
+      next();
+    });
+
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -66,9 +122,48 @@ export class Api {
       const ready = results.every((r) => r.ok);
       res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: results });
     });
+    const document = openApiDocument();
+    app.get('/openapi.json', (_req, res) => {
+      res.json(document);
+    });
+    if (options.ui !== false) app.use(uiRouter());
 
+    const limit = options.rateLimit ?? 600;
+    const tooMany = (what: string) => (_req: express.Request, _res: express.Response, next: express.NextFunction) =>
+      next(new HttpError(429, 'rate_limited', `${what}; retry after the number of seconds in RateLimit-Reset`));
+    // Failed key checks, per client address: guessing keys is slow, a valid key is never held up.
+    app.use(
+      rateLimit({
+        windowMs: 60_000,
+        limit,
+        standardHeaders: 'draft-7',
+        legacyHeaders: false,
+        skip: (req) => {
+          const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+          return m !== null && options.keys.identify(m[1] as string) !== undefined;
+        },
+        handler: tooMany('too many requests without a valid API key from this address'),
+      }),
+    );
     app.use(authenticate(options.keys));
+    app.use(
+      rateLimit({
+        windowMs: 60_000,
+        limit,
+        standardHeaders: 'draft-7',
+        legacyHeaders: false,
+        keyGenerator: (_req, res) => `key:${res.locals.identity?.id ?? ''}`,
+        handler: tooMany(`more than ${limit} requests per minute with this API key`),
+      }),
+    );
+    app.use((_req, res, next) => {
+      // Alerts and token timelines are sensitive: never kept by a browser or proxy cache.
+      res.setHeader('Cache-Control', 'no-store');
+      next();
+    });
+    app.use(express.json({ limit: MAX_JSON_BODY, type: ['application/json', 'application/*+json'] }));
     app.get('/metrics', async (_req, res) => {
+      await options.onScrape?.().catch((e: unknown) => this.#log.warn({ err: String(e) }, 'could not refresh alert gauges'));
       res.type(registry.contentType).send(await registry.metrics());
     });
     for (const router of options.routers ?? []) app.use(router);
@@ -83,12 +178,16 @@ export class Api {
   #errorHandler(): ErrorRequestHandler {
     return (err, req, res, _next) => {
       let e: HttpError;
+      const type = (err as { type?: string }).type;
       if (err instanceof HttpError) e = err;
-      else if ((err as { type?: string }).type === 'entity.too.large')
-        e = new HttpError(413, 'body_too_large', 'the request body is too large');
-      else if ((err as { type?: string }).type === 'entity.parse.failed')
-        e = new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
-      else {
+      else if (type === 'entity.too.large') e = new HttpError(413, 'body_too_large', `the request body is larger than ${MAX_JSON_BODY}`);
+      else if (type === 'entity.parse.failed') e = new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+      else if (type === 'charset.unsupported' || type === 'encoding.unsupported')
+        e = new HttpError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON');
+      else if (err instanceof StoreError && err.code === 'store_unavailable') {
+        this.#log.error({ path: req.path, err: err.message }, 'store unavailable');
+        e = new HttpError(503, 'store_unavailable', 'the store is unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
+      } else {
         this.#log.error({ path: req.path, err: err instanceof Error ? err.message : String(err) }, 'unhandled error');
         e = new HttpError(500, 'internal', 'internal error');
       }

@@ -1,7 +1,7 @@
-import { ApiKeys, Api, alertsRouter } from '@intentwatch/api';
+import { ApiKeys, Api, Desk } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { AlertStore, DETECTORS, DetectorService } from '@intentwatch/detectors';
+import { DETECTORS, DetectorService } from '@intentwatch/detectors';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 
@@ -84,7 +84,14 @@ async function startRoles(
 
   if (has('api')) {
     const { keys, generated } = ApiKeys.load(config.apiKeys, config.dataDir);
-    const api = new Api({ store, keys, routers: [alertsRouter(new AlertStore(store))] });
+    const desk = new Desk(store, { defaultMaxSessionS: config.defaultMaxSessionS });
+    const api = new Api({
+      store,
+      keys,
+      routers: desk.routers(),
+      onScrape: () => desk.refreshMetrics(),
+      rateLimit: config.apiRateLimit,
+    });
     running.apiPort = await api.listen(config.apiPort, config.host);
     stops.unshift(() => api.close());
     say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);

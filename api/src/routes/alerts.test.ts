@@ -5,8 +5,8 @@ import { Store, loadConfig, migrate } from '@intentwatch/core';
 import { type Alert, AlertStore, type Finding } from '@intentwatch/detectors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
+import { Desk } from '../desk.js';
 import { Api } from '../server.js';
-import { alertsRouter } from './alerts.js';
 
 const VIEWER = 'viewer-key-0123456789abcdef';
 
@@ -44,7 +44,7 @@ describe('GET /v1/alerts', () => {
       finding(2),
       finding(3),
     ]);
-    api = new Api({ store, keys: ApiKeys.load(config.apiKeys, dataDir).keys, routers: [alertsRouter(alerts)] });
+    api = new Api({ store, keys: ApiKeys.load(config.apiKeys, dataDir).keys, routers: new Desk(store, { alerts }).routers(), ui: false });
     base = `http://127.0.0.1:${await api.listen(0, '127.0.0.1')}`;
   });
   afterAll(async () => {
@@ -81,6 +81,8 @@ describe('GET /v1/alerts', () => {
         'frameworks',
         'assignee',
         'notes',
+        // Beyond §2.1: the suppression that mutes the alert, if any.
+        'suppression',
       ].sort(),
     );
     expect(body.alerts[0]).toMatchObject({

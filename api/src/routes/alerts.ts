@@ -1,47 +1,74 @@
 import { HttpError } from '@intentwatch/core';
-import type { AlertFilter, AlertStore } from '@intentwatch/detectors';
-import { type Request, Router } from 'express';
-import { requireRole } from '../auth.js';
-
-const FILTERS = ['detector', 'severity', 'status', 'tokenId', 'agentId', 'since', 'cursor'] as const;
+import { ALERT_STATUSES, type AlertFilter, SEVERITIES } from '@intentwatch/detectors';
+import { Router } from 'express';
+import type { z } from 'zod';
+import type { AlertListQuery, AlertSummaryOut, AlertSummaryQuery } from '../contract/schemas.js';
+import { routes } from '../contract/routes.js';
+import type { Desk } from '../desk.js';
+import { bind } from '../route.js';
 
 /**
- * `GET /v1/alerts` and `GET /v1/alerts/:id` (CONVENTIONS.md §2.2), for any authenticated key
- * (viewer and up). The read model is the detectors' AlertStore; this only maps HTTP to it.
+ * Alerts (CONVENTIONS.md §2.2): the queue with filters, sorting and a cursor; counts; one alert
+ * with its evidence resolved; triage by PATCH (analyst), every change in the audit trail.
  */
-export function alertsRouter(alerts: AlertStore): Router {
+export function alertsRouter(desk: Desk): Router {
   const router = Router();
 
-  router.get('/v1/alerts', requireRole('viewer'), async (req, res) => {
-    res.json(await alerts.list(filterOf(req)));
+  bind(router, routes.listAlerts, async ({ query }) => {
+    const active = await desk.suppressions.active();
+    const page = await desk.alerts.list({ ...filterOf(query), suppressions: active });
+    return { alerts: await desk.suppressions.decorate(page.alerts, active), nextCursor: page.nextCursor };
   });
 
-  router.get('/v1/alerts/:id', requireRole('viewer'), async (req, res) => {
-    const id = String(req.params.id);
-    const alert = await alerts.get(id);
-    if (!alert) throw new HttpError(404, 'not_found', `no alert with id ${id}`);
-    res.json(alert);
+  // Before /:id, which would take "summary" for an id.
+  bind(router, routes.alertSummary, async ({ query }) => {
+    const counts = await desk.alerts.counts({ ...filterOf(query), suppressions: await desk.suppressions.active() });
+    const summary: AlertSummaryOut = {
+      total: 0,
+      byStatus: Object.fromEntries(ALERT_STATUSES.map((s) => [s, 0])) as AlertSummaryOut['byStatus'],
+      suppressed: 0,
+      openBySeverity: Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as AlertSummaryOut['openBySeverity'],
+      openByDetector: {},
+    };
+    for (const c of counts) {
+      summary.total += c.count;
+      if (c.suppressed) {
+        summary.suppressed += c.count;
+        continue;
+      }
+      summary.byStatus[c.status] += c.count;
+      if (c.status === 'open') {
+        summary.openBySeverity[c.severity] += c.count;
+        summary.openByDetector[c.detector] = (summary.openByDetector[c.detector] ?? 0) + c.count;
+      }
+    }
+    return summary;
+  });
+
+  bind(router, routes.getAlert, async ({ params }) => {
+    const alert = await desk.alertView.detail(params.id);
+    if (!alert) throw new HttpError(404, 'not_found', `no alert with id ${params.id}`);
+    return alert;
+  });
+
+  bind(router, routes.triageAlert, async ({ params, body, identity }) => {
+    const change = {
+      ...(body.status !== undefined ? { status: body.status } : {}),
+      ...(body.assignee !== undefined ? { assignee: body.assignee } : {}),
+      ...(body.note !== undefined ? { note: body.note } : {}),
+    };
+    const alert = await desk.alerts.updateTriage(params.id, change, identity.name);
+    const [decorated] = await desk.suppressions.decorate([alert]);
+    return decorated;
   });
 
   return router;
 }
 
-function filterOf(req: Request): AlertFilter {
+function filterOf(query: z.output<typeof AlertListQuery> | z.output<typeof AlertSummaryQuery>): AlertFilter {
   const filter: AlertFilter = {};
-  for (const name of FILTERS) {
-    const v = single(req, name);
-    if (v !== undefined && v !== '') filter[name] = v;
-  }
-  const limit = single(req, 'limit');
-  if (limit !== undefined && limit !== '') {
-    if (!/^\d+$/.test(limit)) throw new HttpError(400, 'invalid_parameter', `limit must be a whole number from 1 to 500 (got "${limit}")`);
-    filter.limit = Number(limit);
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== '') (filter as Record<string, unknown>)[k] = v;
   }
   return filter;
-}
-
-function single(req: Request, name: string): string | undefined {
-  const v = req.query[name];
-  if (v === undefined || typeof v === 'string') return v;
-  throw new HttpError(400, 'invalid_parameter', `${name} must be given once, as a single value`);
 }

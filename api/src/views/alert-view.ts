@@ -1,0 +1,102 @@
+import type { Store } from '@intentwatch/core';
+import type { AlertStore, Evidence } from '@intentwatch/detectors';
+import type { AlertDetailOut, EvidenceDetailOut } from '../contract/schemas.js';
+import { intentVsActual } from './intent-vs-actual.js';
+import {
+  TOKEN_EVENT_COLUMNS,
+  type TokenEventRow,
+  USE_COLUMNS,
+  type UseRow,
+  grantOf,
+  tasks,
+  toTokenEvent,
+  toUse,
+  tokenEvents,
+} from './rows.js';
+import type { SuppressionView } from './suppression-view.js';
+
+/**
+ * One alert as the alert page shows it: the alert, its evidence resolved from the stored
+ * spans and lifecycle events (what was done, to what, by whom — not just ids), its audit
+ * trail, and its token's grant and task next to the token's actual use.
+ */
+export class AlertView {
+  readonly #store: Store;
+  readonly #alerts: AlertStore;
+  readonly #suppressions: SuppressionView;
+
+  constructor(store: Store, alerts: AlertStore, suppressions: SuppressionView) {
+    this.#store = store;
+    this.#alerts = alerts;
+    this.#suppressions = suppressions;
+  }
+
+  async detail(id: string): Promise<AlertDetailOut | undefined> {
+    const alert = await this.#alerts.get(id);
+    if (!alert) return undefined;
+    const [history, evidence, events, [decorated]] = await Promise.all([
+      this.#alerts.history(id),
+      this.resolve(alert.evidence),
+      tokenEvents(this.#store, [alert.tokenId]),
+      this.#suppressions.decorate([alert]),
+    ]);
+    const grant = grantOf(events.get(alert.tokenId));
+    const taskId = grant?.taskId || alert.taskId;
+    const task = (await tasks(this.#store, [taskId])).get(taskId) ?? null;
+    const comparison = await intentVsActual(this.#store, alert.tokenId, grant, task);
+    return { ...(decorated as NonNullable<typeof decorated>), evidence, history, grant, task, intentVsActual: comparison };
+  }
+
+  /** Evidence items with the span, token event or task event each points at (null where none is stored). */
+  async resolve(evidence: readonly Evidence[]): Promise<EvidenceDetailOut[]> {
+    const traces = [...new Set(evidence.map((e) => e.traceId).filter(Boolean))];
+    const spans = [...new Set(evidence.map((e) => e.spanId).filter(Boolean))];
+    if (traces.length === 0 || spans.length === 0) {
+      return evidence.map((e) => ({ ...e, use: null, tokenEvent: null, taskEvent: null }));
+    }
+    const ids = { traces, spans };
+    const [uses, hits, tokenRows, taskRows] = await Promise.all([
+      this.#store.query<UseRow>(
+        `SELECT ${USE_COLUMNS} FROM spans WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)}
+         LIMIT 1 BY trace_id, span_id`,
+        ids,
+      ),
+      this.#store.query<{ trace_id: string; span_id: string; ids: string[] }>(
+        `SELECT trace_id, span_id, groupUniqArray(alert_id) AS ids FROM alert_hits
+         WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} GROUP BY trace_id, span_id`,
+        ids,
+      ),
+      this.#store.query<TokenEventRow>(
+        `SELECT ${TOKEN_EVENT_COLUMNS} FROM token_events WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)}
+         LIMIT 1 BY trace_id, span_id`,
+        ids,
+      ),
+      this.#store.query<{ trace_id: string; span_id: string; event: string; time: string; task_id: string; agent_id: string }>(
+        `SELECT trace_id, span_id, event, time, task_id, agent_id FROM task_events
+         WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} LIMIT 1 BY trace_id, span_id`,
+        ids,
+      ),
+    ]);
+    const key = (t: string, s: string) => `${t}/${s}`;
+    const alertIds = new Map(hits.map((h) => [key(h.trace_id, h.span_id), h.ids.sort()]));
+    const useBy = new Map(uses.map((u) => [key(u.trace_id, u.span_id), u]));
+    const tokenBy = new Map(tokenRows.map((r) => [key(r.trace_id, r.span_id), r]));
+    const taskBy = new Map(taskRows.map((r) => [key(r.trace_id, r.span_id), r]));
+    return evidence.map((e) => {
+      const k = key(e.traceId, e.spanId);
+      const use = useBy.get(k);
+      const tokenEvent = tokenBy.get(k);
+      const taskEvent = taskBy.get(k);
+      return {
+        traceId: e.traceId,
+        spanId: e.spanId,
+        time: e.time,
+        use: use ? toUse(use, alertIds.get(k)) : null,
+        tokenEvent: tokenEvent ? toTokenEvent(tokenEvent) : null,
+        taskEvent: taskEvent
+          ? { event: taskEvent.event, time: taskEvent.time, taskId: taskEvent.task_id, agentId: taskEvent.agent_id }
+          : null,
+      };
+    });
+  }
+}

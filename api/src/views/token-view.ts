@@ -1,0 +1,230 @@
+import { type Store, parseStoreTime } from '@intentwatch/core';
+import type { AlertStore } from '@intentwatch/detectors';
+import type { ChainLinkOut, TaskOut, TokenDetailOut, TokenEventOut } from '../contract/schemas.js';
+import { intentVsActual } from './intent-vs-actual.js';
+import { USE_COLUMNS, type UseRow, grantOf, revocationOf, tasks, toUse, tokenEvents } from './rows.js';
+import type { SuppressionView } from './suppression-view.js';
+
+/** Longest refresh or delegation chain followed in either direction. */
+const MAX_DEPTH = 32;
+
+export interface TokenViewOptions {
+  /** Session limit for sessions whose grants name none (`INTENTWATCH_DEFAULT_MAX_SESSION_S`). */
+  defaultMaxSessionS?: number;
+}
+
+/**
+ * A token as an analyst reads it: its lifecycle events, the session it belongs to (the root
+ * `issued` token and its refreshes), the delegation chain (`exchanged` hops from the original
+ * grant), what it was granted for against what it was used for, and every use on a timeline.
+ * Chains are followed one hop per query for all tokens of the hop at once — `token_events` is
+ * small next to `spans` and indexed by token and parent.
+ */
+export class TokenView {
+  readonly #store: Store;
+  readonly #alerts: AlertStore;
+  readonly #suppressions: SuppressionView;
+  readonly #defaultMaxSessionS: number | undefined;
+
+  constructor(store: Store, alerts: AlertStore, suppressions: SuppressionView, options: TokenViewOptions = {}) {
+    this.#store = store;
+    this.#alerts = alerts;
+    this.#suppressions = suppressions;
+    this.#defaultMaxSessionS = options.defaultMaxSessionS;
+  }
+
+  /** The token, or undefined when nothing at all is known about it. */
+  async detail(tokenId: string, options: { uses?: number; now?: number } = {}): Promise<TokenDetailOut | undefined> {
+    const now = options.now ?? Date.now();
+    const usesLimit = options.uses ?? 500;
+    const events = new Map<string, TokenEventOut[]>();
+    const load = async (ids: string[]) => {
+      const missing = ids.filter((id) => id && !events.has(id));
+      if (missing.length === 0) return;
+      const found = await tokenEvents(this.#store, missing);
+      for (const id of missing) events.set(id, found.get(id) ?? []);
+    };
+    await load([tokenId]);
+
+    // Up: ancestors by parent links, to the original grant.
+    const lineage = [tokenId];
+    for (let id = tokenId, depth = 0; depth < MAX_DEPTH; depth++) {
+      const parent = grantOf(events.get(id))?.parentId;
+      if (!parent || lineage.includes(parent)) break;
+      await load([parent]);
+      lineage.push(parent);
+      id = parent;
+    }
+    // The session: refreshed links up from this token; its root is the first non-refresh.
+    const session = [tokenId];
+    let complete = true;
+    for (let i = 0; ; i++) {
+      const g = grantOf(events.get(lineage[i] as string));
+      if (!g) {
+        complete = false;
+        break;
+      }
+      if (g.event !== 'refreshed') break;
+      const parent = lineage[i + 1];
+      if (!parent) {
+        complete = false;
+        break;
+      }
+      session.push(parent);
+    }
+    const rootTokenId = session[session.length - 1] as string;
+
+    // Down: refreshes extend the session; exchanges are delegations out of it.
+    const delegatedTo: string[] = [];
+    let frontier = [...session];
+    const inSession = new Set(session);
+    for (let depth = 0; frontier.length > 0 && depth < MAX_DEPTH; depth++) {
+      const children = await this.#store.query<{ token_id: string; parent_id: string; event: string }>(
+        `SELECT token_id, any(parent_id) AS parent_id, argMin(event, time) AS event FROM token_events
+         WHERE parent_id IN {ids:Array(String)} AND event IN ('refreshed', 'exchanged')
+         GROUP BY token_id LIMIT 1000`,
+        { ids: frontier },
+      );
+      frontier = [];
+      for (const c of children) {
+        if (inSession.has(c.token_id) || delegatedTo.includes(c.token_id)) continue;
+        if (c.event === 'refreshed') {
+          inSession.add(c.token_id);
+          frontier.push(c.token_id);
+        } else delegatedTo.push(c.token_id);
+      }
+    }
+    await load([...inSession, ...delegatedTo]);
+
+    // The delegation chain: one session root per exchange hop, from the original grant.
+    const hops = [rootTokenId];
+    for (let depth = 0; depth < MAX_DEPTH; depth++) {
+      const g = grantOf(events.get(hops[0] as string));
+      if (g?.event !== 'exchanged' || !g.parentId) break;
+      let root = g.parentId;
+      await load([root]);
+      for (let up = 0; up < MAX_DEPTH; up++) {
+        const pg = grantOf(events.get(root));
+        if (pg?.event !== 'refreshed' || !pg.parentId || hops.includes(pg.parentId)) break;
+        await load([pg.parentId]);
+        root = pg.parentId;
+      }
+      if (hops.includes(root)) break;
+      hops.unshift(root);
+    }
+
+    const own = events.get(tokenId) ?? [];
+    const grant = grantOf(own);
+    const chainIds = [...new Set([...inSession, ...delegatedTo, ...hops])];
+    const [useCounts, totals, items, alertPage] = await Promise.all([
+      this.#store.query<{ token_id: string; n: string }>(
+        'SELECT token_id, count() AS n FROM spans WHERE token_id IN {ids:Array(String)} GROUP BY token_id',
+        { ids: chainIds },
+      ),
+      this.#store.query<{ n: string; first: string; last: string; task: string }>(
+        `SELECT count() AS n, min(time) AS first, max(time) AS last, topKIf(1)(task_id, task_id != '')[1] AS task
+         FROM spans WHERE token_id = {id:String}`,
+        { id: tokenId },
+      ),
+      this.#store.query<UseRow>(
+        `SELECT ${USE_COLUMNS} FROM spans WHERE token_id = {id:String} ORDER BY time DESC, span_id LIMIT {n:UInt32}`,
+        {
+          id: tokenId,
+          n: usesLimit,
+        },
+      ),
+      this.#alerts.list({ tokenId: rootTokenId, suppressed: 'include', limit: 200 }),
+    ]);
+    const total = Number(totals[0]?.n ?? 0);
+    if (own.length === 0 && total === 0 && alertPage.alerts.length === 0) return undefined;
+
+    const taskId = session.map((id) => grantOf(events.get(id))?.taskId).find(Boolean) || totals[0]?.task || '';
+    const [taskMap, ivsa, hits, alerts] = await Promise.all([
+      tasks(this.#store, [taskId]),
+      intentVsActual(this.#store, tokenId, grant, null),
+      this.#hits(
+        tokenId,
+        alertPage.alerts.map((a) => a.id),
+      ),
+      this.#suppressions.decorate(alertPage.alerts),
+    ]);
+    const task: TaskOut | null = taskMap.get(taskId) ?? null;
+    // The tools side needs the task, which the first comparison did not have.
+    const comparison = task ? await intentVsActual(this.#store, tokenId, grant, task) : ivsa;
+
+    const uses = new Map(useCounts.map((r) => [r.token_id, Number(r.n)]));
+    const link = (id: string): ChainLinkOut => {
+      const ev = events.get(id);
+      const g = grantOf(ev);
+      return {
+        tokenId: id,
+        event: g?.event ?? 'unknown',
+        time: g?.time ?? null,
+        parentId: g?.parentId ?? '',
+        agentId: g?.agentId ?? '',
+        taskId: g?.taskId ?? '',
+        audience: g?.audience ?? [],
+        scopes: g?.scopes ?? [],
+        expiresAt: g?.expiresAt ?? null,
+        revokedAt: revocationOf(ev)?.time ?? null,
+        uses: uses.get(id) ?? 0,
+        current: id === tokenId,
+      };
+    };
+    const byTime = (a: ChainLinkOut, b: ChainLinkOut) => ms(a.time) - ms(b.time);
+    const sessionLinks = [...inSession].map(link).sort(byTime);
+    const root = grantOf(events.get(rootTokenId));
+    const limits = [...inSession].map((id) => grantOf(events.get(id))?.maxSessionS).filter((s): s is number => typeof s === 'number');
+    const maxSessionS = root?.maxSessionS ?? (limits.length ? Math.min(...limits) : (this.#defaultMaxSessionS ?? null));
+    const revoked = revocationOf(own);
+    const startedAt = complete ? (root?.time ?? null) : null;
+
+    return {
+      tokenId,
+      status: !grant ? 'ungoverned' : revoked ? 'revoked' : grant.expiresAt && ms(grant.expiresAt) < now ? 'expired' : 'active',
+      grant,
+      events: own,
+      task,
+      session: {
+        rootTokenId,
+        complete,
+        maxSessionS,
+        startedAt,
+        endsAt: startedAt && maxSessionS !== null ? new Date(ms(startedAt) + maxSessionS * 1000).toISOString() : null,
+        tokens: sessionLinks,
+      },
+      delegation: { chain: hops.map(link), delegatedTo: delegatedTo.map(link).sort(byTime) },
+      intentVsActual: comparison,
+      lifetime: {
+        issuedAt: grant?.time ?? null,
+        expiresAt: grant?.expiresAt ?? null,
+        revokedAt: revoked?.time ?? null,
+        sessionEndsAt: startedAt && maxSessionS !== null ? new Date(ms(startedAt) + maxSessionS * 1000).toISOString() : null,
+        taskDeadline: task?.deadline ?? null,
+        taskEndedAt: task?.endedAt ?? null,
+        firstUse: total > 0 ? (totals[0]?.first ?? null) : null,
+        lastUse: total > 0 ? (totals[0]?.last ?? null) : null,
+      },
+      uses: { total, items: items.map((r) => toUse(r, hits.get(`${r.trace_id}/${r.span_id}`))), truncated: total > items.length },
+      alerts,
+    };
+  }
+
+  /** Alert ids by `traceId/spanId` of the token's uses that are evidence of `alertIds`. */
+  async #hits(tokenId: string, alertIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (alertIds.length === 0) return out;
+    const rows = await this.#store.query<{ trace_id: string; span_id: string; ids: string[] }>(
+      `SELECT trace_id, span_id, groupUniqArray(alert_id) AS ids FROM alert_hits
+       WHERE alert_id IN {alerts:Array(String)} AND token_id = {id:String}
+       GROUP BY trace_id, span_id`,
+      { alerts: alertIds, id: tokenId },
+    );
+    for (const r of rows) out.set(`${r.trace_id}/${r.span_id}`, r.ids.sort());
+    return out;
+  }
+}
+
+function ms(time: string | null): number {
+  return time ? parseStoreTime(time) : 0;
+}
