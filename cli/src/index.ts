@@ -1,2 +1,3 @@
 export { parseArgs, ROLES, type Args, type Role } from './args.js';
 export { start, type Running } from './start.js';
+export { TELEMETRY_ENV, startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.js';
