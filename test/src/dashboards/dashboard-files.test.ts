@@ -58,6 +58,8 @@ describe('dashboard files', () => {
           // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variable syntax, not a JavaScript template
           expect(t.datasource).toEqual({ type: PLUGIN, uid: '${datasource}' });
           expect(t.editorType).toBe('sql');
+          // Without a v4 pluginVersion the plugin takes a query for a v3 one and migrates it.
+          expect(Number(t.pluginVersion?.split('.')[0])).toBeGreaterThanOrEqual(4);
           expect([0, 1]).toContain(t.format);
           expect(t.queryType).toBe(t.format === 0 ? 'timeseries' : 'table');
         }

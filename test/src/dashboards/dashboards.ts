@@ -10,6 +10,7 @@ export interface Target {
   format: number;
   queryType: string;
   editorType: string;
+  pluginVersion?: string;
   datasource: { type: string; uid: string };
 }
 
