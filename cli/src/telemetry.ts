@@ -46,7 +46,7 @@ export interface TelemetryOptions {
  * Starts exporting this process's own traces (HTTP server and client spans) and metrics (every
  * Prometheus metric of the shared registry, bridged to OpenTelemetry instruments) over OTLP,
  * when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal endpoint) is set. Returns undefined when
- * it is not set, or when it names this process's own collector port: our own spans would then
+ * it is not set, when `OTEL_SDK_DISABLED` is true, or when it names this process's own collector port: our own spans would then
  * be stored next to the agents' and every export would produce the spans of the next one.
  * `INTENTWATCH_SELF_TELEMETRY=true` allows that on purpose.
  *
@@ -59,7 +59,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     (e): e is { name: (typeof ENDPOINT_VARS)[number]; value: string } => Boolean(e.value),
   );
   const first = endpoints[0];
-  if (!first) return undefined;
+  if (!first || /^(true|1)$/i.test(env.OTEL_SDK_DISABLED?.trim() ?? '')) return undefined;
   const servesOtlp = options.role === 'all' || options.role === 'collector';
   const loop = servesOtlp ? endpoints.find((e) => pointsAtOwnPort(e.value, options.config)) : undefined;
   if (loop && !options.config.selfTelemetry) {
