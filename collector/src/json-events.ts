@@ -1,5 +1,5 @@
 import { type AttrValue, type Attributes, msToRfc3339, redactSecrets, timestampMs } from '@intentwatch/core';
-import { limitAttributes, type NormalizeOptions, taskEventRow, timeProblem, tokenEventRow } from './normalize.js';
+import { cutAt, limitAttributes, type NormalizeOptions, taskEventRow, timeProblem, tokenEventRow } from './normalize.js';
 import { emptyBatch, type RowBatch } from './rows.js';
 import { wellFormed } from './well-formed.js';
 
@@ -55,7 +55,14 @@ export function eventsFromJson(
 function jsonValue(v: unknown, depth: number): AttrValue {
   if (typeof v === 'string') return wellFormed(v);
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
-  if (depth >= 8) return JSON.stringify(v).slice(0, 256);
+  if (depth >= 8) {
+    // JSON.stringify recurses: a value nested thousands deep overflows the stack (a 500 for the sender).
+    try {
+      return cutAt(JSON.stringify(v), 256);
+    } catch {
+      return '[nested too deep]';
+    }
+  }
   if (Array.isArray(v)) return v.map((x) => jsonValue(x, depth + 1));
   if (typeof v === 'object') {
     const out: Record<string, AttrValue> = {};

@@ -233,14 +233,24 @@ export function limitAttributes(attrs: Attributes, options: Pick<NormalizeOption
   for (const k of keys.slice(0, options.maxAttributes)) {
     const v = attrs[k];
     if (typeof v === 'string' && v.length > options.maxAttributeLength) {
-      attrs[k] = v.slice(0, options.maxAttributeLength);
+      attrs[k] = cutAt(v, options.maxAttributeLength);
       count++;
     } else if (v !== null && typeof v === 'object' && JSON.stringify(v).length > options.maxAttributeLength) {
-      attrs[k] = JSON.stringify(v).slice(0, options.maxAttributeLength);
+      attrs[k] = cutAt(JSON.stringify(v), options.maxAttributeLength);
       count++;
     }
   }
   return count;
+}
+
+/**
+ * The first `max` UTF-16 units of `s`, one fewer when the cut would split a surrogate pair: half
+ * a character is a lone surrogate, which the store refuses, failing every row batched with it.
+ */
+export function cutAt(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const last = s.charCodeAt(max - 1);
+  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 function clampUInt8(n: number): number {
