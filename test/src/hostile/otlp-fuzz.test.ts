@@ -349,12 +349,6 @@ describe('Collector under hostile OTLP', () => {
 });
 
 describe('Collector under hostile OTLP, one case at a time', () => {
-  const nested = (depth: number, leaf: object, wrap: (inner: object) => object) => {
-    let v = leaf;
-    for (let i = 0; i < depth; i++) v = wrap(v);
-    return v;
-  };
-
   it('takes values nested far beyond any sensible depth (JSON) and stores the span', async () => {
     // Written as text: JSON.stringify itself overflows the stack on a value this deep.
     const spanId = hex(8);
