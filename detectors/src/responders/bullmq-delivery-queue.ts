@@ -1,0 +1,107 @@
+import { createLogger } from '@intentwatch/core';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { DeliveryHandler, DeliveryJob, DeliveryQueue } from './delivery-queue.js';
+
+export interface BullmqDeliveryQueueOptions {
+  redisUrl: string;
+  /** Key prefix of the queue in Redis (default `intentwatch`); tests pass a random one. */
+  prefix?: string;
+  /** Queue name (default `responder-deliveries`). */
+  name?: string;
+  /** Deliveries in flight per worker (default 8). */
+  concurrency?: number;
+}
+
+const DEFAULTS = { prefix: 'intentwatch', name: 'responder-deliveries', concurrency: 8 };
+
+/**
+ * Deliveries as BullMQ jobs on Redis: any number of workers share them, a delayed retry waits in
+ * Redis (so closing or losing a worker mid-retry loses nothing: the next worker picks the job up
+ * when it is due), and the job id is the `webhook-id`, so a request queued twice — by two
+ * workers, or a restart — runs once.
+ *
+ * Retries of a delivery are not BullMQ attempts: the handler decides the wait (backoff, or the
+ * receiver's `Retry-After`), the job moves to the delayed set with the next attempt number.
+ * BullMQ's own attempts cover only failures of our side (the store unreachable mid-step).
+ */
+export class BullmqDeliveryQueue implements DeliveryQueue {
+  readonly #log = createLogger('detectors.responders.bullmq');
+  readonly #options: Required<BullmqDeliveryQueueOptions>;
+  readonly #connection: Redis;
+  readonly #queue: Queue;
+  #worker: Worker | undefined;
+  #workerConnection: Redis | undefined;
+
+  constructor(options: BullmqDeliveryQueueOptions) {
+    this.#options = { ...DEFAULTS, ...options };
+    this.#connection = new Redis(this.#options.redisUrl, { maxRetriesPerRequest: null });
+    this.#queue = new Queue(this.#options.name, { connection: this.#connection, prefix: this.#options.prefix });
+  }
+
+  /** A Redis connection other parts may share (the rate limiter). */
+  get redis(): Redis {
+    return this.#connection;
+  }
+
+  get prefix(): string {
+    return this.#options.prefix;
+  }
+
+  async add(job: DeliveryJob, delayMs = 0): Promise<void> {
+    await this.#queue.add('deliver', job, {
+      jobId: job.webhookId,
+      delay: delayMs,
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 1000 },
+      // Kept a while so that the job id keeps de-duplicating a request queued again.
+      removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    });
+  }
+
+  /** BullMQ de-duplicates by job id across workers, so this process need not track what it holds. */
+  holds(): boolean {
+    return false;
+  }
+
+  start(handler: DeliveryHandler): void {
+    if (this.#worker) return;
+    this.#workerConnection = new Redis(this.#options.redisUrl, { maxRetriesPerRequest: null });
+    this.#worker = new Worker(
+      this.#options.name,
+      async (job: Job<DeliveryJob>, token?: string) => {
+        const outcome = await handler(job.data);
+        if (!outcome) return;
+        await job.updateData({ ...job.data, attempt: job.data.attempt + 1 });
+        await job.moveToDelayed(Date.now() + outcome.retryInMs, token);
+        throw new DelayedError();
+      },
+      { connection: this.#workerConnection, prefix: this.#options.prefix, concurrency: this.#options.concurrency },
+    );
+    this.#worker.on('error', (e) => this.#log.error({ err: e.message }, 'delivery worker error'));
+    this.#worker.on('failed', (job, e) => {
+      this.#log.warn({ webhookId: job?.id, err: e.message, attemptsMade: job?.attemptsMade }, 'delivery step failed on our side');
+    });
+  }
+
+  /** Stops this process's worker (waiting for deliveries in flight), leaving queued and delayed jobs in Redis. */
+  async closeWorker(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.close();
+    await this.#workerConnection?.quit().catch(() => undefined);
+    this.#workerConnection = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.closeWorker();
+    await this.#queue.close();
+    await this.#connection.quit().catch(() => undefined);
+  }
+
+  /** Removes every job of this queue (tests, on their random prefix). */
+  async obliterate(): Promise<void> {
+    await this.#queue.obliterate({ force: true });
+  }
+}

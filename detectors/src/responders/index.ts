@@ -1,0 +1,50 @@
+export { AlertReader, type AlertSnapshot } from './alert-reader.js';
+export { MAX_RETRY_AFTER_MS, backoffDelay, nextDelay, parseRetryAfter } from './backoff.js';
+export { BullmqDeliveryQueue, type BullmqDeliveryQueueOptions } from './bullmq-delivery-queue.js';
+export {
+  DeliveryLog,
+  REVOCATION_STATUSES,
+  type AttemptStatus,
+  type AttemptView,
+  type DeadLetter,
+  type RevocationState,
+  type RevocationStatus,
+  type RevocationView,
+} from './delivery-log.js';
+export {
+  InProcessQueue,
+  type DeliveryHandler,
+  type DeliveryJob,
+  type DeliveryQueue,
+  type JobOutcome,
+  type Revocation,
+} from './delivery-queue.js';
+export { EndpointGuard, EndpointRefusedError } from './endpoint-guard.js';
+export { OCSF_VERSION, OcsfExporter, attackOf, toOcsf, type OcsfAttack, type OcsfDetectionFinding } from './ocsf.js';
+export {
+  CAEP_SESSION_REVOKED,
+  REVOKE_EVENT_TYPE,
+  buildBody,
+  revokeReason,
+  type RevokeRequestBody,
+  type WebhookAlert,
+} from './payload.js';
+export {
+  BODY_FORMATS,
+  REVOKE_MODES,
+  demoPolicy,
+  parsePolicy,
+  policyMatches,
+  publicPolicy,
+  type BodyFormat,
+  type Policy,
+  type PolicyMatch,
+  type PolicySource,
+  type RetrySettings,
+  type RevokeMode,
+} from './policy.js';
+export { POLICY_STATES, PolicyStore, readPolicyFile, type PolicyState, type PolicyStateName } from './policy-store.js';
+export { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js';
+export { BREAKER_SOURCE, Responder, type PolicyView, type ResponderOptions } from './responder.js';
+export { RevokeTargets, type RevokeTarget } from './revoke-targets.js';
+export { signedHeaders, webhookId } from './signing.js';

@@ -1,0 +1,87 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parsePolicy, policyMatches, publicPolicy, resolveSecrets, restoreSecrets } from './policy.js';
+import { readPolicyFile } from './policy-store.js';
+
+const SECRET = `whsec_${Buffer.from('a-secret-of-thirty-two-bytes!!!!').toString('base64')}`;
+const base = { id: 'broker', endpoint: { url: 'https://broker.example.com/revoke', secrets: [SECRET] } };
+const alert = { detector: 'scope_creep', severity: 'high', environment: 'prod', agentId: 'triage-bot' };
+
+describe('parsePolicy', () => {
+  it('fills in safe defaults: session revoke, standard body, live, 10 a minute', () => {
+    const p = parsePolicy(base, 'api');
+    expect(p).toMatchObject({ enabled: true, revoke: 'session', body: 'standard', dryRun: false, maxPerMinute: 10, match: {} });
+  });
+
+  it('names the field, what it expects and what it got', () => {
+    expect(() => parsePolicy({ ...base, revoke: 'everything' }, 'api')).toThrow(/revoke: expected token, session, chain, got "everything"/);
+    expect(() => parsePolicy({ ...base, match: { severities: ['urgent'] } }, 'api')).toThrow(/match.severities/);
+    expect(() => parsePolicy({ ...base, maxPerMinute: 0 }, 'api')).toThrow(/maxPerMinute/);
+    expect(() => parsePolicy({ ...base, dry_run: true }, 'api')).toThrow(/dry_run/);
+  });
+
+  it('takes one or two whsec_ secrets or env: references, and never echoes a bad secret', () => {
+    expect(() => parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: [] } }, 'api')).toThrow(/one or two/);
+    expect(() => parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: [SECRET, SECRET, SECRET] } }, 'api')).toThrow(/one or two/);
+    let message = '';
+    try {
+      parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: ['plain-text-password-123'] } }, 'api');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/endpoint.secrets/);
+    expect(message).not.toContain('plain-text-password-123');
+    const p = parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: ['env:BROKER_SECRET'] } }, 'api');
+    expect(resolveSecrets(p, { BROKER_SECRET: SECRET })).toEqual([SECRET]);
+    expect(() => resolveSecrets(p, {})).toThrow(/env:BROKER_SECRET/);
+  });
+
+  it('shows secrets only as fingerprints, and takes a fingerprint back as the secret it stands for', () => {
+    const p = parsePolicy(base, 'api');
+    const shown = publicPolicy(p);
+    expect(JSON.stringify(shown)).not.toContain(SECRET);
+    expect(shown.endpoint.secrets[0]).toMatch(/^whsec_…[0-9a-f]{12}$/);
+    const edited = parsePolicy({ ...shown, maxPerMinute: 3 }, 'api');
+    expect(restoreSecrets(edited, p).endpoint.secrets).toEqual([SECRET]);
+    expect(() => restoreSecrets(edited, undefined)).toThrow(/redacted/);
+  });
+});
+
+describe('policyMatches', () => {
+  it('matches on detector, severity (exact or minimum), environment and agent glob', () => {
+    const m = (match: object) => policyMatches(parsePolicy({ ...base, match }, 'api'), alert);
+    expect(m({})).toBe(true);
+    expect(m({ detectors: ['scope_creep'], minSeverity: 'high', environments: ['prod'], agents: ['triage-*'] })).toBe(true);
+    expect(m({ detectors: ['cross_service_reuse'] })).toBe(false);
+    expect(m({ minSeverity: 'critical' })).toBe(false);
+    expect(m({ severities: ['medium', 'high'] })).toBe(true);
+    expect(m({ environments: ['staging'] })).toBe(false);
+    expect(m({ agents: ['deploy-*'] })).toBe(false);
+  });
+
+  it('never acts on the alerts the responders raise themselves, nor for a disabled policy', () => {
+    const p = parsePolicy(base, 'api');
+    expect(policyMatches(p, { ...alert, detector: 'responder_rate_limit' })).toBe(false);
+    expect(policyMatches({ ...p, enabled: false }, alert)).toBe(false);
+  });
+});
+
+describe('readPolicyFile', () => {
+  it('reads an array or { policies } and names the file and policy of a mistake', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iw-pol-'));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ policies: [base, { ...base, id: 'second', dryRun: true }] }));
+    expect(readPolicyFile(good).map((p) => [p.id, p.source, p.dryRun])).toEqual([
+      ['broker', 'file', false],
+      ['second', 'file', true],
+    ]);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify([base, { ...base, id: 'x', revoke: 'all' }]));
+    expect(() => readPolicyFile(bad)).toThrow(/INTENTWATCH_POLICIES_FILE: policy 2 in .*bad\.json: revoke/);
+    const twice = join(dir, 'twice.json');
+    writeFileSync(twice, JSON.stringify([base, base]));
+    expect(() => readPolicyFile(twice)).toThrow(/appears twice/);
+  });
+});

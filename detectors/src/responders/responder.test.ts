@@ -1,0 +1,387 @@
+import type { Config } from '@intentwatch/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AlertStore, alertId } from '../alerts/alert-store.js';
+import type { AlertSource, Finding } from '../alerts/model.js';
+import { SuppressionStore } from '../alerts/suppression-store.js';
+import { type TestStore, eventually, openTestStore } from '../test-support/store.js';
+import type { RevocationView } from './delivery-log.js';
+import { CAEP_SESSION_REVOKED, type RevokeRequestBody } from './payload.js';
+import { type Policy, parsePolicy } from './policy.js';
+import { MemoryRateLimiter } from './rate-limiter.js';
+import { BREAKER_SOURCE, Responder, type ResponderOptions } from './responder.js';
+import { type Script, WebhookReceiver } from './test-support/receiver.js';
+
+const SECRET = `whsec_${Buffer.from('responder-test-secret-32-bytes!!').toString('base64')}`;
+const SOURCE: AlertSource = {
+  id: 'cross_service_reuse',
+  title: 'Token used outside its audience',
+  frameworks: ['OWASP-ASI03', 'MITRE-ATTACK-T1550.001'],
+};
+
+let ts: TestStore;
+let alerts: AlertStore;
+const closing: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  ts = await openTestStore({ INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' });
+  alerts = new AlertStore(ts.store);
+});
+afterEach(async () => {
+  for (const c of closing.splice(0).reverse()) await c();
+});
+afterAll(async () => {
+  await ts?.dispose();
+});
+
+async function receiver(script?: Script): Promise<WebhookReceiver> {
+  const r = await WebhookReceiver.start(SECRET, script);
+  closing.push(() => r.close());
+  return r;
+}
+
+/** A live policy for alerts of environment `env` (each test has its own), posting to `r`. */
+function policy(id: string, env: string, r: WebhookReceiver, more: Record<string, unknown> = {}): Policy {
+  return parsePolicy({ id, match: { environments: [env] }, endpoint: { url: r.url, secrets: [SECRET] }, ...more }, 'file');
+}
+
+async function responder(policies: Policy[], options: Partial<ResponderOptions> = {}): Promise<Responder> {
+  const r = await Responder.open({
+    store: ts.store,
+    config: ts.config,
+    policies,
+    retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    lagMs: 1000,
+    ...options,
+  });
+  closing.push(() => r.close());
+  // The first look sets the watermark; alerts raised after it are the ones acted on.
+  await r.start();
+  return r;
+}
+
+let seq = 0;
+/** Records a finding as the detectors would; returns the alert id. */
+async function raise(env: string, token: string, options: Partial<Finding> & { source?: AlertSource } = {}): Promise<string> {
+  const { source = SOURCE, ...rest } = options;
+  seq++;
+  const f: Finding = {
+    key: 'slack',
+    severity: 'high',
+    reason: `token ${token} issued for [github] was used against slack`,
+    tokenId: token,
+    rootTokenId: token,
+    agentId: 'triage-bot',
+    taskId: 'T-1',
+    caller: 'triage-svc',
+    target: 'slack',
+    environment: env,
+    evidence: { traceId: 'a'.repeat(32), spanId: seq.toString(16).padStart(16, '0'), time: new Date().toISOString() },
+    ...rest,
+  };
+  await alerts.record(source, [f]);
+  return alertId(source.id, f.rootTokenId || f.tokenId, f.key);
+}
+
+/** A lifecycle event of a token, as the broker reports it. */
+async function grant(token: string, event: 'issued' | 'refreshed' | 'exchanged', parent = '', agent = 'triage-bot'): Promise<void> {
+  const now = new Date().toISOString();
+  await ts.store.insert('token_events', [
+    { time: now, ingested_at: now, event, token_id: token, parent_id: parent, agent_id: agent, source: 'test' },
+  ]);
+}
+
+async function settled(r: Responder, alert: string, done: (v: RevocationView[]) => boolean, timeoutMs = 15_000) {
+  return eventually(() => r.deliveries(alert), done, timeoutMs);
+}
+
+const finalStatus = (v: RevocationView[]) => v.length > 0 && v.every((x) => !['queued', 'retrying'].includes(x.status));
+
+describe('Responder', () => {
+  it('posts a revoke of the whole session that an independent receiver verifies, and records the attempt on the alert', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('verify', 'env-verify', rx)]);
+    await grant('root-1', 'issued');
+    await grant('root-1-a', 'refreshed', 'root-1');
+    await grant('root-1-b', 'refreshed', 'root-1-a');
+    const id = await raise('env-verify', 'root-1-b', { rootTokenId: 'root-1' });
+
+    const views = await settled(r, id, finalStatus);
+
+    expect(rx.requests).toHaveLength(1);
+    const req = rx.requests[0];
+    expect(req?.verified).toBe(true);
+    expect(req?.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
+    const body = JSON.parse(req?.body ?? '{}') as RevokeRequestBody;
+    expect(body.type).toBe('token.revoke_requested');
+    expect(Date.parse(body.timestamp)).toBeGreaterThan(0);
+    expect(body.data.alert).toMatchObject({ id, detector: 'cross_service_reuse', tokenId: 'root-1-b', rootTokenId: 'root-1' });
+    expect(body.data.revoke).toMatchObject({ mode: 'session', sessionRoot: 'root-1', chain: ['root-1'] });
+    expect([...body.data.revoke.tokens].sort()).toEqual(['root-1', 'root-1-a', 'root-1-b']);
+    expect(body.data.reason).toContain(id);
+    expect(views).toHaveLength(1);
+    expect(views[0]).toMatchObject({ status: 'delivered', attempts: 1, webhookId: req?.webhookId, policyId: 'verify' });
+    expect(views[0]?.attemptLog).toEqual([
+      expect.objectContaining({ attempt: 1, status: 'delivered', httpStatus: 204, error: '', endpoint: rx.url }),
+    ]);
+  });
+
+  it('names the whole delegation chain in chain mode, from the origin down through exchanges and refreshes', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('chain', 'env-chain', rx, { revoke: 'chain' })]);
+    await grant('origin-1', 'issued', '', 'planner');
+    await grant('origin-1-r', 'refreshed', 'origin-1', 'planner');
+    await grant('deleg-1', 'exchanged', 'origin-1', 'coder');
+    await grant('deleg-1-r', 'refreshed', 'deleg-1', 'coder');
+    const id = await raise('env-chain', 'deleg-1-r', { rootTokenId: 'deleg-1' });
+
+    await settled(r, id, finalStatus);
+
+    const body = JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody;
+    expect(body.data.revoke.mode).toBe('chain');
+    expect(body.data.revoke.sessionRoot).toBe('deleg-1');
+    expect(body.data.revoke.chain).toEqual(['deleg-1', 'origin-1']);
+    expect([...body.data.revoke.tokens].sort()).toEqual(['deleg-1', 'deleg-1-r', 'origin-1', 'origin-1-r']);
+  });
+
+  it('retries a receiver that fails twice with the same webhook-id, so it revokes exactly once', async () => {
+    const rx = await receiver((n) => ({ status: n <= 2 ? 500 : 200 }));
+    const r = await responder([policy('flaky', 'env-flaky', rx)]);
+    const id = await raise('env-flaky', 'flaky-1');
+
+    const views = await settled(r, id, finalStatus);
+
+    expect(rx.requests.map((q) => q.status)).toEqual([500, 500, 200]);
+    expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(1);
+    expect(rx.requests.every((q) => q.verified)).toBe(true);
+    expect(rx.revoked.size).toBe(1);
+    expect(new Set(rx.requests.map((q) => q.body)).size).toBe(1);
+    expect(views[0]).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect(views[0]?.attemptLog.map((a) => [a.attempt, a.status, a.httpStatus])).toEqual([
+      [1, 'failed', 500],
+      [2, 'failed', 500],
+      [3, 'delivered', 200],
+    ]);
+    expect(views[0]?.attemptLog[0]?.error).toContain('HTTP 500');
+    expect(views[0]?.attemptLog[0]?.nextAttemptAt).not.toBeNull();
+  });
+
+  it('waits as long as Retry-After asks before the next attempt', async () => {
+    const rx = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 204 }));
+    const r = await responder([policy('patient', 'env-patient', rx)]);
+    const id = await raise('env-patient', 'patient-1');
+
+    await settled(r, id, finalStatus);
+
+    expect(rx.requests).toHaveLength(2);
+    expect((rx.requests[1]?.receivedAt ?? 0) - (rx.requests[0]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('disables the policy when the endpoint answers 410 Gone, and sends nothing more', async () => {
+    const rx = await receiver(() => ({ status: 410 }));
+    const r = await responder([policy('gone', 'env-gone', rx)]);
+    const first = await raise('env-gone', 'gone-1');
+
+    const views = await settled(r, first, finalStatus);
+    expect(views[0]).toMatchObject({ status: 'disabled', attempts: 1 });
+    expect(r.policies.state('gone')).toMatchObject({ state: 'disabled', reason: expect.stringContaining('410') });
+
+    const second = await raise('env-gone', 'gone-2');
+    const later = await settled(r, second, finalStatus);
+    expect(later[0]).toMatchObject({ status: 'disabled', attempts: 0 });
+    expect(rx.requests).toHaveLength(1);
+  });
+
+  it('dead-letters a delivery after its last attempt', async () => {
+    const rx = await receiver(() => ({ status: 500 }));
+    const r = await responder([policy('dead', 'env-dead', rx, { retry: { maxAttempts: 3 } })]);
+    const id = await raise('env-dead', 'dead-1');
+
+    const views = await settled(r, id, finalStatus);
+
+    expect(rx.requests).toHaveLength(3);
+    expect(views[0]).toMatchObject({ status: 'dead', attempts: 3, lastError: expect.stringContaining('HTTP 500') });
+    expect(views[0]?.attemptLog.map((a) => a.status)).toEqual(['failed', 'failed', 'dead']);
+    const letters = await r.deliveryLog.deadLetters();
+    expect(letters.find((l) => l.webhookId === views[0]?.webhookId)).toMatchObject({ attempts: 3, lastHttpStatus: 500, alertId: id });
+  });
+
+  it('in dry-run records the body it would send and sends nothing', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('dry', 'env-dry', rx, { dryRun: true })]);
+    const id = await raise('env-dry', 'dry-1');
+
+    const views = await settled(r, id, finalStatus);
+
+    expect(views[0]).toMatchObject({ status: 'dry_run', dryRun: true });
+    expect(views[0]?.attemptLog).toEqual([expect.objectContaining({ status: 'dry_run', httpStatus: 0 })]);
+    expect((JSON.parse(views[0]?.payload ?? '{}') as RevokeRequestBody).data.alert.id).toBe(id);
+    expect(rx.requests).toHaveLength(0);
+  });
+
+  it('holds the rate limit under a burst of 1,000 qualifying alerts: pauses the policy and raises an alert saying why', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('burst', 'env-burst', rx, { maxPerMinute: 5 })]);
+    const findings: Finding[] = Array.from({ length: 1000 }, (_, i) => ({
+      key: 'slack',
+      severity: 'high',
+      reason: `token burst-${i} was used against slack`,
+      tokenId: `burst-${i}`,
+      rootTokenId: `burst-${i}`,
+      agentId: 'triage-bot',
+      taskId: 'T-1',
+      caller: 'triage-svc',
+      target: 'slack',
+      environment: 'env-burst',
+      evidence: { traceId: 'b'.repeat(32), spanId: i.toString(16).padStart(16, '0'), time: new Date().toISOString() },
+    }));
+    await alerts.record(SOURCE, findings);
+
+    const counts = await eventually(
+      async () => (await r.policyView('burst')).requests,
+      (c) => (c.delivered ?? 0) + (c.held ?? 0) === 1000,
+      30_000,
+    );
+
+    expect(counts).toEqual({ delivered: 5, held: 995 });
+    expect(rx.revoked.size).toBe(5);
+    expect(rx.requests.every((q) => q.verified)).toBe(true);
+    expect(r.policies.state('burst')).toMatchObject({ state: 'paused', reason: expect.stringContaining('more than 5 revocations') });
+    const page = await alerts.list({ detector: BREAKER_SOURCE.id });
+    expect(page.alerts).toEqual([
+      expect.objectContaining({
+        severity: 'high',
+        rootTokenId: 'policy:burst',
+        reason: expect.stringContaining('Revoke policy burst paused'),
+      }),
+    ]);
+  });
+
+  it('on resume, re-queues held requests when asked to release them (the rate limit still applies)', async () => {
+    const rx = await receiver();
+    let clock = Date.now();
+    const r = await responder([policy('resume', 'env-resume', rx, { maxPerMinute: 2 })], {
+      rateLimiter: new MemoryRateLimiter(() => clock),
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await raise('env-resume', `resume-${i}`));
+    await eventually(
+      async () => (await r.policyView('resume')).requests,
+      (c) => (c.delivered ?? 0) === 2 && (c.held ?? 0) === 2,
+    );
+
+    clock += 61_000;
+    const out = await r.resume('resume', 'key:admin', true);
+
+    expect(out).toMatchObject({ released: 2, discarded: 0 });
+    const counts = await eventually(
+      async () => (await r.policyView('resume')).requests,
+      (c) => (c.delivered ?? 0) === 4,
+    );
+    expect(counts).toEqual({ delivered: 4 });
+    expect(rx.revoked.size).toBe(4);
+  });
+
+  it('revokes a session once per policy, however many alerts and updates concern it', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('once', 'env-once', rx)]);
+    const a = await raise('env-once', 'once-1-r', { rootTokenId: 'once-1', key: 'slack' });
+    const b = await raise('env-once', 'once-1', { rootTokenId: 'once-1', key: 'jira', source: { ...SOURCE, id: 'scope_creep' } });
+    await settled(r, a, (v) => finalStatus(v));
+    await raise('env-once', 'once-1-r', { rootTokenId: 'once-1', key: 'slack' });
+    const c = await raise('env-once', 'once-2');
+    await settled(r, c, finalStatus);
+
+    expect(rx.revoked.size).toBe(2);
+    expect(await r.deliveries(b)).toEqual([]);
+  });
+
+  it('lets an analyst revoke by hand from an alert no policy matches, through the same signed path, once', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('manual', 'env-nothing-matches', rx)]);
+    const id = await raise('env-manual', 'manual-1');
+
+    const requested = await r.request(id, 'manual', 'key:ana');
+    expect(requested).toMatchObject({ status: 'queued', requestedBy: 'analyst:key:ana', alertId: id });
+    await settled(r, id, finalStatus);
+
+    expect(rx.requests).toHaveLength(1);
+    expect(rx.requests[0]?.verified).toBe(true);
+    expect((JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody).data.requestedBy).toBe('analyst:key:ana');
+    await expect(r.request(id, 'manual', 'key:ana')).rejects.toMatchObject({ status: 409, code: 'already_requested' });
+    await expect(r.request(id, 'nope', 'key:ana')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('sends a CAEP session-revoked event as the body when the policy asks for it', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('caep', 'env-caep', rx, { body: 'caep' })]);
+    const id = await raise('env-caep', 'caep-1-r', { rootTokenId: 'caep-1' });
+
+    await settled(r, id, finalStatus);
+
+    const set = JSON.parse(rx.requests[0]?.body ?? '{}') as Record<string, unknown>;
+    expect(rx.requests[0]?.verified).toBe(true);
+    expect(set).toMatchObject({
+      iss: 'intentwatch',
+      jti: rx.requests[0]?.webhookId,
+      sub_id: { format: 'opaque', id: 'caep-1' },
+      events: { [CAEP_SESSION_REVOKED]: { initiating_entity: 'policy', reason_admin: { en: expect.stringContaining(id) } } },
+    });
+  });
+
+  it('acts on nothing an active suppression mutes', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('muted', 'env-muted', rx)]);
+    const expires = new Date(Date.now() + 3_600_000).toISOString();
+    await new SuppressionStore(ts.store).create(
+      { detector: '*', scope: 'agent', value: 'noisy-bot', reason: 'known migration', expiresAt: expires },
+      'key:ana',
+    );
+    const muted = await raise('env-muted', 'muted-1', { agentId: 'noisy-bot' });
+    const loud = await raise('env-muted', 'muted-2');
+
+    await settled(r, loud, finalStatus);
+
+    expect(await r.deliveries(muted)).toEqual([]);
+    expect(rx.requests).toHaveLength(1);
+  });
+});
+
+describe('Responder endpoint safety', () => {
+  const strict = (): Pick<Config, 'redisUrl' | 'responders'> => ({
+    ...ts.config,
+    responders: { ...ts.config.responders, webhookAllow: [] },
+  });
+
+  it('refuses a policy whose endpoint is a private address, or a name resolving to loopback', async () => {
+    const r = await Responder.open({ store: ts.store, config: strict() });
+    closing.push(() => r.close());
+    const body = (url: string) => ({ id: 'private', endpoint: { url, secrets: [SECRET] } });
+
+    await expect(r.putPolicy(body('https://10.0.0.7/revoke'), 'key:admin')).rejects.toMatchObject({
+      status: 400,
+      code: 'endpoint_refused',
+    });
+    await expect(r.putPolicy(body('https://169.254.169.254/latest'), 'key:admin')).rejects.toMatchObject({ status: 400 });
+    await expect(r.putPolicy(body('https://localhost:8443/revoke'), 'key:admin')).rejects.toMatchObject({ status: 400 });
+    await expect(r.putPolicy(body('http://broker.example.com/revoke'), 'key:admin')).rejects.toMatchObject({ status: 400 });
+    expect(r.policies.get('private')).toBeUndefined();
+  });
+
+  it('refuses a policy file whose endpoint is a private address at start-up', async () => {
+    const p = parsePolicy({ id: 'file-private', endpoint: { url: 'http://10.0.0.7/revoke', secrets: [SECRET] } }, 'file');
+    await expect(Responder.open({ store: ts.store, config: strict(), policies: [p] })).rejects.toThrow(/file-private/);
+  });
+
+  it('refuses at delivery a name that resolves to loopback, and the receiver never hears of it', async () => {
+    const rx = await receiver();
+    const url = rx.url.replace('http://127.0.0.1', 'https://localhost');
+    const p = parsePolicy({ id: 'rebound', match: { environments: ['env-rebound'] }, endpoint: { url, secrets: [SECRET] } }, 'file');
+    const r = await responder([p], { config: strict() });
+    const id = await raise('env-rebound', 'rebound-1');
+
+    const views = await settled(r, id, finalStatus);
+
+    expect(views[0]).toMatchObject({ status: 'refused', lastError: expect.stringMatching(/loopback/) });
+    expect(rx.requests).toHaveLength(0);
+  });
+});
