@@ -4,6 +4,7 @@ export { eventsFromJson } from './json-events.js';
 export { normalizeSpans, type NormalizeOptions, type NormalizeResult } from './normalize.js';
 export { decodeJsonRequest } from './otlp/decode-json.js';
 export { decodeProtobufRequest } from './otlp/decode-protobuf.js';
+export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
 export type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
 export { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';

@@ -6,7 +6,7 @@ import { ingestAuth } from './ingest-auth.js';
 import { eventsFromJson } from './json-events.js';
 import { normalizeSpans } from './normalize.js';
 import { decodeJsonRequest, JsonShapeError } from './otlp/decode-json.js';
-import { decodeProtobufRequest } from './otlp/decode-protobuf.js';
+import { readTraceRequest } from './otlp/protobuf-reader.js';
 import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
 import type { RowBatch } from './rows.js';
 
@@ -90,9 +90,9 @@ export class Collector {
       const encoding: Encoding = req.is(PROTOBUF) ? 'protobuf' : 'json';
       res.locals.encoding = encoding;
       const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
-      let decoded: ReturnType<typeof decodeProtobufRequest>;
+      let decoded: ReturnType<typeof readTraceRequest>;
       try {
-        decoded = encoding === 'protobuf' ? decodeProtobufRequest(body) : decodeJsonRequest(body.toString('utf8'));
+        decoded = encoding === 'protobuf' ? readTraceRequest(body) : decodeJsonRequest(body.toString('utf8'));
       } catch (e) {
         const detail = e instanceof JsonShapeError || e instanceof SyntaxError ? e.message : describeDecodeError(e);
         throw new HttpError(400, 'invalid_body', `the body is not an OTLP ExportTraceServiceRequest in ${encoding}: ${detail}`);
