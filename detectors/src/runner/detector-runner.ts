@@ -29,17 +29,57 @@ const MAX_RECHECK = 50_000;
  * Not safe to call concurrently for the same detector (the scheduler serialises runs per
  * detector in-process, and with a per-detector Redis lock across workers).
  */
+export interface DetectorRunnerOptions {
+  /**
+   * Keep each detector's watermark in memory after the first read (default true). Safe when this
+   * runner is the only one running its detectors; with several workers (BullMQ) the watermark
+   * must be read from the store at every run, since another worker may have moved it.
+   */
+  cacheWatermarks?: boolean;
+  /**
+   * With cached watermarks, store a moved watermark at most this often (default 5000 ms), since
+   * an insert costs more than a whole run on the embedded engine. A restart then resumes at most
+   * this much earlier, which only repeats work (detection is idempotent). `flush` stores the rest.
+   */
+  persistEveryMs?: number;
+}
+
 export class DetectorRunner {
   readonly #store: Store;
   readonly #config: DetectorConfig;
   readonly #alerts: AlertStore;
   readonly #watermarks: Watermarks;
+  readonly #cacheWatermarks: boolean;
+  readonly #cachedWatermarks = new Map<string, number>();
+  readonly #persistEveryMs: number;
+  /** Watermarks as last stored, per detector (for throttled persistence). */
+  readonly #persisted = new Map<string, number>();
+  /** The last window's re-examined tokens and tasks: detectors run in one tick share a window. */
+  #recheckMemo: { key: string; value: Promise<{ tokens: string[]; tasks: string[] }> } | undefined;
 
-  constructor(store: Store, config: DetectorConfig, alerts = new AlertStore(store)) {
+  constructor(store: Store, config: DetectorConfig, alerts = new AlertStore(store), options: DetectorRunnerOptions = {}) {
     this.#store = store;
     this.#config = config;
     this.#alerts = alerts;
     this.#watermarks = new Watermarks(store);
+    this.#cacheWatermarks = options.cacheWatermarks ?? true;
+    this.#persistEveryMs = this.#cacheWatermarks ? (options.persistEveryMs ?? 5000) : 0;
+  }
+
+  /** Stores every cached watermark that moved since it was last stored. */
+  async flush(): Promise<void> {
+    for (const [detector, watermark] of this.#cachedWatermarks) {
+      if (this.#persisted.get(detector) !== watermark) {
+        await this.#watermarks.set(detector, watermark);
+        this.#persisted.set(detector, watermark);
+      }
+    }
+  }
+
+  /** Forgets cached watermarks (after someone else moved them, e.g. a test replaying history). */
+  forgetWatermarks(): void {
+    this.#cachedWatermarks.clear();
+    this.#persisted.clear();
   }
 
   get watermarks(): Watermarks {
@@ -55,7 +95,8 @@ export class DetectorRunner {
     const started = performance.now();
     const end = runSeconds.startTimer({ detector: detector.id });
     try {
-      const watermark = await this.#watermarks.get(detector.id);
+      const watermark =
+        (this.#cacheWatermarks ? this.#cachedWatermarks.get(detector.id) : undefined) ?? (await this.#watermarks.get(detector.id));
       const window = await this.#window(detector, watermark, now);
       const intent = new IntentResolver(this.#store);
       const ctx: DetectContext = {
@@ -82,7 +123,14 @@ export class DetectorRunner {
       }
       findingsTotal.inc({ detector: detector.id }, findings.length);
       const recorded = await this.#alerts.record(detector, findings, now);
-      if (window.untilMs > (watermark ?? 0)) await this.#watermarks.set(detector.id, window.untilMs);
+      if (window.untilMs > (watermark ?? 0)) {
+        if (this.#cacheWatermarks) this.#cachedWatermarks.set(detector.id, window.untilMs);
+        const persisted = this.#persisted.get(detector.id);
+        if (persisted === undefined || window.untilMs - persisted >= this.#persistEveryMs) {
+          await this.#watermarks.set(detector.id, window.untilMs);
+          this.#persisted.set(detector.id, window.untilMs);
+        }
+      }
       lagSeconds.set({ detector: detector.id }, Math.max(0, (Date.now() - Math.max(window.untilMs, watermark ?? 0)) / 1000));
       return { detector: detector.id, findings: findings.length, ...recorded, durationMs: performance.now() - started, window };
     } catch (e) {
@@ -106,34 +154,40 @@ export class DetectorRunner {
     };
     // The first run reads everything; later runs re-examine what late lifecycle events explain.
     if (!detector.recheck || watermark === undefined || untilMs <= sinceMs) return window;
-    const range = { since: msToDateTime64(sinceMs), until: msToDateTime64(untilMs) };
-    const [tokens, tasks] = await Promise.all([
-      this.#store.query<{ token_id: string }>(
-        `SELECT DISTINCT token_id FROM token_events
-         WHERE ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)} LIMIT ${MAX_RECHECK}`,
-        range,
-      ),
-      this.#store.query<{ task_id: string }>(
-        `SELECT DISTINCT task_id FROM task_events
-         WHERE ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)} AND task_id != '' LIMIT ${MAX_RECHECK}`,
-        range,
-      ),
-    ]);
-    const tokenSet = new Set(tokens.map((r) => r.token_id));
-    const taskIds = tasks.map((r) => r.task_id);
-    if (taskIds.length > 0) {
-      const granted = await this.#store.query<{ token_id: string }>(
-        `SELECT DISTINCT token_id FROM token_events WHERE task_id IN {tasks:Array(String)} LIMIT ${MAX_RECHECK}`,
-        { tasks: taskIds },
-      );
-      for (const r of granted) tokenSet.add(r.token_id);
-    }
-    if (tokenSet.size > 0) {
-      for (const t of await new IntentResolver(this.#store).descendants(tokenSet)) tokenSet.add(t);
-    }
-    window.recheck = tokenSet.size > 0 || taskIds.length > 0;
-    window.recheckTokens = [...tokenSet].slice(0, MAX_RECHECK);
-    window.recheckTasks = taskIds;
+    const key = `${sinceMs}-${untilMs}`;
+    if (this.#recheckMemo?.key !== key) this.#recheckMemo = { key, value: this.#recheckSet(sinceMs, untilMs) };
+    const { tokens, tasks } = await this.#recheckMemo.value.catch((e: unknown) => {
+      this.#recheckMemo = undefined;
+      throw e;
+    });
+    window.recheck = tokens.length > 0 || tasks.length > 0;
+    window.recheckTokens = tokens;
+    window.recheckTasks = tasks;
     return window;
+  }
+
+  /**
+   * Tokens and tasks whose lifecycle events arrived in (since, until]: the tokens named, the
+   * tokens granted for the tasks named, and their descendants. One query for the common case,
+   * one more per level of descendants beyond the first.
+   */
+  async #recheckSet(sinceMs: number, untilMs: number): Promise<{ tokens: string[]; tasks: string[] }> {
+    const [row] = await this.#store.query<{ tokens: string[]; tasks: string[]; children: string[] }>(
+      `WITH
+         (SELECT groupUniqArray(${MAX_RECHECK})(task_id) FROM task_events
+          WHERE ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)} AND task_id != '') AS tasks,
+         (SELECT groupUniqArray(${MAX_RECHECK})(token_id) FROM token_events
+          WHERE (ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR (task_id != '' AND has(tasks, task_id))) AS tokens
+       SELECT tasks, tokens,
+         (SELECT groupUniqArray(${MAX_RECHECK})(token_id) FROM token_events
+          WHERE has(tokens, parent_id) AND event IN ('refreshed', 'exchanged')) AS children`,
+      { since: msToDateTime64(sinceMs), until: msToDateTime64(untilMs) },
+    );
+    const tokenSet = new Set([...(row?.tokens ?? []), ...(row?.children ?? [])]);
+    const deeper = (row?.children ?? []).filter((t) => !(row?.tokens ?? []).includes(t));
+    if (deeper.length > 0) {
+      for (const t of await new IntentResolver(this.#store).descendants(deeper)) tokenSet.add(t);
+    }
+    return { tokens: [...tokenSet].slice(0, MAX_RECHECK), tasks: row?.tasks ?? [] };
   }
 }

@@ -27,8 +27,8 @@ const QUEUE = 'detectors';
 const DEFAULTS = { queuePrefix: 'intentwatch' };
 
 /**
- * Runs every detector every `detectIntervalMs`. Without `redisUrl`: one in-process loop per
- * detector, never overlapping itself, so a slow or failing detector delays nobody else. With
+ * Runs every detector every `detectIntervalMs`. Without `redisUrl`: an in-process loop that runs
+ * them in turn (a failing one is skipped to the next; a tick never overlaps the previous). With
  * `redisUrl`: one BullMQ job scheduler per detector id (upserted, so a redeploy updates instead
  * of duplicating) and a worker in this process; any number of processes may run workers. A
  * per-detector Redis lock makes sure one window is processed by one worker at a time, and the
@@ -51,7 +51,10 @@ export class DetectorService {
   private constructor(options: DetectorServiceOptions) {
     this.#options = { ...DEFAULTS, ...options };
     this.#detectors = options.detectors ?? DETECTORS;
-    this.#runner = new DetectorRunner(options.store, options.config, new AlertStore(options.store));
+    // With several workers a watermark may move under us: read it from the store at every run.
+    this.#runner = new DetectorRunner(options.store, options.config, new AlertStore(options.store), {
+      cacheWatermarks: !options.config.redisUrl,
+    });
   }
 
   /** Starts the loops (or the BullMQ schedulers and worker) and resolves once they run. */
@@ -73,29 +76,38 @@ export class DetectorService {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     await Promise.allSettled([...this.#running.values()]);
+    await this.#runner.flush().catch((e: unknown) => this.#log.warn({ err: String(e) }, 'could not store the last watermarks'));
     await this.#worker?.close();
     await this.#queue?.close();
     await Promise.allSettled(this.#connections.map((c) => c.quit()));
   }
 
+  /**
+   * One loop runs every detector in turn at each tick, with one clock: their windows coincide,
+   * so the work of finding late lifecycle events is shared, and the engine is not asked for six
+   * things at once (the embedded engine answers concurrent queries no faster than in turn).
+   */
   #startLoops(): void {
     const interval = this.#options.config.detectIntervalMs;
-    for (const detector of this.#detectors) {
-      const tick = async () => {
-        if (this.#stopped) return;
-        const started = Date.now();
-        const run = this.#runGuarded(detector);
-        this.#running.set(detector.id, run);
-        await run;
-        this.#running.delete(detector.id);
-        if (this.#stopped) return;
-        this.#timers.set(
-          detector.id,
-          setTimeout(() => void tick(), Math.max(0, interval - (Date.now() - started))),
-        );
-      };
-      void tick();
-    }
+    const tick = async () => {
+      if (this.#stopped) return;
+      const started = Date.now();
+      const run = (async () => {
+        for (const detector of this.#detectors) {
+          if (this.#stopped) return;
+          await this.#runGuarded(detector, false, started);
+        }
+      })();
+      this.#running.set('loop', run);
+      await run;
+      this.#running.delete('loop');
+      if (this.#stopped) return;
+      this.#timers.set(
+        'loop',
+        setTimeout(() => void tick(), Math.max(0, interval - (Date.now() - started))),
+      );
+    };
+    void tick();
     this.#log.info({ detectors: this.#detectors.map((d) => d.id), intervalMs: interval }, 'detectors running in-process');
   }
 
@@ -145,9 +157,9 @@ export class DetectorService {
   }
 
   /** One run; errors are logged and reported, never thrown (unless `rethrow`, so BullMQ records the failed job). */
-  async #runGuarded(detector: Detector, rethrow = false): Promise<void> {
+  async #runGuarded(detector: Detector, rethrow = false, now?: number): Promise<void> {
     try {
-      const report = await this.#runner.runOnce(detector);
+      const report = await this.#runner.runOnce(detector, now);
       this.#options.onRun?.(detector.id, report);
       if (report.raised > 0 || report.reopened > 0) {
         this.#log.info(
