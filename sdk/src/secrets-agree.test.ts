@@ -40,6 +40,9 @@ const VECTORS = [
   'error 401: Authorization: Bearer 0a1b2c3d4e5f60718293 rejected',
   'naïve ünïcode text with ghp_0123456789abcdefghij0123456789abcdef inside',
   'sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+  'postgres://etl:S3cr3t-Passw0rd@db.internal:5432/warehouse',
+  `git clone https://x-access-token:ghp_${'a1B2'.repeat(9)}@github.com/acme/repo.git`,
+  'redis://:sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad@cache:6379',
 ];
 
 /** One generator per credential format both sides know. */

@@ -34,14 +34,21 @@ const PARAMETER = '(?:access_token|refresh_token|id_token|client_secret|api_key|
 const CREDENTIAL = '[A-Za-z0-9._~+/=-]{12,}';
 
 /**
+ * The password of a URL's userinfo (`https://user:password@host`): groups 6 (up to the colon) and
+ * 7. Bounded, so that no text makes the scan quadratic.
+ */
+const USERINFO = '\\b([A-Za-z][A-Za-z0-9+.-]{0,31}://[^\\s/?#@:]{0,256}:)([^\\s/?#@]{1,512})(?=@)';
+
+/**
  * One pass over text finds, at each position, a known format (group 1), a scheme followed by a
- * credential (groups 2, 3) or a credential parameter (groups 4, 5) — one pass, so a replaced
+ * credential (groups 2, 3), a credential parameter (groups 4, 5) or a URL's password (6, 7) — one pass, so a replaced
  * value is never looked at twice.
  */
 const SECRET_IN_TEXT = new RegExp(
   `(?<![A-Za-z0-9_-])(${SECRET_FORMATS.join('|')})(?![A-Za-z0-9_-])` +
     `|\\b(${SCHEME}\\s+)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])` +
-    `|\\b(${PARAMETER}=)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])`,
+    `|\\b(${PARAMETER}=)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])` +
+    `|${USERINFO}`,
   'g',
 );
 
@@ -114,14 +121,25 @@ export function redactText(text: string): { text: string; count: number } {
   let count = 0;
   const out = text.replace(
     SECRET_IN_TEXT,
-    (match: string, format?: string, scheme?: string, schemeCredential?: string, parameter?: string, parameterCredential?: string) => {
+    (
+      match: string,
+      format?: string,
+      scheme?: string,
+      schemeCredential?: string,
+      parameter?: string,
+      parameterCredential?: string,
+      userinfo?: string,
+      password?: string,
+    ) => {
       if (format) {
         count++;
         return tokenFingerprint(format);
       }
-      const prefix = scheme ?? parameter ?? '';
-      const credential = schemeCredential ?? parameterCredential ?? '';
+      const prefix = scheme ?? parameter ?? userinfo ?? '';
+      const credential = schemeCredential ?? parameterCredential ?? password ?? '';
       if (scheme && !looksGenerated(credential)) return match;
+      // Already a fingerprint (redacted once by the agent's SDK): stays as it is.
+      if (userinfo && credential.startsWith('sha256:')) return match;
       count++;
       return prefix + tokenFingerprint(credential);
     },

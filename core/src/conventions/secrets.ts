@@ -36,14 +36,21 @@ const PARAMETER = '(?:access_token|refresh_token|id_token|client_secret|api_key|
 const CREDENTIAL = '[A-Za-z0-9._~+/=-]{12,}';
 
 /**
+ * The password of a URL's userinfo (`https://user:password@host`): groups 6 (up to the colon) and
+ * 7. Bounded, so that no text makes the scan quadratic.
+ */
+const USERINFO = '\\b([A-Za-z][A-Za-z0-9+.-]{0,31}://[^\\s/?#@:]{0,256}:)([^\\s/?#@]{1,512})(?=@)';
+
+/**
  * One pass over text finds, at each position, a known format (group 1), a scheme followed by a
- * credential (groups 2, 3) or a credential parameter (groups 4, 5) — one pass, so a replaced
+ * credential (groups 2, 3), a credential parameter (groups 4, 5) or a URL's password (6, 7) — one pass, so a replaced
  * value is never looked at twice.
  */
 const SECRET_IN_TEXT = new RegExp(
   `(?<![A-Za-z0-9_-])(${SECRET_FORMATS.join('|')})(?![A-Za-z0-9_-])` +
     `|\\b(${SCHEME}\\s+)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])` +
-    `|\\b(${PARAMETER}=)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])`,
+    `|\\b(${PARAMETER}=)(${CREDENTIAL})(?![A-Za-z0-9._~+/=-])` +
+    `|${USERINFO}`,
   'g',
 );
 
@@ -105,14 +112,25 @@ export function redactText(text: string): { text: string; count: number } {
   let count = 0;
   const out = text.replace(
     SECRET_IN_TEXT,
-    (match: string, format?: string, scheme?: string, schemeCredential?: string, parameter?: string, parameterCredential?: string) => {
+    (
+      match: string,
+      format?: string,
+      scheme?: string,
+      schemeCredential?: string,
+      parameter?: string,
+      parameterCredential?: string,
+      userinfo?: string,
+      password?: string,
+    ) => {
       if (format) {
         count++;
         return fingerprint(format);
       }
-      const prefix = scheme ?? parameter ?? '';
-      const credential = schemeCredential ?? parameterCredential ?? '';
+      const prefix = scheme ?? parameter ?? userinfo ?? '';
+      const credential = schemeCredential ?? parameterCredential ?? password ?? '';
       if (scheme && !looksGenerated(credential)) return match;
+      // Already a fingerprint (redacted once by the agent's SDK): stays as it is.
+      if (userinfo && credential.startsWith('sha256:')) return match;
       count++;
       return prefix + fingerprint(credential);
     },
@@ -121,24 +139,48 @@ export function redactText(text: string): { text: string; count: number } {
 }
 
 /**
+ * Attribute names whose value is a credential whatever it looks like — an opaque API key, a
+ * cookie, a password has no format to recognise: the HTTP headers that carry one
+ * (`http.request.header.authorization`, `…cookie`, `…x-api-key`) and names of secrets
+ * (`aws.secret_access_key`, `db.password`). Matched on the last dot-separated part of the name,
+ * so `token.id` and the other intentwatch attributes never match.
+ */
+const CREDENTIAL_NAME =
+  /^(?:x-)?(?:(?:proxy-)?authorization|(?:set-)?cookie|api[-_]?key|(?:auth|access|refresh|id|session|security)[-_]?token|client[-_]?secret|secret(?:[-_]?access)?[-_]?key|secret|password|passwd|private[-_]?key|credentials?)$/i;
+
+/** True when an attribute of this name holds a credential, whatever its value looks like. */
+export function namesCredential(key: string): boolean {
+  return CREDENTIAL_NAME.test(key.slice(key.lastIndexOf('.') + 1));
+}
+
+/**
  * Replaces every secret (whole values, and secrets inside longer text) in attribute values at
- * any depth with its fingerprint, in place. Returns how many secrets were replaced.
+ * any depth with its fingerprint, in place; the value of an attribute whose name says it is a
+ * credential ({@link namesCredential}) is replaced whole. Returns how many secrets were replaced.
  */
 export function redactSecrets(attrs: Attributes): number {
   let count = 0;
-  const visit = (v: AttrValue): AttrValue => {
+  const visit = (v: AttrValue, credential: boolean): AttrValue => {
     if (typeof v === 'string') {
+      if (credential && v !== '' && !v.startsWith('sha256:')) {
+        count++;
+        return fingerprint(v);
+      }
       const r = redactText(v);
       count += r.count;
       return r.text;
     }
-    if (Array.isArray(v)) return v.map(visit);
+    if (credential && typeof v === 'number') {
+      count++;
+      return fingerprint(String(v));
+    }
+    if (Array.isArray(v)) return v.map((x) => visit(x, credential));
     if (v !== null && typeof v === 'object') {
-      for (const k of Object.keys(v)) v[k] = visit(v[k] as AttrValue);
+      for (const k of Object.keys(v)) v[k] = visit(v[k] as AttrValue, credential || namesCredential(k));
       return v;
     }
     return v;
   };
-  for (const k of Object.keys(attrs)) attrs[k] = visit(attrs[k] as AttrValue);
+  for (const k of Object.keys(attrs)) attrs[k] = visit(attrs[k] as AttrValue, namesCredential(k));
   return count;
 }
