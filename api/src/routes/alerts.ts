@@ -1,4 +1,4 @@
-import { HttpError } from '@intentwatch/core';
+import { HttpError, redactText } from '@intentwatch/core';
 import { ALERT_STATUSES, type AlertFilter, SEVERITIES } from '@intentwatch/detectors';
 import { Router } from 'express';
 import type { z } from 'zod';
@@ -55,7 +55,8 @@ export function alertsRouter(desk: Desk): Router {
     const change = {
       ...(body.status !== undefined ? { status: body.status } : {}),
       ...(body.assignee !== undefined ? { assignee: body.assignee } : {}),
-      ...(body.note !== undefined ? { note: body.note } : {}),
+      // A note is free text an analyst may paste a credential into: stored with it fingerprinted.
+      ...(body.note !== undefined ? { note: redactText(body.note).text } : {}),
     };
     const alert = await desk.alerts.updateTriage(params.id, change, identity.name);
     const [decorated] = await desk.suppressions.decorate([alert]);

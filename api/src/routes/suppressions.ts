@@ -1,4 +1,4 @@
-import { HttpError } from '@intentwatch/core';
+import { HttpError, redactText } from '@intentwatch/core';
 import { Router } from 'express';
 import { roleAllows } from '../api-keys.js';
 import { routes } from '../contract/routes.js';
@@ -21,7 +21,13 @@ export function suppressionsRouter(desk: Desk): Router {
 
   bind(router, routes.createSuppression, async ({ body, identity }) => {
     const s = await view.store.create(
-      { detector: body.detector, scope: body.scope, value: body.value, reason: body.reason.trim(), expiresAt: body.expiresAt },
+      {
+        detector: body.detector,
+        scope: body.scope,
+        value: body.value,
+        reason: redactText(body.reason.trim()).text,
+        expiresAt: body.expiresAt,
+      },
       identity.name,
     );
     return view.out(s);
