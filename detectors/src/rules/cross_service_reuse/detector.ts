@@ -5,6 +5,17 @@ import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list } from '../reason.js';
 
 /**
+ * A ClickHouse boolean: `target` is one of the services in `audience`. Names compare
+ * case-insensitively; an audience entry written as a URL (OAuth audiences often are) stands for
+ * its host; and a host covers its subdomains (audience `github.com` admits `api.github.com`).
+ */
+export function withinAudienceSql(target: string, audience: string): string {
+  const t = `lower(${target})`;
+  const host = "if(position(a, '://') > 0, domain(a), a)";
+  return `arrayExists(a -> (${t} = a OR endsWith(${t}, concat('.', a))), arrayFilter(a -> a != '', arrayMap(a -> lower(${host}), ${audience})))`;
+}
+
+/**
  * A token used outside where and by whom it was issued: against a service outside its
  * `token.audience`, by a caller other than its grantee, or from another environment.
  */
@@ -16,7 +27,7 @@ export const crossServiceReuse = defineDetector({
     'A token is used against a target service outside its token.audience, presented by a caller (gen_ai.agent.id, falling back to service.name; workload.id when both sides name one) other than its grantee, or used from an environment other than the one it was issued for. High; critical when the caller or the environment differs.',
   frameworks: [FW.asi03, FW.nhi9, FW.atlasValidAccounts, FW.attackAppAccessToken],
   falsePositives: [
-    'The target is a known alias of an audience entry (e.g. api.github.com for github): audiences are compared by name, case-insensitively.',
+    'The target is a known alias of an audience entry that is not a subdomain of it (e.g. api.github.com for github): audiences are compared by name, case-insensitively, a URL by its host, a host with its subdomains.',
     "An agent emits spans without gen_ai.agent.id, so its service.name stands in and differs from the grantee's name.",
     'A legitimate hand-off passed the token itself instead of exchanging it (fix the broker flow: use token exchange).',
   ],
@@ -35,8 +46,7 @@ export const crossServiceReuse = defineDetector({
            u.environment AS environment, g.grant_event AS grant_event, g.grantee AS grantee,
            g.grantee_workload AS grantee_workload, g.audience AS audience, g.grant_task_id AS grant_task_id,
            g.grant_environment AS grant_environment,
-           length(g.audience) > 0 AND u.target != ''
-             AND NOT has(arrayMap(a -> lower(a), g.audience), lower(u.target)) AS outside_audience,
+           length(g.audience) > 0 AND u.target != '' AND NOT ${withinAudienceSql('u.target', 'g.audience')} AS outside_audience,
            if(g.grantee_workload != '' AND u.workload_id != '',
               u.workload_id != g.grantee_workload,
               g.grantee != '' AND u.agent_id != '' AND u.agent_id != g.grantee) AS other_caller,

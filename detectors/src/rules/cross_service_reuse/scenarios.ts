@@ -101,6 +101,26 @@ export const scenarios: Scenario[] = [
     ],
   },
   {
+    name: 'audience entries as hosts and URLs admit the host and its subdomains',
+    expect: 'silent',
+    spans: [
+      issued('tok-csr-hosts', 0, { task: 'T-csr-11', agent: 'triage-bot', audience: ['github.com', 'https://slack.com/api'] }),
+      use('tok-csr-hosts', 5, { agent: 'triage-bot', target: 'api.github.com' }),
+      use('tok-csr-hosts', 6, { agent: 'triage-bot', target: 'Slack.com' }),
+    ],
+  },
+  {
+    name: 'a host that only ends like an audience entry is outside it',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-lookalike', 0, { task: 'T-csr-12', agent: 'triage-bot', audience: ['github.com'] }),
+      use('tok-csr-lookalike', 5, { agent: 'triage-bot', target: 'evilgithub.com' }),
+    ],
+    alerts: [
+      { tokenId: 'tok-csr-lookalike', severity: 'high', reason: ['was used against evilgithub.com', 'outside its audience [github.com]'] },
+    ],
+  },
+  {
     name: 'a legitimate exchange to a sub-agent that uses the narrower token within its audience',
     expect: 'silent',
     spans: [
