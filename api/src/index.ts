@@ -7,6 +7,7 @@ export { agentsRouter } from './routes/agents.js';
 export { tokensRouter } from './routes/tokens.js';
 export { suppressionsRouter } from './routes/suppressions.js';
 export { meRouter } from './routes/me.js';
+export { respondersRouter } from './routes/responders.js';
 export { openApiDocument } from './openapi.js';
 export { routes, type RouteSpec } from './contract/routes.js';
 export { UI_DIR } from './ui.js';

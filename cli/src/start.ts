@@ -1,7 +1,7 @@
-import { ApiKeys, Api, Desk } from '@intentwatch/api';
+import { ApiKeys, Api, Desk, respondersRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { DETECTORS, DetectorService } from '@intentwatch/detectors';
+import { DETECTORS, DetectorService, OcsfExporter, Responder } from '@intentwatch/detectors';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 
@@ -82,13 +82,18 @@ async function startRoles(
     );
   }
 
+  // Revoke policies and deliveries: the API manages them and queues manual revokes; the detectors role delivers.
+  const responder = has('api') || has('detectors') ? await Responder.open({ store, config }) : undefined;
+  if (responder) stops.push(() => responder.close());
+
   if (has('api')) {
     const { keys, generated } = ApiKeys.load(config.apiKeys, config.dataDir);
     const desk = new Desk(store, { defaultMaxSessionS: config.defaultMaxSessionS });
     const api = new Api({
       store,
       keys,
-      routers: desk.routers(),
+      // First: it answers GET /v1/alerts/:id?format=ocsf and leaves other alert requests to the desk.
+      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ...desk.routers()],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
     });
@@ -100,11 +105,25 @@ async function startRoles(
     }
   }
   if (has('detectors')) {
-    const detectors = await DetectorService.start({ store, config });
+    const detectors = await DetectorService.start({
+      store,
+      config,
+      // A run that raised or updated alerts wakes the responders instead of waiting for their next look.
+      onRun: (_id, outcome) => {
+        if (!(outcome instanceof Error) && outcome.raised + outcome.updated + outcome.reopened > 0) responder?.notify();
+      },
+    });
     stops.push(() => detectors.stop());
     say(
       `  detectors   ${DETECTORS.length} detectors every ${config.detectIntervalMs} ms (${detectors.mode === 'bullmq' ? 'BullMQ jobs on REDIS_URL' : 'in-process'})`,
     );
+    if (responder) {
+      await responder.start();
+      const policies = responder.policies.list();
+      say(
+        `  responders  ${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
+      );
+    }
   }
   if (args.role === 'detectors') {
     // The detectors role serves no HTTP of its own; probes and scrapes need somewhere to go.

@@ -329,7 +329,9 @@ export class Responder {
     const held = await this.deliveryLog.withStatus(id, 'held');
     if (release) {
       await this.deliveryLog.save(held.map((h) => ({ revocation: h, state: { status: 'queued', attempts: h.attempts, lastError: '' } })));
-      for (const h of held) await this.#queue.add({ ...stripState(h), attempt: h.attempts + 1 });
+      if (this.#started || !(this.#queue instanceof InProcessQueue)) {
+        for (const h of held) await this.#queue.add({ ...stripState(h), attempt: h.attempts + 1 });
+      }
     } else {
       await this.deliveryLog.save(
         held.map((h) => ({ revocation: h, state: { status: 'discarded', attempts: h.attempts, lastError: `discarded by ${actor}` } })),
@@ -480,7 +482,11 @@ export class Responder {
       return { revocation: r, state: { status: st, attempts: 0, lastError: s.reason } };
     });
     await this.deliveryLog.save(entries);
-    for (const r of revocations) if (status.get(r.webhookId) === 'queued') await this.#queue.add({ ...r, attempt: 1 });
+    // An in-process queue runs only where the responder was started; elsewhere (an API-only
+    // process) the stored request is picked up by the started responder's recovery.
+    if (this.#started || !(this.#queue instanceof InProcessQueue)) {
+      for (const r of revocations) if (status.get(r.webhookId) === 'queued') await this.#queue.add({ ...r, attempt: 1 });
+    }
     return status;
   }
 
