@@ -79,8 +79,8 @@ export class TokenView {
     let frontier = [...session];
     const inSession = new Set(session);
     for (let depth = 0; frontier.length > 0 && depth < MAX_DEPTH; depth++) {
-      const children = await this.#store.query<{ token_id: string; parent_id: string; event: string }>(
-        `SELECT token_id, any(parent_id) AS parent_id, argMin(event, time) AS event FROM token_events
+      const children = await this.#store.query<{ token_id: string; first_event: string }>(
+        `SELECT token_id, argMin(event, time) AS first_event FROM token_events
          WHERE parent_id IN {ids:Array(String)} AND event IN ('refreshed', 'exchanged')
          GROUP BY token_id LIMIT 1000`,
         { ids: frontier },
@@ -88,7 +88,7 @@ export class TokenView {
       frontier = [];
       for (const c of children) {
         if (inSession.has(c.token_id) || delegatedTo.includes(c.token_id)) continue;
-        if (c.event === 'refreshed') {
+        if (c.first_event === 'refreshed') {
           inSession.add(c.token_id);
           frontier.push(c.token_id);
         } else delegatedTo.push(c.token_id);
@@ -175,7 +175,8 @@ export class TokenView {
     const sessionLinks = [...inSession].map(link).sort(byTime);
     const root = grantOf(events.get(rootTokenId));
     const limits = [...inSession].map((id) => grantOf(events.get(id))?.maxSessionS).filter((s): s is number => typeof s === 'number');
-    const maxSessionS = root?.maxSessionS ?? (limits.length ? Math.min(...limits) : (this.#defaultMaxSessionS ?? null));
+    // A session no grant describes has no limit to speak of; a described one falls back to policy.
+    const maxSessionS = root?.maxSessionS ?? (limits.length ? Math.min(...limits) : grant ? (this.#defaultMaxSessionS ?? null) : null);
     const revoked = revocationOf(own);
     const startedAt = complete ? (root?.time ?? null) : null;
 
