@@ -33,7 +33,7 @@ export const refreshExtendedSession = defineDetector({
   ],
   tuning: [
     'INTENTWATCH_DEFAULT_MAX_SESSION_S (default 86400) applies to refreshed sessions whose grants name no token.max_session_s; a root that is never refreshed is limited by its expiry (stale_token_use).',
-    'INTENTWATCH_CLOCK_SKEW_MS is allowed past a limit or deadline.',
+    "INTENTWATCH_CLOCK_SKEW_MS is allowed between an agent's use and the session limit, and past a task deadline; a refresh is compared with its root exactly (one broker's clock).",
   ],
   detect,
 });
@@ -91,7 +91,9 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
       });
       continue;
     }
-    const over = overrun(s, task, at, ctx, skew);
+    // The root's issue and its refreshes are stamped by the same broker: no clock skew between
+    // them, so the session limit applies exactly; the deadline comes from the orchestrator's clock.
+    const over = overrun(s, task, at, ctx, { session: 0, deadline: skew });
     if (over)
       findings.push({
         ...base,
@@ -121,7 +123,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
     for (const u of uses) {
       const s = sessions.get(u.token_id) as Session;
       const task = tasks.get(s.taskId);
-      const over = overrun(s, task, toMs(u.time), ctx, skew);
+      const over = overrun(s, task, toMs(u.time), ctx, { session: skew, deadline: skew });
       if (!over) continue;
       findings.push({
         key: over.kind,
@@ -176,16 +178,16 @@ function overrun(
   task: Task | undefined,
   atMs: number,
   ctx: DetectContext,
-  skew: number,
+  skew: { session: number; deadline: number },
 ): { kind: Kind; text: string } | undefined {
   const end = sessionEnd(s, ctx);
-  if (end !== undefined && atMs > end + skew) {
+  if (end !== undefined && atMs > end + skew.session) {
     const ageS = Math.round((atMs - (msOf(s.rootTime) as number)) / 1000);
     const limitS = Math.round((end - (msOf(s.rootTime) as number)) / 1000);
     return { kind: 'max_session', text: `${ageS} s after the session began, beyond its ${limitS} s limit` };
   }
   const deadline = msOf(task?.deadline);
-  if (deadline !== undefined && atMs > deadline + skew) {
+  if (deadline !== undefined && atMs > deadline + skew.deadline) {
     return {
       kind: 'deadline',
       text: `${Math.round((atMs - deadline) / 1000)} s past the deadline of task ${s.taskId} (${shortTime(task?.deadline)})`,

@@ -100,11 +100,29 @@ export const scenarios: Scenario[] = [
     ],
   },
   {
-    name: 'a refresh just inside the limit, within the clock-skew tolerance',
+    name: 'a use just past the session limit, within the clock-skew tolerance',
     expect: 'silent',
     spans: [
       issued('tok-res-f0', 0, { task: 'T-res-6', agent: 'sync-bot', audience: ['salesforce'], maxSession: 600 }),
-      refreshed('tok-res-f1', 'tok-res-f0', 610, { task: 'T-res-6', agent: 'sync-bot', audience: ['salesforce'] }),
+      refreshed('tok-res-f1', 'tok-res-f0', 590, { task: 'T-res-6', agent: 'sync-bot', audience: ['salesforce'] }),
+      use('tok-res-f1', 615, { agent: 'sync-bot', target: 'salesforce' }),
+    ],
+  },
+  {
+    name: 'a refresh seconds past a short session limit (broker clock on both sides: no skew)',
+    expect: 'alert',
+    spans: [
+      issued('tok-res-g0', 0, { task: 'T-res-7', agent: 'sync-bot', audience: ['salesforce'], maxSession: 60 }),
+      refreshed('tok-res-g1', 'tok-res-g0', 30, { task: 'T-res-7', agent: 'sync-bot', audience: ['salesforce'] }),
+      refreshed('tok-res-g2', 'tok-res-g1', 70, { task: 'T-res-7', agent: 'sync-bot', audience: ['salesforce'] }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-res-g2',
+        rootTokenId: 'tok-res-g0',
+        severity: 'high',
+        reason: ['70 s after the session began, beyond its 60 s limit'],
+      },
     ],
   },
 ];
