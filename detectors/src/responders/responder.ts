@@ -1,4 +1,4 @@
-import { type Config, HttpError, type Store, counter, createLogger, histogram } from '@intentwatch/core';
+import { type Config, ConfigError, HttpError, type Store, counter, createLogger, histogram } from '@intentwatch/core';
 import { AlertStore } from '../alerts/alert-store.js';
 import type { AlertSource, Finding } from '../alerts/model.js';
 import { SuppressionStore, suppressionMatches } from '../alerts/suppression-store.js';
@@ -165,8 +165,8 @@ export class Responder {
 
   /**
    * Reads the policies (file, demo, API) and checks the form of their endpoints. Throws
-   * ConfigError for a bad policies file or allow-list, EndpointRefusedError for a file policy
-   * whose endpoint the allow-list refuses.
+   * ConfigError for a bad policies file or allow-list, or a file policy whose `env:` secret is
+   * unset; EndpointRefusedError for a file policy whose endpoint the allow-list refuses.
    */
   static async open(options: ResponderOptions): Promise<Responder> {
     const guard = new EndpointGuard(options.config.responders.webhookAllow);
@@ -181,6 +181,11 @@ export class Responder {
         guard.checkUrl(p.endpoint.url);
       } catch (e) {
         throw new EndpointRefusedError(`policy ${p.id}: ${(e as Error).message}`);
+      }
+      try {
+        resolveSecrets(p, options.env ?? process.env);
+      } catch (e) {
+        throw new ConfigError(`INTENTWATCH_POLICIES_FILE: policy ${p.id}: ${(e as Error).message}`);
       }
     }
     return new Responder(options, policies, guard);
