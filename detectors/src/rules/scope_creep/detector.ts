@@ -41,8 +41,8 @@ function usesQuery(ctx: DetectContext): string {
          joined AS (
            SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id,
                   u.agent_id AS agent_id, u.caller AS caller, u.target AS target, u.environment AS environment,
-                  u.scopes AS used_scopes, u.resource AS resource, u.tool AS tool,
-                  g.grant_event AS grant_event, g.grantee AS grantee, g.granted_scopes AS granted_scopes,
+                  ${scopeList('u.scopes')} AS used_scopes, u.resource AS resource, u.tool AS tool,
+                  g.grant_event AS grant_event, g.grantee AS grantee, ${scopeList('g.granted_scopes')} AS granted_scopes,
                   g.granted_resources AS granted_resources,
                   if(g.grant_task_id != '', g.grant_task_id, u.task_id) AS task_id
            FROM uses AS u INNER JOIN grants AS g ON g.token_id = u.token_id
@@ -76,11 +76,19 @@ function escalationQuery(): string {
            c.task_id AS task_id, c.agent_id AS agent_id, c.trace_id AS trace_id, c.span_id AS span_id,
            c.scopes AS child_scopes, c.audience AS child_audience,
            p.grant_event AS parent_event, p.grantee AS parent_grantee, p.grant_task_id AS parent_task_id,
-           p.granted_scopes AS parent_scopes, p.audience AS parent_audience,
-           if(length(p.granted_scopes) > 0, arrayFilter(s -> NOT has(p.granted_scopes, s), c.scopes), []) AS extra_scopes,
+           ${scopeList('p.granted_scopes')} AS parent_scopes, p.audience AS parent_audience,
+           if(length(parent_scopes) > 0, arrayFilter(s -> NOT has(parent_scopes, s), ${scopeList('c.scopes')}), []) AS extra_scopes,
            if(length(p.audience) > 0, arrayFilter(a -> NOT has(p.audience, a), c.audience), []) AS extra_audience
     FROM children AS c INNER JOIN parents AS p ON p.token_id = c.parent_id
     WHERE length(extra_scopes) > 0 OR length(extra_audience) > 0`;
+}
+
+/**
+ * Scopes as a flat list: an entry may hold several OAuth-style, space-separated scopes
+ * ("repo:read repo:write"), which compare one by one.
+ */
+function scopeList(column: string): string {
+  return `arrayDistinct(arrayFilter(s -> s != '', arrayFlatten(arrayMap(s -> splitByWhitespace(s), ${column}))))`;
 }
 
 function useFindings(r: Row): Finding[] {

@@ -117,6 +117,16 @@ export const scenarios: Scenario[] = [
     ],
   },
   {
+    name: 'space-separated OAuth scopes compare one by one',
+    expect: 'alert',
+    spans: [
+      issued('tok-sc-oauth', 0, { task: 'T-sc-10', agent: 'mail-bot', audience: ['gmail'], scopes: ['mail.read calendar.read'] }),
+      use('tok-sc-oauth', 5, { agent: 'mail-bot', target: 'gmail', scopes: ['calendar.read mail.read'] }),
+      use('tok-sc-oauth', 6, { agent: 'mail-bot', target: 'gmail', scopes: ['mail.read mail.send'] }),
+    ],
+    alerts: [{ tokenId: 'tok-sc-oauth', severity: 'high', count: 1, reason: ['exercised scope mail.send outside its grant'] }],
+  },
+  {
     name: 'uses within scopes, resources and tools',
     expect: 'silent',
     spans: [
