@@ -54,12 +54,16 @@ export class AlertReader {
     this.#store = store;
   }
 
-  /** Alert ids whose detection changed after `version` (exclusive), oldest change first, with their latest version. */
-  async changedSince(version: bigint, limit: number): Promise<{ id: string; version: bigint }[]> {
+  /**
+   * Alert ids whose detection changed after `version` (exclusive) — and at or before `until` when
+   * given — oldest change first, with their latest version in that range.
+   */
+  async changedSince(version: bigint, limit: number, until?: bigint): Promise<{ id: string; version: bigint }[]> {
     const rows = await this.#store.query<{ id: string; v: string }>(
       `SELECT id, max(version) AS v FROM alerts WHERE version > {since:UInt64}
+       ${until === undefined ? '' : 'AND version <= {until:UInt64}'}
        GROUP BY id ORDER BY v LIMIT {limit:UInt32}`,
-      { since: version.toString(), limit },
+      { since: version.toString(), limit, ...(until === undefined ? {} : { until: until.toString() }) },
     );
     return rows.map((r) => ({ id: r.id, version: BigInt(r.v) }));
   }

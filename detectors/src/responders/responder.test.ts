@@ -295,6 +295,35 @@ describe('Responder', () => {
     expect(await r.deliveries(b)).toEqual([]);
   });
 
+  it('works through a burst larger than one read of changed alerts, a page at a time', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('paged', 'env-paged', rx, { dryRun: true, maxPerMinute: 100 })], { pageSize: 7 });
+    await alerts.record(
+      SOURCE,
+      Array.from({ length: 30 }, (_, i) => ({
+        key: 'slack',
+        severity: 'high' as const,
+        reason: `token paged-${i} was used against slack`,
+        tokenId: `paged-${i}`,
+        rootTokenId: `paged-${i}`,
+        agentId: 'triage-bot',
+        taskId: 'T-1',
+        caller: 'triage-svc',
+        target: 'slack',
+        environment: 'env-paged',
+        evidence: { traceId: 'f'.repeat(32), spanId: i.toString(16).padStart(16, '0'), time: new Date().toISOString() },
+      })),
+    );
+
+    const counts = await eventually(
+      async () => (await r.policyView('paged')).requests,
+      (c) => (c.dry_run ?? 0) === 30,
+    );
+
+    expect(counts).toEqual({ dry_run: 30 });
+    expect(rx.requests).toHaveLength(0);
+  });
+
   it('lets an analyst revoke by hand from an alert no policy matches, through the same signed path, once', async () => {
     const rx = await receiver();
     const r = await responder([policy('manual', 'env-nothing-matches', rx)]);

@@ -43,6 +43,8 @@ export interface ResponderOptions {
   rateWindowMs?: number;
   /** How far behind its watermark each look for changed alerts re-reads, for rows committed late (default 5 s). */
   lagMs?: number;
+  /** Changed alerts read per look (default 2000); a larger burst takes several looks. */
+  pageSize?: number;
   /** Deliveries in flight at once in this process (default 8). */
   concurrency?: number;
   /** Where the circuit breaker's alert is recorded (default an AlertStore on `store`). */
@@ -65,6 +67,7 @@ export interface PolicyView extends Policy {
 const STATUSES_THAT_TRIGGER = new Set(['open', 'acknowledged']);
 const WATERMARK = 'alerts';
 const MAX_CHANGES_PER_POLL = 2000;
+const MAX_LATE_PER_POLL = 20_000;
 const POLICY_REFRESH_MS = 2000;
 const RECOVERY_MS = 10_000;
 
@@ -118,6 +121,7 @@ export class Responder {
   readonly #retry: RetrySettings;
   readonly #rateWindowMs: number;
   readonly #lagMicros: bigint;
+  readonly #pageSize: number;
   readonly #seen = new Map<string, bigint>();
   readonly #tripping = new Set<string>();
   #watermark: bigint | undefined;
@@ -146,6 +150,7 @@ export class Responder {
     this.#retry = { maxAttempts: this.#config.maxAttempts, baseDelayMs: 500, maxDelayMs: 300_000, ...options.retry };
     this.#rateWindowMs = options.rateWindowMs ?? 60_000;
     this.#lagMicros = BigInt((options.lagMs ?? 5000) * 1000);
+    this.#pageSize = options.pageSize ?? MAX_CHANGES_PER_POLL;
     if (options.queue) {
       this.#queue = options.queue;
       this.#limiter = options.rateLimiter ?? new MemoryRateLimiter();
@@ -233,9 +238,17 @@ export class Responder {
     }
     if (this.#watermark === undefined) this.#watermark = await this.#loadWatermark();
     const watermark = this.#watermark;
-    const since = watermark > this.#lagMicros ? watermark - this.#lagMicros : 0n;
-    const changed = await this.#reader.changedSince(since, MAX_CHANGES_PER_POLL);
-    const fresh = changed.filter((c) => this.#seen.get(c.id) !== c.version);
+    // New changes move the watermark; a second read of the lag behind it catches rows another
+    // writer committed late with an earlier version. Kept apart, so that a burst larger than one
+    // page inside the lag cannot hold the watermark in place.
+    const [ahead, behind] = await Promise.all([
+      this.#reader.changedSince(watermark, this.#pageSize),
+      watermark > 0n
+        ? this.#reader.changedSince(watermark > this.#lagMicros ? watermark - this.#lagMicros : 0n, MAX_LATE_PER_POLL, watermark)
+        : Promise.resolve([]),
+    ]);
+    const changed = [...behind, ...ahead];
+    const fresh = changed.filter((c) => (this.#seen.get(c.id) ?? -1n) < c.version);
     let made = 0;
     if (fresh.length > 0 && this.policies.list().some((p) => p.enabled)) {
       const snapshots = await this.#reader.load(fresh.map((c) => c.id));
