@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Running, start } from '@intentwatch/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DemoFleet, EPISODES, startDemoFleet } from './index.js';
+
+/*
+ * The whole monitor (collector, detectors, API) as `npm start` runs it, on a temp data dir, with
+ * the demo fleet sending real OTLP to it. Short grace and detection intervals keep this fast;
+ * the detectors' other defaults (usage buckets of a minute, ten of warm-up) are those a user gets.
+ */
+
+interface Alert {
+  id: string;
+  detector: string;
+  severity: string;
+  tokenId: string;
+  rootTokenId: string;
+  agentId: string;
+  caller: string;
+  taskId: string;
+  reason: string;
+}
+
+const API_KEY = `demo-test-${randomBytes(12).toString('hex')}`;
+const DETECTORS = EPISODES.map((e) => e.detector);
+const DEADLINE_MS = 90_000;
+
+let dataDir: string;
+let monitor: Running;
+let fleet: DemoFleet;
+let alerts: Alert[] = [];
+
+async function listAlerts(): Promise<Alert[]> {
+  const all: Alert[] = [];
+  let cursor: string | null | undefined;
+  do {
+    const url = new URL(`http://127.0.0.1:${monitor.apiPort}/v1/alerts`);
+    url.searchParams.set('limit', '500');
+    if (cursor) url.searchParams.set('cursor', cursor);
+    const res = await fetch(url, { headers: { authorization: `Bearer ${API_KEY}` } });
+    if (res.status !== 200) throw new Error(`GET /v1/alerts answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { alerts: Alert[]; nextCursor?: string | null };
+    all.push(...page.alerts);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'iw-demo-'));
+  monitor = await start(
+    { role: 'all', demo: false, help: false },
+    {
+      HOST: '127.0.0.1',
+      OTLP_PORT: '0',
+      API_PORT: '0',
+      INTENTWATCH_DATA_DIR: dataDir,
+      INTENTWATCH_API_KEYS: `admin:${API_KEY}`,
+      INTENTWATCH_GRACE_MS: '3000',
+      DETECT_INTERVAL_MS: '250',
+      LOG_LEVEL: 'warn',
+    },
+  );
+  fleet = startDemoFleet({ endpoint: `http://127.0.0.1:${monitor.otlpPort}`, misuseAfterMs: 1000, burstAfterMs: 1000, exportDelayMs: 200 });
+  await fleet.ready;
+  const deadline = Date.now() + DEADLINE_MS;
+  do {
+    await new Promise((r) => setTimeout(r, 1000));
+    alerts = await listAlerts();
+  } while (!DETECTORS.every((d) => alerts.some((a) => a.detector === d)) && Date.now() < deadline);
+}, DEADLINE_MS + 60_000);
+
+afterAll(async () => {
+  await fleet?.stop();
+  await monitor?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the demo fleet against the whole monitor', () => {
+  it.each(DETECTORS)('makes %s raise an alert', (detector) => {
+    expect(
+      alerts.filter((a) => a.detector === detector),
+      `alerts so far: ${alerts.map((a) => a.detector).join(', ')}`,
+    ).not.toHaveLength(0);
+  });
+
+  it('raises alerts about the misbehaving agents only, never a benign agent or its tokens', () => {
+    const benignAgents = new Set(fleet.benignAgents);
+    const benignTokens = new Set(fleet.benignTokenIds());
+    expect(benignTokens.size).toBeGreaterThan(10);
+    const misuseCast = new Set(EPISODES.flatMap((e) => e.agents));
+    for (const a of alerts) {
+      const named = [a.agentId, a.caller].filter(Boolean);
+      expect(
+        named.filter((n) => benignAgents.has(n)),
+        `${a.detector}: ${a.reason}`,
+      ).toEqual([]);
+      expect(benignTokens.has(a.tokenId) || benignTokens.has(a.rootTokenId), `${a.detector}: ${a.reason}`).toBe(false);
+      if (a.agentId) expect(misuseCast.has(a.agentId), `${a.detector}: ${a.reason}`).toBe(true);
+    }
+  });
+});
