@@ -74,7 +74,7 @@ const delivered = (v: RevocationView[]) => v.length > 0 && v.every((x) => x.stat
 
 describe('Responder on BullMQ', () => {
   it('loses no delivery when its worker stops while a retry is pending: a new worker completes it once', async () => {
-    const rx = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 204 }));
+    const rx = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 204 }));
     const p = policy('restart', 'env-restart', rx);
     const first = await worker([p]);
     expect(first.queue).toBeInstanceOf(BullmqDeliveryQueue);
