@@ -28,7 +28,7 @@ const ERRORS: Record<number, string> = {
   409: 'The change conflicts with the current state',
   413: 'The body is too large',
   415: 'The body is not application/json',
-  429: 'Too many requests for this key; retry after the RateLimit-Reset seconds',
+  429: 'Too many requests for this key (or failed key checks from this address); retry after Retry-After seconds',
 };
 
 /**

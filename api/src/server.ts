@@ -130,7 +130,7 @@ export class Api {
 
     const limit = options.rateLimit ?? 600;
     const tooMany = (what: string) => (_req: express.Request, _res: express.Response, next: express.NextFunction) =>
-      next(new HttpError(429, 'rate_limited', `${what}; retry after the number of seconds in RateLimit-Reset`));
+      next(new HttpError(429, 'rate_limited', `${what}; retry after the seconds in Retry-After`));
     // Failed key checks, per client address: guessing keys is slow, a valid key is never held up.
     app.use(
       rateLimit({
