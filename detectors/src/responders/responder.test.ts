@@ -340,6 +340,21 @@ describe('Responder', () => {
     await expect(r.request(id, 'nope', 'key:ana')).rejects.toMatchObject({ status: 404 });
   });
 
+  it('delivers a revoke requested in a process that does not deliver (an API alone) once a delivering responder starts', async () => {
+    const rx = await receiver();
+    const p = policy('handoff', 'env-none', rx);
+    const apiSide = await Responder.open({ store: ts.store, config: ts.config, policies: [p] });
+    closing.push(() => apiSide.close());
+    const id = await raise('env-handoff', 'handoff-1');
+
+    expect(await apiSide.request(id, 'handoff', 'key:ana')).toMatchObject({ status: 'queued' });
+    const worker = await responder([p]);
+    const views = await settled(worker, id, finalStatus);
+
+    expect(views[0]).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(rx.revoked.size).toBe(1);
+  });
+
   it('sends a CAEP session-revoked event as the body when the policy asks for it', async () => {
     const rx = await receiver();
     const r = await responder([policy('caep', 'env-caep', rx, { body: 'caep' })]);

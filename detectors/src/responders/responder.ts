@@ -1,4 +1,4 @@
-import { type Config, ConfigError, HttpError, type Store, counter, createLogger, histogram } from '@intentwatch/core';
+import { type Config, ConfigError, HttpError, type Store, counter, createLogger, gauge, histogram } from '@intentwatch/core';
 import { AlertStore } from '../alerts/alert-store.js';
 import type { AlertSource, Finding } from '../alerts/model.js';
 import { SuppressionStore, suppressionMatches } from '../alerts/suppression-store.js';
@@ -82,6 +82,10 @@ const deliverySeconds = histogram(
   ['policy'],
   [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 );
+const policyState = gauge('intentwatch_responder_policy_state', 'Revoke policies by state: 1 for the state each policy is in', [
+  'policy',
+  'state',
+]);
 const requestedTotal = counter('intentwatch_revocations_requested_total', 'Revoke requests made, by policy and who asked', [
   'policy',
   'by',
@@ -230,6 +234,8 @@ export class Responder {
     if (now - this.#lastRefresh >= POLICY_REFRESH_MS) {
       await this.policies.refresh();
       this.#lastRefresh = now;
+      policyState.reset();
+      for (const p of this.policies.list()) policyState.set({ policy: p.id, state: this.policies.state(p.id).state }, 1);
     }
     if (now - this.#lastRecovery >= RECOVERY_MS) {
       // The first time, everything open; later, what another process queued and nobody runs.
