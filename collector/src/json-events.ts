@@ -27,8 +27,9 @@ export function eventsFromJson(
       result.rejected.push({ index, message: 'each event must be a JSON object' });
       return;
     }
-    const attrs: Attributes = {};
-    for (const [k, v] of Object.entries(item)) attrs[wellFormed(k)] = jsonValue(v, 0);
+    // fromEntries defines keys as own properties: a "__proto__" key stays an attribute instead of
+    // becoming the prototype, whose values every lookup would see unredacted.
+    const attrs: Attributes = Object.fromEntries(Object.entries(item).map(([k, v]) => [wellFormed(k), jsonValue(v, 0)]));
     const time = timestampMs(attrs, 'time');
     delete attrs.time;
     const problem = timeProblem('time', time);
@@ -65,9 +66,7 @@ function jsonValue(v: unknown, depth: number): AttrValue {
   }
   if (Array.isArray(v)) return v.map((x) => jsonValue(x, depth + 1));
   if (typeof v === 'object') {
-    const out: Record<string, AttrValue> = {};
-    for (const [k, x] of Object.entries(v as object)) out[wellFormed(k)] = jsonValue(x, depth + 1);
-    return out;
+    return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [wellFormed(k), jsonValue(x, depth + 1)]));
   }
   return null;
 }

@@ -199,6 +199,15 @@ describe('the collector', () => {
     expect((await redactedTotal()) - before).toBe(6);
   });
 
+  it('does not let a "__proto__" key smuggle a raw token into a column of a JSON event', async () => {
+    const s = freshSecrets();
+    const body = `[{"token.event":"issued","time":"2026-11-25T10:00:00Z","__proto__":{"token.id":"${s.github}","gen_ai.agent.id":"smuggler"}}]`;
+    const res = await postJson(`${base}/v1/token-events`, body);
+    expect(res.status).toBe(400);
+    expect(res.json().error.message).toMatch(/needs token\.id/);
+    expectNowhere(await storedText(), s);
+  });
+
   it('stores ordinary values unchanged and counts nothing', async () => {
     const traceId = hex(16);
     const before = await redactedTotal();
