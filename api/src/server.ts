@@ -182,6 +182,8 @@ export class Api {
       if (err instanceof HttpError) e = err;
       else if (type === 'entity.too.large') e = new HttpError(413, 'body_too_large', `the request body is larger than ${MAX_JSON_BODY}`);
       else if (type === 'entity.parse.failed') e = new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+      // The router cannot decode a path parameter (`/v1/alerts/%E0%A4%A`): the client's mistake, not ours.
+      else if (err instanceof URIError) e = new HttpError(400, 'invalid_path', 'the path is not valid percent-encoded UTF-8');
       else if (type === 'charset.unsupported' || type === 'encoding.unsupported')
         e = new HttpError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON');
       else if (err instanceof StoreError && err.code === 'store_unavailable') {
