@@ -64,7 +64,15 @@ beforeAll(async () => {
       LOG_LEVEL: 'warn',
     },
   );
-  fleet = startDemoFleet({ endpoint: `http://127.0.0.1:${monitor.otlpPort}`, misuseAfterMs: 1000, burstAfterMs: 1000, exportDelayMs: 200 });
+  // A fresh store: the benign agents' 20 minutes of history are safe to write, and put their
+  // ordinary work through every detector before the misuse starts.
+  fleet = startDemoFleet({
+    endpoint: `http://127.0.0.1:${monitor.otlpPort}`,
+    benignHistory: true,
+    misuseAfterMs: 1000,
+    burstAfterMs: 1000,
+    exportDelayMs: 200,
+  });
   await fleet.ready;
   const deadline = Date.now() + DEADLINE_MS;
   do {
@@ -90,7 +98,8 @@ describe('the demo fleet against the whole monitor', () => {
   it('raises alerts about the misbehaving agents only, never a benign agent or its tokens', () => {
     const benignAgents = new Set(fleet.benignAgents);
     const benignTokens = new Set(fleet.benignTokenIds());
-    expect(benignTokens.size).toBeGreaterThan(10);
+    // 20 minutes of tasks of four agents and a delegate.
+    expect(benignTokens.size).toBeGreaterThan(30);
     const misuseCast = new Set(EPISODES.flatMap((e) => e.agents));
     for (const a of alerts) {
       const named = [a.agentId, a.caller].filter(Boolean);

@@ -15,8 +15,13 @@ export interface DemoOptions {
   ingestKey?: string;
   /** `deployment.environment.name` of the organisation. Default `prod`. */
   environment?: string;
-  /** Minutes of ordinary history written (back-dated) at start, so that baselines exist. Default 20. */
+  /** Minutes of ordinary, back-dated history written at start for the crawler, so that its baseline exists. Default 20. */
   historyMinutes?: number;
+  /**
+   * Write the benign agents' history too. Only for a store that holds none of their recent
+   * spans (a fresh data dir): see the comment where history is written. Default false.
+   */
+  benignHistory?: boolean;
   /** Delay after the history is written before the first round of misuse. Default 5 s. */
   misuseAfterMs?: number;
   /** Delay from there to the burst of `usage_anomaly`. Default 5 s. */
@@ -47,7 +52,7 @@ export interface DemoFleet {
  * Runs a small simulated organisation against a running monitor, over real OTLP/HTTP through
  * the SDK: a token broker issuing, refreshing, exchanging and revoking tokens; an orchestrator
  * starting and completing tasks; agents doing ordinary work within their grants (with a
- * back-dated history, so that usage baselines exist from the start); and, a few seconds after
+ * back-dated history for the crawler, so that its usage baseline exists from the start); and, a few seconds after
  * start and then on a schedule, one episode of misuse for each detector of CONVENTIONS.md §2.
  */
 export function startDemoFleet(options: DemoOptions): DemoFleet {
@@ -95,14 +100,20 @@ export function startDemoFleet(options: DemoOptions): DemoFleet {
   const abort = new AbortController();
   const clock = new RealClock(abort.signal);
   const t0 = Date.now();
+  const past = options.benignHistory ? workers : workers.filter((w) => w.role === CRAWLER_ROLE);
   const ready = (async () => {
-    await Promise.all(workers.map((w) => w.run(new VirtualClock(t0 - historyMs, t0))));
+    // By default only the crawler gets a past. Benign agents start from now: a restart within
+    // the window would otherwise write their history over minutes the last run already filled,
+    // doubling those buckets — a usage anomaly the benign agents never had.
+    await Promise.all(past.map((w) => w.run(new VirtualClock(t0 - historyMs, t0))));
     await flushAll();
   })();
 
   const running: Promise<unknown>[] = [];
   const live = ready.then(async () => {
-    say(`  demo        ${historyMs / 60_000} minutes of history written; ${workers.length} agents at work`);
+    say(
+      `  demo        ${historyMs / 60_000} minutes of history written for ${past.map((w) => w.role.agentId).join(', ')}; ${workers.length} agents at work`,
+    );
     running.push(...workers.map((w) => w.run(clock)));
     let round = 0;
     if (!(await clock.sleep(misuseAfterMs))) return;
