@@ -37,13 +37,13 @@ export class Desk {
     this.store = store;
     this.alerts = options.alerts ?? new AlertStore(store);
     this.suppressions = new SuppressionView(new SuppressionStore(store));
-    this.alertView = new AlertView(store, this.alerts, this.suppressions);
     this.tokenView = new TokenView(
       store,
       this.alerts,
       this.suppressions,
       options.defaultMaxSessionS === undefined ? {} : { defaultMaxSessionS: options.defaultMaxSessionS },
     );
+    this.alertView = new AlertView(store, this.alerts, this.suppressions, this.tokenView);
     this.agentView = new AgentView(store, this.alerts, this.suppressions);
     this.#metrics = new AlertMetrics(this.alerts, this.suppressions);
   }

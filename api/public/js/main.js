@@ -107,7 +107,21 @@ async function route() {
   }
 }
 
+/** The open-alert count beside "Queue": the whole queue, whatever the page's filters. */
+async function refreshOpenCount() {
+  if (!me || document.visibilityState !== 'visible') return;
+  try {
+    const summary = await api.summary();
+    const nav = document.getElementById('nav-open-count');
+    if (nav) nav.textContent = summary.byStatus.open > 0 ? String(summary.byStatus.open) : '';
+  } catch {
+    // The next tick tries again; the pages report their own errors.
+  }
+}
+setInterval(refreshOpenCount, 15_000);
+
 function showTopbar() {
+  refreshOpenCount();
   topbar.hidden = false;
   const who = document.getElementById('whoami');
   if (who && me) replace(who, h('span', { class: `role role-${me.role}` }, me.role), ' ', h('span', { class: 'mono muted' }, me.name));

@@ -245,6 +245,25 @@ export const AlertEventSchema = named(
   'One entry of an alert’s audit trail',
 );
 
+export const LifetimeSchema = named(
+  'Lifetime',
+  z.strictObject({
+    issuedAt: NullableTime.meta({ description: 'When this token was granted (issued, refreshed or exchanged)' }),
+    expiresAt: NullableTime,
+    revokedAt: NullableTime,
+    sessionStartedAt: NullableTime.meta({ description: 'Issue time of the session root' }),
+    sessionEndsAt: NullableTime.meta({ description: 'Session start plus its limit (token.max_session_s, else the default)' }),
+    maxSessionS: z.number().int().nullable(),
+    lastRefreshAt: NullableTime.meta({ description: 'The latest refresh in the session' }),
+    refreshes: Count,
+    taskDeadline: NullableTime,
+    taskEndedAt: NullableTime,
+    firstUse: NullableTime.meta({ description: 'First use of this token' }),
+    lastUse: NullableTime,
+  }),
+  'A token’s lifetime as granted (expiry, session limit, task) and as lived (uses, refreshes)',
+);
+
 export const AlertDetailSchema = named(
   'AlertDetail',
   z.strictObject({
@@ -254,6 +273,9 @@ export const AlertDetailSchema = named(
     grant: TokenEventSchema.nullable().meta({ description: 'The grant of the alert’s token' }),
     task: TaskSchema.nullable(),
     intentVsActual: IntentVsActualSchema,
+    lifetime: LifetimeSchema.meta({
+      description: 'The alert token’s lifetime: what time the grant and the task allowed, and when it was used and refreshed',
+    }),
   }),
   'An alert with its evidence resolved, its history, and its token’s intent against its actual use',
 );
@@ -300,16 +322,7 @@ export const TokenDetailSchema = named(
       delegatedTo: z.array(ChainLinkSchema).meta({ description: 'Tokens exchanged from this token’s session' }),
     }),
     intentVsActual: IntentVsActualSchema,
-    lifetime: z.strictObject({
-      issuedAt: NullableTime,
-      expiresAt: NullableTime,
-      revokedAt: NullableTime,
-      sessionEndsAt: NullableTime,
-      taskDeadline: NullableTime,
-      taskEndedAt: NullableTime,
-      firstUse: NullableTime,
-      lastUse: NullableTime,
-    }),
+    lifetime: LifetimeSchema,
     uses: z.strictObject({
       total: Count,
       items: z.array(UseSchema).meta({ description: 'Most recent uses first' }),
@@ -522,6 +535,7 @@ export type DimensionOut = z.output<typeof DimensionSchema>;
 export type IntentVsActualOut = z.output<typeof IntentVsActualSchema>;
 export type ChainLinkOut = z.output<typeof ChainLinkSchema>;
 export type TokenDetailOut = z.output<typeof TokenDetailSchema>;
+export type LifetimeOut = z.output<typeof LifetimeSchema>;
 export type AgentSummaryOut = z.output<typeof AgentSummarySchema>;
 export type AgentDetailOut = z.output<typeof AgentDetailSchema>;
 export type AgentTokenOut = z.output<typeof AgentTokenSchema>;

@@ -50,6 +50,12 @@ describe('the analyst desk API', () => {
     expect(outside('agents')).toEqual([]);
     expect(a.intentVsActual.intent).toBe('Triage new issues in acme/api and post a summary to #triage');
     expect(a.history).toEqual([expect.objectContaining({ action: 'raised', actor: 'detector:scope_creep', toStatus: 'open' })]);
+
+    // Time is part of the intent: the revoked token's alert shows its use after the revocation.
+    const stale = await json<AlertDetailOut>(`/v1/alerts/${byDetector('stale_token_use').id}`);
+    expect(stale.lifetime.revokedAt).not.toBeNull();
+    expect(Date.parse(stale.lifetime.lastUse as string)).toBeGreaterThan(Date.parse(stale.lifetime.revokedAt as string));
+    expect(stale.evidence[0]?.use?.time).toBe(stale.lifetime.lastUse);
   });
 
   it('keeps every triage change as an audit event — who, when, what — visible in the alert', async () => {

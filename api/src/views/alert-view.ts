@@ -1,19 +1,25 @@
 import type { Store } from '@intentwatch/core';
 import type { AlertStore, Evidence } from '@intentwatch/detectors';
-import type { AlertDetailOut, EvidenceDetailOut } from '../contract/schemas.js';
-import { intentVsActual } from './intent-vs-actual.js';
-import {
-  TOKEN_EVENT_COLUMNS,
-  type TokenEventRow,
-  USE_COLUMNS,
-  type UseRow,
-  grantOf,
-  tasks,
-  toTokenEvent,
-  toUse,
-  tokenEvents,
-} from './rows.js';
+import type { AlertDetailOut, EvidenceDetailOut, LifetimeOut } from '../contract/schemas.js';
+import { noComparison } from './intent-vs-actual.js';
+import { TOKEN_EVENT_COLUMNS, type TokenEventRow, USE_COLUMNS, type UseRow, tasks, toTokenEvent, toUse } from './rows.js';
 import type { SuppressionView } from './suppression-view.js';
+import type { TokenView } from './token-view.js';
+
+const NO_LIFETIME: LifetimeOut = {
+  issuedAt: null,
+  expiresAt: null,
+  revokedAt: null,
+  sessionStartedAt: null,
+  sessionEndsAt: null,
+  maxSessionS: null,
+  lastRefreshAt: null,
+  refreshes: 0,
+  taskDeadline: null,
+  taskEndedAt: null,
+  firstUse: null,
+  lastUse: null,
+};
 
 /**
  * One alert as the alert page shows it: the alert, its evidence resolved from the stored
@@ -24,27 +30,35 @@ export class AlertView {
   readonly #store: Store;
   readonly #alerts: AlertStore;
   readonly #suppressions: SuppressionView;
+  readonly #tokens: TokenView;
 
-  constructor(store: Store, alerts: AlertStore, suppressions: SuppressionView) {
+  constructor(store: Store, alerts: AlertStore, suppressions: SuppressionView, tokens: TokenView) {
     this.#store = store;
     this.#alerts = alerts;
     this.#suppressions = suppressions;
+    this.#tokens = tokens;
   }
 
   async detail(id: string): Promise<AlertDetailOut | undefined> {
     const alert = await this.#alerts.get(id);
     if (!alert) return undefined;
-    const [history, evidence, events, [decorated]] = await Promise.all([
+    // The token's side (grant, task, intent vs actual, lifetime) reads as the token page does.
+    const [history, evidence, token, [decorated]] = await Promise.all([
       this.#alerts.history(id),
       this.resolve(alert.evidence),
-      tokenEvents(this.#store, [alert.tokenId]),
+      alert.tokenId ? this.#tokens.detail(alert.tokenId, { uses: 1 }) : undefined,
       this.#suppressions.decorate([alert]),
     ]);
-    const grant = grantOf(events.get(alert.tokenId));
-    const taskId = grant?.taskId || alert.taskId;
-    const task = (await tasks(this.#store, [taskId])).get(taskId) ?? null;
-    const comparison = await intentVsActual(this.#store, alert.tokenId, grant, task);
-    return { ...(decorated as NonNullable<typeof decorated>), evidence, history, grant, task, intentVsActual: comparison };
+    const task = token?.task ?? (alert.taskId ? ((await tasks(this.#store, [alert.taskId])).get(alert.taskId) ?? null) : null);
+    return {
+      ...(decorated as NonNullable<typeof decorated>),
+      evidence,
+      history,
+      grant: token?.grant ?? null,
+      task,
+      intentVsActual: token?.intentVsActual ?? noComparison(alert.tokenId),
+      lifetime: token?.lifetime ?? NO_LIFETIME,
+    };
   }
 
   /** Evidence items with the span, token event or task event each points at (null where none is stored). */

@@ -1,6 +1,22 @@
 import { type Store, matchesAnyGlob } from '@intentwatch/core';
 import type { DimensionOut, IntentVsActualOut, TaskOut, TokenEventOut } from '../contract/schemas.js';
 
+/** The comparison of a token nothing is known about (no id: an alert about an agent as a whole). */
+export function noComparison(tokenId: string): IntentVsActualOut {
+  const none: DimensionOut = { granted: [], restricted: false, used: [] };
+  return {
+    tokenId,
+    grantKnown: false,
+    intent: '',
+    services: none,
+    scopes: none,
+    resources: none,
+    tools: none,
+    environments: none,
+    agents: none,
+  };
+}
+
 /** Distinct values per dimension kept in the comparison (the most used first). */
 const MAX_VALUES = 100;
 

@@ -178,6 +178,7 @@ export class TokenView {
     // A session no grant describes has no limit to speak of; a described one falls back to policy.
     const maxSessionS = root?.maxSessionS ?? (limits.length ? Math.min(...limits) : grant ? (this.#defaultMaxSessionS ?? null) : null);
     const revoked = revocationOf(own);
+    const refreshes = sessionLinks.filter((l) => l.event === 'refreshed' && l.time !== null);
     const startedAt = complete ? (root?.time ?? null) : null;
 
     return {
@@ -200,7 +201,11 @@ export class TokenView {
         issuedAt: grant?.time ?? null,
         expiresAt: grant?.expiresAt ?? null,
         revokedAt: revoked?.time ?? null,
+        sessionStartedAt: startedAt,
         sessionEndsAt: startedAt && maxSessionS !== null ? new Date(ms(startedAt) + maxSessionS * 1000).toISOString() : null,
+        maxSessionS,
+        lastRefreshAt: refreshes.at(-1)?.time ?? null,
+        refreshes: refreshes.length,
         taskDeadline: task?.deadline ?? null,
         taskEndedAt: task?.endedAt ?? null,
         firstUse: total > 0 ? (totals[0]?.first ?? null) : null,

@@ -1,4 +1,4 @@
-import { agentLink, h, time } from '../dom.js';
+import { agentLink, duration, h, time } from '../dom.js';
 
 /** @param {any} link ChainLink */
 function node(link) {
@@ -67,7 +67,7 @@ export function chains(token) {
   const sessionNote = [
     token.session.complete ? null : 'incomplete: a grant on the way to the root has not arrived',
     token.session.startedAt ? `started ${time(token.session.startedAt)}` : null,
-    token.session.maxSessionS ? `may live ${Math.round(token.session.maxSessionS / 60)} min` : null,
+    token.session.maxSessionS ? `may live ${duration(token.session.maxSessionS * 1000)}` : null,
     token.session.endsAt ? `ends ${time(token.session.endsAt)}` : null,
   ].filter(Boolean);
   return h(
@@ -80,7 +80,11 @@ export function chains(token) {
         'div',
         { class: 'chain-label' },
         'Delegation',
-        h('div', { class: 'muted sub' }, `${hops.length} hop${hops.length === 1 ? '' : 's'}`),
+        h(
+          'div',
+          { class: 'muted sub' },
+          hops.length > 1 ? `${hops.length - 1} exchange${hops.length === 2 ? '' : 's'} from the grant` : 'original grant',
+        ),
       ),
       delegation,
     ),

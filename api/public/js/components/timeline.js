@@ -24,7 +24,7 @@ export function usesTimeline(token, now = Date.now()) {
   // the active span they are pinned to the right edge and say so.
   const cap = lastActivity + Math.max(60_000, (lastActivity - start) * 0.5);
   const marks = [
-    ['issued', lt.issuedAt, 'mark-issued'],
+    [token.grant?.event ?? 'issued', lt.issuedAt, 'mark-issued'],
     ['expires', lt.expiresAt, 'mark-expiry'],
     ['revoked', lt.revokedAt, 'mark-revoked'],
     ['task deadline', lt.taskDeadline, 'mark-deadline'],
@@ -72,6 +72,7 @@ export function usesTimeline(token, now = Date.now()) {
     children.push(svg('rect', { x: LEFT, y: bandY, width: W - LEFT - RIGHT, height: 16, class: 'band-after' }));
     children.push(svg('text', { x: LEFT + 6, y: bandY + 12, class: 'band-text' }, 'no grant: no known lifetime'));
   }
+  if (lanes.length === 0) children.push(svg('text', { x: LEFT + 6, y: lanesY + LANE / 2 + 4, class: 'lane-label' }, 'no uses'));
   lanes.forEach((name, i) => {
     const y = lanesY + i * LANE;
     children.push(svg('line', { x1: LEFT, x2: W - RIGHT, y1: y + LANE / 2, y2: y + LANE / 2, class: 'lane-line' }));

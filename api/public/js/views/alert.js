@@ -167,7 +167,12 @@ export async function render(ctx) {
                       'tr',
                       null,
                       h('td', { title: fullTime(e.time) }, time(e.time)),
-                      h('td', null, mark(u.agentId), h('div', { class: 'sub muted' }, u.caller)),
+                      h(
+                        'td',
+                        null,
+                        mark(u.agentId),
+                        u.caller && u.caller !== u.agentId ? h('div', { class: 'sub muted' }, u.caller) : null,
+                      ),
                       h('td', null, mark(u.target)),
                       h('td', null, u.tool && deviating.has(u.tool) ? mark(u.tool) : u.action),
                       h(
@@ -307,7 +312,7 @@ export async function render(ctx) {
         h(
           'div',
           { class: 'col-main' },
-          panel('Intent vs actual', intentVsActual(a.intentVsActual, { grant: a.grant, task: a.task })),
+          panel('Intent vs actual', intentVsActual(a.intentVsActual, { grant: a.grant, task: a.task, lifetime: a.lifetime })),
           evidence,
         ),
         h('div', { class: 'col-side' }, details, notes, history),

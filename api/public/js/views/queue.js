@@ -304,8 +304,6 @@ export async function render(ctx) {
         ),
       ),
     );
-    const nav = document.getElementById('nav-open-count');
-    if (nav) nav.textContent = String(summary.byStatus.open);
   }
 
   function row(a, i) {

@@ -111,14 +111,17 @@ export async function render(ctx) {
         ),
       ),
       panel('Session and delegation', chains(t)),
-      panel(`Timeline of uses (${t.uses.total})`, t.uses.total ? usesTimeline(t) : empty('This token has not been used.')),
+      panel(
+        `Timeline of uses (${t.uses.total})`,
+        t.uses.total || t.lifetime.issuedAt ? usesTimeline(t) : empty('This token has not been used, and no grant describes it.'),
+      ),
       h(
         'div',
         { class: 'columns' },
         h(
           'div',
           { class: 'col-main' },
-          panel('Intent vs actual', intentVsActual(t.intentVsActual, { grant: t.grant, task: t.task })),
+          panel('Intent vs actual', intentVsActual(t.intentVsActual, { grant: t.grant, task: t.task, lifetime: t.lifetime })),
           panel(
             `Alerts (${t.alerts.length})`,
             t.alerts.length
