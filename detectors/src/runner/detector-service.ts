@@ -119,13 +119,24 @@ export class DetectorService {
     this.#connections = [queueConnection, workerConnection, lockConnection];
     this.#queue = new Queue(QUEUE, { connection: queueConnection, prefix });
     const every = this.#options.config.detectIntervalMs;
-    for (const d of this.#detectors) {
-      await this.#queue.upsertJobScheduler(
-        d.id,
-        { every },
-        { name: d.id, data: { detector: d.id }, opts: { removeOnComplete: true, removeOnFail: 100 } },
-      );
-    }
+    const queue = this.#queue;
+    const upsertSchedulers = async () => {
+      for (const d of this.#detectors) {
+        await queue.upsertJobScheduler(
+          d.id,
+          { every },
+          { name: d.id, data: { detector: d.id }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+        );
+      }
+    };
+    await upsertSchedulers();
+    // A Redis that comes back without its data (restarted without persistence, failed over to an
+    // empty replica) has lost the schedulers, and no detector would run again: every reconnection
+    // upserts them, which changes nothing when they survived.
+    queueConnection.on('ready', () => {
+      if (this.#stopped) return;
+      upsertSchedulers().catch((e: unknown) => this.#log.warn({ err: String(e) }, 'could not upsert the detector schedulers'));
+    });
     const byId = new Map(this.#detectors.map((d) => [d.id, d]));
     // A lock outlives any sane run; it is released as soon as the run ends.
     const lockTtlMs = Math.max(60_000, every * 30);

@@ -56,6 +56,8 @@ export function apiFetch(m: AllInOne, path: string, role: keyof typeof KEYS | nu
 
 export interface PlantedAlert {
   id: string;
+  detector: string;
+  count: number;
   tokenId: string;
   agentId: string;
   target: string;
@@ -63,10 +65,11 @@ export interface PlantedAlert {
 }
 
 /**
- * One cross_service_reuse alert per token: each is issued for github in `environment` and used
- * against slack. Resolves with the alerts once the API lists them all.
+ * Sends, for each token, a grant for github in `environment` and `uses` uses against slack: one
+ * cross_service_reuse alert per token, with a count of `uses`.
  */
-export async function plantAlerts(m: AllInOne, tokens: string[], environment = 'prod'): Promise<PlantedAlert[]> {
+export async function sendMisuse(m: AllInOne, tokens: string[], options: { environment?: string; uses?: number } = {}): Promise<void> {
+  const environment = options.environment ?? 'prod';
   const ingest = { authorization: `Bearer ${INGEST_KEY}`, 'content-type': 'application/json' };
   const now = Date.now();
   const grants = tokens.map((t) => ({
@@ -82,22 +85,37 @@ export async function plantAlerts(m: AllInOne, tokens: string[], environment = '
   if (g.status !== 200) throw new Error(`token events: ${g.status} ${await g.text()}`);
   const uses = otlpRequest(
     { 'service.name': 'planted', 'deployment.environment.name': environment },
-    tokens.map((t) => ({
-      start: BigInt(now - 20_000) * 1_000_000n,
-      attributes: { 'token.id': t, 'gen_ai.agent.id': `agent-${t}`, 'task.id': `task-${t}`, 'server.address': 'slack' },
-    })),
+    tokens.flatMap((t) =>
+      Array.from({ length: options.uses ?? 1 }, (_, i) => ({
+        start: BigInt(now - 20_000 + i) * 1_000_000n,
+        attributes: { 'token.id': t, 'gen_ai.agent.id': `agent-${t}`, 'task.id': `task-${t}`, 'server.address': 'slack' },
+      })),
+    ),
   );
   const u = await fetch(`${m.collector}/v1/traces`, { method: 'POST', headers: ingest, body: JSON.stringify(uses) });
   if (u.status !== 200) throw new Error(`uses: ${u.status} ${await u.text()}`);
+}
+
+/** The alerts of `tokens` once the API lists one for each (every alert of theirs, duplicates included). */
+export async function waitForAlerts(m: AllInOne, tokens: string[], timeoutMs = 60_000): Promise<PlantedAlert[]> {
   let alerts: PlantedAlert[] = [];
   await until(
-    `${tokens.length} alerts in the API`,
+    `alerts for ${tokens.join(', ')} in the API`,
     async () => {
-      const res = await apiFetch(m, '/v1/alerts?limit=500', 'viewer');
+      const res = await apiFetch(m, '/v1/alerts?limit=500&suppressed=include', 'viewer');
+      if (res.status !== 200) throw new Error(`GET /v1/alerts: ${res.status} ${await res.text()}`);
       alerts = ((await res.json()) as { alerts: PlantedAlert[] }).alerts.filter((a) => tokens.includes(a.tokenId));
-      return alerts.length >= tokens.length;
+      return tokens.every((t) => alerts.some((a) => a.tokenId === t));
     },
-    60_000,
+    timeoutMs,
+    // Well inside the API's 600 requests a minute per key.
+    250,
   );
   return alerts;
+}
+
+/** One cross_service_reuse alert per token (see {@link sendMisuse}), once the API lists them all. */
+export async function plantAlerts(m: AllInOne, tokens: string[], environment = 'prod'): Promise<PlantedAlert[]> {
+  await sendMisuse(m, tokens, { environment });
+  return waitForAlerts(m, tokens);
 }

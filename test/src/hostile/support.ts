@@ -6,12 +6,12 @@ import { tempDataDir } from '../support/monitor.js';
 export const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves once `condition` holds; fails with `what` when it does not within `timeoutMs`. */
-export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/** Resolves once `condition` holds (checked every `everyMs`); fails with `what` when it does not within `timeoutMs`. */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 20): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
+    await sleep(everyMs);
   }
 }
 
