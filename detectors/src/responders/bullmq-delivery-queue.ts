@@ -37,6 +37,9 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
     this.#options = { ...DEFAULTS, ...options };
     this.#connection = new Redis(this.#options.redisUrl, { maxRetriesPerRequest: null });
     this.#queue = new Queue(this.#options.name, { connection: this.#connection, prefix: this.#options.prefix });
+    // A queue without a listener prints each Redis error to stderr, outside the JSON log; the
+    // worker's error handler already reports Redis being unreachable.
+    this.#queue.on('error', () => undefined);
   }
 
   /** A Redis connection other parts may share (the rate limiter). */

@@ -117,7 +117,12 @@ export class DetectorService {
     const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const lockConnection = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
     this.#connections = [queueConnection, workerConnection, lockConnection];
+    // Without a listener ioredis prints each failed reconnection to stderr, outside the JSON log;
+    // the worker's error handler below already reports Redis being unreachable.
+    lockConnection.on('error', () => undefined);
     this.#queue = new Queue(QUEUE, { connection: queueConnection, prefix });
+    // A queue without a listener prints each Redis error to stderr; the worker's handler reports them.
+    this.#queue.on('error', () => undefined);
     const every = this.#options.config.detectIntervalMs;
     const queue = this.#queue;
     const upsertSchedulers = async () => {
