@@ -60,6 +60,8 @@ export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: N
     const resource = { ...rs.resource };
     result.secretsRedacted += redactSecrets(resource);
     result.truncated += limitAttributes(resource, options);
+    // One map for every span of the resource (rows are not changed after they are built).
+    const resourceStrings = toStringMap(resource);
     for (const scope of rs.scopes) {
       for (const span of scope.spans) {
         const at = index++;
@@ -93,7 +95,7 @@ export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: N
           const name = redactText(span.name);
           result.secretsRedacted += name.count;
           const stored = name.count ? { ...span, name: name.text } : span;
-          result.rows.spans.push(spanRow(stored, scope.scopeName, attrs, own, resource, base));
+          result.rows.spans.push(spanRow(stored, scope.scopeName, attrs, own, resource, resourceStrings, base));
         } else {
           result.dropped++;
         }
@@ -118,6 +120,7 @@ function spanRow(
   attrs: Attributes,
   own: Attributes,
   resource: Attributes,
+  resourceStrings: Record<string, string>,
   base: { time: string; ingested_at: string; trace_id: string; span_id: string },
 ): SpanRow {
   const scopes = strList(attrs, ATTR.tokenScope);
@@ -145,7 +148,7 @@ function spanRow(
     tool: str(attrs, ATTR.toolName),
     scope_name: scopeName,
     attributes: toStringMap(own),
-    resource_attributes: toStringMap(resource),
+    resource_attributes: resourceStrings,
     dropped_attributes: clampUInt32(span.droppedAttributes),
   };
 }

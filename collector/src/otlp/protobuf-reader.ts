@@ -247,7 +247,7 @@ export function readTraceRequest(body: Uint8Array): DecodedResourceSpans[] {
 
 function resourceSpans(r: Reader, depth: number): DecodedResourceSpans {
   const outer = r.enter(depth);
-  const attributes: RawKeyValue[] = [];
+  const attributes: Attributes = {};
   const scopes: DecodedScopeSpans[] = [];
   while (r.pos < r.end) {
     const tag = r.tag();
@@ -258,17 +258,17 @@ function resourceSpans(r: Reader, depth: number): DecodedResourceSpans {
     else r.skip(wt, depth, field);
   }
   r.leave(outer);
-  return { resource: toAttributes(attributes, 0), scopes };
+  return { resource: attributes, scopes };
 }
 
 /** A Resource; a repeated one merges into the first (its attributes add up). */
-function resource(r: Reader, depth: number, attributes: RawKeyValue[]): void {
+function resource(r: Reader, depth: number, attributes: Attributes): void {
   const outer = r.enter(depth);
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
     const field = tag >>> 3;
-    if (field === 1 && wt === LEN) attributes.push(keyValue(r, depth + 1));
+    if (field === 1 && wt === LEN) attribute(r, depth + 1, attributes);
     else if (field === 2 && wt === VARINT) r.uint32();
     else r.skip(wt, depth, field);
   }
@@ -317,7 +317,7 @@ function span(r: Reader, depth: number): DecodedSpan {
   let endNanos = 0n;
   let statusCode = 0;
   let droppedAttributes = 0;
-  const attributes: RawKeyValue[] = [];
+  const attributes: Attributes = {};
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
@@ -353,7 +353,7 @@ function span(r: Reader, depth: number): DecodedSpan {
         continue;
       case 9:
         if (wt !== LEN) break;
-        attributes.push(keyValue(r, depth + 1));
+        attribute(r, depth + 1, attributes);
         continue;
       case 10:
         if (wt !== VARINT) break;
@@ -377,7 +377,7 @@ function span(r: Reader, depth: number): DecodedSpan {
     startNanos,
     endNanos,
     statusCode,
-    attributes: toAttributes(attributes, 0),
+    attributes,
     droppedAttributes,
   };
 }
@@ -412,6 +412,44 @@ function emptyAnyValue(): RawAnyValue {
   return { kind: undefined, str: '', bool: false, int: 0, dbl: 0, bytes: undefined, array: undefined, kvlist: undefined };
 }
 
+/**
+ * The AnyValue of the attribute being read. Top-level attributes are read into this one object
+ * and converted before the next is read, so a scalar attribute allocates nothing but its value;
+ * values nested in arrays and lists get objects of their own.
+ */
+const scratch = emptyAnyValue();
+
+/**
+ * One KeyValue, written into `out`: keyless ones are dropped, a repeated key keeps its last
+ * value, a repeated `value` field merges (the last field set names the value).
+ */
+function attribute(r: Reader, depth: number, out: Attributes): void {
+  const outer = r.enter(depth);
+  let key = '';
+  let hasValue = false;
+  scratch.kind = undefined;
+  scratch.str = '';
+  scratch.bool = false;
+  scratch.int = 0;
+  scratch.dbl = 0;
+  scratch.bytes = undefined;
+  scratch.array = undefined;
+  scratch.kvlist = undefined;
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    const wt = tag & 7;
+    const field = tag >>> 3;
+    if (field === 1 && wt === LEN) key = r.string();
+    else if (field === 2 && wt === LEN) {
+      anyValue(r, depth + 1, scratch);
+      hasValue = true;
+    } else r.skip(wt, depth, field);
+  }
+  r.leave(outer);
+  if (key) out[key] = hasValue ? convert(scratch, 0) : null;
+}
+
+/** A KeyValue nested in a KeyValueList. */
 function keyValue(r: Reader, depth: number): RawKeyValue {
   const outer = r.enter(depth);
   let key = '';
