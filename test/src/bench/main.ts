@@ -1,18 +1,28 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readTraceRequest } from '@intentwatch/collector';
+import { DETECTOR_IDS, type Episode, makeEpisode } from './episodes.js';
 import { Monitor, cpuSeconds, rssMb } from './monitor.js';
 import { Sender, runStoreTask } from './procs.js';
+import { RawInserter } from './raw-insert.js';
 import type { RunStats } from './sender.js';
-import type { CountResult, RawInsertResult } from './store-task.js';
-import { summarizeLatencies } from './stats.js';
+import { type Detection, detectionQuality, leastSquaresSlope, percentile, summarizeLatencies } from './stats.js';
+import type { CountResult, FleetSpec, GrowthResult } from './store-task.js';
 import { lifecycleRequests, makeFleet } from './workload.js';
 
 /**
- * `npm run bench [-- --quick] [-- --json FILE]`: the performance figures of BENCHMARKS.md,
- * measured side by side in one run. See BENCHMARKS.md for what each phase does.
+ * `npm run bench [-- --quick] [-- --json FILE]`: the figures of BENCHMARKS.md, measured side by
+ * side in one run. Phases:
+ *  1. ingest — rounds that alternate the raw insert rate of the benchmark's rows (a process of
+ *     its own, own data dir) with the rate through the collector of the monitor (`intentwatch
+ *     all`, detectors running), so that both see the same machine load;
+ *  2. sustained load at a stated rate with injected violations of every detector: alert latency,
+ *     detection quality, monitor RSS;
+ *  3. after the monitor stopped: every accepted span is in its store;
+ *  4. cost growth: detector run time over a fixed batch with 10^5…10^7 spans of history.
  */
 
 interface Options {
@@ -21,13 +31,22 @@ interface Options {
   fromSource: boolean;
   build: boolean;
   profile: boolean;
+  keep: boolean;
   senders: number;
   concurrency: number;
   spansPerRequest: number;
-  ingestMs: number;
-  warmupMs: number;
+  rounds: number;
+  roundMs: number;
   rawMs: number;
-  keep: boolean;
+  warmupMs: number;
+  sustainMs: number;
+  rate: number;
+  episodeEveryMs: number;
+  growthHistories: number[];
+  growthBatch: number;
+  skip: Set<string>;
+  monitorNodeFlags: string[];
+  monitorEnv: Record<string, string>;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -38,7 +57,10 @@ function parseArgs(argv: string[]): Options {
   };
   const num = (name: string, fallback: number) => {
     const v = value(name);
-    return v === undefined ? fallback : Number(v);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} needs a number (got ${v})`);
+    return n;
   };
   return {
     quick,
@@ -46,25 +68,46 @@ function parseArgs(argv: string[]): Options {
     fromSource: argv.includes('--source'),
     build: !argv.includes('--no-build') && !argv.includes('--source'),
     profile: argv.includes('--profile'),
+    keep: argv.includes('--keep'),
     senders: num('--senders', 2),
     concurrency: num('--concurrency', 4),
     spansPerRequest: num('--spans-per-request', 512),
-    ingestMs: num('--ingest-seconds', quick ? 15 : 60) * 1000,
-    warmupMs: num('--warmup-seconds', quick ? 3 : 5) * 1000,
-    rawMs: num('--raw-seconds', quick ? 8 : 20) * 1000,
-    keep: argv.includes('--keep'),
+    rounds: num('--rounds', quick ? 3 : 5),
+    roundMs: num('--round-seconds', quick ? 5 : 12) * 1000,
+    rawMs: num('--raw-seconds', quick ? 3 : 6) * 1000,
+    warmupMs: num('--warmup-seconds', quick ? 2 : 5) * 1000,
+    sustainMs: num('--sustain-seconds', quick ? 40 : 300) * 1000,
+    rate: num('--rate', 10_000),
+    episodeEveryMs: num('--episode-every-seconds', quick ? 2 : 2) * 1000,
+    growthHistories: quick ? [1e4, 1e5, 1e6] : [1e5, 1e6, 1e7],
+    growthBatch: num('--growth-batch', 10_000),
+    skip: new Set((value('--skip') ?? '').split(',').filter(Boolean)),
+    monitorNodeFlags: (value('--monitor-node-flags') ?? '').split(' ').filter(Boolean),
+    monitorEnv: Object.fromEntries(
+      argv.flatMap((a, i) =>
+        argv[i - 1] === '--monitor-env' && a.includes('=') ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [],
+      ),
+    ),
   };
 }
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round1 = (n: number) => Math.round(n * 10) / 10;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 function machine() {
-  const cpu = cpus();
+  let nproc = cpus().length;
+  try {
+    nproc = Number(execFileSync('nproc').toString().trim());
+  } catch {
+    // nproc is missing on some systems; the CPU count of os.cpus() stands in.
+  }
   return {
-    nproc: Number(execFileSync('nproc').toString().trim()),
-    cpuModel: cpu[0]?.model ?? 'unknown',
-    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    nproc,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: round1(totalmem() / 1024 ** 3),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
   };
@@ -84,9 +127,63 @@ function merge(stats: RunStats[]): RunStats {
   return out;
 }
 
+/** Spans the harness itself sent and had acknowledged (lifecycle, episodes), for the stored-count check. */
+let harnessSpans = 0;
+
 async function postProtobuf(url: string, body: Uint8Array): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
   if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
+  await res.arrayBuffer();
+  for (const rs of readTraceRequest(body)) for (const scope of rs.scopes) harnessSpans += scope.spans.length;
+}
+
+/** Waits until the monitor is idle (detectors caught up with what was just sent), at most `maxMs`. */
+async function quiesce(pid: number, maxMs: number): Promise<number> {
+  const started = Date.now();
+  let last = cpuSeconds(pid) ?? 0;
+  while (Date.now() - started < maxMs) {
+    await sleep(300);
+    const now = cpuSeconds(pid) ?? 0;
+    if ((now - last) / 0.3 < 0.15) break;
+    last = now;
+  }
+  return Date.now() - started;
+}
+
+/** Waits until every detector's lag (now − watermark) is under 5 s and the monitor is idle; returns the wait. */
+async function detectorsCaughtUp(monitor: Monitor, maxMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < maxMs) {
+    const m = await monitor.metrics();
+    const lags = [...m.entries()].filter(([k]) => k.startsWith('intentwatch_detector_lag_seconds')).map(([, v]) => v);
+    if (lags.length > 0 && Math.max(...lags) < 5) {
+      await quiesce(monitor.pid, 5000);
+      break;
+    }
+    await sleep(500);
+  }
+  return Date.now() - started;
+}
+
+interface AlertJson {
+  id: string;
+  detector: string;
+  tokenId: string;
+  rootTokenId: string;
+  firstSeen: string;
+}
+
+async function allAlerts(monitor: Monitor): Promise<AlertJson[]> {
+  const out: AlertJson[] = [];
+  let cursor: string | null | undefined;
+  do {
+    const page = await monitor.api<{ alerts: AlertJson[]; nextCursor: string | null }>(
+      `/v1/alerts?limit=500&suppressed=include${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    out.push(...page.alerts);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -101,127 +198,291 @@ async function main(): Promise<void> {
     });
   }
   const work = mkdtempSync(join(tmpdir(), 'iw-bench-'));
+  const runId = Date.now().toString(36);
   const results: Record<string, unknown> = {
     machine: machine(),
     mode: o.quick ? 'quick' : 'full',
     startedAt: new Date(started).toISOString(),
+    loadAverageAtStart: loadavg().map(round1),
+    command: `npm run bench --${o.quick ? ' --quick' : ''}${o.json ? ` --json ${o.json}` : ''}`,
+    monitor: {
+      command: `node ${[...o.monitorNodeFlags, o.fromSource ? 'cli/src/main.ts (tsx)' : 'cli/dist/main.js'].join(' ')} all`,
+      env: o.monitorEnv,
+    },
   };
-  let spansExpected = 0;
-  const fleets = Array.from({ length: o.senders }, (_, i) => ({
-    prefix: `ingest-${i}`,
-    seed: 1000 + i * 17,
-    agents: 24,
-    tokensPerAgent: 4,
-  }));
-  const requestsPerSender = o.quick ? 48 : 96;
+  let acceptedSpans = 0;
 
   log(`monitor: starting (${o.fromSource ? 'sources via tsx' : 'cli/dist'}), data in ${work}/monitor`);
   const monitor = await Monitor.start({
     root: ROOT,
     dataDir: join(work, 'monitor'),
     fromSource: o.fromSource,
-    nodeFlags: o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(work, 'profile')}`] : [],
+    env: o.monitorEnv,
+    nodeFlags: [...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(work, 'profile')}`] : []), ...o.monitorNodeFlags],
   });
-  const senders = fleets.map(() => new Sender(ROOT));
+  const monitorStarted = Date.now();
+  const rss: { t: number; mb: number }[] = [];
+  const rssTimer = setInterval(() => {
+    const mb = rssMb(monitor.pid);
+    if (mb !== undefined) rss.push({ t: Date.now(), mb });
+  }, 1000);
+  const senders = Array.from({ length: o.senders }, () => new Sender(ROOT));
+  const raw = new RawInserter(ROOT);
+  const url = `${monitor.otlpUrl}/v1/traces`;
   try {
-    // Grants first, so that every use in the load is governed.
+    // ---- 1. ingest
+    const fleets: FleetSpec[] = senders.map((_, i) => ({
+      prefix: `${runId}-ingest-${i}`,
+      seed: 1000 + i * 17,
+      agents: 24,
+      tokensPerAgent: 4,
+      requests: o.quick ? 40 : 96,
+      spansPerRequest: o.spansPerRequest,
+    }));
     for (const f of fleets) {
-      const life = lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7);
-      for (const body of life) await postProtobuf(`${monitor.otlpUrl}/v1/traces`, body);
+      for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
     }
-    const prepared = await Promise.all(
-      senders.map((s, i) =>
-        s.prepare({ url: `${monitor.otlpUrl}/v1/traces`, ...fleets[i]!, requests: requestsPerSender, spansPerRequest: o.spansPerRequest }),
-      ),
-    );
-    const poolBytes = prepared.reduce((n, p) => n + p.bytes, 0);
+    const [prepared, rawRows] = await Promise.all([
+      Promise.all(senders.map((s, i) => s.prepare({ url, ...fleets[i]! }))),
+      raw.prepare(fleets[0]!),
+    ]);
     const poolSpans = prepared.reduce((n, p) => n + p.spans, 0);
+    const poolBytes = prepared.reduce((n, p) => n + p.bytes, 0);
     log(
-      `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans, ${Math.round(poolBytes / poolSpans)} B/span`,
+      `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans (${Math.round(poolBytes / poolSpans)} B/span); raw insert ready: ${rawRows} rows`,
     );
 
-    // ---- 1. ingest: as fast as the monitor answers
-    log(`ingest: warm-up ${o.warmupMs / 1000} s`);
-    const warm = merge(
-      await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.warmupMs, spansPerSec: 0 }))),
-    );
-    spansExpected += warm.spansAccepted;
-    const before = await monitor.metrics();
-    const cpu0 = cpuSeconds(monitor.pid) ?? 0;
-    const rssSamples: number[] = [];
-    const sampler = setInterval(() => {
-      const r = rssMb(monitor.pid);
-      if (r !== undefined) rssSamples.push(r);
-    }, 500);
-    log(`ingest: measuring ${o.ingestMs / 1000} s`);
-    const ingest = merge(
-      await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.ingestMs, spansPerSec: 0 }))),
-    );
-    clearInterval(sampler);
-    const cpu1 = cpuSeconds(monitor.pid) ?? 0;
-    const after = await monitor.metrics();
-    spansExpected += ingest.spansAccepted;
-    const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
-    const insertedRows = delta('intentwatch_rows_inserted_total{table="spans"}');
-    const inserts = delta('intentwatch_insert_duration_seconds_count{table="spans"}');
-    const meanBatch = inserts > 0 ? insertedRows / inserts : o.spansPerRequest;
-    const spansPerSec = (ingest.spansAccepted / ingest.elapsedMs) * 1000;
-    const ingestDetails = {
-      spansPerSec: Math.round(spansPerSec),
-      accepted: ingest.spansAccepted,
-      rejected: ingest.spansRejected,
-      failures: ingest.failures,
-      seconds: Math.round(ingest.elapsedMs) / 1000,
-      requests: ingest.requests,
-      requestLatency: summarizeLatencies(ingest.requestLatencyMs),
-      meanInsertBatchRows: Math.round(meanBatch),
-      insertSecondsPerBatch: inserts > 0 ? delta('intentwatch_insert_duration_seconds_sum{table="spans"}') / inserts : null,
-      monitorCpuCores: Math.round(((cpu1 - cpu0) / (ingest.elapsedMs / 1000)) * 100) / 100,
-      monitorRssPeakMb: Math.round(Math.max(0, ...rssSamples)),
-      senders: o.senders,
-      exportersPerSender: o.concurrency,
-      spansPerRequest: o.spansPerRequest,
-      bytesPerSpan: Math.round(poolBytes / poolSpans),
-    };
-    log(
-      `ingest: ${ingestDetails.spansPerSec} spans/s, mean insert batch ${ingestDetails.meanInsertBatchRows} rows, monitor CPU ${ingestDetails.monitorCpuCores} cores`,
-    );
-    results.ingestRun = ingestDetails;
+    if (!o.skip.has('ingest')) {
+      log(`ingest: warm-up ${o.warmupMs / 1000} s`);
+      const warm = merge(
+        await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.warmupMs, spansPerSec: 0 }))),
+      );
+      acceptedSpans += warm.spansAccepted;
+      let batchRows = 2048;
+      const rounds: Record<string, unknown>[] = [];
+      for (let r = 0; r < o.rounds; r++) {
+        const idleMs = await quiesce(monitor.pid, 5000);
+        const rawRun = await raw.run(o.rawMs, batchRows);
+        await quiesce(monitor.pid, 2000);
+        const before = await monitor.metrics();
+        const cpu0 = cpuSeconds(monitor.pid) ?? 0;
+        const run = merge(
+          await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.roundMs, spansPerSec: 0 }))),
+        );
+        const cpu1 = cpuSeconds(monitor.pid) ?? 0;
+        const after = await monitor.metrics();
+        acceptedSpans += run.spansAccepted;
+        const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+        const inserts = delta('intentwatch_insert_duration_seconds_count{table="spans"}');
+        const insertedRows = delta('intentwatch_rows_inserted_total{table="spans"}');
+        if (inserts > 0) batchRows = Math.round(insertedRows / inserts);
+        const spansPerSec = (run.spansAccepted / run.elapsedMs) * 1000;
+        rounds.push({
+          spansPerSec: Math.round(spansPerSec),
+          rawInsertPerSec: Math.round(rawRun.rowsPerSec),
+          ratio: round3(spansPerSec / rawRun.rowsPerSec),
+          rawBatchRows: rawRun.rows / Math.max(1, rawRun.batches),
+          collectorMeanBatchRows: batchRows,
+          collectorInsertMsPerBatch:
+            inserts > 0 ? round1((delta('intentwatch_insert_duration_seconds_sum{table="spans"}') / inserts) * 1000) : null,
+          monitorCpuCores: round3((cpu1 - cpu0) / (run.elapsedMs / 1000)),
+          monitorCpuMsPerKSpans: round3(((cpu1 - cpu0) * 1000) / (run.spansAccepted / 1000)),
+          rawCpuMsPerKRows: round3(rawRun.cpuMsPerKRows),
+          requestLatency: summarizeLatencies(run.requestLatencyMs),
+          failures: run.failures,
+          rejected: run.spansRejected,
+          idleWaitMs: idleMs,
+        });
+        log(
+          `ingest round ${r + 1}/${o.rounds}: raw ${Math.round(rawRun.rowsPerSec)} rows/s, collector ${Math.round(spansPerSec)} spans/s (batch ${batchRows} rows)`,
+        );
+      }
+      const med = (k: string) =>
+        percentile(
+          rounds.map((x) => x[k] as number),
+          50,
+        );
+      const spansPerSec = med('spansPerSec');
+      const rawInsertPerSec = med('rawInsertPerSec');
+      results.ingest = {
+        spansPerSec,
+        rawInsertPerSec,
+        ratio: round3(spansPerSec / rawInsertPerSec),
+        method: `median of ${o.rounds} alternating rounds (raw ${o.rawMs / 1000} s, collector ${o.roundMs / 1000} s)`,
+        monitorCpuMsPerKSpans: med('monitorCpuMsPerKSpans'),
+        rawCpuMsPerKRows: med('rawCpuMsPerKRows'),
+        senders: o.senders,
+        exportersPerSender: o.concurrency,
+        spansPerRequest: o.spansPerRequest,
+        bytesPerSpan: Math.round(poolBytes / poolSpans),
+        rounds,
+      };
+    }
+    raw.stop();
+
+    // ---- 2. sustained load with injected violations
+    if (!o.skip.has('latency')) {
+      const steady: FleetSpec[] = senders.map((_, i) => ({
+        prefix: `${runId}-steady-${i}`,
+        seed: 5000 + i * 31,
+        agents: 40,
+        tokensPerAgent: 3,
+        requests: o.quick ? 40 : 96,
+        spansPerRequest: o.spansPerRequest,
+      }));
+      for (const f of steady) {
+        for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
+      }
+      await Promise.all(senders.map((s, i) => s.prepare({ url, ...steady[i]! })));
+      // The detectors first work off what the ingest rounds left them.
+      const caughtUp = await detectorsCaughtUp(monitor, 90_000);
+      log(`sustained: detectors caught up after ${Math.round(caughtUp / 1000)} s`);
+      const graceMs = 30_000;
+      const sustainStart = Date.now();
+      log(`sustained: ${o.rate} spans/s for ${o.sustainMs / 1000} s, a violation every ${o.episodeEveryMs / 1000} s`);
+      const load = Promise.all(
+        senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.sustainMs, spansPerSec: o.rate / o.senders })),
+      );
+      const injected: { episode: Episode; sentAt: number; foundAt?: number; error?: string }[] = [];
+      const injector = (async () => {
+        const flows: Promise<void>[] = [];
+        // One episode every episodeEveryMs, each on its own: setup, a pause in which a detector
+        // run sees the setup, then the offence. Injection stops early enough for every episode to
+        // alert before the load ends (the ungoverned one only after its grace window).
+        for (let n = 0; o.sustainMs - (Date.now() - sustainStart) > 10_000; n++) {
+          const detector = DETECTOR_IDS[n % DETECTOR_IDS.length]!;
+          if (detector === 'ungoverned_token' && o.sustainMs - (Date.now() - sustainStart) < graceMs + 10_000) continue;
+          flows.push(
+            (async () => {
+              const episode = makeEpisode(detector, runId, n, Date.now());
+              for (const body of episode.setup) await postProtobuf(url, body);
+              await sleep(2000);
+              const body = episode.offending(Date.now());
+              const sentAt = Date.now();
+              await postProtobuf(url, body);
+              injected.push({ episode, sentAt });
+            })(),
+          );
+          await sleep(o.episodeEveryMs);
+        }
+        await Promise.all(flows);
+      })();
+      const poller = (async () => {
+        while (Date.now() - sustainStart < o.sustainMs + graceMs + 15_000) {
+          const open = injected.filter((i) => i.foundAt === undefined && !i.error);
+          if (open.length === 0 && Date.now() - sustainStart > o.sustainMs) break;
+          await Promise.all(
+            open.map(async (i) => {
+              try {
+                const page = await monitor.api<{ alerts: AlertJson[] }>(
+                  `/v1/alerts?tokenId=${encodeURIComponent(i.episode.tokenId)}&detector=${i.episode.detector}&limit=5&suppressed=include`,
+                );
+                if (page.alerts.length > 0) i.foundAt = Date.now();
+              } catch (e) {
+                i.error = e instanceof Error ? e.message : String(e);
+              }
+            }),
+          );
+          await sleep(100);
+        }
+      })();
+      const [stats] = await Promise.all([load, injector]);
+      await poller;
+      const sustained = merge(stats);
+      acceptedSpans += sustained.spansAccepted;
+      const alerts = await allAlerts(monitor);
+      const sustainEnd = Date.now();
+
+      const latencies = (filter: (d: string) => boolean, minus = 0) =>
+        injected.filter((i) => filter(i.episode.detector) && i.foundAt !== undefined).map((i) => (i.foundAt as number) - i.sentAt - minus);
+      const perDetector: Record<string, unknown> = {};
+      for (const d of DETECTOR_IDS) {
+        perDetector[d] = {
+          injected: injected.filter((i) => i.episode.detector === d).length,
+          found: latencies((x) => x === d).length,
+          latency: summarizeLatencies(latencies((x) => x === d)),
+        };
+      }
+      results.latency = {
+        alert: summarizeLatencies(latencies((d) => d !== 'ungoverned_token')),
+        ungovernedAfterGrace: summarizeLatencies(latencies((d) => d === 'ungoverned_token', graceMs)),
+        method: `send of the offending span → first GET /v1/alerts?tokenId=&detector= that lists the alert (polled every 100 ms); under ${o.rate} spans/s of benign load; DETECT_INTERVAL_MS default (1000). ungoverned_token alerts only after INTENTWATCH_GRACE_MS (30 s): reported apart, minus the grace window`,
+        loadSpansPerSec: Math.round((sustained.spansAccepted / sustained.elapsedMs) * 1000),
+        loadFailures: sustained.failures,
+        requestLatency: summarizeLatencies(sustained.requestLatencyMs),
+        perDetector,
+      };
+
+      // Quality: an alert is a hit when its detector and one of its tokens match an injected episode.
+      const byToken = new Map<string, Episode>();
+      for (const i of injected) for (const t of i.episode.tokenIds) byToken.set(t, i.episode);
+      const found: Detection[] = alerts.map((a) => {
+        const ep = byToken.get(a.tokenId) ?? byToken.get(a.rootTokenId);
+        return { detector: a.detector, tokenId: ep && ep.detector === a.detector ? ep.tokenId : a.tokenId };
+      });
+      const q = detectionQuality(
+        injected.map((i) => ({ detector: i.episode.detector, tokenId: i.episode.tokenId })),
+        found,
+      );
+      results.quality = {
+        recall: round3(q.recall),
+        precision: round3(q.precision),
+        falsePositives: q.falsePositives.length,
+        injected: injected.length,
+        alerts: alerts.length,
+        missed: q.missed,
+        falsePositiveAlerts: q.falsePositives.slice(0, 20),
+      };
+
+      // Memory over the sustained run, after its first fifth (caches and pools filling).
+      const settled = rss.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
+      results.rss = {
+        peakMb: Math.round(Math.max(...rss.map((s) => s.mb))),
+        slopeMbPerMin:
+          settled.length >= 2 ? round1(leastSquaresSlope(settled.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.mb })))) : null,
+        startMb: Math.round(rss[0]?.mb ?? 0),
+        endMb: Math.round(rss[rss.length - 1]?.mb ?? 0),
+        sustainedSeconds: Math.round((sustainEnd - sustainStart) / 1000),
+        method: 'VmRSS of the monitor process every second; slope by least squares over the sustained phase after its first fifth',
+        samples: rss.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
+      };
+      log(
+        `sustained: ${injected.length} violations, ${injected.filter((i) => i.foundAt).length} found; alert p50 ${(results.latency as { alert: { p50Ms: number } | null }).alert?.p50Ms} ms`,
+      );
+    }
   } finally {
+    clearInterval(rssTimer);
+    raw.stop();
     for (const s of senders) s.stop();
     log('monitor: stopping');
     await monitor.stop();
   }
 
-  // ---- stored count: every accepted span must be in the store
-  const counted = await runStoreTask<CountResult>({ kind: 'count', dataDir: join(work, 'monitor') }, ROOT);
-  results.stored = { expectedSpans: spansExpected, storedSpans: counted.spans, lost: spansExpected - counted.spans, ...counted };
-  log(`stored: ${counted.spans} spans of ${spansExpected} accepted`);
+  // ---- 3. every accepted span is in the store
+  if (!o.skip.has('count')) {
+    const counted = await runStoreTask<CountResult>({ kind: 'count', dataDir: join(work, 'monitor') }, ROOT);
+    const stored = counted.spans + counted.tokenEvents + counted.taskEvents;
+    const accepted = acceptedSpans + harnessSpans;
+    results.stored = { accepted, stored, lost: accepted - stored, ...counted };
+    log(
+      `stored: ${stored} rows for ${accepted} acknowledged spans (${counted.spans} spans, ${counted.tokenEvents} token events, ${counted.taskEvents} task events)`,
+    );
+  }
 
-  // ---- raw insert of the same rows, same batch size, in a process of its own
-  const ingestRun = results.ingestRun as { meanInsertBatchRows: number; spansPerSec: number };
-  const f0 = fleets[0]!;
-  log(`raw insert: ${o.rawMs / 1000} s, batches of ${ingestRun.meanInsertBatchRows} rows`);
-  const raw = await runStoreTask<RawInsertResult>(
-    {
-      kind: 'raw-insert',
-      ...f0,
-      requests: requestsPerSender,
-      spansPerRequest: o.spansPerRequest,
-      batchRows: ingestRun.meanInsertBatchRows,
-      durationMs: o.rawMs,
-    },
-    ROOT,
-  );
-  results.ingest = {
-    spansPerSec: ingestRun.spansPerSec,
-    rawInsertPerSec: Math.round(raw.rowsPerSec),
-    ratio: Math.round((ingestRun.spansPerSec / raw.rowsPerSec) * 1000) / 1000,
-    raw,
-    ...(results.ingestRun as object),
-  };
-  delete results.ingestRun;
+  // ---- 4. cost growth
+  if (!o.skip.has('growth')) {
+    log(`growth: history ${o.growthHistories.join(', ')} spans, batch ${o.growthBatch}`);
+    const growth = await runStoreTask<GrowthResult>(
+      { kind: 'growth', histories: o.growthHistories, batchSpans: o.growthBatch, repeats: o.quick ? 3 : 5 },
+      ROOT,
+    );
+    results.growth = {
+      ...growth,
+      method: 'sum of one run of every detector over the batch (median of the repeats), history inserted with ingested_at in the past',
+    };
+  }
   results.elapsedSeconds = Math.round((Date.now() - started) / 1000);
+  results.loadAverageAtEnd = loadavg().map(round1);
 
   printTable(results);
   if (o.json) writeFileSync(o.json, `${JSON.stringify(results, null, 2)}\n`);
@@ -230,18 +491,42 @@ async function main(): Promise<void> {
 }
 
 function printTable(r: Record<string, unknown>): void {
-  const ingest = r.ingest as { spansPerSec: number; rawInsertPerSec: number; ratio: number; meanInsertBatchRows: number };
-  const stored = r.stored as { expectedSpans: number; storedSpans: number };
-  const rows: [string, string, string][] = [
-    ['ingest through the collector', `${ingest.spansPerSec} spans/s`, '≥ 20,000'],
-    ['raw insert, same rows and batch', `${ingest.rawInsertPerSec} rows/s`, ''],
-    ['ingest ratio', `${ingest.ratio}`, '≥ 0.6'],
-    ['stored / accepted', `${stored.storedSpans} / ${stored.expectedSpans}`, 'equal'],
-  ];
+  const rows: [string, string, string][] = [];
+  const ingest = r.ingest as { spansPerSec: number; rawInsertPerSec: number; ratio: number } | undefined;
+  if (ingest) {
+    rows.push(['ingest through the collector', `${ingest.spansPerSec} spans/s`, '≥ 20,000']);
+    rows.push(['raw insert, same rows and batch', `${ingest.rawInsertPerSec} rows/s`, '']);
+    rows.push(['ingest ratio', `${ingest.ratio}`, '≥ 0.6']);
+  }
+  const latency = r.latency as { alert: { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number } | null } | undefined;
+  if (latency?.alert) {
+    const a = latency.alert;
+    rows.push(['alert latency p50 / p95 / p99 / max', `${a.p50Ms} / ${a.p95Ms} / ${a.p99Ms} / ${a.maxMs} ms`, 'p99 ≤ 2,000 ms']);
+  }
+  const quality = r.quality as { recall: number; precision: number; falsePositives: number } | undefined;
+  if (quality)
+    rows.push([
+      'recall / precision / false positives',
+      `${quality.recall} / ${quality.precision} / ${quality.falsePositives}`,
+      '1 / 1 / 0',
+    ]);
+  const rss = r.rss as { peakMb: number; slopeMbPerMin: number | null } | undefined;
+  if (rss) rows.push(['monitor RSS peak / slope', `${rss.peakMb} MB / ${rss.slopeMbPerMin} MB/min`, 'bounded']);
+  const growth = r.growth as { ratio: number; points: { historySpans: number; runMs: number }[] } | undefined;
+  if (growth) {
+    rows.push([
+      'detector run over the batch vs history',
+      growth.points.map((p) => `${p.historySpans.toExponential(0)}: ${p.runMs} ms`).join(', '),
+      '',
+    ]);
+    rows.push(['cost growth (largest / smallest)', `${growth.ratio}`, 'flat (≈ 1)']);
+  }
+  const stored = r.stored as { stored: number; accepted: number } | undefined;
+  if (stored) rows.push(['stored / acknowledged spans', `${stored.stored} / ${stored.accepted}`, 'equal']);
   const w = [Math.max(...rows.map((x) => x[0].length)), Math.max(...rows.map((x) => x[1].length))];
   process.stdout.write('\n');
   for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w[0]!)}  ${b.padStart(w[1]!)}  ${c}\n`);
-  process.stdout.write('\n');
+  process.stdout.write(`\n(${r.elapsedSeconds} s; load average ${(r.loadAverageAtStart as number[]).join(' ')} at start)\n`);
 }
 
 main().catch((e: unknown) => {
