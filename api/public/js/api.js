@@ -93,4 +93,8 @@ export const api = {
   suppressions: (all = false) => request('GET', `/v1/suppressions${qs({ all: all ? 'true' : undefined })}`),
   suppress: (body) => request('POST', '/v1/suppressions', body),
   lift: (id) => request('DELETE', `/v1/suppressions/${enc(id)}`),
+  // Responders (revoke webhooks); absent when the deployment runs none.
+  deliveries: (id) => request('GET', `/v1/alerts/${enc(id)}/deliveries`),
+  policies: () => request('GET', '/v1/responders/policies'),
+  revoke: (id, body) => request('POST', `/v1/alerts/${enc(id)}/revoke`, body),
 };

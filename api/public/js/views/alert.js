@@ -27,7 +27,7 @@ import { queueHash } from './queue-link.js';
  */
 export async function render(ctx) {
   const id = ctx.params[0];
-  let alert = await api.alert(id);
+  let [alert, deliveries] = await Promise.all([api.alert(id), loadDeliveries()]);
   if (!ctx.alive()) return;
   const mayTriage = canTriage(ctx.me);
   const page = h('div', { class: 'page alert-page' });
@@ -35,8 +35,19 @@ export async function render(ctx) {
 
   const note = () => /** @type {HTMLTextAreaElement | null} */ (page.querySelector('#note'));
 
+  /** Revoke requests for this alert, or null when this deployment runs no responders. */
+  async function loadDeliveries() {
+    try {
+      return (await api.deliveries(id)).deliveries;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && e.message.startsWith('no route')) return null;
+      if (e instanceof ApiError && e.status === 404) return [];
+      throw e;
+    }
+  }
+
   async function reload() {
-    alert = await api.alert(id);
+    [alert, deliveries] = await Promise.all([api.alert(id), loadDeliveries()]);
     if (ctx.alive()) draw();
   }
 
@@ -120,6 +131,7 @@ export async function render(ctx) {
           assignForm(a),
           h('span', { class: 'spacer' }),
           h('button', { type: 'button', class: 'btn', onclick: () => suppressDialog(a) }, 'Suppress…'),
+          deliveries ? h('button', { type: 'button', class: 'btn btn-danger', onclick: () => revokeDialog(a) }, 'Revoke…') : null,
         )
       : h(
           'div',
@@ -315,9 +327,122 @@ export async function render(ctx) {
           panel('Intent vs actual', intentVsActual(a.intentVsActual, { grant: a.grant, task: a.task, lifetime: a.lifetime })),
           evidence,
         ),
-        h('div', { class: 'col-side' }, details, notes, history),
+        h('div', { class: 'col-side' }, details, deliveries ? responsePanel(deliveries) : null, notes, history),
       ),
     );
+  }
+
+  /** @param {any[]} list revocations of this alert */
+  function responsePanel(list) {
+    return panel(
+      `Response (${list.length})`,
+      list.length === 0
+        ? h('p', { class: 'muted' }, 'No revoke requested. A policy may act on its own, or an analyst can revoke from here.')
+        : h(
+            'ol',
+            { class: 'history', 'data-testid': 'deliveries' },
+            list.map((r) =>
+              h(
+                'li',
+                { class: `hist delivery-${r.status}` },
+                h('div', { class: 'hist-meta muted' }, when(r.createdAt), ' · ', h('span', { class: 'mono' }, r.requestedBy)),
+                h(
+                  'div',
+                  null,
+                  h('b', null, `revoke ${r.mode}`),
+                  ` via ${r.policyId} — `,
+                  h('span', { class: `delivery-status ds-${r.status}` }, r.status),
+                  r.dryRun ? ' (dry run)' : '',
+                  r.attempts ? ` · ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : '',
+                ),
+                r.tokens?.length
+                  ? h(
+                      'div',
+                      { class: 'chips' },
+                      r.tokens.slice(0, 6).map((t) => h('span', { class: 'chip' }, t)),
+                    )
+                  : null,
+                r.lastError ? h('div', { class: 'sub deviation' }, r.lastError) : null,
+              ),
+            ),
+          ),
+    );
+  }
+
+  async function revokeDialog(a) {
+    let policies = [];
+    try {
+      policies = (await api.policies()).policies.filter((p) => p.enabled);
+    } catch (e) {
+      toast(e instanceof ApiError ? e.message : String(e), 'error');
+      return;
+    }
+    if (policies.length === 0) {
+      toast('No enabled revoke policy: an admin adds one under /v1/responders/policies.', 'error');
+      return;
+    }
+    const policy = h(
+      'select',
+      { class: 'input', name: 'policy' },
+      policies.map((p) =>
+        h('option', { value: p.id }, `${p.id}${p.dryRun ? ' (dry run)' : ''} — ${p.description || p.endpoint?.url || ''}`),
+      ),
+    );
+    const mode = h(
+      'select',
+      { class: 'input', name: 'mode' },
+      [
+        ['token', `this token only (${a.tokenId})`],
+        ['session', `the whole session (root ${a.rootTokenId})`],
+        ['chain', 'the session and every token delegated from it'],
+      ].map(([v, label]) => h('option', { value: v, selected: v === policies[0].revoke }, label)),
+    );
+    policy.addEventListener('change', () => {
+      const p = policies.find((x) => x.id === /** @type {HTMLSelectElement} */ (policy).value);
+      if (p) /** @type {HTMLSelectElement} */ (mode).value = p.revoke;
+    });
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const dialog = h(
+      'div',
+      { class: 'overlay', role: 'dialog', 'aria-label': 'Revoke' },
+      h(
+        'form',
+        {
+          class: 'dialog',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            try {
+              const { revocation } = await api.revoke(id, {
+                policyId: /** @type {HTMLSelectElement} */ (policy).value,
+                mode: /** @type {HTMLSelectElement} */ (mode).value,
+              });
+              dialog.remove();
+              toast(`Revoke requested: ${revocation.status}${revocation.dryRun ? ' (dry run)' : ''}`, 'ok');
+              await reload();
+            } catch (err) {
+              error.textContent = err instanceof ApiError ? err.message : String(err);
+            }
+          },
+        },
+        h('h2', null, 'Revoke'),
+        h(
+          'p',
+          { class: 'muted' },
+          'Sends a signed revoke webhook to the policy’s endpoint (the token broker), retried until it is delivered.',
+        ),
+        h('label', null, 'Policy', policy),
+        h('label', null, 'What', mode),
+        error,
+        h(
+          'div',
+          { class: 'dialog-actions' },
+          h('button', { type: 'button', class: 'btn', onclick: () => dialog.remove() }, 'Cancel'),
+          h('button', { type: 'submit', class: 'btn btn-danger' }, 'Revoke'),
+        ),
+      ),
+    );
+    document.body.append(dialog);
+    /** @type {HTMLSelectElement} */ (policy).focus();
   }
 
   function assignForm(a) {
