@@ -57,6 +57,22 @@ function operations(): Operation[] {
       out.push({ method: method.toUpperCase(), path, role: op['x-required-role'], body });
     }
   }
+  // The responders' routes, which the OpenAPI document does not list.
+  const alertPath = `/v1/alerts/${encodeURIComponent(alert.id)}`;
+  const policy = { id: 'access-test', endpoint: { url: 'https://broker.example/revoke', secrets: [`whsec_${'A'.repeat(32)}`] } };
+  out.push(
+    { method: 'GET', path: '/v1/responders/policies', role: 'analyst', body: undefined },
+    { method: 'GET', path: '/v1/responders/policies/demo', role: 'analyst', body: undefined },
+    { method: 'POST', path: '/v1/responders/policies', role: 'admin', body: policy },
+    { method: 'PUT', path: '/v1/responders/policies/access-test', role: 'admin', body: policy },
+    { method: 'DELETE', path: '/v1/responders/policies/access-test', role: 'admin', body: undefined },
+    { method: 'POST', path: '/v1/responders/policies/access-test/resume', role: 'admin', body: {} },
+    { method: 'GET', path: '/v1/responders/dead-letters', role: 'admin', body: undefined },
+    { method: 'POST', path: `${alertPath}/revoke`, role: 'analyst', body: { policyId: 'access-test' } },
+    { method: 'GET', path: `${alertPath}/deliveries`, role: 'viewer', body: undefined },
+    { method: 'GET', path: `${alertPath}?format=ocsf`, role: 'viewer', body: undefined },
+    { method: 'GET', path: '/v1/export/ocsf', role: 'viewer', body: undefined },
+  );
   return out;
 }
 
@@ -70,7 +86,8 @@ const call = (op: Operation, role: Role | null, headers: Record<string, string> 
 /** Rows of the tables every API write lands in. */
 async function writeCounts() {
   const tables = await m.running.store.query<{ name: string }>(
-    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ('alert_events', 'alert_triage', 'suppressions', 'responder_policies')",
+    `SELECT name FROM system.tables WHERE database = currentDatabase()
+       AND name IN ('alert_events', 'alert_triage', 'suppressions', 'responder_policies', 'revocations', 'deliveries')`,
   );
   const counts: Record<string, string> = {};
   for (const { name } of tables)
