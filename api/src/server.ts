@@ -25,6 +25,8 @@ export interface ApiOptions {
   rateLimit?: number;
   /** Serve the web UI at `/` (default true). */
   ui?: boolean;
+  /** Optional parts mounted among `routers` that clients may offer (`GET /v1/me`), e.g. `responders`. */
+  features?: string[];
 }
 
 const requests = counter('intentwatch_api_requests_total', 'API requests answered, by route and status', ['method', 'route', 'status']);
@@ -79,6 +81,7 @@ export class Api {
   #build(options: ApiOptions): express.Express {
     const app = express();
     app.disable('x-powered-by');
+    app.locals.features = [...(options.features ?? [])];
     app.set('etag', 'strong');
     app.use(
       helmet({

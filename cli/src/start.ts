@@ -94,6 +94,7 @@ async function startRoles(
       keys,
       // First: it answers GET /v1/alerts/:id?format=ocsf and leaves other alert requests to the desk.
       routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ...desk.routers()],
+      features: responder ? ['responders'] : [],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
     });

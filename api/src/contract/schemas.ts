@@ -392,7 +392,11 @@ export const SuppressionListSchema = named('SuppressionList', z.strictObject({ s
 
 export const IdentitySchema = named(
   'Identity',
-  z.strictObject({ name: z.string().meta({ description: 'The key’s non-secret name, as the audit trail records it' }), role: RoleSchema }),
+  z.strictObject({
+    name: z.string().meta({ description: 'The key’s non-secret name, as the audit trail records it' }),
+    role: RoleSchema,
+    features: z.array(z.string()).meta({ description: 'Optional parts this deployment serves, e.g. responders (revoke webhooks)' }),
+  }),
 );
 
 export const HealthSchema = named('Health', z.strictObject({ status: z.literal('ok') }));
