@@ -164,9 +164,24 @@ describe('the web UI in a real browser', () => {
     await fits(page, 'the agent page');
     await shot(page, '5-agent');
 
+    // Suppress a noisy detection from its alert: it leaves the open queue, is listed, and can be lifted.
+    const ghost = alerts.find((a) => a.detector === 'ungoverned_token') as Alert;
+    await page.goto(`${h.apiUrl}/#/alerts/${ghost.id}`);
+    await page.waitForSelector('.alert-page [data-testid=intent-vs-actual]');
+    await page.click('text=Suppress…');
+    await page.selectOption('.overlay select[name=scope]', { label: 'agent report-bot' });
+    await page.fill('.overlay textarea', 'report-bot migrates to broker-issued tokens this week');
+    await page.click('.overlay button[type=submit]');
+    await until(() => statusOf(page)).toBe('suppressed');
+    await page.goto(`${h.apiUrl}/#/alerts?tab=suppressed`);
+    await until(() => page.locator('table.queue tbody tr.row').count()).toBe(1);
     await page.goto(`${h.apiUrl}/#/suppressions`);
-    await page.waitForSelector('.page h1');
+    await page.waitForSelector('.page table.grid tbody tr td');
+    expect(await page.textContent('.page table.grid tbody')).toContain('report-bot migrates to broker-issued tokens');
+    await fits(page, 'the suppressions page');
     await shot(page, '6-suppressions');
+    await page.click('.page table.grid tbody button:has-text("Lift")');
+    await until(() => page.textContent('.page table.grid tbody')).toContain('No suppression is in force');
     await context.close();
     expect(problems).toEqual([]);
   });
