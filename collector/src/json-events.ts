@@ -7,6 +7,8 @@ export interface JsonEventsResult {
   rows: RowBatch;
   rejected: { index: number; message: string }[];
   secretsRedacted: number;
+  /** Attribute values cut or attributes dropped by the per-event limits. */
+  truncated: number;
 }
 
 /**
@@ -20,7 +22,7 @@ export function eventsFromJson(
   options: Pick<NormalizeOptions, 'maxAttributes' | 'maxAttributeLength'>,
   now = Date.now(),
 ): JsonEventsResult {
-  const result: JsonEventsResult = { rows: emptyBatch(), rejected: [], secretsRedacted: 0 };
+  const result: JsonEventsResult = { rows: emptyBatch(), rejected: [], secretsRedacted: 0, truncated: 0 };
   const ingestedAt = msToRfc3339(now);
   items.forEach((item, index) => {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
@@ -38,7 +40,7 @@ export function eventsFromJson(
       return;
     }
     result.secretsRedacted += redactSecrets(attrs);
-    limitAttributes(attrs, options);
+    result.truncated += limitAttributes(attrs, options);
     const base = { time: msToRfc3339(time ?? now), ingested_at: ingestedAt, trace_id: '', span_id: '' };
     const eventKey = kind === 'token' ? 'token.event' : 'task.event';
     if (attrs[eventKey] === undefined) {

@@ -117,6 +117,7 @@ export class Collector {
       if (!Array.isArray(items)) items = [items];
       const result = eventsFromJson(kind, items as unknown[], this.#config);
       if (result.secretsRedacted) redacted.inc(result.secretsRedacted);
+      if (result.truncated) truncated.inc(result.truncated);
       const list = items as unknown[];
       if (list.length > 0 && result.rejected.length === list.length) {
         rejected.inc({ endpoint: `${kind}-events` }, list.length);

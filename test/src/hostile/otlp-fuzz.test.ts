@@ -415,6 +415,27 @@ describe('Collector under hostile OTLP, one case at a time', () => {
     expectJsonVerdict(await post('/v1/task-events', task, 'application/json'));
   });
 
+  it('cuts token and task events past the per-event limits and counts each cut', async () => {
+    const before = await metricValue('intentwatch_attributes_truncated_total');
+    const extra = Object.fromEntries(Array.from({ length: MAX_ATTRIBUTES + 5 }, (_, i) => [`x${i}`, 'v']));
+    const long = `${'a'.repeat(MAX_ATTRIBUTE_LENGTH - 1)}😀tail`;
+    const a = await post(
+      '/v1/token-events',
+      JSON.stringify([{ 'token.event': 'revoked', 'token.id': 'tok-event-limits', 'token.revoked_reason': long, ...extra }]),
+      'application/json',
+    );
+    expect(a.status, a.text).toBe(200);
+    const [row] = await t.store.query<{ reason: string; n: string }>(
+      "SELECT revoked_reason AS reason, length(mapKeys(attributes)) AS n FROM token_events WHERE token_id = 'tok-event-limits'",
+    );
+    // token.event, token.id and the reason come first, so they are kept; the reason is cut before the emoji.
+    expect(row?.reason).toBe('a'.repeat(MAX_ATTRIBUTE_LENGTH - 1));
+    expect(Number(row?.n)).toBe(MAX_ATTRIBUTES);
+    // Each attribute dropped past the limit, and the one value cut.
+    const sent = 3 + Object.keys(extra).length;
+    expect((await metricValue('intentwatch_attributes_truncated_total')) - before).toBe(sent - MAX_ATTRIBUTES + 1);
+  });
+
   it('keeps the spans of a request beside the ones it rejects (ids of wrong length, timestamps past 2262)', async () => {
     const good = hex(8);
     const request = otlpRequest({ 'service.name': 'mixed' }, [
