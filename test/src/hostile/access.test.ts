@@ -167,6 +167,54 @@ describe('API keys and roles', () => {
   });
 });
 
+describe('Audit of writes', () => {
+  it('records the key behind each kind of write: suppression and its lifting, policy, manual revoke', async () => {
+    const suppression = await apiFetch(m, '/v1/suppressions', 'analyst', {
+      method: 'POST',
+      body: JSON.stringify({
+        detector: '*',
+        scope: 'agent',
+        value: 'audit-agent',
+        reason: 'audit test',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      }),
+    });
+    expect(suppression.status, await suppression.clone().text()).toBe(201);
+    const { id } = (await suppression.json()) as { id: string };
+    expect((await apiFetch(m, `/v1/suppressions/${encodeURIComponent(id)}`, 'admin', { method: 'DELETE' })).status).toBeLessThan(300);
+    // A public address written as an address needs no DNS; a dry run sends nothing.
+    const policy = await apiFetch(m, '/v1/responders/policies', 'admin', {
+      method: 'POST',
+      body: JSON.stringify({
+        id: 'audit-policy',
+        dryRun: true,
+        match: { detectors: ['no_such_detector'] },
+        endpoint: { url: 'https://93.184.215.14/revoke', secrets: [`whsec_${'B'.repeat(32)}`] },
+      }),
+    });
+    expect(policy.status, await policy.clone().text()).toBe(201);
+    const revoke = await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert.id)}/revoke`, 'analyst', {
+      method: 'POST',
+      body: JSON.stringify({ policyId: 'audit-policy', mode: 'token' }),
+    });
+    expect(revoke.status, await revoke.clone().text()).toBe(202);
+
+    const who = async (sql: string) => (await m.running.store.query<{ who: string }>(sql)).map((r) => r.who);
+    expect(await who("SELECT author AS who FROM suppressions WHERE value = 'audit-agent'")).toContainEqual(
+      expect.stringMatching(/^key:analys…/),
+    );
+    expect(await who("SELECT deleted_by AS who FROM suppressions WHERE value = 'audit-agent'")).toContainEqual(
+      expect.stringMatching(/^key:admin-…/),
+    );
+    expect(await who("SELECT updated_by AS who FROM responder_policies WHERE id = 'audit-policy'")).toContainEqual(
+      expect.stringMatching(/^key:admin-…/),
+    );
+    expect(await who("SELECT requested_by AS who FROM revocations WHERE policy_id = 'audit-policy'")).toContainEqual(
+      expect.stringMatching(/key:analys…/),
+    );
+  });
+});
+
 describe('Ingest keys', () => {
   it('are required on every collector endpoint; forged ones are refused and nothing is stored', async () => {
     const bodies: [string, unknown][] = [
