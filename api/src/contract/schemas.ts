@@ -264,6 +264,17 @@ export const LifetimeSchema = named(
   'A token’s lifetime as granted (expiry, session limit, task) and as lived (uses, refreshes)',
 );
 
+export const DetectorGuideSchema = named(
+  'DetectorGuide',
+  z.strictObject({
+    description: z.string(),
+    falsePositives: z.array(z.string()).meta({ description: 'Known benign causes to rule out' }),
+    runbook: z.array(z.string()).meta({ description: 'What to check, in order' }),
+    tuning: z.array(z.string()).meta({ description: 'The settings that change what fires' }),
+  }),
+  'What the detector looks for and how to work its alerts',
+);
+
 export const AlertDetailSchema = named(
   'AlertDetail',
   z.strictObject({
@@ -273,6 +284,9 @@ export const AlertDetailSchema = named(
     grant: TokenEventSchema.nullable().meta({ description: 'The grant of the alert’s token' }),
     task: TaskSchema.nullable(),
     intentVsActual: IntentVsActualSchema,
+    guide: DetectorGuideSchema.nullable().meta({
+      description: 'The detector’s description, false positives, runbook and tuning; null for a detector this build does not know',
+    }),
     lifetime: LifetimeSchema.meta({
       description: 'The alert token’s lifetime: what time the grant and the task allowed, and when it was used and refreshed',
     }),

@@ -1,10 +1,16 @@
 import type { Store } from '@intentwatch/core';
-import type { AlertStore, Evidence } from '@intentwatch/detectors';
+import { type AlertStore, DETECTORS, type Evidence } from '@intentwatch/detectors';
 import type { AlertDetailOut, EvidenceDetailOut, LifetimeOut } from '../contract/schemas.js';
 import { noComparison } from './intent-vs-actual.js';
 import { TOKEN_EVENT_COLUMNS, type TokenEventRow, USE_COLUMNS, type UseRow, tasks, toTokenEvent, toUse } from './rows.js';
 import type { SuppressionView } from './suppression-view.js';
 import type { TokenView } from './token-view.js';
+
+function guideOf(detector: string): AlertDetailOut['guide'] {
+  const d = DETECTORS.find((x) => x.id === detector);
+  if (!d) return null;
+  return { description: d.description, falsePositives: [...d.falsePositives], runbook: [...d.runbook], tuning: [...d.tuning] };
+}
 
 const NO_LIFETIME: LifetimeOut = {
   issuedAt: null,
@@ -58,6 +64,7 @@ export class AlertView {
       task,
       intentVsActual: token?.intentVsActual ?? noComparison(alert.tokenId),
       lifetime: token?.lifetime ?? NO_LIFETIME,
+      guide: guideOf(alert.detector),
     };
   }
 

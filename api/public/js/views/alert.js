@@ -327,8 +327,35 @@ export async function render(ctx) {
           panel('Intent vs actual', intentVsActual(a.intentVsActual, { grant: a.grant, task: a.task, lifetime: a.lifetime })),
           evidence,
         ),
-        h('div', { class: 'col-side' }, details, deliveries ? responsePanel(deliveries) : null, notes, history),
+        h(
+          'div',
+          { class: 'col-side' },
+          details,
+          a.guide ? guidePanel(a.guide) : null,
+          deliveries ? responsePanel(deliveries) : null,
+          notes,
+          history,
+        ),
       ),
+    );
+  }
+
+  /** The detector's own advice: what it looks for, what to check, what is usually benign. @param {any} g */
+  function guidePanel(g) {
+    const list = (items) =>
+      h(
+        'ol',
+        { class: 'guide-list' },
+        items.map((x) => h('li', null, x)),
+      );
+    return panel(
+      'Runbook',
+      h('p', { class: 'guide-desc muted' }, g.description),
+      g.runbook.length ? h('details', { class: 'guide', open: true }, h('summary', null, 'What to check'), list(g.runbook)) : null,
+      g.falsePositives.length
+        ? h('details', { class: 'guide' }, h('summary', null, `Benign causes (${g.falsePositives.length})`), list(g.falsePositives))
+        : null,
+      g.tuning.length ? h('details', { class: 'guide' }, h('summary', null, 'Tuning'), list(g.tuning)) : null,
     );
   }
 
