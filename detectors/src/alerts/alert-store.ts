@@ -65,6 +65,8 @@ export interface AlertCount {
   status: AlertStatus;
   suppressed: boolean;
   count: number;
+  /** Set when counted `byAgent`. */
+  agentId?: string;
 }
 
 export interface AlertEvent {
@@ -216,16 +218,27 @@ export class AlertStore {
    * severity and status, with suppressed open alerts counted apart: suppressed detections stay
    * stored and counted, only out of the open queue.
    */
-  async counts(filter: Omit<AlertFilter, 'limit' | 'cursor' | 'sort' | 'order' | 'suppressed'> = {}): Promise<AlertCount[]> {
+  async counts(
+    filter: Omit<AlertFilter, 'limit' | 'cursor' | 'sort' | 'order' | 'suppressed'> = {},
+    options: { byAgent?: boolean } = {},
+  ): Promise<AlertCount[]> {
     const params: Record<string, unknown> = {};
     const where = conditions({ ...filter, suppressed: 'include' }, params);
     const suppressed = filter.suppressions?.length ? `(status = 'open' AND ${suppressionIndexSql(filter.suppressions, params)} > 0)` : '0';
-    const rows = await this.#store.query<{ detector: string; severity: string; status: string; suppressed: number; n: string }>(
-      `SELECT a.detector AS detector, a.severity AS severity, status, toUInt8(${suppressed}) AS suppressed, count() AS n
+    const agent = options.byAgent ? 'a.agent_id' : "''";
+    const rows = await this.#store.query<{
+      detector: string;
+      severity: string;
+      status: string;
+      suppressed: number;
+      n: string;
+      agent: string;
+    }>(
+      `SELECT a.detector AS detector, a.severity AS severity, status, toUInt8(${suppressed}) AS suppressed, ${agent} AS agent, count() AS n
        FROM (${ALERTS_WITH_TRIAGE}) AS a
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       GROUP BY detector, severity, status, suppressed
-       ORDER BY detector, severity, status, suppressed`,
+       GROUP BY detector, severity, status, suppressed, agent
+       ORDER BY detector, severity, status, suppressed, agent`,
       params,
     );
     return rows.map((r) => ({
@@ -234,6 +247,7 @@ export class AlertStore {
       status: r.status as AlertStatus,
       suppressed: Number(r.suppressed) === 1,
       count: Number(r.n),
+      ...(options.byAgent ? { agentId: r.agent } : {}),
     }));
   }
 
