@@ -65,6 +65,34 @@ describe('intentwatch all on SIGTERM', () => {
     }
   });
 
+  it('loses no acknowledged span when killed outright (SIGKILL) under load, and starts again on the same data dir', async () => {
+    const data = tempDataDir();
+    dirs.push(data);
+    const program = run({ INTENTWATCH_DATA_DIR: data.dir });
+    const { otlp } = await listeningPorts(program);
+    const sender = new Sender({ url: `http://127.0.0.1:${otlp}`, run: 'killed', spansPerRequest: 100, concurrency: 4 }).start();
+    await until('1,000 spans acknowledged', () => sender.acknowledged.size >= 1000);
+    program.child.kill('SIGKILL');
+    expect(await program.exited).toBe('SIGKILL');
+    sender.abandonNow();
+    await sender.stop({ abandon: true });
+
+    // Started again on the same data dir, as a supervisor would: it comes up and holds every acknowledged span.
+    const again = run({ INTENTWATCH_DATA_DIR: data.dir });
+    await listeningPorts(again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited, again.output()).toBe(0);
+    const store = await Store.open(loadConfig({ INTENTWATCH_DATA_DIR: data.dir }, { dotenv: false }));
+    try {
+      const result = reconcile(sender, await storedSpanIds(store, 'killed'));
+      console.info('SIGKILL under load:', JSON.stringify(result));
+      expect(result.lost).toBe(0);
+      expect(result.unknown).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('exits 0 when the signal arrives during start-up, while the store is still being opened', async () => {
     // A ClickHouse HTTP endpoint that holds every request until released, then answers each
     // with an empty success: start-up is stuck opening the store when the signal arrives.
