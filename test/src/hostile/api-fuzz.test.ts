@@ -3,6 +3,7 @@ import { rootLogger } from '@intentwatch/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AllInOne, type PlantedAlert, apiFetch, plantAlerts, startAll } from './running-all.js';
+import { metricValue } from './support.js';
 
 // Every query parameter, path parameter and body of every route the OpenAPI document declares,
 // fed hostile values by an admin key: the API answers 2xx or a 4xx naming the problem, never a
@@ -17,7 +18,7 @@ let tablesBefore: string[];
 
 beforeAll(async () => {
   m = await startAll();
-  planted = await plantAlerts(m, ['tok-fuzz-a', 'tok-fuzz-b', 'tok-fuzz-c']);
+  planted = await plantAlerts(m, ['tok-fuzz-a', 'tok-fuzz-b', 'tok-fuzz-c', ...HOSTILE_TOKENS]);
   tablesBefore = await tableNames();
   // 4xx answers are expected by the hundred; only errors would matter here.
   rootLogger().level = 'error';
@@ -26,6 +27,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await m?.stop();
 });
+
+/** Token ids an agent controls, sent through the collector and the detectors like any other. */
+const HOSTILE_TOKENS = ["tok-'; DROP TABLE alerts; --", 'tok-{tokenId:String}', "tok-\\' OR 1=1 --", 'tok-%_*', 'tok-😀 \u00e9'];
 
 const tableNames = async () =>
   (await m.running.store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name')).map(
@@ -169,6 +173,18 @@ async function expectVerdict(res: Response, what: string): Promise<unknown> {
 }
 
 describe('API under hostile input', () => {
+  it('keeps hostile token ids exact through ingest, detection and the filters: each finds its own alert and only it', async () => {
+    for (const token of HOSTILE_TOKENS) {
+      const res = await apiFetch(m, `/v1/alerts?${new URLSearchParams({ tokenId: token })}`, 'viewer');
+      const { alerts } = (await res.json()) as { alerts: PlantedAlert[] };
+      expect(
+        alerts.map((a) => a.tokenId),
+        token,
+      ).toEqual([token]);
+    }
+    expect(await metricValue('intentwatch_detector_failures_total')).toBe(0);
+  });
+
   it('answers hostile values in every query and path parameter of every GET route with 2xx or 4xx', async () => {
     const gets = ops.filter((o) => o.method === 'GET');
     const queryValues = (op: Op) =>
