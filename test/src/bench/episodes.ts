@@ -23,12 +23,13 @@ import {
  * now, and the alert latency runs from that send.
  */
 
+/** In injection order: ungoverned_token first, since its alert waits for the grace window. */
 export const DETECTOR_IDS = [
+  'ungoverned_token',
   'cross_service_reuse',
   'scope_creep',
   'stale_token_use',
   'refresh_extended_session',
-  'ungoverned_token',
   'usage_anomaly',
 ] as const;
 export type DetectorId = (typeof DETECTOR_IDS)[number];

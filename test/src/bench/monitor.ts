@@ -136,6 +136,17 @@ export class Monitor {
     return (await res.json()) as T;
   }
 
+  /** POST of a JSON body on the API with the admin key; throws on a non-2xx answer. */
+  async post<T>(path: string, body: unknown): Promise<T> {
+    const res = await fetch(`${this.apiUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
   /** Prometheus samples of the monitor: "name{labels}" → value. */
   async metrics(): Promise<Map<string, number>> {
     const res = await fetch(`${this.apiUrl}/metrics`, { headers: { authorization: `Bearer ${this.apiKey}` } });
