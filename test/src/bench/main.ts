@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTraceRequest } from '@intentwatch/collector';
 import { DETECTOR_IDS, type Episode, makeEpisode } from './episodes.js';
-import { Monitor, cpuSeconds, rssMb } from './monitor.js';
+import { Monitor, cpuSeconds, rssMb, threadCpuSeconds } from './monitor.js';
 import { Sender, runStoreTask } from './procs.js';
 import { RawInserter } from './raw-insert.js';
 import type { RunStats } from './sender.js';
@@ -48,6 +48,8 @@ interface Options {
   skip: Set<string>;
   monitorNodeFlags: string[];
   monitorEnv: Record<string, string>;
+  /** Another checkout to run the monitor from (a before/after comparison); the harness stays this one. */
+  monitorRoot: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -84,6 +86,7 @@ function parseArgs(argv: string[]): Options {
     growthBatch: num('--growth-batch', 10_000),
     skip: new Set((value('--skip') ?? '').split(',').filter(Boolean)),
     monitorNodeFlags: (value('--monitor-node-flags') ?? '').split(' ').filter(Boolean),
+    monitorRoot: value('--monitor-root') ?? ROOT,
     monitorEnv: Object.fromEntries(
       argv.flatMap((a, i) =>
         argv[i - 1] === '--monitor-env' && a.includes('=') ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [],
@@ -212,6 +215,7 @@ async function main(): Promise<void> {
     monitor: {
       command: `node ${[...o.monitorNodeFlags, o.fromSource ? 'cli/src/main.ts (tsx)' : 'cli/dist/main.js'].join(' ')} all`,
       env: o.monitorEnv,
+      root: o.monitorRoot,
     },
   };
   let acceptedSpans = 0;
@@ -226,7 +230,7 @@ async function main(): Promise<void> {
   await receiver.listen();
   log(`monitor: starting (${o.fromSource ? 'sources via tsx' : 'cli/dist'}), data in ${work}/monitor`);
   const monitor = await Monitor.start({
-    root: ROOT,
+    root: o.monitorRoot,
     dataDir: join(work, 'monitor'),
     fromSource: o.fromSource,
     env: { INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1', ...o.monitorEnv },
@@ -281,6 +285,8 @@ async function main(): Promise<void> {
       );
       acceptedSpans += warm.spansAccepted;
       let batchRows = 2048;
+      const threadCpu = new Map<string, number>();
+      let roundSpans = 0;
       const rounds: Record<string, unknown>[] = [];
       for (let r = 0; r < o.rounds; r++) {
         const idleMs = await quiesce(monitor.pid, 5000);
@@ -288,12 +294,17 @@ async function main(): Promise<void> {
         await quiesce(monitor.pid, 2000);
         const before = await monitor.metrics();
         const cpu0 = cpuSeconds(monitor.pid) ?? 0;
+        const threads0 = threadCpuSeconds(monitor.pid);
         const run = merge(
           await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.roundMs, spansPerSec: 0 }))),
         );
         const cpu1 = cpuSeconds(monitor.pid) ?? 0;
+        for (const [name, sec] of threadCpuSeconds(monitor.pid)) {
+          threadCpu.set(name, (threadCpu.get(name) ?? 0) + sec - (threads0.get(name) ?? 0));
+        }
         const after = await monitor.metrics();
         acceptedSpans += run.spansAccepted;
+        roundSpans += run.spansAccepted;
         const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
         const inserts = delta('intentwatch_insert_duration_seconds_count{table="spans"}');
         const insertedRows = delta('intentwatch_rows_inserted_total{table="spans"}');
@@ -338,6 +349,13 @@ async function main(): Promise<void> {
         spansPerRequest: o.spansPerRequest,
         bytesPerSpan: Math.round(poolBytes / poolSpans),
         rounds,
+        // Where the monitor's CPU went during the rounds, per thread name, in µs per span.
+        monitorCpuUsPerSpanByThread: Object.fromEntries(
+          [...threadCpu.entries()]
+            .filter(([, sec]) => sec > 0)
+            .sort((a, b) => b[1] - a[1])
+            .map(([name, sec]) => [name, round1((sec * 1e6) / Math.max(1, roundSpans))]),
+        ),
       };
     }
     raw.stop();
