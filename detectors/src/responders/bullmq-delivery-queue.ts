@@ -11,9 +11,17 @@ export interface BullmqDeliveryQueueOptions {
   name?: string;
   /** Deliveries in flight per worker (default 8). */
   concurrency?: number;
+  /**
+   * How often BullMQ runs a delivery step again when it fails on our side (the store unreachable
+   * mid-step), with exponential backoff from `stepBackoffMs` (defaults 20 and 1000 ms: about six
+   * days in all). Past that the job fails for good; the request stays open in the store and the
+   * responder's sweep queues it again once the store answers.
+   */
+  stepAttempts?: number;
+  stepBackoffMs?: number;
 }
 
-const DEFAULTS = { prefix: 'intentwatch', name: 'responder-deliveries', concurrency: 8 };
+const DEFAULTS = { prefix: 'intentwatch', name: 'responder-deliveries', concurrency: 8, stepAttempts: 20, stepBackoffMs: 1000 };
 
 /**
  * Deliveries as BullMQ jobs on Redis: any number of workers share them, a delayed retry waits in
@@ -24,6 +32,11 @@ const DEFAULTS = { prefix: 'intentwatch', name: 'responder-deliveries', concurre
  * Retries of a delivery are not BullMQ attempts: the handler decides the wait (backoff, or the
  * receiver's `Retry-After`), the job moves to the delayed set with the next attempt number.
  * BullMQ's own attempts cover only failures of our side (the store unreachable mid-step).
+ *
+ * A job id stays taken while BullMQ keeps the finished job, so adding a request whose job has
+ * ended would do nothing. `add` therefore runs such a job again when the store says the request
+ * is open: a job that failed for good on our side, or one that finished before the request was
+ * opened again (held requests an admin released).
  */
 export class BullmqDeliveryQueue implements DeliveryQueue {
   readonly #log = createLogger('detectors.responders.bullmq');
@@ -51,16 +64,41 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
     return this.#options.prefix;
   }
 
-  async add(job: DeliveryJob, delayMs = 0): Promise<void> {
-    await this.#queue.add('deliver', job, {
-      jobId: job.webhookId,
-      delay: delayMs,
-      attempts: 20,
-      backoff: { type: 'exponential', delay: 1000 },
-      // Kept a while so that the job id keeps de-duplicating a request queued again.
-      removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-      removeOnFail: { age: 30 * 24 * 3600 },
-    });
+  async add(job: DeliveryJob, delayMs = 0, openedAt?: number): Promise<boolean> {
+    const state = await this.#queue.getJobState(job.webhookId);
+    if (state === 'unknown') {
+      await this.#queue.add('deliver', job, {
+        jobId: job.webhookId,
+        delay: delayMs,
+        attempts: this.#options.stepAttempts,
+        backoff: { type: 'exponential', delay: this.#options.stepBackoffMs },
+        // Kept a while so that the job id keeps de-duplicating a request queued again.
+        removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+        removeOnFail: { age: 30 * 24 * 3600 },
+      });
+      return true;
+    }
+    if (state !== 'failed' && !(state === 'completed' && openedAt !== undefined)) return false;
+    const existing = await this.#queue.getJob(job.webhookId);
+    if (!existing) return this.add(job, delayMs, openedAt);
+    // Finished after the request was last opened: the store's row read by the caller predates
+    // that step, whose own save says where the request stands.
+    if (state === 'completed' && (existing.finishedOn ?? 0) >= (openedAt ?? 0)) return false;
+    try {
+      await existing.updateData(job);
+      await existing.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    } catch (e) {
+      // Another worker ran it again first (it is no longer in that state): nothing to do.
+      this.#log.debug({ webhookId: job.webhookId, err: (e as Error).message }, 'job already queued again');
+      return false;
+    }
+    this.#log.info({ webhookId: job.webhookId, was: state }, 'revoke delivery queued again under its webhook-id');
+    return true;
+  }
+
+  /** Where BullMQ holds a request's job: waiting, delayed, active, completed, failed, or unknown. */
+  async jobState(webhookId: string): Promise<string> {
+    return this.#queue.getJobState(webhookId);
   }
 
   /** BullMQ de-duplicates by job id across workers, so this process need not track what it holds. */
@@ -84,7 +122,14 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
     );
     this.#worker.on('error', (e) => this.#log.error({ err: e.message }, 'delivery worker error'));
     this.#worker.on('failed', (job, e) => {
-      this.#log.warn({ webhookId: job?.id, err: e.message, attemptsMade: job?.attemptsMade }, 'delivery step failed on our side');
+      const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+      const fields = { webhookId: job?.id, err: e.message, attemptsMade: job?.attemptsMade };
+      if (final) {
+        this.#log.error(
+          fields,
+          'delivery step failed on our side at every attempt; the request stays open in the store and is queued again once the store answers',
+        );
+      } else this.#log.warn(fields, 'delivery step failed on our side');
     });
   }
 

@@ -200,6 +200,26 @@ export class DeliveryLog {
     return rows.map(fromRow);
   }
 
+  /**
+   * When each of `webhookIds` is due for its next attempt, as its latest attempt recorded it (epoch
+   * ms); absent for a request with no attempt, or whose latest attempt set no next time.
+   */
+  async nextAttempts(webhookIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (webhookIds.length === 0) return out;
+    // In a tuple so that a latest attempt without a next time (NULL) is not skipped for an older one.
+    const rows = await this.#store.query<{ webhook_id: string; next: string | null }>(
+      `SELECT webhook_id, argMax(tuple(next_attempt_at), (attempt, time)).1 AS next
+       FROM deliveries WHERE webhook_id IN {ids:Array(String)} GROUP BY webhook_id`,
+      { ids: [...new Set(webhookIds)] },
+    );
+    for (const r of rows) {
+      const at = r.next === null ? Number.NaN : Date.parse(r.next);
+      if (Number.isFinite(at)) out.set(r.webhook_id, at);
+    }
+    return out;
+  }
+
   /** Requests of a policy in `status`, oldest first. */
   async withStatus(policyId: string, status: RevocationStatus, limit = 100_000): Promise<(Revocation & RevocationState)[]> {
     const rows = await this.#store.query<RevocationRow>(

@@ -36,7 +36,12 @@ export type DeliveryHandler = (job: DeliveryJob) => Promise<JobOutcome>;
  * with the next attempt number, after the wait the handler asked for.
  */
 export interface DeliveryQueue {
-  add(job: DeliveryJob, delayMs?: number): Promise<void>;
+  /**
+   * Queues `job` to run after `delayMs`, unless the queue already holds it. `openedAt` (epoch ms)
+   * is when the store last opened the request (queued or retrying): a job of the same id that
+   * finished before then runs again. Resolves true when the job was queued (or queued again).
+   */
+  add(job: DeliveryJob, delayMs?: number, openedAt?: number): Promise<boolean>;
   /** True while this queue holds the job (waiting, delayed or running) in this process's view. */
   holds(webhookId: string): boolean;
   /** Starts running jobs through `handler`. */
@@ -54,7 +59,8 @@ interface Entry {
 /**
  * The queue of one process: a concurrency-limited runner with timers for delayed retries.
  * Nothing here survives a restart; the responder re-queues unfinished revocations from the
- * store when it starts (see Responder), so a restart repeats an attempt rather than losing one.
+ * store when it starts (see Responder), each at the next-attempt time its last attempt recorded,
+ * so a restart repeats an attempt rather than losing one, and never sends one early.
  */
 export class InProcessQueue implements DeliveryQueue {
   readonly #log = createLogger('detectors.responders.queue');
@@ -70,11 +76,13 @@ export class InProcessQueue implements DeliveryQueue {
     this.#concurrency = options.concurrency ?? 8;
   }
 
-  async add(job: DeliveryJob, delayMs = 0): Promise<void> {
-    if (this.#closed || this.#entries.has(job.webhookId)) return;
+  /** A job ends here when it finishes, so there is no finished job to run again: `openedAt` is not needed. */
+  async add(job: DeliveryJob, delayMs = 0): Promise<boolean> {
+    if (this.#closed || this.#entries.has(job.webhookId)) return false;
     const entry: Entry = { job, running: false };
     this.#entries.set(job.webhookId, entry);
     this.#schedule(entry, delayMs);
+    return true;
   }
 
   holds(webhookId: string): boolean {

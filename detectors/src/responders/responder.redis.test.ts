@@ -5,10 +5,12 @@ import { AlertStore, alertId } from '../alerts/alert-store.js';
 import type { AlertSource, Finding } from '../alerts/model.js';
 import { type TestStore, eventually, openTestStore } from '../test-support/store.js';
 import { BullmqDeliveryQueue } from './bullmq-delivery-queue.js';
-import type { RevocationView } from './delivery-log.js';
+import { DeliveryLog, type RevocationView } from './delivery-log.js';
 import { type Policy, parsePolicy } from './policy.js';
+import { MemoryRateLimiter } from './rate-limiter.js';
 import { Responder } from './responder.js';
 import { type Script, WebhookReceiver } from './test-support/receiver.js';
+import { StoreFaults } from './test-support/store-faults.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = `whsec_${Buffer.from('redis-responder-test-secret-32b!').toString('base64')}`;
@@ -123,6 +125,90 @@ describe('Responder on BullMQ', () => {
     expect(rx.revoked.size).toBe(4);
     await a.policies.refresh();
     expect(a.policies.state('shared').state).toBe('paused');
+  });
+});
+
+describe('Responder on BullMQ, when our side fails', () => {
+  it('delivers under the same webhook-id a request whose delivery step failed until BullMQ gave up, once the store answers again', async () => {
+    const faults = new StoreFaults(ts.store);
+    // The receiver takes the revoke; the store then becomes unreachable before the attempt is recorded.
+    const rx = await receiver((n) => {
+      if (n === 1) faults.failing = true;
+      return { status: 204 };
+    });
+    const queue = new BullmqDeliveryQueue({ redisUrl: REDIS_URL, prefix, stepAttempts: 3, stepBackoffMs: 20 });
+    const r = await Responder.open({
+      store: faults.store,
+      config: ts.config,
+      policies: [policy('outage', 'env-outage', rx)],
+      queue,
+      rateLimiter: new MemoryRateLimiter(),
+      lagMs: 1000,
+      recoveryMs: 300,
+    });
+    closing.push(() => r.close());
+    await r.start();
+    const f = finding('env-outage', 'outage-1');
+    await alerts.record(SOURCE, [f]);
+    const id = alertId(SOURCE.id, f.rootTokenId as string, f.key);
+    const log = new DeliveryLog(ts.store);
+
+    const webhookId = await eventually(
+      async () => rx.requests[0]?.webhookId,
+      (w) => w !== undefined,
+    );
+    // BullMQ gave up on the job, and the store still says the request waits.
+    const given = await eventually(
+      () => queue.jobState(webhookId as string),
+      (s) => s === 'failed',
+    );
+    expect(given).toBe('failed');
+    expect((await log.get(webhookId as string))?.status).toBe('queued');
+
+    faults.failing = false;
+    const views = await eventually(() => log.forAlert(id), delivered, 20_000);
+
+    expect(views[0]).toMatchObject({ webhookId, status: 'delivered' });
+    // Every try of the failing period and the one after it carried the same id: one effective revoke.
+    expect(rx.requests.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(rx.requests.map((q) => q.webhookId))).toEqual(new Set([webhookId]));
+    expect(rx.requests.every((q) => q.verified)).toBe(true);
+    expect(rx.revoked.size).toBe(1);
+    expect(await queue.jobState(webhookId as string)).toBe('completed');
+  });
+
+  it('delivers held requests an admin releases, although their jobs had ended when they were held', async () => {
+    const rx = await receiver();
+    let clock = Date.now();
+    const queue = new BullmqDeliveryQueue({ redisUrl: REDIS_URL, prefix });
+    const r = await Responder.open({
+      store: ts.store,
+      config: ts.config,
+      policies: [policy('release', 'env-release', rx, { maxPerMinute: 2 })],
+      queue,
+      rateLimiter: new MemoryRateLimiter(() => clock),
+      lagMs: 1000,
+    });
+    closing.push(() => r.close());
+    await r.start();
+    await alerts.record(
+      SOURCE,
+      Array.from({ length: 3 }, (_, i) => finding('env-release', `release-${i}`, i)),
+    );
+    await eventually(
+      async () => (await r.policyView('release')).requests,
+      (c) => c.delivered === 2 && c.held === 1,
+    );
+
+    clock += 61_000;
+    expect(await r.resume('release', 'key:admin', true)).toMatchObject({ released: 1 });
+    const counts = await eventually(
+      async () => (await r.policyView('release')).requests,
+      (c) => c.delivered === 3,
+    );
+
+    expect(counts).toEqual({ delivered: 3 });
+    expect(rx.revoked.size).toBe(3);
   });
 });
 

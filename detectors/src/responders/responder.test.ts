@@ -355,6 +355,27 @@ describe('Responder', () => {
     expect(rx.revoked.size).toBe(1);
   });
 
+  it('after a restart mid-retry, sends the next attempt no earlier than the Retry-After recorded before it (in-process)', async () => {
+    const rx = await receiver((n) => (n === 1 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 204 }));
+    const p = policy('restart-wait', 'env-restart-wait', rx);
+    const first = await responder([p]);
+    const id = await raise('env-restart-wait', 'restart-wait-1');
+    const pending = await settled(first, id, (v) => v[0]?.status === 'retrying');
+    const due = Date.parse(pending[0]?.attemptLog[0]?.nextAttemptAt ?? '');
+    expect(due).toBeGreaterThan(rx.requests[0]?.receivedAt ?? Number.NaN);
+
+    // The process goes away with the retry pending in its memory; a new one reads it from the store.
+    await first.close();
+    const second = await responder([p]);
+    const views = await settled(second, id, finalStatus);
+
+    expect(views[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(rx.requests.map((q) => q.status)).toEqual([503, 204]);
+    expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(1);
+    // Timers may fire a millisecond before the wall clock's reading of the due time.
+    expect(rx.requests[1]?.receivedAt).toBeGreaterThanOrEqual(due - 5);
+  });
+
   it('sends a CAEP session-revoked event as the body when the policy asks for it', async () => {
     const rx = await receiver();
     const r = await responder([policy('caep', 'env-caep', rx, { body: 'caep' })]);

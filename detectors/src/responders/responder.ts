@@ -47,6 +47,12 @@ export interface ResponderOptions {
   pageSize?: number;
   /** Deliveries in flight at once in this process (default 8). */
   concurrency?: number;
+  /**
+   * How often open requests are checked against the queue (default 10 s): a request the store
+   * holds open for longer than half of this that no queue runs — queued where nothing delivers,
+   * or whose BullMQ job failed for good on our side — is queued again under its webhook-id.
+   */
+  recoveryMs?: number;
   /** Where the circuit breaker's alert is recorded (default an AlertStore on `store`). */
   alerts?: AlertStore;
 }
@@ -69,7 +75,6 @@ const WATERMARK = 'alerts';
 const MAX_CHANGES_PER_POLL = 2000;
 const MAX_LATE_PER_POLL = 20_000;
 const POLICY_REFRESH_MS = 2000;
-const RECOVERY_MS = 10_000;
 
 const deliveriesTotal = counter(
   'intentwatch_webhook_deliveries_total',
@@ -126,6 +131,7 @@ export class Responder {
   readonly #rateWindowMs: number;
   readonly #lagMicros: bigint;
   readonly #pageSize: number;
+  readonly #recoveryMs: number;
   readonly #seen = new Map<string, bigint>();
   readonly #tripping = new Set<string>();
   #watermark: bigint | undefined;
@@ -155,6 +161,7 @@ export class Responder {
     this.#rateWindowMs = options.rateWindowMs ?? 60_000;
     this.#lagMicros = BigInt((options.lagMs ?? 5000) * 1000);
     this.#pageSize = options.pageSize ?? MAX_CHANGES_PER_POLL;
+    this.#recoveryMs = options.recoveryMs ?? 10_000;
     if (options.queue) {
       this.#queue = options.queue;
       this.#limiter = options.rateLimiter ?? new MemoryRateLimiter();
@@ -237,9 +244,9 @@ export class Responder {
       policyState.reset();
       for (const p of this.policies.list()) policyState.set({ policy: p.id, state: this.policies.state(p.id).state }, 1);
     }
-    if (now - this.#lastRecovery >= RECOVERY_MS) {
-      // The first time, everything open; later, what another process queued and nobody runs.
-      await this.#recover(this.#lastRecovery === 0 ? now + 1 : now - RECOVERY_MS / 2);
+    if (now - this.#lastRecovery >= this.#recoveryMs) {
+      // The first time, everything open; later, what has stayed open a while and nobody runs.
+      await this.#recover(this.#lastRecovery === 0 ? now + 1 : now - this.#recoveryMs / 2);
       this.#lastRecovery = now;
     }
     if (this.#watermark === undefined) this.#watermark = await this.#loadWatermark();
@@ -354,7 +361,9 @@ export class Responder {
     if (release) {
       await this.deliveryLog.save(held.map((h) => ({ revocation: h, state: { status: 'queued', attempts: h.attempts, lastError: '' } })));
       if (this.#started || !(this.#queue instanceof InProcessQueue)) {
-        for (const h of held) await this.#queue.add({ ...stripState(h), attempt: h.attempts + 1 });
+        // Their jobs ended when they were held: opened again now, they run again.
+        const openedAt = Date.now();
+        for (const h of held) await this.#queue.add({ ...stripState(h), attempt: h.attempts + 1 }, 0, openedAt);
       }
     } else {
       await this.deliveryLog.save(
@@ -514,14 +523,21 @@ export class Responder {
     return status;
   }
 
-  /** Re-queues open requests changed before `before` that no queue of this process holds. */
+  /**
+   * Queues again the open requests changed before `before` that no queue runs, each under its
+   * webhook-id and not before the next-attempt time its last attempt recorded (a restart must not
+   * cut a receiver's Retry-After or the backoff short).
+   */
   async #recover(before: number): Promise<void> {
-    const open = await this.deliveryLog.open(new Date(before).toISOString());
+    const open = (await this.deliveryLog.open(new Date(before).toISOString())).filter((r) => !this.#queue.holds(r.webhookId));
+    if (open.length === 0) return;
+    const due = await this.deliveryLog.nextAttempts(open.map((r) => r.webhookId));
+    let queued = 0;
     for (const r of open) {
-      if (this.#queue.holds(r.webhookId)) continue;
-      await this.#queue.add({ ...stripState(r), attempt: r.attempts + 1 });
+      const delay = Math.max(0, (due.get(r.webhookId) ?? 0) - Date.now());
+      if (await this.#queue.add({ ...stripState(r), attempt: r.attempts + 1 }, delay, Date.parse(r.updatedAt))) queued++;
     }
-    if (open.length > 0) this.#log.info({ count: open.length }, 're-queued open revoke requests');
+    if (queued > 0) this.#log.info({ count: queued }, 're-queued open revoke requests');
   }
 
   /** One attempt of one request (the queue's handler). */
