@@ -82,6 +82,19 @@ const keyList = optionalString.transform((v, ctx): string[] | undefined => {
   return keys;
 });
 
+/** 32 bytes as 64 hex digits or base64 (standard or URL-safe, padding optional). */
+const secretsKey = optionalString.transform((v, ctx): SecretKey | undefined => {
+  if (v === undefined) return undefined;
+  let bytes: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(v)) bytes = Buffer.from(v, 'hex');
+  else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(v)) bytes = Buffer.from(v.replaceAll('-', '+').replaceAll('_', '/'), 'base64');
+  if (bytes?.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: '32 random bytes as 64 hex digits or base64 (e.g. from openssl rand -base64 32)' });
+    return z.NEVER;
+  }
+  return new SecretKey(bytes);
+});
+
 const schema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   OTLP_PORT: port(4318),
@@ -133,6 +146,7 @@ const schema = z.object({
   INTENTWATCH_WEBHOOK_TIMEOUT_MS: positiveInt(5000, 100),
   INTENTWATCH_WEBHOOK_MAX_ATTEMPTS: positiveInt(10, 1),
   INTENTWATCH_RESPONDER_POLL_MS: positiveInt(250, 20),
+  INTENTWATCH_SECRETS_KEY: secretsKey,
   INTENTWATCH_DEMO_WEBHOOK: url(['http:', 'https:']),
   INTENTWATCH_DEMO_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{24,}$/.test(v), {
     message: 'a Standard Webhooks secret: whsec_ followed by at least 24 base64 characters',
@@ -199,6 +213,35 @@ export interface ResponderConfig {
   pollMs: number;
   /** `INTENTWATCH_DEMO_WEBHOOK` (+ `_SECRET`): a ready-made policy that revokes the session of every high or critical alert. */
   demoWebhook?: { url: string; secret: string };
+  /**
+   * `INTENTWATCH_SECRETS_KEY`: the AES-256-GCM key that webhook signing secrets given through the
+   * API are stored under. Unset: the API takes only `env:NAME` references.
+   */
+  secretsKey?: SecretKey;
+}
+
+/**
+ * Key material that stays out of logs and JSON: it prints as `(hidden)`, and `bytes()` is the
+ * only way to read it.
+ */
+export class SecretKey {
+  readonly #bytes: Buffer;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = Buffer.from(bytes);
+  }
+
+  bytes(): Buffer {
+    return Buffer.from(this.#bytes);
+  }
+
+  toJSON(): string {
+    return '(hidden)';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'SecretKey (hidden)';
+  }
 }
 
 /**
@@ -263,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     },
   };
   if (e.INTENTWATCH_POLICIES_FILE) config.responders.policiesFile = path.resolve(e.INTENTWATCH_POLICIES_FILE);
+  if (e.INTENTWATCH_SECRETS_KEY) config.responders.secretsKey = e.INTENTWATCH_SECRETS_KEY;
   if (e.INTENTWATCH_DEMO_WEBHOOK) {
     if (!e.INTENTWATCH_DEMO_WEBHOOK_SECRET) {
       throw new ConfigError('INTENTWATCH_DEMO_WEBHOOK_SECRET: expected a whsec_ secret together with INTENTWATCH_DEMO_WEBHOOK');

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
+import { type Config, Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
 import { AlertStore, type Finding, OcsfExporter, Responder, alertId } from '@intentwatch/detectors';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Api } from '../server.js';
@@ -23,6 +25,7 @@ let base: string;
 let receiver: Server;
 let receiverUrl: string;
 const received: { id: string; verified: boolean; body: string }[] = [];
+const one = (h: IncomingHttpHeaders, name: string) => String(h[name] ?? '');
 
 const call = (method: string, path: string, key: string, body?: unknown) =>
   fetch(`${base}${path}`, {
@@ -69,8 +72,17 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      // Signatures are verified with the standardwebhooks package in the detectors' tests; here, that one is sent.
-      const verified = String(req.headers['webhook-signature']).startsWith('v1,');
+      let verified = false;
+      try {
+        new Webhook(SECRET).verify(body, {
+          'webhook-id': one(req.headers, 'webhook-id'),
+          'webhook-timestamp': one(req.headers, 'webhook-timestamp'),
+          'webhook-signature': one(req.headers, 'webhook-signature'),
+        });
+        verified = true;
+      } catch {
+        verified = false;
+      }
       received.push({ id: String(req.headers['webhook-id']), verified, body });
       res.writeHead(verified ? 204 : 401).end();
     });
@@ -85,6 +97,7 @@ beforeAll(async () => {
       INTENTWATCH_API_KEYS: `viewer:${VIEWER},analyst:${ANALYST},admin:${ADMIN}`,
       INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
       INTENTWATCH_RESPONDER_POLL_MS: '25',
+      INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
     },
     { dotenv: false },
   );
@@ -157,6 +170,51 @@ describe('responder routes', () => {
     expect(received.filter((r) => r.verified)).toHaveLength(1);
   });
 
+  it('stores the secret of a policy created through the API nowhere in plain text, and still signs with it', async () => {
+    // Deliveries were made under the policy (previous test): the secret has been used to sign.
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.every((r) => r.verified)).toBe(true);
+
+    const stored = await everythingStored();
+
+    expect(stored).toContain('responder_policies');
+    expect(stored).toContain('enc:v1:');
+    expect(stored).not.toContain(SECRET);
+    expect(stored).not.toContain(SECRET.slice('whsec_'.length));
+    expect(stored).not.toContain(Buffer.from(SECRET.slice('whsec_'.length), 'base64').toString('hex'));
+  });
+
+  it('refuses a literal secret where no secrets key is set, saying what to do, and takes an env: reference', async () => {
+    const keyless = await Responder.open({ store, config: { ...config, responders: { ...config.responders, secretsKey: undefined } } });
+    const other = new Api({
+      store,
+      keys: ApiKeys.load(config.apiKeys, dataDir).keys,
+      routers: [respondersRouter(keyless, new OcsfExporter(store))],
+    });
+    const url = `http://127.0.0.1:${await other.listen(0, '127.0.0.1')}`;
+    try {
+      const post = (secrets: string[]) =>
+        fetch(`${url}/v1/responders/policies`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ id: `keyless-${secrets[0]?.slice(0, 3)}`, dryRun: true, endpoint: { url: receiverUrl, secrets } }),
+        });
+
+      const refused = await post([SECRET]);
+      expect(refused.status).toBe(400);
+      const { error } = (await refused.json()) as { error: { code: string; message: string } };
+      expect(error.message).toMatch(/env:NAME/);
+      expect(error.message).toMatch(/INTENTWATCH_SECRETS_KEY/);
+      expect(error.message).not.toContain(SECRET);
+      expect((await post(['env:BROKER_WEBHOOK_SECRET'])).status).toBe(201);
+      expect(await everythingStored()).not.toContain(SECRET.slice('whsec_'.length));
+    } finally {
+      await other.close();
+      await keyless.deletePolicy('keyless-env', 'key:test').catch(() => undefined);
+      await keyless.close();
+    }
+  });
+
   it('lets an analyst revoke by hand from an alert, once', async () => {
     await new AlertStore(store).record(SOURCE, [finding('hand1', 'staging')]);
     const id = alertId(SOURCE.id, 'hand1', 'slack');
@@ -202,3 +260,17 @@ describe('responder routes', () => {
     expect((await call('GET', '/v1/responders/policies/broker', ADMIN)).status).toBe(404);
   });
 });
+
+/** Every column of every table of the store, as text: where a stored secret would show. */
+async function everythingStored(): Promise<string> {
+  const tables = await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()');
+  const parts: string[] = [];
+  for (const { name } of tables) {
+    const rows = await store.query(`SELECT * FROM ${quoteIdentifier(name)}`, undefined, {
+      asterisk_include_materialized_columns: 1,
+      asterisk_include_alias_columns: 1,
+    });
+    parts.push(`${name}\n${rows.map((r) => JSON.stringify(r)).join('\n')}`);
+  }
+  return parts.join('\n');
+}

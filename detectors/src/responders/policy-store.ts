@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, HttpError, type Store } from '@intentwatch/core';
+import { ConfigError, HttpError, type Store, createLogger, quoteIdentifier } from '@intentwatch/core';
 import { nextVersion } from '../version.js';
-import { type Policy, demoPolicy, parsePolicy, restoreSecrets } from './policy.js';
+import { type Policy, demoPolicy, isPlainSecret, parsePolicy, restoreSecrets, sealSecrets } from './policy.js';
+import type { SecretBox } from './secret-box.js';
 
 /** active: delivering. paused: the circuit breaker tripped; held until an admin resumes. disabled: the endpoint answered 410 Gone. */
 export const POLICY_STATES = ['active', 'paused', 'disabled'] as const;
@@ -24,31 +25,48 @@ const ACTIVE: PolicyState = { state: 'active', reason: '', since: null, updatedB
  * `responder_policies`, re-read by {@link refresh} so that every worker sees an API change). File
  * and demo policies are read-only through the API. Each policy's state (active, paused,
  * disabled) lives in `responder_policy_state`.
+ *
+ * No signing secret is stored in plain text: an API policy's `whsec_` secrets are encrypted
+ * with `INTENTWATCH_SECRETS_KEY` (see SecretBox) before they are written, and without that key
+ * the API takes only `env:NAME` references. Rows an earlier version wrote with plain secrets
+ * keep working; with the key set they are encrypted when the store opens and their plain
+ * versions deleted.
  */
 export class PolicyStore {
+  readonly #log = createLogger('detectors.responders.policies');
   readonly #store: Store;
+  readonly #box: SecretBox | undefined;
   readonly #fixed = new Map<string, Policy>();
   #stored = new Map<string, Policy>();
   #states = new Map<string, PolicyState>();
 
-  private constructor(store: Store) {
+  private constructor(store: Store, box: SecretBox | undefined) {
     this.#store = store;
+    this.#box = box;
   }
 
   /**
    * Reads the policies file (JSON: an array of policies, or `{ "policies": [...] }`) and the
-   * stored policies. Throws ConfigError naming the file and the problem.
+   * stored policies, encrypting plain secrets an earlier version stored when `secrets` is given.
+   * Throws ConfigError naming the file and the problem.
    */
   static async open(
     store: Store,
-    options: { policiesFile?: string | undefined; demoWebhook?: { url: string; secret: string } | undefined; policies?: Policy[] } = {},
+    options: {
+      policiesFile?: string | undefined;
+      demoWebhook?: { url: string; secret: string } | undefined;
+      policies?: Policy[];
+      /** Encrypts the secrets of API policies (`INTENTWATCH_SECRETS_KEY`). */
+      secrets?: SecretBox | undefined;
+    } = {},
   ): Promise<PolicyStore> {
-    const ps = new PolicyStore(store);
+    const ps = new PolicyStore(store, options.secrets);
     if (options.policiesFile) {
       for (const p of readPolicyFile(options.policiesFile)) ps.#fixed.set(p.id, p);
     }
     for (const p of options.policies ?? []) ps.#fixed.set(p.id, p);
     if (options.demoWebhook) ps.#fixed.set('demo', demoPolicy(options.demoWebhook.url, options.demoWebhook.secret));
+    await ps.#sealPlainRows();
     await ps.refresh();
     return ps;
   }
@@ -68,7 +86,7 @@ export class PolicyStore {
     const stored = new Map<string, Policy>();
     for (const r of rows) {
       if (Number(r.deleted) === 1 || this.#fixed.has(r.id)) continue;
-      stored.set(r.id, parsePolicy(JSON.parse(r.body), 'api'));
+      stored.set(r.id, parsePolicy(JSON.parse(r.body), 'api', { stored: true }));
     }
     this.#stored = stored;
     this.#states = new Map(
@@ -93,7 +111,8 @@ export class PolicyStore {
 
   /**
    * Creates or replaces an API policy. Redacted secrets stand for the ones the policy already
-   * has. Throws HttpError 409 for a file or demo policy, 400 for an invalid one.
+   * has; new `whsec_` secrets are stored encrypted. Throws HttpError 409 for a file or demo
+   * policy, 400 for an invalid one, or for a `whsec_` secret when there is no secrets key.
    */
   async put(input: unknown, actor: string): Promise<Policy> {
     const parsed = parsePolicy(input, 'api');
@@ -104,7 +123,7 @@ export class PolicyStore {
         `policy ${parsed.id} comes from ${this.#fixed.get(parsed.id)?.source === 'env' ? 'INTENTWATCH_DEMO_WEBHOOK' : 'the policies file'} and cannot be changed through the API`,
       );
     }
-    const policy = restoreSecrets(parsed, this.#stored.get(parsed.id));
+    const policy = sealSecrets(restoreSecrets(parsed, this.#stored.get(parsed.id)), this.#box);
     const { source: _source, ...body } = policy;
     await this.#store.insert('responder_policies', [
       {
@@ -131,6 +150,64 @@ export class PolicyStore {
     this.#stored.delete(id);
   }
 
+  /**
+   * Rows an earlier version wrote with plain `whsec_` secrets: with a key, the latest of each
+   * policy is written again encrypted (one version above, so that any later change still wins)
+   * and every plain version is deleted; without one they keep working, and an admin is told.
+   */
+  async #sealPlainRows(): Promise<void> {
+    const rows = await this.#store.query<{ id: string; body: string; deleted: number; version: string }>(
+      'SELECT id, body, deleted, toString(version) AS version FROM responder_policies',
+    );
+    const latest = new Map<string, { body: string; deleted: boolean; version: bigint }>();
+    const plainUpTo = new Map<string, bigint>();
+    for (const r of rows) {
+      const version = BigInt(r.version);
+      if ((latest.get(r.id)?.version ?? -1n) < version) latest.set(r.id, { body: r.body, deleted: Number(r.deleted) === 1, version });
+      if (holdsPlainSecret(r.body) && (plainUpTo.get(r.id) ?? -1n) < version) plainUpTo.set(r.id, version);
+    }
+    if (plainUpTo.size === 0) return;
+    const ids = [...plainUpTo.keys()].sort();
+    const box = this.#box;
+    if (!box) {
+      this.#log.warn(
+        { policies: ids },
+        'stored revoke policies hold webhook secrets in plain text (written by an earlier version); they keep working. Set INTENTWATCH_SECRETS_KEY to have them encrypted at the next start, or replace their secrets with env:NAME references',
+      );
+      return;
+    }
+    for (const [id, upTo] of plainUpTo) {
+      const last = latest.get(id);
+      if (last && last.version === upTo && !last.deleted) {
+        const policy = sealSecrets(parsePolicy(JSON.parse(last.body), 'api', { stored: true }), box);
+        const { source: _source, ...body } = policy;
+        await this.#store.insert('responder_policies', [
+          {
+            id,
+            body: JSON.stringify(body),
+            deleted: 0,
+            updated_by: 'intentwatch: secrets encrypted',
+            updated_at: new Date().toISOString(),
+            version: (upTo + 1n).toString(),
+          },
+        ]);
+      }
+      await this.#store.command(
+        `ALTER TABLE ${this.#localTable('responder_policies')} DELETE WHERE id = {id:String} AND version <= {upTo:UInt64}`,
+        { id, upTo: upTo.toString() },
+        { mutations_sync: '2' },
+      );
+    }
+    this.#log.info({ policies: ids }, 'webhook secrets of stored revoke policies encrypted; their plain-text versions deleted');
+  }
+
+  /** Where rows of `table` live: the table itself, or its `_local` tables on every node of a cluster. */
+  #localTable(table: string): string {
+    const s = this.#store;
+    if (!s.cluster) return quoteIdentifier(table);
+    return `${quoteIdentifier(s.database)}.${quoteIdentifier(`${table}_local`)} ON CLUSTER ${quoteIdentifier(s.cluster)}`;
+  }
+
   async setState(id: string, state: PolicyStateName, reason: string, actor: string, now = Date.now()): Promise<PolicyState> {
     const since = new Date(now).toISOString();
     await this.#store.insert('responder_policy_state', [
@@ -139,6 +216,15 @@ export class PolicyStore {
     const s: PolicyState = { state, reason, since, updatedBy: actor };
     this.#states.set(id, s);
     return s;
+  }
+}
+
+function holdsPlainSecret(body: string): boolean {
+  try {
+    const secrets = (JSON.parse(body) as { endpoint?: { secrets?: unknown } }).endpoint?.secrets;
+    return Array.isArray(secrets) && secrets.some((s) => typeof s === 'string' && isPlainSecret(s));
+  } catch {
+    return false;
   }
 }
 

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { HttpError, globToRegExp } from '@intentwatch/core';
 import { SEVERITIES, type Severity, severityRank } from '../alerts/model.js';
+import { type SecretBox, isSealed, sealedFingerprint, secretFingerprint } from './secret-box.js';
 
 /** What a revoke asks the broker to cut off. */
 export const REVOKE_MODES = ['token', 'session', 'chain'] as const;
@@ -50,7 +50,8 @@ export interface Policy {
     url: string;
     /**
      * One secret, or two during rotation (both signatures are sent): `whsec_…` literals or
-     * `env:NAME` references to an environment variable holding one.
+     * `env:NAME` references to an environment variable holding one. A policy stored through the
+     * API holds its literals encrypted (`enc:v1:…`, see SecretBox) until a delivery signs with them.
      */
     secrets: string[];
     /** Per-request timeout (default `INTENTWATCH_WEBHOOK_TIMEOUT_MS`). */
@@ -77,14 +78,18 @@ const LITERAL_SECRET = /^whsec_[A-Za-z0-9+/=]{24,}$/;
 const ENV_SECRET = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
 const KEYS = ['id', 'description', 'enabled', 'match', 'endpoint', 'revoke', 'body', 'dryRun', 'maxPerMinute', 'retry'];
 
+/** Fields of a policy as the API shows it, accepted (and ignored) so that a policy read can be sent back. */
+const SHOWN_ONLY = ['source', 'state', 'requests'];
+
 /**
  * Validates a policy as written in the policies file or sent to the API and fills in defaults.
  * Throws HttpError 400 `invalid_policy` naming the field, what it expects and what it got.
+ * `stored`: the policy comes from `responder_policies`, where secrets may be encrypted.
  */
-export function parsePolicy(input: unknown, source: PolicySource): Policy {
+export function parsePolicy(input: unknown, source: PolicySource, options: { stored?: boolean } = {}): Policy {
   const o = object(input, 'policy');
   for (const k of Object.keys(o)) {
-    if (!KEYS.includes(k) && k !== 'source' && k !== 'state') bad(k, `one of the fields ${KEYS.join(', ')}`, k);
+    if (!KEYS.includes(k) && !SHOWN_ONLY.includes(k)) bad(k, `one of the fields ${KEYS.join(', ')}`, k);
   }
   const id = o.id;
   if (typeof id !== 'string' || !ID.test(id)) bad('id', 'letters, digits, - and _ (up to 64, starting with a letter or digit)', id);
@@ -97,7 +102,8 @@ export function parsePolicy(input: unknown, source: PolicySource): Policy {
     bad('endpoint.secrets', 'one or two secrets (two while rotating)', secrets);
   }
   for (const s of secrets as unknown[]) {
-    if (typeof s !== 'string' || !(LITERAL_SECRET.test(s) || ENV_SECRET.test(s) || REDACTED.test(s))) {
+    const sealed = options.stored === true && typeof s === 'string' && isSealed(s);
+    if (typeof s !== 'string' || !(sealed || LITERAL_SECRET.test(s) || ENV_SECRET.test(s) || REDACTED.test(s))) {
       bad('endpoint.secrets', 'whsec_ followed by base64 (at least 24 characters), or env:VARIABLE', redactSecret(String(s)));
     }
   }
@@ -184,11 +190,26 @@ function agentGlob(pattern: string): RegExp {
 }
 
 /**
- * The signing secrets of a policy, `env:` references read from `env`. Throws HttpError 400 when
- * a referenced variable is unset or holds no `whsec_` secret.
+ * The signing secrets of a policy: `env:` references read from `env`, encrypted ones decrypted
+ * with `box` — call it only to sign. Throws HttpError 400 when a referenced variable is unset or
+ * holds no `whsec_` secret, or an encrypted secret does not decrypt (no key, or another key).
  */
-export function resolveSecrets(policy: Policy, env: NodeJS.ProcessEnv): string[] {
+export function resolveSecrets(policy: Policy, env: NodeJS.ProcessEnv, box?: SecretBox): string[] {
   return policy.endpoint.secrets.map((s) => {
+    if (isSealed(s)) {
+      if (!box) {
+        throw new HttpError(
+          400,
+          'invalid_policy',
+          `endpoint.secrets: whsec_…${sealedFingerprint(s)} is stored encrypted, and INTENTWATCH_SECRETS_KEY is not set in this process`,
+        );
+      }
+      try {
+        return box.open(s, policy.id);
+      } catch (e) {
+        throw new HttpError(400, 'invalid_policy', `endpoint.secrets: ${(e as Error).message}`);
+      }
+    }
     if (!s.startsWith('env:')) return s;
     const name = s.slice(4);
     const v = env[name]?.trim();
@@ -199,10 +220,34 @@ export function resolveSecrets(policy: Policy, env: NodeJS.ProcessEnv): string[]
   });
 }
 
-/** A secret as the API shows it: `env:` references as they are, literals as a fingerprint. */
+/** A secret as the API shows it: `env:` references as they are, literals (plain or encrypted) as a fingerprint. */
 export function redactSecret(secret: string): string {
   if (secret.startsWith('env:') || REDACTED.test(secret)) return secret;
-  return `whsec_…${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`;
+  return `whsec_…${sealedFingerprint(secret) ?? secretFingerprint(secret)}`;
+}
+
+/** True for a `whsec_` secret in plain text (neither a reference nor encrypted). */
+export function isPlainSecret(secret: string): boolean {
+  return LITERAL_SECRET.test(secret);
+}
+
+/**
+ * The policy with its plain `whsec_` secrets encrypted by `box`, as `responder_policies` stores
+ * it. Throws HttpError 400 when it has one and there is no key: nothing stores a secret in plain text.
+ */
+export function sealSecrets(policy: Policy, box: SecretBox | undefined): Policy {
+  const secrets = policy.endpoint.secrets.map((s) => {
+    if (!isPlainSecret(s)) return s;
+    if (!box) {
+      throw new HttpError(
+        400,
+        'invalid_policy',
+        'endpoint.secrets: a whsec_ secret given through the API is stored only encrypted, and INTENTWATCH_SECRETS_KEY is not set: give the secret as env:NAME (a variable of the processes that deliver), or set INTENTWATCH_SECRETS_KEY (32 random bytes, base64 or hex) where the API and the responders run',
+      );
+    }
+    return box.seal(s, policy.id);
+  });
+  return { ...policy, endpoint: { ...policy.endpoint, secrets } };
 }
 
 const REDACTED = /^whsec_…[0-9a-f]{12}$/;

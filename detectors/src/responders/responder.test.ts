@@ -1,12 +1,14 @@
-import type { Config } from '@intentwatch/core';
+import { randomBytes } from 'node:crypto';
+import { type Config, SecretKey, type Store, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AlertStore, alertId } from '../alerts/alert-store.js';
 import type { AlertSource, Finding } from '../alerts/model.js';
 import { SuppressionStore } from '../alerts/suppression-store.js';
 import { type TestStore, eventually, openTestStore } from '../test-support/store.js';
+import { nextVersion } from '../version.js';
 import type { RevocationView } from './delivery-log.js';
 import { CAEP_SESSION_REVOKED, type RevokeRequestBody } from './payload.js';
-import { type Policy, parsePolicy } from './policy.js';
+import { type Policy, parsePolicy, redactSecret } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { BREAKER_SOURCE, Responder, type ResponderOptions } from './responder.js';
 import { type Script, WebhookReceiver } from './test-support/receiver.js';
@@ -448,5 +450,65 @@ describe('Responder endpoint safety', () => {
 
     expect(views[0]).toMatchObject({ status: 'refused', lastError: expect.stringMatching(/loopback/) });
     expect(rx.requests).toHaveLength(0);
+  });
+});
+
+/** Every column of every table of the store, as text (secrets must appear nowhere in it). */
+async function everythingStored(store: Store): Promise<string> {
+  const tables = await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()');
+  const parts: string[] = [];
+  for (const { name } of tables) {
+    const rows = await store.query(`SELECT * FROM ${quoteIdentifier(name)}`, undefined, {
+      asterisk_include_materialized_columns: 1,
+      asterisk_include_alias_columns: 1,
+    });
+    parts.push(`${name}\n${rows.map((r) => JSON.stringify(r)).join('\n')}`);
+  }
+  return parts.join('\n');
+}
+
+describe('Responder secrets at rest', () => {
+  it('keeps signing with a policy an earlier version stored with a plain secret, and encrypts it once a secrets key is set', async () => {
+    const rx = await receiver();
+    // The row as an earlier version wrote it: the whsec_ secret itself in the body.
+    const body = {
+      id: 'legacy',
+      description: 'stored before secrets were encrypted',
+      enabled: true,
+      match: { environments: ['env-legacy'] },
+      endpoint: { url: rx.url, secrets: [SECRET] },
+      revoke: 'session',
+      body: 'standard',
+      dryRun: false,
+      maxPerMinute: 10,
+    };
+    await ts.store.insert('responder_policies', [
+      {
+        id: 'legacy',
+        body: JSON.stringify(body),
+        deleted: 0,
+        updated_by: 'key:admin',
+        updated_at: new Date().toISOString(),
+        version: nextVersion(),
+      },
+    ]);
+
+    const before = await responder([]);
+    const first = await raise('env-legacy', 'legacy-1');
+    expect((await settled(before, first, finalStatus))[0]).toMatchObject({ status: 'delivered' });
+    await before.close();
+    expect(await everythingStored(ts.store)).toContain(SECRET);
+
+    const keyed = await responder([], {
+      config: { ...ts.config, responders: { ...ts.config.responders, secretsKey: new SecretKey(randomBytes(32)) } },
+    });
+    expect(await everythingStored(ts.store)).not.toContain(SECRET.slice('whsec_'.length));
+    const second = await raise('env-legacy', 'legacy-2');
+    expect((await settled(keyed, second, finalStatus))[0]).toMatchObject({ status: 'delivered' });
+
+    expect(rx.requests.map((q) => q.verified)).toEqual([true, true]);
+    expect(rx.revoked.size).toBe(2);
+    expect((await keyed.policyView('legacy')).endpoint.secrets).toEqual([redactSecret(SECRET)]);
+    await keyed.deletePolicy('legacy', 'key:admin');
   });
 });

@@ -21,6 +21,7 @@ import { type Policy, REVOKE_MODES, type RetrySettings, type RevokeMode, policyM
 import { type PolicyState, PolicyStore } from './policy-store.js';
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './rate-limiter.js';
 import { type RevokeTarget, RevokeTargets } from './revoke-targets.js';
+import { SecretBox } from './secret-box.js';
 import { signedHeaders, webhookId } from './signing.js';
 import { postWebhook } from './webhook-client.js';
 
@@ -121,6 +122,7 @@ export class Responder {
   readonly #store: Store;
   readonly #config: Config['responders'];
   readonly #env: NodeJS.ProcessEnv;
+  readonly #box: SecretBox | undefined;
   readonly #queue: DeliveryQueue;
   readonly #limiter: RateLimiter;
   readonly #reader: AlertReader;
@@ -146,10 +148,11 @@ export class Responder {
   #pendingSaves: { revocation: Revocation; state: Omit<RevocationState, 'updatedAt'>; done: (e?: unknown) => void }[] = [];
   #saveTimer: NodeJS.Timeout | undefined;
 
-  private constructor(options: ResponderOptions, policies: PolicyStore, guard: EndpointGuard) {
+  private constructor(options: ResponderOptions, policies: PolicyStore, guard: EndpointGuard, box: SecretBox | undefined) {
     this.#store = options.store;
     this.#config = options.config.responders;
     this.#env = options.env ?? process.env;
+    this.#box = box;
     this.policies = policies;
     this.guard = guard;
     this.deliveryLog = new DeliveryLog(options.store);
@@ -186,9 +189,12 @@ export class Responder {
    */
   static async open(options: ResponderOptions): Promise<Responder> {
     const guard = new EndpointGuard(options.config.responders.webhookAllow);
+    const key = options.config.responders.secretsKey;
+    const box = key ? new SecretBox(key.bytes()) : undefined;
     const policies = await PolicyStore.open(options.store, {
       policiesFile: options.config.responders.policiesFile,
       demoWebhook: options.config.responders.demoWebhook,
+      secrets: box,
       ...(options.policies ? { policies: options.policies } : {}),
     });
     for (const p of policies.list()) {
@@ -204,7 +210,7 @@ export class Responder {
         throw new ConfigError(`INTENTWATCH_POLICIES_FILE: policy ${p.id}: ${(e as Error).message}`);
       }
     }
-    return new Responder(options, policies, guard);
+    return new Responder(options, policies, guard, box);
   }
 
   /** The queue deliveries go through (tests close its worker to simulate a restart). */
@@ -581,13 +587,14 @@ export class Responder {
     }
     let result: { status: number; latencyMs: number; error: string; retryAfter?: string; refused: boolean };
     try {
-      const headers = signedHeaders(job.webhookId, job.payload, resolveSecrets(policy, this.#env));
+      const headers = signedHeaders(job.webhookId, job.payload, resolveSecrets(policy, this.#env, this.#box));
       result = await postWebhook(url, headers, job.payload, {
         timeoutMs: policy.endpoint.timeoutMs ?? this.#config.timeoutMs,
         guard: this.guard,
       });
     } catch (e) {
-      // A secret reference that does not resolve: retried, since the fix is on our side.
+      // A secret that does not resolve (an unset variable, a missing or other secrets key):
+      // retried, since the fix is on our side.
       result = { status: 0, latencyMs: 0, error: (e as Error).message, refused: false };
     }
     deliverySeconds.observe({ policy: policy.id }, result.latencyMs / 1000);
