@@ -230,8 +230,10 @@ async function growth(task: GrowthTask): Promise<GrowthResult> {
   const { store, config } = await openStore(dataDir);
   try {
     const base = Date.now();
-    // Timeline: grants 3 days ago, history over the 2 days before `base - 1 h`, then one batch
-    // every 2 minutes from `base - 50 min` (each run's clock is set after its batch).
+    // Timeline: grants 4 days ago, history from 3.5 days to 1 day ago, then one batch every
+    // 61 minutes from `base - 23 h` (each run's clock is set after its batch). Batches an hour
+    // apart never share usage_anomaly's one-hour baseline, so a repeat is not scored against
+    // the previous ones and every run does the same work.
     await store.command(
       `INSERT INTO token_events (time, ingested_at, event, token_id, task_id, agent_id, workload_id, audience, scopes, resources,
          expires_at, max_session_s, environment, caller, source)
@@ -241,7 +243,7 @@ async function growth(task: GrowthTask): Promise<GrowthResult> {
          ['api.github.com'], ['repo:read'], [concat('org/hist-', toString(number), '/**')],
          t + toIntervalDay(10), 864000, 'production', 'token-broker', 'otlp'
        FROM (SELECT number, toDateTime64({at:Int64} / 1000, 3, 'UTC') AS t FROM numbers(${HISTORY_TOKENS}))`,
-      { at: base - 3 * 86_400_000 },
+      { at: base - 4 * 86_400_000 },
     );
     // The batch: the benchmark's own rows, with their grants (also long ago).
     const spec: FleetSpec = {
@@ -256,7 +258,7 @@ async function growth(task: GrowthTask): Promise<GrowthResult> {
     // Granted long ago for long enough (expiry, session limit, task deadline) that the batch is benign.
     const grants: TokenEventRow[] = [];
     const tasks: TaskEventRow[] = [];
-    const longAgo = base - 3 * 86_400_000;
+    const longAgo = base - 4 * 86_400_000;
     const later = msToRfc3339(base + 86_400_000);
     for (const body of lifecycleRequests(fleet, longAgo, 1)) {
       const rows = normalizeSpans(readTraceRequest(body), NORMALIZE, longAgo).rows;
@@ -274,7 +276,7 @@ async function growth(task: GrowthTask): Promise<GrowthResult> {
     let slot = 0;
     for (const history of task.histories) {
       const t0 = performance.now();
-      await insertHistory(store, stored, history - stored, base - 49 * 3_600_000, base - 3_600_000);
+      await insertHistory(store, stored, history - stored, base - 84 * 3_600_000, base - 24 * 3_600_000);
       const insertHistorySeconds = (performance.now() - t0) / 1000;
       stored = history;
       const totals: number[] = [];
@@ -282,10 +284,11 @@ async function growth(task: GrowthTask): Promise<GrowthResult> {
       const per: Record<string, number[]> = {};
       let findings = 0;
       const findingsBy: Record<string, number> = {};
-      // One extra, unrecorded run before the first point: it pays for compiling the queries.
-      const warmup = points.length === 0 ? 1 : 0;
+      // Unrecorded runs before the first point: the first runs of a fresh engine are slower
+      // (query compilation, caches), which would read as a history effect.
+      const warmup = points.length === 0 ? 4 : 0;
       for (let r = -warmup; r < task.repeats; r++) {
-        const at = base - 50 * 60_000 + slot++ * 120_000;
+        const at = base - 23 * 3_600_000 + slot++ * 61 * 60_000;
         // The same rows each time, moved to this slot: a new batch in a window of its own.
         const shifted = batch.map((row) => ({
           ...row,
