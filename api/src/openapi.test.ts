@@ -1,3 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Alert } from '@intentwatch/detectors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -22,15 +27,31 @@ class DocumentValidator {
   }
 
   /** Problems with `body` as the answer `status` of `method path` (an OpenAPI path template); [] when it conforms. */
-  check(method: string, path: string, status: number, body: unknown): string[] {
+  check(method: string, path: string, status: number, body: unknown, contentType = ''): string[] {
     const op = this.#doc.paths?.[path]?.[method];
     if (!op) return [`the document has no ${method.toUpperCase()} ${path}`];
     const response = op.responses?.[String(status)];
     if (!response) return [`the document lists no ${status} answer for ${method.toUpperCase()} ${path}`];
     this.covered.add(`${op.operationId} ${status}`);
-    const json = response.content?.['application/json']?.schema;
-    if (!json) return typeof body === 'string' ? [] : ['a JSON body where the document describes none'];
-    const key = `${method} ${path} ${status}`;
+    if (!response.content) return body === '' ? [] : ['a body where the document describes none'];
+    const json = response.content['application/json']?.schema;
+    if (!json) {
+      const declared = Object.keys(response.content);
+      if (typeof body !== 'string') return ['a JSON body where the document describes none'];
+      return declared.some((t) => contentType.startsWith(t.split(';')[0] as string))
+        ? []
+        : [`${contentType}, not ${declared.join(' or ')}`];
+    }
+    return this.#validate(`${method} ${path} ${status}`, json, body);
+  }
+
+  /** Problems with `value` as the component schema `name`; [] when it conforms. */
+  checkComponent(name: string, value: unknown): string[] {
+    if (!this.#doc.components.schemas[name]) return [`the document has no schema ${name}`];
+    return this.#validate(`component ${name}`, { $ref: `#/components/schemas/${name}` }, value);
+  }
+
+  #validate(key: string, json: Json, value: unknown): string[] {
     let schema = this.#cache.get(key);
     if (!schema) {
       const defs = JSON.parse(JSON.stringify(this.#doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/'));
@@ -38,7 +59,7 @@ class DocumentValidator {
       schema = z.fromJSONSchema({ ...root, $defs: defs });
       this.#cache.set(key, schema);
     }
-    const result = schema.safeParse(body);
+    const result = schema.safeParse(value);
     return result.success ? [] : result.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`);
   }
 }
@@ -50,26 +71,62 @@ describe('the OpenAPI document at /openapi.json', () => {
   let alerts: Alert[];
   let doc: Json;
   let validator: DocumentValidator;
+  let policyDir: string;
+  let receiver: Server;
+  let receiverUrl: string;
 
   /** Calls the API and checks the answer against the document; returns status and body. */
   const call = async (spec: RouteSpec, path: string, init: Parameters<DeskHarness['call']>[1] = {}) => {
     const res = await h.call(path, { method: spec.method.toUpperCase(), ...init });
     const text = await res.text();
-    const body = res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
-    const problems = validator.check(spec.method, template(spec), res.status, body);
+    const type = res.headers.get('content-type') ?? '';
+    const body = type.startsWith('application/json') ? JSON.parse(text) : text;
+    const problems = validator.check(spec.method, template(spec), res.status, body, type);
     expect(problems, `${spec.method.toUpperCase()} ${path} → ${res.status}: ${text.slice(0, 300)}`).toEqual([]);
     return { status: res.status, body };
   };
 
   beforeAll(async () => {
-    h = await DeskHarness.start();
+    // A broker that takes revokes at /ok and fails them at /fail.
+    receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(req.url === '/ok' ? 204 : 500).end());
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    policyDir = mkdtempSync(join(tmpdir(), 'iw-openapi-'));
+    const policiesFile = join(policyDir, 'policies.json');
+    writeFileSync(
+      policiesFile,
+      JSON.stringify([
+        {
+          id: 'from-file',
+          match: { detectors: ['no_such_detector'] },
+          endpoint: { url: `${receiverUrl}/ok`, secrets: [`whsec_${randomBytes(24).toString('base64')}`] },
+        },
+      ]),
+    );
+    h = await DeskHarness.start(
+      {
+        INTENTWATCH_POLICIES_FILE: policiesFile,
+        INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
+        INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
+        INTENTWATCH_RESPONDER_POLL_MS: '25',
+      },
+      { responders: true },
+    );
     alerts = await h.playMisuse();
     const res = await fetch(`${h.apiUrl}/openapi.json`);
     expect(res.status).toBe(200);
     doc = await res.json();
     validator = new DocumentValidator(doc);
   });
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    await h?.close();
+    receiver?.closeAllConnections();
+    await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+    if (policyDir) rmSync(policyDir, { recursive: true, force: true });
+  });
 
   it('is an OpenAPI 3.1 document of every route, each mounted where it says', async () => {
     expect(doc.openapi).toBe('3.1.0');
@@ -165,6 +222,108 @@ describe('the OpenAPI document at /openapi.json', () => {
     await call(routes.liftSuppression, `/v1/suppressions/${created.body.id}`, { key: KEYS.analyst });
     await call(routes.liftSuppression, `/v1/suppressions/${created.body.id}`, { key: KEYS.admin });
     await call(routes.liftSuppression, '/v1/suppressions/no-such-id', { key: KEYS.admin });
+
+    // The responders: policies, manual revokes and their deliveries, dead letters, OCSF.
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const policy = (id: string, path = '/ok', more: object = {}) =>
+      JSON.stringify({
+        id,
+        match: { detectors: ['no_such_detector'] },
+        endpoint: { url: `${receiverUrl}${path}`, secrets: [secret] },
+        ...more,
+      });
+    const admin = (body: string) => ({ key: KEYS.admin, body });
+    const createdPolicy = await call(routes.createPolicy, '/v1/responders/policies', admin(policy('broker')));
+    expect(createdPolicy.status).toBe(201);
+    expect(JSON.stringify(createdPolicy.body)).not.toContain(secret);
+    expect((await call(routes.createPolicy, '/v1/responders/policies', admin(policy('broker')))).status).toBe(409);
+    await call(routes.createPolicy, '/v1/responders/policies', { key: KEYS.analyst, body: policy('nope') });
+    await call(routes.createPolicy, '/v1/responders/policies', { ...admin(policy('bad')), headers: { 'content-type': 'text/plain' } });
+    await call(routes.createPolicy, '/v1/responders/policies', admin(JSON.stringify({ id: 'big', description: 'x'.repeat(70_000) })));
+    const badSecret = await call(
+      routes.createPolicy,
+      '/v1/responders/policies',
+      admin(JSON.stringify({ id: 'bad', endpoint: { url: 'ftp://x', secrets: ['hunter2-not-a-secret'] } })),
+    );
+    expect(badSecret.body.error.message).toMatch(/endpoint.url.*endpoint.secrets/);
+    expect(badSecret.body.error.message).not.toContain('hunter2');
+    await call(routes.createPolicy, '/v1/responders/policies', admin(policy('bad', '/ok', { maxPerMinute: 0, unknown: 1 })));
+
+    await call(routes.listPolicies, '/v1/responders/policies', { key: KEYS.analyst });
+    await call(routes.listPolicies, '/v1/responders/policies');
+    const shown = await call(routes.getPolicy, '/v1/responders/policies/broker', { key: KEYS.analyst });
+    // The document promises that no secret is ever shown: a policy answer holding one does not conform.
+    const leaked = { ...shown.body, endpoint: { ...shown.body.endpoint, secrets: [secret] } };
+    expect(validator.check('get', '/v1/responders/policies/{id}', 200, leaked)).not.toEqual([]);
+    await call(routes.getPolicy, '/v1/responders/policies/from-file', { key: KEYS.analyst });
+    await call(routes.getPolicy, '/v1/responders/policies/no-such-policy', { key: KEYS.analyst });
+    await call(routes.getPolicy, '/v1/responders/policies/%20bad%20id', { key: KEYS.analyst });
+
+    // A policy read and sent back as it is keeps its (redacted) secret.
+    expect((await call(routes.replacePolicy, '/v1/responders/policies/broker', admin(JSON.stringify(shown.body)))).status).toBe(200);
+    const made = await call(
+      routes.replacePolicy,
+      '/v1/responders/policies/failing',
+      admin(policy('failing', '/fail', { retry: { maxAttempts: 1 } })),
+    );
+    expect(made.status).toBe(201);
+    await call(routes.replacePolicy, '/v1/responders/policies/other', admin(policy('broker')));
+    expect((await call(routes.replacePolicy, '/v1/responders/policies/from-file', admin(policy('from-file')))).status).toBe(409);
+    await call(routes.replacePolicy, '/v1/responders/policies/broker', admin(policy('broker', '/ok', { revoke: 'everything' })));
+
+    const revoke = (alertId: string, body: object, key: string = KEYS.analyst) =>
+      call(routes.revokeAlert, `/v1/alerts/${alertId}/revoke`, { key, body: JSON.stringify(body) });
+    expect((await revoke(scope.id, { policyId: 'broker', mode: 'token' })).status).toBe(202);
+    expect((await revoke(scope.id, { policyId: 'broker', mode: 'token' })).status).toBe(409);
+    await revoke(scope.id, { policyId: 'no-such-policy' });
+    await revoke('0123456789abcdef0123456789abcdef', { policyId: 'broker' });
+    await revoke(scope.id, { policyId: 'broker', mode: 'everything' });
+    await revoke(scope.id, { policyId: 'broker' }, KEYS.viewer);
+    expect((await revoke(other.id, { policyId: 'failing', mode: 'token' })).status).toBe(202);
+
+    for (const [a, final] of [
+      [scope, 'delivered'],
+      [other, 'dead'],
+    ] as const) {
+      const deadline = Date.now() + 15_000;
+      let d = await call(routes.listAlertDeliveries, `/v1/alerts/${a.id}/deliveries`);
+      while (!d.body.deliveries.some((x: { status: string }) => x.status === final) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        d = await call(routes.listAlertDeliveries, `/v1/alerts/${a.id}/deliveries`);
+      }
+      expect(d.body.deliveries.find((x: { status: string }) => x.status === final)?.attemptLog).toHaveLength(1);
+    }
+    await call(routes.listAlertDeliveries, '/v1/alerts/0123456789abcdef0123456789abcdef/deliveries');
+    expect((await call(routes.listDeadLetters, '/v1/responders/dead-letters?limit=5', { key: KEYS.admin })).body.deadLetters).toHaveLength(
+      1,
+    );
+    await call(routes.listDeadLetters, '/v1/responders/dead-letters?limit=0', { key: KEYS.admin });
+    await call(routes.listDeadLetters, '/v1/responders/dead-letters', { key: KEYS.analyst });
+
+    await h.responder?.policies.setState('broker', 'paused', 'paused for the test', 'key:test');
+    await call(routes.resumePolicy, '/v1/responders/policies/broker/resume', { key: KEYS.admin });
+    await call(routes.resumePolicy, '/v1/responders/policies/broker/resume', admin(JSON.stringify({ release: true })));
+    await call(routes.resumePolicy, '/v1/responders/policies/broker/resume', admin(JSON.stringify({ release: 'yes' })));
+    await call(routes.resumePolicy, '/v1/responders/policies/no-such-policy/resume', admin('{}'));
+
+    for (const a of alerts) {
+      const finding = await call(routes.getAlert, `/v1/alerts/${a.id}?format=ocsf`);
+      expect(finding.body).toMatchObject({ class_uid: 2004, finding_info: { uid: a.id } });
+    }
+    expect((await call(routes.getAlert, `/v1/alerts/${scope.id}?format=json`)).body.id).toBe(scope.id);
+    await call(routes.getAlert, `/v1/alerts/${scope.id}?format=xml`);
+    await call(routes.getAlert, '/v1/alerts/0123456789abcdef0123456789abcdef?format=ocsf');
+    const exported = await call(routes.exportOcsf, '/v1/export/ocsf?since=2020-01-01T00:00:00Z');
+    const lines = (exported.body as string).trim().split('\n');
+    expect(lines).toHaveLength(alerts.length);
+    for (const line of lines) expect(validator.checkComponent('OcsfDetectionFinding', JSON.parse(line))).toEqual([]);
+    await call(routes.exportOcsf, '/v1/export/ocsf');
+    await call(routes.exportOcsf, '/v1/export/ocsf?since=yesterday');
+
+    await call(routes.deletePolicy, '/v1/responders/policies/failing', { key: KEYS.analyst });
+    expect((await call(routes.deletePolicy, '/v1/responders/policies/failing', { key: KEYS.admin })).status).toBe(204);
+    await call(routes.deletePolicy, '/v1/responders/policies/failing', { key: KEYS.admin });
+    expect((await call(routes.deletePolicy, '/v1/responders/policies/from-file', { key: KEYS.admin })).status).toBe(409);
 
     // Every operation was seen answering with its success status.
     for (const spec of Object.values(routes as Record<string, RouteSpec>)) {

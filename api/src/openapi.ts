@@ -54,7 +54,7 @@ export function openApiDocument(options: { version?: string } = {}): Json {
       title: 'intentwatch API',
       version: options.version ?? '0.1.0',
       description:
-        'Alerts on AI-agent access tokens used outside the task they were issued for: triage, tokens, agents, suppressions. Roles: viewer reads, analyst triages and suppresses, admin configures.',
+        'Alerts on AI-agent access tokens used outside the task they were issued for: triage, tokens, agents, suppressions, revoke webhooks (responders) and OCSF export. Roles: viewer reads, analyst triages, suppresses and revokes by hand, admin configures.',
     },
     servers: [{ url: '/' }],
     security: [{ apiKey: [] }],
@@ -96,16 +96,16 @@ function operation(spec: RouteSpec): Json {
   }
   if (parameters.length) op.parameters = parameters;
   if (spec.body) {
-    op.requestBody = { required: true, content: { 'application/json': { schema: schemaOf(spec.body, 'input') } } };
+    op.requestBody = { required: !spec.bodyOptional, content: { 'application/json': { schema: schemaOf(spec.body, 'input') } } };
   }
   const responses: Json = {};
   for (const [status, r] of Object.entries(spec.responses)) {
-    responses[status] = {
-      description: r.description,
-      content: r.schema
-        ? { 'application/json': { schema: schemaOf(r.schema, 'output') } }
-        : { [r.contentType ?? 'text/plain']: { schema: { type: 'string' } } },
-    };
+    const content = r.schema
+      ? { 'application/json': { schema: schemaOf(r.schema, 'output') } }
+      : r.contentType
+        ? { [r.contentType]: { schema: { type: 'string' } } }
+        : undefined;
+    responses[status] = { description: r.description, ...(content ? { content } : {}) };
   }
   const errors = spec.role ? [400, 401, 403, 429, ...(spec.errors ?? [])] : (spec.errors ?? []);
   for (const status of [...new Set(errors)].sort()) {

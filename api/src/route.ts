@@ -16,10 +16,20 @@ export interface RouteInput<S extends RouteSpec> {
   res: Response;
 }
 
+/** A handler's answer with a status other than the spec's first success status (e.g. 201 rather than 200). */
+export class Answer {
+  constructor(
+    readonly status: number,
+    readonly body?: unknown,
+  ) {}
+}
+
 /**
  * Mounts `handler` on `router` as `spec` declares it: the role check, then path, query and body
  * validated by the spec's schemas (400 naming the field, 415 for a body that is not JSON), then
- * the handler, whose result is sent as JSON with the spec's first success status.
+ * the handler, whose result is sent as JSON with the spec's first success status — or as an
+ * {@link Answer} says; with no body when the spec declares none for that status. A handler that
+ * answers itself (a stream) has sent its headers, and is left to finish.
  */
 export function bind<S extends RouteSpec>(router: Router, spec: S, handler: (input: RouteInput<S>) => Promise<unknown>): void {
   const status = Number(Object.keys(spec.responses)[0] ?? 200);
@@ -28,12 +38,20 @@ export function bind<S extends RouteSpec>(router: Router, spec: S, handler: (inp
     const query = parse(spec.query, req.query, 'query');
     let body: unknown = {};
     if (spec.body) {
-      if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json');
-      body = parse(spec.body, req.body, 'body');
+      const sent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+      if (spec.bodyOptional && !sent) body = parse(spec.body, {}, 'body');
+      else {
+        if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json');
+        body = parse(spec.body, req.body, 'body');
+      }
     }
     const identity = res.locals.identity as KeyIdentity;
     const result = await handler({ params, query, body, identity, req, res } as RouteInput<S>);
-    res.status(status).json(result);
+    if (res.headersSent) return;
+    const answer = result instanceof Answer ? result : new Answer(status, result);
+    const declared = spec.responses[answer.status];
+    if (declared && !declared.schema && !declared.contentType) res.status(answer.status).end();
+    else res.status(answer.status).json(answer.body);
   });
 }
 

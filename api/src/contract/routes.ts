@@ -6,10 +6,26 @@
 import type { ApiRole } from '@intentwatch/core';
 import type { z } from 'zod';
 import {
+  AlertAnswerSchema,
+  AlertQuery,
+  DeadLetterListSchema,
+  DeadLettersQuery,
+  DeliveryListSchema,
+  NewPolicyBody,
+  OcsfExportQuery,
+  PolicyBody,
+  PolicyIdParams,
+  PolicyListSchema,
+  PolicySchema,
+  ResumeBody,
+  ResumedSchema,
+  RevokeAcceptedSchema,
+  RevokeBody,
+} from './responder-schemas.js';
+import {
   AgentDetailSchema,
   AgentListQuery,
   AgentListSchema,
-  AlertDetailSchema,
   AlertListQuery,
   AlertPageSchema,
   AlertSchema,
@@ -31,7 +47,7 @@ import {
 
 export interface RouteResponse {
   description: string;
-  /** JSON body schema; absent for non-JSON answers (described by `contentType`). */
+  /** JSON body schema; absent for non-JSON answers (described by `contentType`), and for answers without a body (neither). */
   schema?: z.ZodType;
   contentType?: string;
 }
@@ -39,7 +55,7 @@ export interface RouteResponse {
 export interface RouteSpec {
   /** OpenAPI operationId. */
   id: string;
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express path (`/v1/alerts/:id`). */
   path: string;
   summary: string;
@@ -50,6 +66,8 @@ export interface RouteSpec {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
+  /** The body may be left out (no content at all), and then reads as `{}`. */
+  bodyOptional?: boolean;
   /** Success answers by status. Error answers (400, 401, 403, 404, 429) are added by the document generator. */
   responses: Record<number, RouteResponse>;
   /** Error statuses beyond those every authenticated route may answer. */
@@ -122,10 +140,12 @@ export const routes = {
     method: 'get',
     path: '/v1/alerts/:id',
     summary: 'One alert with its evidence resolved from the stored spans, its history and its token’s intent vs actual use',
+    description: 'With `format=ocsf`, the alert as an OCSF 1.4 Detection Finding instead (where the deployment runs responders).',
     tag: 'alerts',
     role: 'viewer',
     params: IdParams,
-    responses: { 200: { description: 'The alert', schema: AlertDetailSchema } },
+    query: AlertQuery,
+    responses: { 200: { description: 'The alert, or its OCSF Detection Finding', schema: AlertAnswerSchema } },
     errors: [404],
   }),
   triageAlert: route({
@@ -205,6 +225,121 @@ export const routes = {
     params: IdParams,
     responses: { 200: { description: 'The suppression as it now reads', schema: SuppressionSchema } },
     errors: [404, 409],
+  }),
+  listPolicies: route({
+    id: 'listPolicies',
+    method: 'get',
+    path: '/v1/responders/policies',
+    summary: 'Revoke policies (file, demo and API), without secret values, with their state and requests by status',
+    tag: 'responders',
+    role: 'analyst',
+    responses: { 200: { description: 'Policies by id', schema: PolicyListSchema } },
+  }),
+  getPolicy: route({
+    id: 'getPolicy',
+    method: 'get',
+    path: '/v1/responders/policies/:id',
+    summary: 'One revoke policy, without secret values',
+    tag: 'responders',
+    role: 'analyst',
+    params: PolicyIdParams,
+    responses: { 200: { description: 'The policy', schema: PolicySchema } },
+    errors: [404],
+  }),
+  createPolicy: route({
+    id: 'createPolicy',
+    method: 'post',
+    path: '/v1/responders/policies',
+    summary: 'Create a revoke policy; its endpoint is checked (DNS included) and its whsec_ secrets are stored encrypted',
+    tag: 'responders',
+    role: 'admin',
+    body: NewPolicyBody,
+    responses: { 201: { description: 'The policy', schema: PolicySchema } },
+    errors: [409, 413, 415],
+  }),
+  replacePolicy: route({
+    id: 'replacePolicy',
+    method: 'put',
+    path: '/v1/responders/policies/:id',
+    summary: 'Create or replace an API revoke policy (file and demo policies are read-only)',
+    tag: 'responders',
+    role: 'admin',
+    params: PolicyIdParams,
+    body: PolicyBody,
+    responses: {
+      200: { description: 'The policy, replaced', schema: PolicySchema },
+      201: { description: 'The policy, created', schema: PolicySchema },
+    },
+    errors: [409, 413, 415],
+  }),
+  deletePolicy: route({
+    id: 'deletePolicy',
+    method: 'delete',
+    path: '/v1/responders/policies/:id',
+    summary: 'Delete an API revoke policy',
+    tag: 'responders',
+    role: 'admin',
+    params: PolicyIdParams,
+    responses: { 204: { description: 'Deleted' } },
+    errors: [404, 409],
+  }),
+  resumePolicy: route({
+    id: 'resumePolicy',
+    method: 'post',
+    path: '/v1/responders/policies/:id/resume',
+    summary: 'Set a paused or disabled policy active again; release: true queues its held requests again (still under its rate limit)',
+    tag: 'responders',
+    role: 'admin',
+    params: PolicyIdParams,
+    body: ResumeBody,
+    bodyOptional: true,
+    responses: { 200: { description: 'The policy and its held requests released or discarded', schema: ResumedSchema } },
+    errors: [404, 413, 415],
+  }),
+  listDeadLetters: route({
+    id: 'listDeadLetters',
+    method: 'get',
+    path: '/v1/responders/dead-letters',
+    summary: 'Deliveries that failed their last attempt, with their bodies, newest first',
+    tag: 'responders',
+    role: 'admin',
+    query: DeadLettersQuery,
+    responses: { 200: { description: 'Dead letters', schema: DeadLetterListSchema } },
+  }),
+  revokeAlert: route({
+    id: 'revokeAlert',
+    method: 'post',
+    path: '/v1/alerts/:id/revoke',
+    summary: 'Revoke by hand from an alert, through a policy’s endpoint, by the same signed path as automatic revokes',
+    tag: 'responders',
+    role: 'analyst',
+    params: IdParams,
+    body: RevokeBody,
+    responses: { 202: { description: 'The revoke request, queued (or held, as its policy stands)', schema: RevokeAcceptedSchema } },
+    errors: [404, 409, 413, 415],
+  }),
+  listAlertDeliveries: route({
+    id: 'listAlertDeliveries',
+    method: 'get',
+    path: '/v1/alerts/:id/deliveries',
+    summary: 'The revoke requests of an alert, each with every delivery attempt',
+    tag: 'responders',
+    role: 'viewer',
+    params: IdParams,
+    responses: { 200: { description: 'Revoke requests, newest first', schema: DeliveryListSchema } },
+    errors: [404],
+  }),
+  exportOcsf: route({
+    id: 'exportOcsf',
+    method: 'get',
+    path: '/v1/export/ocsf',
+    summary: 'Every alert changed since a time, in its current state, as OCSF Detection Findings (NDJSON, streamed)',
+    tag: 'export',
+    role: 'viewer',
+    query: OcsfExportQuery,
+    responses: {
+      200: { description: 'One OcsfDetectionFinding (see the schema) per line', contentType: 'application/x-ndjson' },
+    },
   }),
 } as const satisfies Record<string, RouteSpec>;
 

@@ -12,7 +12,7 @@ import { z } from 'zod';
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const components = z.registry<{ id: string; description?: string }>();
 
-function named<T extends z.ZodType>(id: string, schema: T, description?: string): T {
+export function named<T extends z.ZodType>(id: string, schema: T, description?: string): T {
   components.add(schema, description ? { id, description } : { id });
   return schema;
 }
@@ -20,9 +20,9 @@ function named<T extends z.ZodType>(id: string, schema: T, description?: string)
 // ── building blocks ─────────────────────────────────────────────────────────────────────────
 
 /** RFC 3339 as the store writes it (UTC, up to nanoseconds). */
-const Time = z.iso.datetime({ offset: true }).meta({ description: 'RFC 3339 time, UTC, up to nanosecond precision' });
-const NullableTime = Time.nullable();
-const Count = z.number().int().min(0);
+export const Time = z.iso.datetime({ offset: true }).meta({ description: 'RFC 3339 time, UTC, up to nanosecond precision' });
+export const NullableTime = Time.nullable();
+export const Count = z.number().int().min(0);
 
 export const SeveritySchema = z.enum(SEVERITIES);
 export const AlertStatusSchema = z.enum(ALERT_STATUSES);
@@ -425,7 +425,7 @@ export const ReadinessSchema = named(
 // ── requests ────────────────────────────────────────────────────────────────────────────────
 
 /** Free text from a client: bounded, without control characters. */
-const text = (max: number, what = 'text') =>
+export const text = (max: number, what = 'text') =>
   z
     .string()
     .max(max, `at most ${max} characters`)
@@ -436,7 +436,7 @@ const text = (max: number, what = 'text') =>
 export const IdText = text(512, 'an identifier').min(1, 'not empty');
 
 const DETECTOR_ID = /^[a-z][a-z0-9_]{0,63}$/;
-const detectorId = z.string().regex(DETECTOR_ID, 'a detector id such as scope_creep (lower-case letters, digits, _)');
+export const detectorId = z.string().regex(DETECTOR_ID, 'a detector id such as scope_creep (lower-case letters, digits, _)');
 
 /** `a,b,c` → a list of values each checked by `item`. */
 const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
@@ -451,7 +451,7 @@ const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
     )
     .pipe(z.array(item).max(20, 'at most 20 values'));
 
-const rfc3339 = z.iso.datetime({ offset: true, error: 'an RFC 3339 time such as 2026-11-25T10:00:00Z' });
+export const rfc3339 = z.iso.datetime({ offset: true, error: 'an RFC 3339 time such as 2026-11-25T10:00:00Z' });
 
 export const AlertListQuery = z.strictObject({
   detector: commaList(detectorId).optional().meta({ description: 'Detector id(s), comma-separated' }),

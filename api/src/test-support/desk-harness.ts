@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
-import { type Alert, type AlertStore, DETECTORS, DetectorRunner } from '@intentwatch/detectors';
+import { type Alert, type AlertStore, DETECTORS, DetectorRunner, OcsfExporter, Responder } from '@intentwatch/detectors';
 import { ApiKeys } from '../api-keys.js';
 import { Desk } from '../desk.js';
+import { respondersRouter } from '../routes/responders.js';
 import { Api } from '../server.js';
 
 export const KEYS = {
@@ -284,6 +285,8 @@ export class DeskHarness {
   readonly #api: Api;
   readonly #runner: DetectorRunner;
   readonly #dataDir: string;
+  /** The responders, when the harness was started with them (as `intentwatch api` runs them). */
+  readonly responder: Responder | undefined;
 
   private constructor(o: {
     store: Store;
@@ -294,6 +297,7 @@ export class DeskHarness {
     collectorUrl: string;
     apiUrl: string;
     dataDir: string;
+    responder: Responder | undefined;
   }) {
     this.store = o.store;
     this.config = o.config;
@@ -304,11 +308,16 @@ export class DeskHarness {
     this.collectorUrl = o.collectorUrl;
     this.apiUrl = o.apiUrl;
     this.#dataDir = o.dataDir;
+    this.responder = o.responder;
     this.#runner = new DetectorRunner(o.store, o.config, o.desk.alerts);
   }
 
-  /** A fresh data dir, store, collector and API (ports chosen by the system). `env` adds configuration. */
-  static async start(env: NodeJS.ProcessEnv = {}): Promise<DeskHarness> {
+  /**
+   * A fresh data dir, store, collector and API (ports chosen by the system). `env` adds
+   * configuration; `responders` mounts the responders' routes before the desk's, as
+   * `intentwatch api` does, over a started Responder.
+   */
+  static async start(env: NodeJS.ProcessEnv = {}, options: { responders?: boolean } = {}): Promise<DeskHarness> {
     const dataDir = mkdtempSync(join(tmpdir(), 'iw-desk-'));
     const config = loadConfig(
       {
@@ -328,19 +337,23 @@ export class DeskHarness {
     const collector = new Collector(store, config);
     const collectorUrl = `http://127.0.0.1:${await collector.listen(0, '127.0.0.1')}`;
     const desk = new Desk(store, { defaultMaxSessionS: config.defaultMaxSessionS });
+    const responder = options.responders ? await Responder.open({ store, config }) : undefined;
+    await responder?.start();
     const api = new Api({
       store,
       keys: ApiKeys.load(config.apiKeys, dataDir).keys,
-      routers: desk.routers(),
+      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ...desk.routers()],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
+      ...(responder ? { features: ['responders'] } : {}),
     });
     const apiUrl = `http://127.0.0.1:${await api.listen(0, '127.0.0.1')}`;
-    return new DeskHarness({ store, config, desk, collector, api, collectorUrl, apiUrl, dataDir });
+    return new DeskHarness({ store, config, desk, collector, api, collectorUrl, apiUrl, dataDir, responder });
   }
 
   async close(): Promise<void> {
     await this.#api.close();
+    await this.responder?.close();
     await this.#collector.close();
     await this.store.close();
     rmSync(this.#dataDir, { recursive: true, force: true });

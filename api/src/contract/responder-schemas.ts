@@ -1,0 +1,347 @@
+/**
+ * The shapes of the responders' routes (revoke policies, revoke requests and their deliveries,
+ * dead letters, OCSF findings), declared as the rest of the API's are (see schemas.ts).
+ */
+import { BODY_FORMATS, POLICY_STATES, REVOCATION_STATUSES, REVOKE_MODES } from '@intentwatch/detectors';
+import { z } from 'zod';
+import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, detectorId, named, rfc3339, text } from './schemas.js';
+
+// ── policies ────────────────────────────────────────────────────────────────────────────────
+
+const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const policyId = z.string().regex(POLICY_ID, 'letters, digits, - and _ (up to 64, starting with a letter or digit)');
+
+export const PolicyIdParams = z.strictObject({ id: policyId });
+
+const RevokeModeSchema = z.enum(REVOKE_MODES);
+const BodyFormatSchema = z.enum(BODY_FORMATS);
+const RevocationStatusSchema = z.enum(REVOCATION_STATUSES);
+
+const int = (min: number, max: number, unit = '') =>
+  z
+    .number()
+    .int(`a whole number${unit} from ${min} to ${max}`)
+    .min(min, `a whole number${unit} from ${min} to ${max}`)
+    .max(max, `a whole number${unit} from ${min} to ${max}`);
+
+const SECRET_FORMS = /^(whsec_[A-Za-z0-9+/=]{24,}|env:[A-Za-z_][A-Za-z0-9_]*|whsec_…[0-9a-f]{12})$/;
+
+/** A signing secret as a client sends it. A malformed one is never quoted back, even in a 400. */
+const SecretInput = z
+  .string()
+  .superRefine((v, ctx) => {
+    if (!SECRET_FORMS.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'whsec_ followed by base64 (at least 24 characters), env:VARIABLE, or the whsec_…<fingerprint> the API shows',
+        input: '(not shown)',
+      });
+    }
+  })
+  .meta({
+    pattern: SECRET_FORMS.source,
+    description:
+      'A whsec_… secret (stored encrypted; refused unless INTENTWATCH_SECRETS_KEY is set), env:NAME (read from the environment of the processes that deliver), or the whsec_…<fingerprint> the API shows, which keeps the secret the policy has',
+  });
+
+/** A signing secret as the API shows it: never the secret itself. */
+const SecretShown = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|whsec_…[0-9a-f]{12})$/)
+  .meta({ description: 'env:NAME as given, or whsec_… and 12 hex digits of the secret’s SHA-256' });
+
+const matchFields = {
+  detectors: z.array(detectorId).max(100).optional().meta({ description: 'Detector ids; empty or absent: any' }),
+  severities: z.array(SeveritySchema).optional().meta({ description: 'Exact severities' }),
+  minSeverity: SeveritySchema.optional(),
+  environments: z.array(text(200).min(1, 'not empty')).max(100).optional(),
+  agents: z.array(text(200).min(1, 'not empty')).max(100).optional().meta({ description: 'Agent ids or globs (triage-*)' }),
+};
+
+const retryFields = {
+  maxAttempts: int(1, 50).optional().meta({ description: 'Attempts before dead-lettering (default INTENTWATCH_WEBHOOK_MAX_ATTEMPTS)' }),
+  baseDelayMs: int(1, 3_600_000, ' of ms').optional().meta({ description: 'First retry after about this long; doubles each attempt' }),
+  maxDelayMs: int(1, 86_400_000, ' of ms').optional().meta({ description: 'Longest wait between attempts' }),
+};
+
+const policyInputFields = {
+  description: text(2000).optional(),
+  enabled: z.boolean().optional().meta({ description: 'A disabled policy matches nothing and refuses manual revokes (default true)' }),
+  match: z.strictObject(matchFields).optional().meta({ description: 'Which alerts the policy acts on; absent: every alert' }),
+  endpoint: z.strictObject({
+    url: z
+      .string()
+      .max(2048, 'at most 2048 characters')
+      .regex(/^https?:\/\//i, 'an http(s) URL')
+      .meta({ description: 'https to a public address, unless the host is in INTENTWATCH_WEBHOOK_ALLOW' }),
+    secrets: z.array(SecretInput).min(1, 'one or two secrets (two while rotating)').max(2, 'one or two secrets (two while rotating)'),
+    timeoutMs: int(100, 60_000, ' of ms').optional(),
+  }),
+  revoke: RevokeModeSchema.optional().meta({ description: 'token, session (default) or chain' }),
+  body: BodyFormatSchema.optional().meta({ description: 'standard (default) or caep' }),
+  dryRun: z.boolean().optional().meta({ description: 'Record what would be sent, send nothing (default false)' }),
+  maxPerMinute: int(1, 10_000).optional().meta({ description: 'Revocations a minute past which the policy pauses (default 10)' }),
+  retry: z.strictObject(retryFields).optional(),
+  source: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
+  state: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
+  requests: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
+};
+
+export const NewPolicyBody = named(
+  'NewPolicy',
+  z.strictObject({ id: policyId, ...policyInputFields }),
+  'A revoke policy to create. A policy read from the API may be sent back as it is: its redacted secrets keep the ones it has.',
+);
+
+export const PolicyBody = named(
+  'PolicyReplacement',
+  z.strictObject({ id: policyId.optional().meta({ description: 'The id in the path, if given' }), ...policyInputFields }),
+  'A revoke policy to create or replace under the id in the path',
+);
+
+export const PolicyStateSchema = named(
+  'PolicyState',
+  z.strictObject({
+    state: z
+      .enum(POLICY_STATES)
+      .meta({ description: 'active; paused (rate limit: held until resumed); disabled (the endpoint answered 410)' }),
+    reason: z.string().meta({ description: 'Why it is paused or disabled; empty when active' }),
+    since: NullableTime,
+    updatedBy: z.string(),
+  }),
+);
+
+export const PolicySchema = named(
+  'Policy',
+  z.strictObject({
+    id: z.string(),
+    description: z.string(),
+    enabled: z.boolean(),
+    match: z.strictObject({
+      detectors: z.array(z.string()).optional(),
+      severities: z.array(SeveritySchema).optional(),
+      minSeverity: SeveritySchema.optional(),
+      environments: z.array(z.string()).optional(),
+      agents: z.array(z.string()).optional(),
+    }),
+    endpoint: z.strictObject({
+      url: z.string(),
+      secrets: z.array(SecretShown),
+      timeoutMs: z.number().int().optional(),
+    }),
+    revoke: RevokeModeSchema,
+    body: BodyFormatSchema,
+    dryRun: z.boolean(),
+    maxPerMinute: z.number().int(),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().optional(),
+        baseDelayMs: z.number().int().optional(),
+        maxDelayMs: z.number().int().optional(),
+      })
+      .optional(),
+    source: z
+      .enum(['file', 'api', 'env'])
+      .meta({ description: 'The policies file, the API, or INTENTWATCH_DEMO_WEBHOOK; only api policies change through the API' }),
+    state: PolicyStateSchema,
+    requests: z.partialRecord(RevocationStatusSchema, Count).meta({ description: 'Its revoke requests by status' }),
+  }),
+  'A revoke policy as the API shows it: no secret values, its state, and its requests by status',
+);
+
+export const PolicyListSchema = named('PolicyList', z.strictObject({ policies: z.array(PolicySchema) }));
+
+export const ResumeBody = named(
+  'Resume',
+  z.strictObject({
+    release: z.boolean().optional().meta({ description: 'true: queue the held requests again; otherwise they are discarded' }),
+  }),
+);
+
+export const ResumedSchema = named(
+  'Resumed',
+  z.strictObject({ policy: PolicySchema, released: Count, discarded: Count }),
+  'The policy, active again, and what became of its held requests',
+);
+
+// ── revoke requests ─────────────────────────────────────────────────────────────────────────
+
+export const RevokeBody = named(
+  'RevokeRequest',
+  z.strictObject({
+    policyId: policyId.meta({
+      description: 'The policy whose endpoint receives the revoke (its match is skipped; its safety checks are not)',
+    }),
+    mode: RevokeModeSchema.optional().meta({ description: 'What to revoke; default the policy’s' }),
+  }),
+);
+
+const revocationFields = {
+  webhookId: z.string().meta({ description: 'The webhook-id, the same on every attempt' }),
+  policyId: z.string(),
+  dedupKey: z.string().meta({ description: 'token:<id>, session:<root> or chain:<origin>: one revoke per key per policy' }),
+  alertId: z.string(),
+  mode: RevokeModeSchema,
+  tokenId: z.string(),
+  sessionRoot: z.string(),
+  tokens: z.array(z.string()).meta({ description: 'Every token the broker is asked to revoke' }),
+  chain: z.array(z.string()).meta({ description: 'From the session root up the exchanged links to the origin' }),
+  dryRun: z.boolean(),
+  requestedBy: z.string().meta({ description: 'policy, or analyst:<key name>' }),
+  createdAt: Time,
+  status: RevocationStatusSchema,
+};
+
+export const RevocationSchema = named(
+  'Revocation',
+  z.strictObject(revocationFields),
+  'A revoke request as it was made: queued, or held, disabled… as its policy stands',
+);
+
+export const RevokeAcceptedSchema = named('RevokeAccepted', z.strictObject({ revocation: RevocationSchema }));
+
+export const DeliveryAttemptSchema = named(
+  'DeliveryAttempt',
+  z.strictObject({
+    attempt: z.number().int().min(1),
+    status: z.enum(['delivered', 'failed', 'dead', 'gone', 'refused', 'dry_run', 'held']),
+    httpStatus: z.number().int().meta({ description: '0 when no response came' }),
+    latencyMs: Count,
+    error: z.string(),
+    endpoint: z.string().meta({ description: 'Origin and path of the endpoint (never its query string)' }),
+    nextAttemptAt: NullableTime.meta({ description: 'When the next attempt is due, for a failed attempt that will be retried' }),
+    time: Time,
+  }),
+);
+
+export const DeliverySchema = named(
+  'Delivery',
+  z.strictObject({
+    ...revocationFields,
+    payload: z.string().meta({ description: 'The body sent on every attempt (or that a dry run would send)' }),
+    attempts: Count,
+    lastError: z.string(),
+    updatedAt: Time,
+    attemptLog: z.array(DeliveryAttemptSchema),
+  }),
+  'A revoke request and every attempt to deliver it',
+);
+
+export const DeliveryListSchema = named(
+  'DeliveryList',
+  z.strictObject({ deliveries: z.array(DeliverySchema).meta({ description: 'Newest request first' }) }),
+);
+
+export const DeadLettersQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'a whole number from 1 to 1000').max(1000, 'a whole number from 1 to 1000'))
+    .optional()
+    .meta({ description: 'How many, newest first (default 100)' }),
+});
+
+export const DeadLetterSchema = named(
+  'DeadLetter',
+  z.strictObject({
+    webhookId: z.string(),
+    policyId: z.string(),
+    alertId: z.string(),
+    attempts: Count,
+    lastHttpStatus: z.number().int(),
+    lastError: z.string(),
+    payload: z.string(),
+    time: Time,
+  }),
+  'A delivery that failed its last attempt, with its body for replay',
+);
+
+export const DeadLetterListSchema = named('DeadLetterList', z.strictObject({ deadLetters: z.array(DeadLetterSchema) }));
+
+// ── OCSF ────────────────────────────────────────────────────────────────────────────────────
+
+const EpochMs = z.number().int().meta({ description: 'Epoch milliseconds' });
+const OcsfNamed = z.strictObject({ uid: z.string(), name: z.string().optional() });
+
+export const OcsfFindingSchema = named(
+  'OcsfDetectionFinding',
+  z.strictObject({
+    class_uid: z.literal(2004),
+    class_name: z.literal('Detection Finding'),
+    category_uid: z.literal(2),
+    category_name: z.literal('Findings'),
+    activity_id: z.union([z.literal(1), z.literal(2), z.literal(3)]).meta({ description: '1 Create, 2 Update, 3 Close' }),
+    activity_name: z.string(),
+    type_uid: z.number().int().meta({ description: '200400 + activity_id' }),
+    type_name: z.string(),
+    severity_id: z.number().int(),
+    severity: z.string(),
+    status_id: z.number().int(),
+    status: z.string(),
+    time: EpochMs.meta({ description: 'The moment of this activity' }),
+    start_time: EpochMs,
+    end_time: EpochMs,
+    count: Count,
+    message: z.string(),
+    is_alert: z.boolean(),
+    metadata: z.strictObject({
+      version: z.string(),
+      product: z.strictObject({ name: z.string(), vendor_name: z.string(), version: z.string() }),
+      uid: z.string(),
+      log_name: z.string(),
+      original_time: Time,
+    }),
+    finding_info: z.strictObject({
+      uid: z.string().meta({ description: 'The alert id' }),
+      title: z.string(),
+      desc: z.string(),
+      created_time: EpochMs,
+      modified_time: EpochMs,
+      first_seen_time: EpochMs,
+      last_seen_time: EpochMs,
+      types: z.array(z.string()).meta({ description: 'The detector and its OWASP ids' }),
+      attacks: z.array(
+        z.strictObject({
+          technique: OcsfNamed,
+          sub_technique: OcsfNamed.optional(),
+          tactic: z.strictObject({ uid: z.string(), name: z.string() }).optional(),
+        }),
+      ),
+      analytic: z.strictObject({ uid: z.string(), name: z.string(), type_id: z.literal(1), type: z.literal('Rule') }),
+      data_sources: z.array(z.string()),
+    }),
+    evidences: z.array(z.strictObject({ data: z.strictObject({ trace_id: z.string(), span_id: z.string(), time: Time }) })),
+    resources: z.array(z.strictObject({ name: z.string(), type: z.string() })),
+    actor: z.strictObject({
+      user: z.strictObject({ uid: z.string(), name: z.string(), type_id: z.literal(99), type: z.string() }),
+      app_name: z.string(),
+    }),
+    unmapped: z.strictObject({
+      token_id: z.string(),
+      root_token_id: z.string(),
+      task_id: z.string(),
+      environment: z.string(),
+      frameworks: z.array(z.string()),
+      intentwatch_status: z.string(),
+    }),
+  }),
+  'An alert as an OCSF 1.4 Detection Finding (class 2004)',
+);
+
+export const AlertQuery = z.strictObject({
+  format: z.enum(['json', 'ocsf']).optional().meta({
+    description:
+      'json (default): the alert with its evidence resolved; ocsf: an OCSF Detection Finding (where the deployment runs responders)',
+  }),
+});
+
+export const AlertAnswerSchema = named(
+  'AlertOrOcsfFinding',
+  z.union([AlertDetailSchema, OcsfFindingSchema]),
+  'The alert (format=json) or the alert as an OCSF Detection Finding (format=ocsf)',
+);
+
+export const OcsfExportQuery = z.strictObject({
+  since: rfc3339.optional().meta({ description: 'Alerts changed (by detection or triage) at or after this time; default: every alert' }),
+});
