@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Running, start } from '@intentwatch/cli';
 import { tempDataDir } from '../support/monitor.js';
 import { otlpRequest, until } from './support.js';
@@ -30,6 +31,8 @@ export async function startAll(env: NodeJS.ProcessEnv = {}): Promise<AllInOne> {
         .map(([role, key]) => `${role}:${key}`)
         .join(','),
       INTENTWATCH_INGEST_KEYS: INGEST_KEY,
+      // Policies created through the API may then carry whsec_ secrets (stored encrypted under it).
+      INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
       INTENTWATCH_BATCH_MS: '20',
       DETECT_INTERVAL_MS: '200',
       ...env,
