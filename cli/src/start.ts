@@ -103,6 +103,8 @@ async function startRoles(
     say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);
     if (generated) {
       say(`  API key     ${generated}   (admin; shown once — only its digest is kept in ${config.dataDir}/api-keys.json)`);
+    } else if (!config.apiKeys) {
+      say(`  API key     the admin key printed at first start (lost it? delete ${config.dataDir}/api-keys.json and restart)`);
     }
   }
   if (has('detectors')) {
