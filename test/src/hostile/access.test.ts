@@ -31,6 +31,12 @@ interface Operation {
 
 /** Every operation of the OpenAPI document, with its path filled in and a body that would be valid. */
 function operations(): Operation[] {
+  const policy = { id: 'access-test', endpoint: { url: 'https://broker.example/revoke', secrets: ['env:ACCESS_TEST_SECRET'] } };
+  const bodies: Record<string, unknown> = {
+    'post /v1/responders/policies': policy,
+    'put /v1/responders/policies/{id}': policy,
+    'post /v1/alerts/{id}/revoke': { policyId: 'access-test' },
+  };
   const doc = openApiDocument() as { paths: Record<string, Record<string, { 'x-required-role'?: Role; requestBody?: unknown }>> };
   const out: Operation[] = [];
   for (const [template, ops] of Object.entries(doc.paths)) {
@@ -41,7 +47,8 @@ function operations(): Operation[] {
         .replace('/v1/agents/{id}', `/v1/agents/${encodeURIComponent(alert.agentId)}`)
         .replace(/\{[^}]+\}/g, 'no-such-id');
       const body =
-        method === 'patch' && template === '/v1/alerts/{id}'
+        bodies[`${method} ${template}`] ??
+        (method === 'patch' && template === '/v1/alerts/{id}'
           ? { status: 'acknowledged', note: 'access test' }
           : method === 'post' && template === '/v1/suppressions'
             ? {
@@ -53,26 +60,10 @@ function operations(): Operation[] {
               }
             : op.requestBody
               ? {}
-              : undefined;
+              : undefined);
       out.push({ method: method.toUpperCase(), path, role: op['x-required-role'], body });
     }
   }
-  // The responders' routes, which the OpenAPI document does not list.
-  const alertPath = `/v1/alerts/${encodeURIComponent(alert.id)}`;
-  const policy = { id: 'access-test', endpoint: { url: 'https://broker.example/revoke', secrets: [`whsec_${'A'.repeat(32)}`] } };
-  out.push(
-    { method: 'GET', path: '/v1/responders/policies', role: 'analyst', body: undefined },
-    { method: 'GET', path: '/v1/responders/policies/demo', role: 'analyst', body: undefined },
-    { method: 'POST', path: '/v1/responders/policies', role: 'admin', body: policy },
-    { method: 'PUT', path: '/v1/responders/policies/access-test', role: 'admin', body: policy },
-    { method: 'DELETE', path: '/v1/responders/policies/access-test', role: 'admin', body: undefined },
-    { method: 'POST', path: '/v1/responders/policies/access-test/resume', role: 'admin', body: {} },
-    { method: 'GET', path: '/v1/responders/dead-letters', role: 'admin', body: undefined },
-    { method: 'POST', path: `${alertPath}/revoke`, role: 'analyst', body: { policyId: 'access-test' } },
-    { method: 'GET', path: `${alertPath}/deliveries`, role: 'viewer', body: undefined },
-    { method: 'GET', path: `${alertPath}?format=ocsf`, role: 'viewer', body: undefined },
-    { method: 'GET', path: '/v1/export/ocsf', role: 'viewer', body: undefined },
-  );
   return out;
 }
 

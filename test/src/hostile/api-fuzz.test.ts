@@ -112,20 +112,6 @@ const ops: Op[] = Object.entries(
     hasBody: op.requestBody !== undefined,
   })),
 );
-// The responders' routes, which the OpenAPI document does not list.
-const id: Param = { name: 'id', in: 'path' };
-ops.push(
-  { method: 'GET', template: '/v1/responders/policies/{id}', params: [id], hasBody: false },
-  { method: 'GET', template: '/v1/responders/dead-letters', params: [{ name: 'limit', in: 'query' }], hasBody: false },
-  { method: 'GET', template: '/v1/alerts/{id}/deliveries', params: [id], hasBody: false },
-  { method: 'GET', template: '/v1/alerts/{id}', params: [id, { name: 'format', in: 'query' }], hasBody: false },
-  { method: 'GET', template: '/v1/export/ocsf', params: [{ name: 'since', in: 'query' }], hasBody: false },
-  { method: 'POST', template: '/v1/responders/policies', params: [], hasBody: true },
-  { method: 'PUT', template: '/v1/responders/policies/{id}', params: [id], hasBody: true },
-  { method: 'DELETE', template: '/v1/responders/policies/{id}', params: [id], hasBody: false },
-  { method: 'POST', template: '/v1/responders/policies/{id}/resume', params: [id], hasBody: true },
-  { method: 'POST', template: '/v1/alerts/{id}/revoke', params: [id], hasBody: true },
-);
 
 const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 const hostile = fc.oneof(
