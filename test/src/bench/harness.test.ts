@@ -1,6 +1,7 @@
-import { decodeProtobufRequest, normalizeSpans } from '@intentwatch/collector';
+import { decodeProtobufRequest, normalizeSpans, readTraceRequest } from '@intentwatch/collector';
 import { describe, expect, it } from 'vitest';
 import { detectionQuality, leastSquaresSlope, percentile, summarizeLatencies } from './stats.js';
+import { DETECTOR_IDS, makeEpisode } from './episodes.js';
 import { lifecycleRequests, makeFleet, useRequests } from './workload.js';
 
 const NORMALIZE = { keepContextSpans: true, maxAttributes: 128, maxAttributeLength: 4096 };
@@ -120,5 +121,62 @@ describe('benchmark workload', () => {
     expect(taskEvents).toHaveLength(6);
     expect(new Set(tokenEvents.map((e) => e.token_id))).toEqual(new Set(fleet.flatMap((a) => a.grants.map((g) => g.tokenId))));
     expect(tokenEvents.every((e) => e.event === 'issued' && e.audience.length === 2 && e.expires_at !== null)).toBe(true);
+  });
+});
+
+describe('injected violations', () => {
+  const decode = (body: Uint8Array) => normalizeSpans(readTraceRequest(body), NORMALIZE).rows;
+
+  it('builds, for every detector, requests the collector accepts whole', () => {
+    const at = Date.UTC(2026, 0, 1, 12);
+    for (const detector of DETECTOR_IDS) {
+      const episode = makeEpisode(detector, 'test', 1, at);
+      for (const body of [...episode.setup, episode.offending(at + 2000)]) {
+        expect(normalizeSpans(readTraceRequest(body), NORMALIZE).rejected).toEqual([]);
+      }
+      expect(episode.tokenIds).toContain(episode.tokenId);
+    }
+  });
+
+  it('breaks exactly the rule of its detector', () => {
+    const at = Date.UTC(2026, 0, 1, 12);
+    const episode = (d: (typeof DETECTOR_IDS)[number]) => makeEpisode(d, 'test', 2, at);
+    const grantOf = (d: (typeof DETECTOR_IDS)[number]) =>
+      episode(d)
+        .setup.flatMap((b) => decode(b).tokenEvents)
+        .find((e) => e.event === 'issued');
+
+    const csr = decode(episode('cross_service_reuse').offending(at)).spans[0]!;
+    const csrGrant = grantOf('cross_service_reuse')!;
+    expect(csr.agent_id).not.toBe(csrGrant.agent_id);
+    expect(csrGrant.audience).toContain(csr.target);
+    expect(csrGrant.scopes).toEqual(expect.arrayContaining(csr.scopes));
+
+    const sc = decode(episode('scope_creep').offending(at)).spans[0]!;
+    const scGrant = grantOf('scope_creep')!;
+    expect(sc.agent_id).toBe(scGrant.agent_id);
+    expect(scGrant.audience).toContain(sc.target);
+    expect(scGrant.scopes).not.toContain(sc.scopes[0]);
+
+    const stale = episode('stale_token_use').setup.flatMap((b) => decode(b).tokenEvents);
+    expect(stale.map((e) => e.event)).toEqual(['issued', 'revoked']);
+
+    const res = episode('refresh_extended_session');
+    expect(res.setup.flatMap((b) => decode(b).taskEvents).map((e) => e.event)).toEqual(['started', 'completed']);
+    const refresh = decode(res.offending(at)).tokenEvents[0]!;
+    expect(refresh).toMatchObject({ event: 'refreshed', parent_id: res.tokenId });
+    expect(res.tokenIds).toContain(refresh.token_id);
+
+    const ungoverned = episode('ungoverned_token');
+    expect(ungoverned.setup).toEqual([]);
+    expect(decode(ungoverned.offending(at)).spans[0]?.token_id).toBe(ungoverned.tokenId);
+
+    // Fourteen minutes of history at six a minute, then a burst of 64 in one minute of event time.
+    const ua = episode('usage_anomaly');
+    const history = ua.setup.flatMap((b) => decode(b).spans);
+    expect(history.length).toBe(84);
+    const burst = decode(ua.offending(at + 30_000)).spans;
+    expect(burst).toHaveLength(64);
+    expect(new Set(burst.map((s) => s.time.slice(0, 16))).size).toBe(1);
   });
 });
