@@ -13,6 +13,7 @@ import {
   SEVERITIES,
   type Severity,
   severityRank,
+  detectionFields,
 } from './model.js';
 import { type SuppressionMatcher, suppressionIndexSql } from './suppression-store.js';
 
@@ -522,24 +523,7 @@ export class AlertStore {
       notesBy.set(n.alert_id, list);
     }
     return rows.map((r) => ({
-      id: r.id,
-      detector: r.detector,
-      severity: r.severity as Severity,
-      status: (r.status || 'open') as AlertStatus,
-      title: r.title,
-      reason: r.reason,
-      tokenId: r.token_id,
-      rootTokenId: r.root_token_id,
-      agentId: r.agent_id,
-      taskId: r.task_id,
-      caller: r.caller,
-      target: r.target,
-      environment: r.environment,
-      firstSeen: r.first_seen,
-      lastSeen: r.last_seen,
-      count: Number(r.hit_count),
-      evidence: evidence.get(r.id) ?? [],
-      frameworks: r.frameworks,
+      ...detectionFields(r, evidence.get(r.id) ?? []),
       assignee: r.assignee ? r.assignee : null,
       notes: notesBy.get(r.id) ?? [],
     }));

@@ -51,6 +51,51 @@ export interface Alert {
   notes: AlertNote[];
 }
 
+/** The detection columns of an `alerts` row (plus its triage status), as every read model selects them. */
+export interface StoredAlertRow {
+  id: string;
+  detector: string;
+  severity: string;
+  status: string;
+  title: string;
+  reason: string;
+  token_id: string;
+  root_token_id: string;
+  agent_id: string;
+  task_id: string;
+  caller: string;
+  target: string;
+  environment: string;
+  frameworks: string[];
+  first_seen: string;
+  last_seen: string;
+  hit_count: string;
+}
+
+/** An alert's detection fields from its stored row; an alert never triaged is `open`. */
+export function detectionFields(r: StoredAlertRow, evidence: Evidence[]): Omit<Alert, 'assignee' | 'notes'> {
+  return {
+    id: r.id,
+    detector: r.detector,
+    severity: r.severity as Severity,
+    status: (r.status || 'open') as AlertStatus,
+    title: r.title,
+    reason: r.reason,
+    tokenId: r.token_id,
+    rootTokenId: r.root_token_id,
+    agentId: r.agent_id,
+    taskId: r.task_id,
+    caller: r.caller,
+    target: r.target,
+    environment: r.environment,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    count: Number(r.hit_count),
+    evidence,
+    frameworks: r.frameworks,
+  };
+}
+
 /**
  * One violation found by a detector: a use (or lifecycle event) that deviates from its token's
  * intent. The alert it belongs to is `detector + rootTokenId + key`, so a repeat of the same

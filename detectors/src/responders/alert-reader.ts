@@ -1,5 +1,5 @@
 import { type Store, msToDateTime64 } from '@intentwatch/core';
-import type { AlertStatus, Evidence, Severity } from '../alerts/model.js';
+import { type Evidence, type StoredAlertRow, detectionFields } from '../alerts/model.js';
 import type { WebhookAlert } from './payload.js';
 
 /** An alert with the times the exports need. */
@@ -15,27 +15,10 @@ export interface AlertSnapshot {
   version: string;
 }
 
-interface Row {
-  id: string;
-  detector: string;
-  severity: string;
-  title: string;
-  reason: string;
-  token_id: string;
-  root_token_id: string;
-  agent_id: string;
-  task_id: string;
-  caller: string;
-  target: string;
-  environment: string;
-  frameworks: string[];
-  first_seen: string;
-  last_seen: string;
-  hit_count: string;
+interface Row extends StoredAlertRow {
   created_at: string;
   updated_at: string;
   version: string;
-  status: string;
   triaged_at: string | null;
 }
 
@@ -136,26 +119,7 @@ export class AlertReader {
     }
     for (const r of rows) {
       out.set(r.id, {
-        alert: {
-          id: r.id,
-          detector: r.detector,
-          severity: r.severity as Severity,
-          status: (r.status || 'open') as AlertStatus,
-          title: r.title,
-          reason: r.reason,
-          tokenId: r.token_id,
-          rootTokenId: r.root_token_id,
-          agentId: r.agent_id,
-          taskId: r.task_id,
-          caller: r.caller,
-          target: r.target,
-          environment: r.environment,
-          firstSeen: r.first_seen,
-          lastSeen: r.last_seen,
-          count: Number(r.hit_count),
-          evidence: evidence.get(r.id) ?? [],
-          frameworks: r.frameworks,
-        },
+        alert: detectionFields(r, evidence.get(r.id) ?? []),
         createdAt: r.created_at,
         updatedAt: r.updated_at,
         // An alert never triaged joins the default time (the epoch).
