@@ -18,4 +18,4 @@ export { globToClickHouseRegex, globToRegExp, matchesAnyGlob } from './conventio
 export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
-export { fingerprint, looksLikeSecret, redactSecrets, redactText } from './conventions/secrets.js';
+export { fingerprint, looksLikeSecret, namesCredential, redactSecrets, redactText } from '@intentwatch/conventions';

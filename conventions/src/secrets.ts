@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { AttrValue, Attributes } from './attributes.js';
+/** A value as attributes hold it after decoding (OTLP AnyValue, or a JSON event's value). */
+export type RedactableValue = string | number | boolean | null | RedactableValue[] | { [key: string]: RedactableValue };
 
 /**
  * Secret detection and fingerprinting. A token's identity in intentwatch is its fingerprint
  * (CONVENTIONS.md §1.1): the JWT `jti` when the token is a JWT that has one, else `sha256:` and
- * the hex SHA-256 of the token's bytes. The agent SDK (`sdk/src/secrets.ts`) computes the same
- * value with the same patterns, so a secret that slips through an agent's instrumentation and is
- * replaced here still names the same token; `sdk/src/secrets-agree.test.ts` keeps the two equal.
+ * the hex SHA-256 of the token's bytes. The agent SDK and the collector both compute it with
+ * this module, so a secret that slips through an agent's instrumentation and is
+ * replaced by the collector still names the same token.
  */
 
 /** Well-known credential formats, unanchored: each is found as a whole value or inside text. */
@@ -53,6 +54,9 @@ const SECRET_IN_TEXT = new RegExp(
     `|${USERINFO}`,
   'g',
 );
+
+/** Prefix of every hash fingerprint. */
+export const FINGERPRINT_PREFIX = 'sha256:';
 
 /** Values shorter than this are never treated as secrets (no known format is shorter). */
 const MIN_SECRET_LENGTH = 16;
@@ -158,9 +162,9 @@ export function namesCredential(key: string): boolean {
  * any depth with its fingerprint, in place; the value of an attribute whose name says it is a
  * credential ({@link namesCredential}) is replaced whole. Returns how many secrets were replaced.
  */
-export function redactSecrets(attrs: Attributes): number {
+export function redactSecrets(attrs: Record<string, RedactableValue>): number {
   let count = 0;
-  const visit = (v: AttrValue, credential: boolean): AttrValue => {
+  const visit = (v: RedactableValue, credential: boolean): RedactableValue => {
     if (typeof v === 'string') {
       if (credential && v !== '' && !v.startsWith('sha256:')) {
         count++;
@@ -176,11 +180,14 @@ export function redactSecrets(attrs: Attributes): number {
     }
     if (Array.isArray(v)) return v.map((x) => visit(x, credential));
     if (v !== null && typeof v === 'object') {
-      for (const k of Object.keys(v)) v[k] = visit(v[k] as AttrValue, credential || namesCredential(k));
+      for (const k of Object.keys(v)) v[k] = visit(v[k] as RedactableValue, credential || namesCredential(k));
       return v;
     }
     return v;
   };
-  for (const k of Object.keys(attrs)) attrs[k] = visit(attrs[k] as AttrValue, namesCredential(k));
+  for (const k of Object.keys(attrs)) attrs[k] = visit(attrs[k] as RedactableValue, namesCredential(k));
   return count;
 }
+
+/** The SDK's name for {@link fingerprint}: the identity of a credential, safe to export. */
+export const tokenFingerprint = fingerprint;

