@@ -205,6 +205,18 @@ async function main(): Promise<void> {
     });
   }
   const work = mkdtempSync(join(tmpdir(), 'iw-bench-'));
+  // If the harness dies, its monitor must not live on (it would load the machine for everyone)
+  // and its temp dirs go too.
+  let running: Monitor | undefined;
+  const cleanUp = () => {
+    running?.kill();
+    try {
+      if (!o.keep) rmSync(work, { recursive: true, force: true });
+    } catch {
+      // A file still being written by a process that is dying: left in the temp dir.
+    }
+  };
+  process.on('exit', cleanUp);
   const runId = Date.now().toString(36);
   const results: Record<string, unknown> = {
     machine: machine(),
@@ -236,6 +248,7 @@ async function main(): Promise<void> {
     env: { INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1', BENCH_WEBHOOK_SECRET: receiver.secret, ...o.monitorEnv },
     nodeFlags: [...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(work, 'profile')}`] : []), ...o.monitorNodeFlags],
   });
+  running = monitor;
   const monitorStarted = Date.now();
   const rss: { t: number; mb: number }[] = [];
   const rssTimer = setInterval(() => {
@@ -245,17 +258,17 @@ async function main(): Promise<void> {
   const senders = Array.from({ length: o.senders }, () => new Sender(ROOT));
   const raw = new RawInserter(ROOT);
   const url = `${monitor.otlpUrl}/v1/traces`;
-  // A revoke policy for every detector's alerts, to the harness's receiver: the webhook latency.
-  await monitor.post('/v1/responders/policies', {
-    id: 'bench-revoke',
-    description: 'benchmark: revoke on every alert',
-    match: { detectors: [...DETECTOR_IDS] },
-    // The secret by reference: it reaches the monitor in its environment, never through the API.
-    endpoint: { url: receiver.url, secrets: ['env:BENCH_WEBHOOK_SECRET'] },
-    revoke: 'token',
-    maxPerMinute: 10_000,
-  });
   try {
+    // A revoke policy for every detector's alerts, to the harness's receiver: the webhook latency.
+    await monitor.post('/v1/responders/policies', {
+      id: 'bench-revoke',
+      description: 'benchmark: revoke on every alert',
+      match: { detectors: [...DETECTOR_IDS] },
+      // The secret by reference: it reaches the monitor in its environment, never through the API.
+      endpoint: { url: receiver.url, secrets: ['env:BENCH_WEBHOOK_SECRET'] },
+      revoke: 'token',
+      maxPerMinute: 10_000,
+    });
     // ---- 1. ingest
     const fleets: FleetSpec[] = senders.map((_, i) => ({
       prefix: `${runId}-ingest-${i}`,
@@ -531,6 +544,7 @@ async function main(): Promise<void> {
     for (const s of senders) s.stop();
     log('monitor: stopping');
     await monitor.stop();
+    running = undefined;
     await receiver.close();
   }
 
@@ -616,6 +630,10 @@ function printTable(r: Record<string, unknown>): void {
   for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w[0]!)}  ${b.padStart(w[1]!)}  ${c}\n`);
   process.stdout.write(`\n(${r.elapsedSeconds} s; load average ${(r.loadAverageAtStart as number[]).join(' ')} at start)\n`);
 }
+
+// Interrupted: exit through process.exit, so that the exit handlers stop the monitor.
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

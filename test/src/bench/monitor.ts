@@ -136,7 +136,12 @@ export class Monitor {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const monitor = new Monitor(child, otlpPort, apiPort, apiKey, options.onOutput);
-    await monitor.#waitReady(120_000);
+    try {
+      await monitor.#waitReady(120_000);
+    } catch (e) {
+      monitor.kill();
+      throw e;
+    }
     return monitor;
   }
 
@@ -178,6 +183,11 @@ export class Monitor {
     const res = await fetch(`${this.apiUrl}/metrics`, { headers: { authorization: `Bearer ${this.apiKey}` } });
     if (!res.ok) throw new Error(`GET /metrics: ${res.status}`);
     return parsePrometheus(await res.text());
+  }
+
+  /** SIGKILL, at once (for a harness that is exiting on an error). */
+  kill(): void {
+    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
   }
 
   /** SIGTERM (the monitor drains and flushes), then waits for the exit. */

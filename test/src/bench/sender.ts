@@ -131,6 +131,8 @@ function serve(): void {
   let pool: EncodedRequest[] = [];
   let url: URL | undefined;
   const reply = (m: SenderReply) => process.send?.(m);
+  // The harness went away (it exited or crashed): nothing more to send.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (m: SenderCommand) => {
     void (async () => {
       if (m.type === 'prepare') {

@@ -128,6 +128,19 @@ function serveRawInsert(): void {
   let dataDir = '';
   let next = 0;
   const reply = (m: object) => process.send?.(m);
+  // The harness went away: close the store (an insert may still be running), remove its dir, exit.
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(0), 5000).unref();
+    void (async () => {
+      await store?.close().catch(() => undefined);
+      try {
+        if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      } catch {
+        // Left behind in the temp dir; nothing depends on it.
+      }
+      process.exit(0);
+    })();
+  });
   process.on('message', (m: { type: string; spec?: FleetSpec; durationMs?: number; batchRows?: number }) => {
     void (async () => {
       if (m.type === 'prepare' && m.spec) {
