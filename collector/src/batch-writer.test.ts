@@ -38,6 +38,23 @@ describe('BatchWriter', () => {
     await writer.close();
   });
 
+  it("stores the other requests of a batch the store refused for one request's rows, and answers that one 400", async () => {
+    const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50 });
+    const good = Array.from({ length: 5 }, () => hex(16));
+    const badTrace = hex(16);
+    const bad = spans(badTrace, 3);
+    // A row the normaliser would never build: a time the store cannot parse.
+    (bad.spans[1] as { time: string }).time = 'not a time';
+    const results = await Promise.allSettled([...good.map((t) => writer.write(spans(t, 10))), writer.write(bad)]);
+    expect(results.slice(0, 5).map((r) => r.status)).toEqual(Array(5).fill('fulfilled'));
+    expect(await Promise.all(good.map(stored))).toEqual(Array(5).fill(10));
+    const refused = results[5];
+    expect(refused?.status).toBe('rejected');
+    expect((refused as PromiseRejectedResult).reason).toMatchObject({ status: 400, code: 'rows_refused' });
+    expect(await stored(badTrace)).toBe(0);
+    await writer.close();
+  });
+
   it('refuses with 429 and Retry-After while too many rows wait for the store', async () => {
     const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50, maxPendingRows: 1000 });
     const traceId = hex(16);

@@ -16,13 +16,18 @@ const DEFAULTS: Required<BatchWriterOptions> = { batchRows: 1000, batchMs: 200, 
 type TableKey = keyof RowBatch;
 const TABLE_KEYS = Object.keys(TABLE_ENCODINGS) as TableKey[];
 
-interface Pending {
-  /** Encoded rows (JSONCompactEachRow lines), one array per request. */
-  lines: string[][];
+/** One request's rows for one table, and how to answer it. */
+interface Part {
+  /** Encoded rows (JSONCompactEachRow lines). */
+  lines: string[];
   rows: number;
-  promise: Promise<void>;
   resolve: () => void;
   reject: (e: unknown) => void;
+}
+
+interface Pending {
+  parts: Part[];
+  rows: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -103,21 +108,19 @@ export class BatchWriter {
   #enqueue(key: TableKey, rows: object[]): Promise<void> {
     let p = this.#pending.get(key);
     if (!p) {
-      let resolve!: () => void;
-      let reject!: (e: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      p = { lines: [], rows: 0, promise, resolve, reject, timer: undefined };
+      p = { parts: [], rows: 0, timer: undefined };
       p.timer = setTimeout(() => void this.#flush(key), this.#options.batchMs);
       this.#pending.set(key, p);
     }
+    const pending = p;
     // Encoded on arrival, so a waiting batch holds compact strings rather than row objects.
-    p.lines.push(encodeRows(TABLE_ENCODINGS[key], rows));
+    const lines = encodeRows(TABLE_ENCODINGS[key], rows);
+    const promise = new Promise<void>((resolve, reject) => {
+      pending.parts.push({ lines, rows: rows.length, resolve, reject });
+    });
     p.rows += rows.length;
     if (p.rows >= this.#options.batchRows) void this.#flush(key);
-    return p.promise;
+    return promise;
   }
 
   async #flush(key: TableKey): Promise<void> {
@@ -137,28 +140,78 @@ export class BatchWriter {
   }
 
   async #insert(key: TableKey, p: Pending): Promise<void> {
+    const { table } = TABLE_ENCODINGS[key];
+    try {
+      await this.#insertLines(
+        key,
+        p.parts.map((part) => part.lines),
+        p.rows,
+      );
+      for (const part of p.parts) part.resolve();
+      return;
+    } catch (e) {
+      const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
+      // The first line only: the engine's message goes on to quote the rows it was reading.
+      this.#log.error(
+        { table, rows: p.rows, err: (e instanceof Error ? e.message : String(e)).split('\n', 1)[0]?.slice(0, 300) },
+        'insert failed',
+      );
+      if (unavailable || p.parts.length === 1) {
+        for (const part of p.parts) part.reject(refused(table, e, p.parts.length === 1 && !unavailable));
+        return;
+      }
+    }
+    // The store refused the batch for its data, not its availability: one request's rows must
+    // not fail every sender batched with it (and be retried by all of them forever), so each
+    // request is tried on its own; only the one the store still refuses is told so.
+    for (const part of p.parts) {
+      try {
+        await this.#insertLines(key, [part.lines], part.rows);
+        part.resolve();
+      } catch (e) {
+        const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
+        part.reject(refused(table, e, !unavailable));
+      }
+    }
+  }
+
+  async #insertLines(key: TableKey, parts: string[][], rows: number): Promise<void> {
     const { table, columns } = TABLE_ENCODINGS[key];
     const started = performance.now();
     try {
-      await this.#store.insertFormatted(table, columns, ROW_FORMAT, joinLines(p.lines));
-      insertSeconds.observe({ table }, (performance.now() - started) / 1000);
-      insertedRows.inc({ table }, p.rows);
-      p.resolve();
+      await this.#store.insertFormatted(table, columns, ROW_FORMAT, joinLines(parts));
     } catch (e) {
       insertFailures.inc({ table });
-      const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
-      this.#log.error({ table, rows: p.rows, err: e instanceof Error ? e.message : String(e) }, 'insert failed');
-      p.reject(
-        new HttpError(
-          503,
-          unavailable ? 'store_unavailable' : 'store_failed',
-          `the store did not accept the batch (${table}); nothing was stored, retry`,
-          {
-            cause: e,
-            headers: { 'Retry-After': unavailable ? '5' : '2' },
-          },
-        ),
-      );
+      throw e;
     }
+    insertSeconds.observe({ table }, (performance.now() - started) / 1000);
+    insertedRows.inc({ table }, rows);
   }
+}
+
+/** ClickHouse errors that blame the data sent, not the server (its error names and messages). */
+const DATA_ERROR =
+  /CANNOT_PARSE|Cannot parse|INCORRECT_DATA|TYPE_MISMATCH|CANNOT_READ|ATTEMPT_TO_READ_AFTER_EOF|TOO_LARGE_STRING_SIZE|ARGUMENT_OUT_OF_BOUND|DECIMAL_OVERFLOW|VALUE_IS_OUT_OF_RANGE|INCORRECT_NUMBER_OF_COLUMNS/;
+
+/**
+ * The answer to a request whose rows were not stored: 503 (retry later) while the store is
+ * unavailable or the cause is unknown; 400 when the store refused exactly these rows for what
+ * they contain (a parse or type error), since sending them again cannot succeed.
+ */
+function refused(table: string, cause: unknown, rowsAtFault: boolean): HttpError {
+  if (rowsAtFault && cause instanceof StoreError && cause.code === 'store_failed' && DATA_ERROR.test(cause.message)) {
+    return new HttpError(
+      400,
+      'rows_refused',
+      `the store refused these rows (${table}): ${cause.message.split('\n', 1)[0]?.slice(0, 300)}`,
+      { cause },
+    );
+  }
+  const unavailable = cause instanceof StoreError && cause.code === 'store_unavailable';
+  return new HttpError(
+    503,
+    unavailable ? 'store_unavailable' : 'store_failed',
+    `the store did not accept the batch (${table}); nothing was stored, retry`,
+    { cause, headers: { 'Retry-After': unavailable ? '5' : '2' } },
+  );
 }
