@@ -17,11 +17,11 @@ import { lifecycleRequests, makeFleet } from './workload.js';
 /**
  * `npm run bench [-- --quick] [-- --json FILE]`: the figures of BENCHMARKS.md, measured side by
  * side in one run. Phases:
- *  1. ingest — rounds that alternate the raw insert rate of the benchmark's rows (a process of
+ *  1. sustained load at a stated rate with injected violations of every detector: alert and
+ *     revoke webhook latency, detection quality, monitor RSS;
+ *  2. ingest — rounds that alternate the raw insert rate of the benchmark's rows (a process of
  *     its own, own data dir) with the rate through the collector of the monitor (`intentwatch
  *     all`, detectors running), so that both see the same machine load;
- *  2. sustained load at a stated rate with injected violations of every detector: alert latency,
- *     detection quality, monitor RSS;
  *  3. after the monitor stopped: every accepted span is in its store;
  *  4. cost growth: detector run time over a fixed batch with 10^5…10^7 spans of history.
  */
@@ -245,7 +245,13 @@ async function main(): Promise<void> {
     root: o.monitorRoot,
     dataDir: join(work, 'monitor'),
     fromSource: o.fromSource,
-    env: { INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1', BENCH_WEBHOOK_SECRET: receiver.secret, ...o.monitorEnv },
+    env: {
+      INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1',
+      BENCH_WEBHOOK_SECRET: receiver.secret,
+      // The harness polls the alert list ten times a second; the default 600 a minute per key would refuse it.
+      INTENTWATCH_API_RATE_LIMIT: '6000',
+      ...o.monitorEnv,
+    },
     nodeFlags: [...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(work, 'profile')}`] : []), ...o.monitorNodeFlags],
   });
   running = monitor;
@@ -269,7 +275,178 @@ async function main(): Promise<void> {
       revoke: 'token',
       maxPerMinute: 10_000,
     });
-    // ---- 1. ingest
+    phaseDone('start');
+    // ---- 1. sustained load with injected violations
+    if (!o.skip.has('latency')) {
+      const steady: FleetSpec[] = senders.map((_, i) => ({
+        prefix: `${runId}-steady-${i}`,
+        seed: 5000 + i * 31,
+        agents: 40,
+        tokensPerAgent: 3,
+        requests: o.quick ? 40 : 96,
+        spansPerRequest: o.spansPerRequest,
+      }));
+      for (const f of steady) {
+        for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
+      }
+      await Promise.all(senders.map((s, i) => s.prepare({ url, ...steady[i]! })));
+      // The detectors first work off whatever was sent before (the grants just sent).
+      const caughtUp = await detectorsCaughtUp(monitor, 90_000);
+      log(`sustained: detectors caught up after ${Math.round(caughtUp / 1000)} s`);
+      const graceMs = 30_000;
+      const metricsBefore = await monitor.metrics();
+      const sustainStart = Date.now();
+      log(`sustained: ${o.rate} spans/s for ${o.sustainMs / 1000} s, a violation every ${o.episodeEveryMs / 1000} s`);
+      const load = Promise.all(
+        senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.sustainMs, spansPerSec: o.rate / o.senders })),
+      );
+      const injected: { episode: Episode; sentAt: number; foundAt?: number; webhookAt?: number }[] = [];
+      let pollErrors = 0;
+      const injector = (async () => {
+        const flows: Promise<void>[] = [];
+        // One episode every episodeEveryMs, each on its own: setup, a pause in which a detector
+        // run sees the setup, then the offence. Injection stops early enough for every episode to
+        // alert before the load ends (the ungoverned one only after its grace window).
+        for (let n = 0; o.sustainMs - (Date.now() - sustainStart) > 10_000; n++) {
+          const detector = DETECTOR_IDS[n % DETECTOR_IDS.length]!;
+          if (detector === 'ungoverned_token' && o.sustainMs - (Date.now() - sustainStart) < graceMs + 10_000) continue;
+          flows.push(
+            (async () => {
+              const episode = makeEpisode(detector, runId, n, Date.now());
+              for (const body of episode.setup) await postProtobuf(url, body);
+              await sleep(2000);
+              const body = episode.offending(Date.now());
+              const sentAt = Date.now();
+              await postProtobuf(url, body);
+              injected.push({ episode, sentAt });
+            })(),
+          );
+          await sleep(o.episodeEveryMs);
+        }
+        await Promise.all(flows);
+      })();
+      const poller = (async () => {
+        while (Date.now() - sustainStart < o.sustainMs + graceMs + 15_000) {
+          for (const i of injected) {
+            if (i.webhookAt === undefined) i.webhookAt = receiver.find(i.episode.detector, i.episode.tokenIds)?.receivedAt;
+          }
+          const open = injected.filter((i) => i.foundAt === undefined);
+          const webhooksDue = injected.some((i) => i.webhookAt === undefined && i.foundAt !== undefined);
+          if (open.length === 0 && !webhooksDue && Date.now() - sustainStart > o.sustainMs) break;
+          // One list of the latest alerts, as an analyst's queue shows them. (Not filtered by
+          // `since`: an anomaly alert is last seen at the start of its bucket of event time.)
+          if (open.length > 0) {
+            try {
+              const page = await monitor.api<{ alerts: AlertJson[] }>('/v1/alerts?limit=500&sort=firstSeen&suppressed=include');
+              const seenAt = Date.now();
+              for (const i of open) {
+                const { detector, tokenIds } = i.episode;
+                if (
+                  page.alerts.some((a) => a.detector === detector && (tokenIds.includes(a.tokenId) || tokenIds.includes(a.rootTokenId)))
+                ) {
+                  i.foundAt = seenAt;
+                }
+              }
+            } catch {
+              // A slow or failed answer under load: counted, and asked again at the next poll.
+              pollErrors++;
+            }
+          }
+          await sleep(100);
+        }
+      })();
+      const [stats] = await Promise.all([load, injector]);
+      await poller;
+      const sustained = merge(stats);
+      acceptedSpans += sustained.spansAccepted;
+      const alerts = await allAlerts(monitor);
+      const sustainEnd = Date.now();
+      const metricsAfter = await monitor.metrics();
+      const detectorRuns: Record<string, { runs: number; meanMs: number }> = {};
+      for (const d of DETECTOR_IDS) {
+        const k = (m: string) => `intentwatch_detector_run_duration_seconds_${m}{detector="${d}"}`;
+        const runs = (metricsAfter.get(k('count')) ?? 0) - (metricsBefore.get(k('count')) ?? 0);
+        const seconds = (metricsAfter.get(k('sum')) ?? 0) - (metricsBefore.get(k('sum')) ?? 0);
+        detectorRuns[d] = { runs, meanMs: runs > 0 ? round1((seconds / runs) * 1000) : 0 };
+      }
+
+      const latencies = (filter: (d: string) => boolean, minus = 0) =>
+        injected.filter((i) => filter(i.episode.detector) && i.foundAt !== undefined).map((i) => (i.foundAt as number) - i.sentAt - minus);
+      const webhookLatencies = (filter: (d: string) => boolean, minus = 0) =>
+        injected
+          .filter((i) => filter(i.episode.detector) && i.webhookAt !== undefined)
+          .map((i) => (i.webhookAt as number) - i.sentAt - minus);
+      const perDetector: Record<string, unknown> = {};
+      for (const d of DETECTOR_IDS) {
+        perDetector[d] = {
+          injected: injected.filter((i) => i.episode.detector === d).length,
+          found: latencies((x) => x === d).length,
+          latency: summarizeLatencies(latencies((x) => x === d)),
+          webhook: summarizeLatencies(webhookLatencies((x) => x === d)),
+        };
+      }
+      results.latency = {
+        alert: summarizeLatencies(latencies((d) => d !== 'ungoverned_token')),
+        webhook: summarizeLatencies(webhookLatencies((d) => d !== 'ungoverned_token')),
+        webhookUngovernedAfterGrace: summarizeLatencies(webhookLatencies((d) => d === 'ungoverned_token', graceMs)),
+        webhooks: {
+          verified: receiver.deliveries.filter((d) => d.verified).length,
+          unverified: receiver.deliveries.filter((d) => !d.verified).length,
+          episodesWithout: injected.filter((i) => i.webhookAt === undefined).length,
+          method:
+            'send of the offending span → arrival of a revoke request whose Standard Webhooks signature the standardwebhooks package verifies (policy matching every detector, revoke: token)',
+        },
+        ungovernedAfterGrace: summarizeLatencies(latencies((d) => d === 'ungoverned_token', graceMs)),
+        method: `send of the offending span → first GET /v1/alerts (latest 500) that lists the alert (polled every 100 ms); under ${o.rate} spans/s of benign load; DETECT_INTERVAL_MS default (1000). ungoverned_token alerts only after INTENTWATCH_GRACE_MS (30 s): reported apart, minus the grace window`,
+        loadSpansPerSec: Math.round((sustained.spansAccepted / sustained.elapsedMs) * 1000),
+        loadFailures: sustained.failures,
+        pollErrors,
+        notFoundWhilePolling: injected.filter((i) => i.foundAt === undefined).length,
+        requestLatency: summarizeLatencies(sustained.requestLatencyMs),
+        perDetector,
+        detectorRuns,
+      };
+
+      // Quality: an alert is a hit when its detector and one of its tokens match an injected episode.
+      const byToken = new Map<string, Episode>();
+      for (const i of injected) for (const t of i.episode.tokenIds) byToken.set(t, i.episode);
+      const found: Detection[] = alerts.map((a) => {
+        const ep = byToken.get(a.tokenId) ?? byToken.get(a.rootTokenId);
+        return { detector: a.detector, tokenId: ep && ep.detector === a.detector ? ep.tokenId : a.tokenId };
+      });
+      const q = detectionQuality(
+        injected.map((i) => ({ detector: i.episode.detector, tokenId: i.episode.tokenId })),
+        found,
+      );
+      results.quality = {
+        recall: round3(q.recall),
+        precision: round3(q.precision),
+        falsePositives: q.falsePositives.length,
+        injected: injected.length,
+        alerts: alerts.length,
+        missed: q.missed,
+        falsePositiveAlerts: q.falsePositives.slice(0, 20),
+      };
+
+      // Memory over the sustained run, after its first fifth (caches and pools filling).
+      const settled = rss.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
+      results.rss = {
+        peakMb: Math.round(Math.max(...rss.map((s) => s.mb))),
+        slopeMbPerMin:
+          settled.length >= 2 ? round1(leastSquaresSlope(settled.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.mb })))) : null,
+        startMb: Math.round(rss[0]?.mb ?? 0),
+        endMb: Math.round(rss[rss.length - 1]?.mb ?? 0),
+        sustainedSeconds: Math.round((sustainEnd - sustainStart) / 1000),
+        method: 'VmRSS of the monitor process every second; slope by least squares over the sustained phase after its first fifth',
+        samples: rss.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
+      };
+      phaseDone('sustained');
+      log(
+        `sustained: ${injected.length} violations, ${injected.filter((i) => i.foundAt).length} found; alert p50 ${(results.latency as { alert: { p50Ms: number } | null }).alert?.p50Ms} ms`,
+      );
+    }
+
+    // ---- 2. ingest (after the sustained phase, so that the detectors meet no backlog there)
     const fleets: FleetSpec[] = senders.map((_, i) => ({
       prefix: `${runId}-ingest-${i}`,
       seed: 1000 + i * 17,
@@ -287,7 +464,6 @@ async function main(): Promise<void> {
     ]);
     const poolSpans = prepared.reduce((n, p) => n + p.spans, 0);
     const poolBytes = prepared.reduce((n, p) => n + p.bytes, 0);
-    phaseDone('start');
     log(
       `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans (${Math.round(poolBytes / poolSpans)} B/span); raw insert ready: ${rawRows} rows`,
     );
@@ -374,170 +550,6 @@ async function main(): Promise<void> {
     }
     raw.stop();
     phaseDone('ingest');
-
-    // ---- 2. sustained load with injected violations
-    if (!o.skip.has('latency')) {
-      const steady: FleetSpec[] = senders.map((_, i) => ({
-        prefix: `${runId}-steady-${i}`,
-        seed: 5000 + i * 31,
-        agents: 40,
-        tokensPerAgent: 3,
-        requests: o.quick ? 40 : 96,
-        spansPerRequest: o.spansPerRequest,
-      }));
-      for (const f of steady) {
-        for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
-      }
-      await Promise.all(senders.map((s, i) => s.prepare({ url, ...steady[i]! })));
-      // The detectors first work off what the ingest rounds left them.
-      const caughtUp = await detectorsCaughtUp(monitor, 90_000);
-      log(`sustained: detectors caught up after ${Math.round(caughtUp / 1000)} s`);
-      const graceMs = 30_000;
-      const metricsBefore = await monitor.metrics();
-      const sustainStart = Date.now();
-      log(`sustained: ${o.rate} spans/s for ${o.sustainMs / 1000} s, a violation every ${o.episodeEveryMs / 1000} s`);
-      const load = Promise.all(
-        senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.sustainMs, spansPerSec: o.rate / o.senders })),
-      );
-      const injected: { episode: Episode; sentAt: number; foundAt?: number; webhookAt?: number }[] = [];
-      let pollErrors = 0;
-      const injector = (async () => {
-        const flows: Promise<void>[] = [];
-        // One episode every episodeEveryMs, each on its own: setup, a pause in which a detector
-        // run sees the setup, then the offence. Injection stops early enough for every episode to
-        // alert before the load ends (the ungoverned one only after its grace window).
-        for (let n = 0; o.sustainMs - (Date.now() - sustainStart) > 10_000; n++) {
-          const detector = DETECTOR_IDS[n % DETECTOR_IDS.length]!;
-          if (detector === 'ungoverned_token' && o.sustainMs - (Date.now() - sustainStart) < graceMs + 10_000) continue;
-          flows.push(
-            (async () => {
-              const episode = makeEpisode(detector, runId, n, Date.now());
-              for (const body of episode.setup) await postProtobuf(url, body);
-              await sleep(2000);
-              const body = episode.offending(Date.now());
-              const sentAt = Date.now();
-              await postProtobuf(url, body);
-              injected.push({ episode, sentAt });
-            })(),
-          );
-          await sleep(o.episodeEveryMs);
-        }
-        await Promise.all(flows);
-      })();
-      const poller = (async () => {
-        while (Date.now() - sustainStart < o.sustainMs + graceMs + 15_000) {
-          for (const i of injected) {
-            if (i.webhookAt === undefined) i.webhookAt = receiver.find(i.episode.detector, i.episode.tokenIds)?.receivedAt;
-          }
-          const open = injected.filter((i) => i.foundAt === undefined);
-          const webhooksDue = injected.some((i) => i.webhookAt === undefined && i.foundAt !== undefined);
-          if (open.length === 0 && !webhooksDue && Date.now() - sustainStart > o.sustainMs) break;
-          await Promise.all(
-            open.map(async (i) => {
-              try {
-                const page = await monitor.api<{ alerts: AlertJson[] }>(
-                  `/v1/alerts?tokenId=${encodeURIComponent(i.episode.tokenId)}&detector=${i.episode.detector}&limit=5&suppressed=include`,
-                );
-                if (page.alerts.length > 0) i.foundAt = Date.now();
-              } catch {
-                // A slow or failed answer under load: counted, and asked again at the next poll.
-                pollErrors++;
-              }
-            }),
-          );
-          await sleep(100);
-        }
-      })();
-      const [stats] = await Promise.all([load, injector]);
-      await poller;
-      const sustained = merge(stats);
-      acceptedSpans += sustained.spansAccepted;
-      const alerts = await allAlerts(monitor);
-      const sustainEnd = Date.now();
-      const metricsAfter = await monitor.metrics();
-      const detectorRuns: Record<string, { runs: number; meanMs: number }> = {};
-      for (const d of DETECTOR_IDS) {
-        const k = (m: string) => `intentwatch_detector_run_duration_seconds_${m}{detector="${d}"}`;
-        const runs = (metricsAfter.get(k('count')) ?? 0) - (metricsBefore.get(k('count')) ?? 0);
-        const seconds = (metricsAfter.get(k('sum')) ?? 0) - (metricsBefore.get(k('sum')) ?? 0);
-        detectorRuns[d] = { runs, meanMs: runs > 0 ? round1((seconds / runs) * 1000) : 0 };
-      }
-
-      const latencies = (filter: (d: string) => boolean, minus = 0) =>
-        injected.filter((i) => filter(i.episode.detector) && i.foundAt !== undefined).map((i) => (i.foundAt as number) - i.sentAt - minus);
-      const webhookLatencies = (filter: (d: string) => boolean, minus = 0) =>
-        injected
-          .filter((i) => filter(i.episode.detector) && i.webhookAt !== undefined)
-          .map((i) => (i.webhookAt as number) - i.sentAt - minus);
-      const perDetector: Record<string, unknown> = {};
-      for (const d of DETECTOR_IDS) {
-        perDetector[d] = {
-          injected: injected.filter((i) => i.episode.detector === d).length,
-          found: latencies((x) => x === d).length,
-          latency: summarizeLatencies(latencies((x) => x === d)),
-          webhook: summarizeLatencies(webhookLatencies((x) => x === d)),
-        };
-      }
-      results.latency = {
-        alert: summarizeLatencies(latencies((d) => d !== 'ungoverned_token')),
-        webhook: summarizeLatencies(webhookLatencies((d) => d !== 'ungoverned_token')),
-        webhookUngovernedAfterGrace: summarizeLatencies(webhookLatencies((d) => d === 'ungoverned_token', graceMs)),
-        webhooks: {
-          verified: receiver.deliveries.filter((d) => d.verified).length,
-          unverified: receiver.deliveries.filter((d) => !d.verified).length,
-          episodesWithout: injected.filter((i) => i.webhookAt === undefined).length,
-          method:
-            'send of the offending span → arrival of a revoke request whose Standard Webhooks signature the standardwebhooks package verifies (policy matching every detector, revoke: token)',
-        },
-        ungovernedAfterGrace: summarizeLatencies(latencies((d) => d === 'ungoverned_token', graceMs)),
-        method: `send of the offending span → first GET /v1/alerts?tokenId=&detector= that lists the alert (polled every 100 ms); under ${o.rate} spans/s of benign load; DETECT_INTERVAL_MS default (1000). ungoverned_token alerts only after INTENTWATCH_GRACE_MS (30 s): reported apart, minus the grace window`,
-        loadSpansPerSec: Math.round((sustained.spansAccepted / sustained.elapsedMs) * 1000),
-        loadFailures: sustained.failures,
-        pollErrors,
-        notFoundWhilePolling: injected.filter((i) => i.foundAt === undefined).length,
-        requestLatency: summarizeLatencies(sustained.requestLatencyMs),
-        perDetector,
-        detectorRuns,
-      };
-
-      // Quality: an alert is a hit when its detector and one of its tokens match an injected episode.
-      const byToken = new Map<string, Episode>();
-      for (const i of injected) for (const t of i.episode.tokenIds) byToken.set(t, i.episode);
-      const found: Detection[] = alerts.map((a) => {
-        const ep = byToken.get(a.tokenId) ?? byToken.get(a.rootTokenId);
-        return { detector: a.detector, tokenId: ep && ep.detector === a.detector ? ep.tokenId : a.tokenId };
-      });
-      const q = detectionQuality(
-        injected.map((i) => ({ detector: i.episode.detector, tokenId: i.episode.tokenId })),
-        found,
-      );
-      results.quality = {
-        recall: round3(q.recall),
-        precision: round3(q.precision),
-        falsePositives: q.falsePositives.length,
-        injected: injected.length,
-        alerts: alerts.length,
-        missed: q.missed,
-        falsePositiveAlerts: q.falsePositives.slice(0, 20),
-      };
-
-      // Memory over the sustained run, after its first fifth (caches and pools filling).
-      const settled = rss.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
-      results.rss = {
-        peakMb: Math.round(Math.max(...rss.map((s) => s.mb))),
-        slopeMbPerMin:
-          settled.length >= 2 ? round1(leastSquaresSlope(settled.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.mb })))) : null,
-        startMb: Math.round(rss[0]?.mb ?? 0),
-        endMb: Math.round(rss[rss.length - 1]?.mb ?? 0),
-        sustainedSeconds: Math.round((sustainEnd - sustainStart) / 1000),
-        method: 'VmRSS of the monitor process every second; slope by least squares over the sustained phase after its first fifth',
-        samples: rss.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
-      };
-      phaseDone('sustained');
-      log(
-        `sustained: ${injected.length} violations, ${injected.filter((i) => i.foundAt).length} found; alert p50 ${(results.latency as { alert: { p50Ms: number } | null }).alert?.p50Ms} ms`,
-      );
-    }
   } finally {
     clearInterval(rssTimer);
     raw.stop();
