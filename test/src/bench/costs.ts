@@ -1,0 +1,129 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ROW_FORMAT,
+  TABLE_ENCODINGS,
+  decodeProtobufRequest,
+  encodeRows,
+  joinLines,
+  normalizeSpans,
+  readTraceRequest,
+} from '@intentwatch/collector';
+import { Store, loadConfig, migrate, migrationSql } from '@intentwatch/core';
+import { rowsFor } from './store-task.js';
+import { makeFleet, useRequests } from './workload.js';
+
+/**
+ * The cost of each step of ingest on its own, in CPU time (which other load on the machine
+ * disturbs far less than throughput): the evidence behind "the limits" in BENCHMARKS.md.
+ *
+ *   node --conditions=source --import tsx test/src/bench/costs.ts [pipeline] [engine]
+ *
+ * `pipeline`: decode (protobufjs reference and the collector's reader), normalise, encode and
+ * join, µs of CPU per span, in this process. `engine`: µs of CPU per row for inserting the
+ * benchmark's rows into a `Null` table (parsing only), a `MergeTree` without skip indexes and
+ * the real `spans` table, by batch size.
+ */
+
+const NORMALIZE = { keepContextSpans: true, maxAttributes: 128, maxAttributeLength: 4096 };
+
+function cpuUs(f: () => void): number {
+  const c = process.cpuUsage();
+  f();
+  const d = process.cpuUsage(c);
+  return d.user + d.system;
+}
+
+async function cpuUsAsync(f: () => Promise<void>): Promise<number> {
+  const c = process.cpuUsage();
+  await f();
+  const d = process.cpuUsage(c);
+  return d.user + d.system;
+}
+
+function pipeline(): void {
+  const fleet = makeFleet({ prefix: 'costs', agents: 16, tokensPerAgent: 4, seed: 1 });
+  const requests = useRequests(fleet, { requests: 64, spansPerRequest: 512, seed: 2, startMs: Date.now() }).map((r) => Buffer.from(r.body));
+  const spans = requests.length * 512;
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 6; round++) {
+    const t: Record<string, number> = { 'decode (protobufjs)': 0, 'decode (reader)': 0, normalise: 0, encode: 0, join: 0 };
+    let pending: string[][] = [];
+    for (const body of requests) {
+      t['decode (protobufjs)']! += cpuUs(() => decodeProtobufRequest(body));
+      let decoded: ReturnType<typeof readTraceRequest> = [];
+      t['decode (reader)']! += cpuUs(() => {
+        decoded = readTraceRequest(body);
+      });
+      let rows: ReturnType<typeof normalizeSpans>['rows']['spans'] = [];
+      t.normalise! += cpuUs(() => {
+        rows = normalizeSpans(decoded, NORMALIZE).rows.spans;
+      });
+      t.encode! += cpuUs(() => {
+        pending.push(encodeRows(TABLE_ENCODINGS.spans, rows));
+      });
+      // About four requests a batch, as the collector's writer sees them under load.
+      if (pending.length === 4) {
+        const lines = pending;
+        t.join! += cpuUs(() => joinLines(lines));
+        pending = [];
+      }
+    }
+    rounds.push(t);
+  }
+  // The first rounds warm the JIT up; the fastest of the rest is the cost.
+  process.stdout.write(`pipeline, µs of CPU per span (fastest of rounds 3–6, ${spans} spans a round):\n`);
+  for (const k of Object.keys(rounds[0]!)) {
+    const best = Math.min(...rounds.slice(2).map((r) => r[k]!));
+    process.stdout.write(`  ${k.padEnd(20)} ${(best / spans).toFixed(2)}\n`);
+  }
+}
+
+async function engine(): Promise<void> {
+  const rows = rowsFor({ prefix: 'costs', seed: 1000, agents: 24, tokensPerAgent: 4, requests: 64, spansPerRequest: 512 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'iw-bench-costs-'));
+  const config = loadConfig({ INTENTWATCH_DATA_DIR: dataDir }, { dotenv: false });
+  const store = await Store.open(config);
+  try {
+    await migrate(store, { retentionDays: config.retentionDays });
+    const spansDdl = migrationSql({ database: store.database, retentionDays: 30 }).find((s) => s.includes('`spans` ('));
+    if (!spansDdl) throw new Error('no spans DDL');
+    const withoutIndexes = spansDdl.replace(/,\n\s*INDEX[^,\n]*/g, '');
+    await store.command(withoutIndexes.replace('`spans`', '`spans_null`').replace(/ENGINE = [\s\S]*$/, 'ENGINE = Null'));
+    await store.command(withoutIndexes.replace('`spans`', '`spans_noidx`'));
+    const e = TABLE_ENCODINGS.spans;
+    process.stdout.write('engine, µs of CPU per row (whole process: parse, sort, compress, write, merges), by batch size:\n');
+    process.stdout.write(`  ${'table'.padEnd(28)}${[1000, 2000, 4000, 8000].map((b) => String(b).padStart(8)).join('')}\n`);
+    for (const [table, label] of [
+      ['spans_null', 'Null (parse only)'],
+      ['spans_noidx', 'MergeTree, no skip indexes'],
+      ['spans', 'spans (the real table)'],
+    ] as const) {
+      const cells: string[] = [];
+      for (const batch of [1000, 2000, 4000, 8000]) {
+        const bodies: Buffer[] = [];
+        for (let i = 0; i + batch <= rows.length; i += batch) bodies.push(joinLines([encodeRows(e, rows.slice(i, i + batch))]));
+        await store.insertFormatted(table, e.columns, ROW_FORMAT, bodies[0]!);
+        let inserted = 0;
+        const started = performance.now();
+        const us = await cpuUsAsync(async () => {
+          for (let i = 0; performance.now() - started < 4000; i++) {
+            await store.insertFormatted(table, e.columns, ROW_FORMAT, bodies[i % bodies.length]!);
+            inserted += batch;
+          }
+        });
+        cells.push((us / inserted).toFixed(1).padStart(8));
+      }
+      process.stdout.write(`  ${label.padEnd(28)}${cells.join('')}\n`);
+    }
+  } finally {
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const parts = process.argv.slice(2);
+const all = parts.length === 0;
+if (all || parts.includes('pipeline')) pipeline();
+if (all || parts.includes('engine')) await engine();
