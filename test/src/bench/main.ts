@@ -257,9 +257,22 @@ async function main(): Promise<void> {
   running = monitor;
   const monitorStarted = Date.now();
   const rss: { t: number; mb: number }[] = [];
+  // The JavaScript heap beside the RSS (every 10 s, from the monitor's own metrics), to tell
+  // JavaScript growth from the engine's.
+  const heap: { t: number; mb: number }[] = [];
+  let ticks = 0;
   const rssTimer = setInterval(() => {
     const mb = rssMb(monitor.pid);
     if (mb !== undefined) rss.push({ t: Date.now(), mb });
+    if (ticks++ % 10 === 0) {
+      monitor
+        .metrics()
+        .then((m) => {
+          const used = m.get('intentwatch_nodejs_heap_size_used_bytes');
+          if (used !== undefined) heap.push({ t: Date.now(), mb: used / 1024 ** 2 });
+        })
+        .catch(() => undefined);
+    }
   }, 1000);
   const senders = Array.from({ length: o.senders }, () => new Sender(ROOT));
   const raw = new RawInserter(ROOT);
@@ -438,7 +451,12 @@ async function main(): Promise<void> {
         endMb: Math.round(rss[rss.length - 1]?.mb ?? 0),
         sustainedSeconds: Math.round((sustainEnd - sustainStart) / 1000),
         method: 'VmRSS of the monitor process every second; slope by least squares over the sustained phase after its first fifth',
+        heapSlopeMbPerMin: (() => {
+          const h = heap.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
+          return h.length >= 2 ? round1(leastSquaresSlope(h.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.mb })))) : null;
+        })(),
         samples: rss.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
+        heapSamples: heap.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
       };
       phaseDone('sustained');
       log(
