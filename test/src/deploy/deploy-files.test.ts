@@ -131,7 +131,7 @@ describe('Kubernetes manifests (deploy/kustomization.yaml)', () => {
   const kustomization = parse(read('deploy/kustomization.yaml')) as {
     resources: string[];
     secretGenerator: { name: string; envs: string[] }[];
-    configMapGenerator: { name: string; files: string[] }[];
+    configMapGenerator: { name: string; files?: string[]; envs?: string[] }[];
     images: { name: string }[];
   };
   const secrets = envFile('deploy/k8s/secrets.env.example');
@@ -143,7 +143,9 @@ describe('Kubernetes manifests (deploy/kustomization.yaml)', () => {
 
   it('name only files that exist, including the secrets example the Secret is generated from', () => {
     for (const r of kustomization.resources) expect(exists(`deploy/${r}`), r).toBe(true);
-    for (const g of kustomization.configMapGenerator) for (const f of g.files) expect(exists(`deploy/${fileName(f)}`), f).toBe(true);
+    for (const g of kustomization.configMapGenerator) {
+      for (const f of [...(g.files ?? []), ...(g.envs ?? [])]) expect(exists(`deploy/${fileName(f)}`), f).toBe(true);
+    }
     expect(kustomization.secretGenerator.map((g) => g.name)).toEqual(['intentwatch-secrets']);
     expect(exists(`deploy/${kustomization.secretGenerator[0]?.envs[0]}.example`)).toBe(true);
     expect(read('deploy/.gitignore')).toContain('k8s/secrets.env');
