@@ -64,7 +64,7 @@ describe('the ClickHouse plugin version', () => {
     expect(read('deploy/k8s/grafana.yaml')).not.toContain(`${PLUGIN}@`);
   });
 
-  it('is the version every dashboard query and variable says it was written for', () => {
+  it('is the version every dashboard query says it was written for', () => {
     for (const { dashboard } of loadDashboards()) {
       for (const panel of allPanels(dashboard)) {
         for (const t of panel.targets ?? []) expect(t.pluginVersion, `${dashboard.uid}/${panel.title}`).toBe(pinned.version);
