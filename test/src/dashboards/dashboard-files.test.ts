@@ -67,6 +67,18 @@ describe('dashboard files', () => {
     }
   });
 
+  it('store each query variable’s SQL as a string, as the plugin’s own dashboards do, so the variable editor shows it', () => {
+    const variables = dashboards.flatMap(({ dashboard }) => dashboard.templating.list.filter((v) => v.type === 'query'));
+    expect(variables.map((v) => v.name).sort()).toEqual(['agent', 'policy', 'token']);
+    for (const v of variables) {
+      expect(typeof v.query, v.name).toBe('string');
+      expect(v.query, v.name).toMatch(/^SELECT /);
+      expect(v.definition, v.name).toBe(v.query);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variable syntax, not a JavaScript template
+      expect(v.datasource, v.name).toEqual({ type: PLUGIN, uid: '${datasource}' });
+    }
+  });
+
   it('use the time picker through macros, never a hard-coded range', () => {
     for (const { dashboard } of dashboards) {
       for (const panel of allPanels(dashboard)) {

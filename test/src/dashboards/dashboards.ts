@@ -27,7 +27,9 @@ export interface Panel {
 export interface Variable {
   name: string;
   type: string;
-  query: string | { rawSql: string; editorType?: string };
+  /** The SQL of a query variable (as the plugin's own dashboards store it), a plugin id, or a custom list. */
+  query: string;
+  definition?: string;
   current?: { value?: string | string[] };
   datasource?: { type: string; uid: string };
 }

@@ -13,7 +13,9 @@
  *    recognised; names that are no variable (such as `$__timeFilter`) are left alone.
  *
  * 2. In the plugin's backend, the macros of pkg/macros/macros.go, applied by
- *    grafana-plugin-sdk-go's `sqlutil.Interpolate` (data/sqlutil/macros.go): a macro takes
+ *    grafana-plugin-sdk-go's `sqlutil.Interpolate` (data/sqlutil/macros.go; from 4.20.0 by
+ *    grafana/macropro, with the same expansions for every macro below — re-read at tag v4.20.0,
+ *    the version deploy/grafana.env pins): a macro takes
  *    arguments only when `(` immediately follows its name (otherwise it is argument-less), the
  *    arguments run to the matching `)` and split at top-level commas, longer macro names apply
  *    before shorter ones, and `\b` ends a name (so `$__timeFilter_ms` is not `$__timeFilter`).

@@ -333,13 +333,11 @@ function expectTimeSeriesShape(columns: { name: string; type: string }[], target
 
 describe('dashboard variable queries', () => {
   const queryVariables = dashboards.flatMap(({ dashboard }: { dashboard: Dashboard }) =>
-    dashboard.templating.list
-      .filter((v) => v.type === 'query')
-      .map((v) => [`${dashboard.uid}/$${v.name}`, v.query as { rawSql: string }] as const),
+    dashboard.templating.list.filter((v) => v.type === 'query').map((v) => [`${dashboard.uid}/$${v.name}`, v.query] as const),
   );
 
   it.each(queryVariables)('%s lists the values the scenario has', async (_key, query) => {
-    const rows = await store.query<Record<string, string>>(expandPanelSql(query.rawSql, VARIABLES, range));
+    const rows = await store.query<Record<string, string>>(expandPanelSql(query, VARIABLES, range));
     expect(rows.length).toBeGreaterThan(0);
     expect(Object.keys(rows[0] as object)).toHaveLength(1);
   });

@@ -131,7 +131,7 @@ describe('Kubernetes manifests (deploy/kustomization.yaml)', () => {
   const kustomization = parse(read('deploy/kustomization.yaml')) as {
     resources: string[];
     secretGenerator: { name: string; envs: string[] }[];
-    configMapGenerator: { name: string; files: string[] }[];
+    configMapGenerator: { name: string; files?: string[]; envs?: string[] }[];
     images: { name: string }[];
   };
   const secrets = envFile('deploy/k8s/secrets.env.example');
@@ -143,7 +143,9 @@ describe('Kubernetes manifests (deploy/kustomization.yaml)', () => {
 
   it('name only files that exist, including the secrets example the Secret is generated from', () => {
     for (const r of kustomization.resources) expect(exists(`deploy/${r}`), r).toBe(true);
-    for (const g of kustomization.configMapGenerator) for (const f of g.files) expect(exists(`deploy/${fileName(f)}`), f).toBe(true);
+    for (const g of kustomization.configMapGenerator) {
+      for (const f of [...(g.files ?? []), ...(g.envs ?? [])]) expect(exists(`deploy/${fileName(f)}`), f).toBe(true);
+    }
     expect(kustomization.secretGenerator.map((g) => g.name)).toEqual(['intentwatch-secrets']);
     expect(exists(`deploy/${kustomization.secretGenerator[0]?.envs[0]}.example`)).toBe(true);
     expect(read('deploy/.gitignore')).toContain('k8s/secrets.env');
@@ -241,6 +243,14 @@ describe('Kubernetes manifests (deploy/kustomization.yaml)', () => {
     expect(layout.zookeeper).toEqual(keeperHosts.map((h) => `${h}:9181`));
   });
 
+  it('run Keeper as the image’s own clickhouse user, since its command override skips the entrypoint that would drop root', () => {
+    const keeper = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'keeper') as K8sObject;
+    const pod = keeper.spec.template.spec;
+    expect(containerOf(keeper).command, 'the override this protects against').toBeDefined();
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
+    expect(containerOf(keeper).securityContext).toMatchObject({ allowPrivilegeEscalation: false });
+  });
+
   it('use the same pinned third-party images as docker compose', () => {
     const composeImages = new Set(Object.values(compose().services).map((s) => s.image));
     const images = objects.flatMap((o) => (o.spec?.template?.spec?.containers ?? []).map((c: { image: string }) => c.image));
@@ -251,9 +261,60 @@ describe('Kubernetes manifests (deploy/kustomization.yaml)', () => {
   });
 });
 
+describe('ClickHouse server configuration (deploy/clickhouse/*/cluster.xml)', () => {
+  it('leaves listen_host to the image, whose own config listens on :: and 0.0.0.0', () => {
+    for (const file of ['deploy/clickhouse/compose/cluster.xml', 'deploy/clickhouse/kubernetes/cluster.xml']) {
+      const xml = read(file).replace(/<!--[\s\S]*?-->/g, '');
+      expect(xml, file).not.toMatch(/<listen_host|<listen_try/);
+    }
+  });
+});
+
 describe('Dockerfile (deploy/Dockerfile)', () => {
   const text = read('deploy/Dockerfile');
   const stages = text.split(/^FROM /m).slice(1);
+
+  it('builds and runs on a supported Node (22 or later), while the packages still declare Node 20 support', () => {
+    const image = /^ARG NODE_IMAGE=node:(\d+)-[\w-]+$/m.exec(text);
+    expect(Number(image?.[1])).toBeGreaterThanOrEqual(22);
+    for (const stage of stages) expect(stage.split('\n')[0]).toMatch(/^\$\{NODE_IMAGE\} AS \w+$/);
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    expect(engines).toMatch(/^>=20(\.|$)/);
+  });
+
+  it('can install the embedded engine (EMBEDDED=true) on linux/amd64 and linux/arm64: the lockfile holds chdb’s library for both', () => {
+    const lock = JSON.parse(read('package-lock.json')) as {
+      packages: Record<
+        string,
+        {
+          version: string;
+          os?: string[];
+          cpu?: string[];
+          libc?: string[];
+          optional?: boolean;
+          optionalDependencies?: Record<string, string>;
+        }
+      >;
+    };
+    const chdb = lock.packages['node_modules/chdb'];
+    const platformLibraries = chdb?.optionalDependencies ?? {};
+    for (const [cpu, name] of [
+      ['x64', '@chdb/lib-linux-x64-gnu'],
+      ['arm64', '@chdb/lib-linux-arm64-gnu'],
+    ] as const) {
+      expect(Object.keys(platformLibraries), name).toContain(name);
+      const entry = lock.packages[`node_modules/${name}`];
+      expect(entry, `${name} in package-lock.json`).toMatchObject({
+        version: platformLibraries[name],
+        os: ['linux'],
+        cpu: [cpu],
+        libc: ['glibc'],
+        optional: true,
+      });
+    }
+    // The runtime image is Debian (glibc), which those libraries are built for.
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:\d+-bookworm-slim$/m);
+  });
 
   it('builds with npm ci and npm run build, and runs production dependencies as the unprivileged node user', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);

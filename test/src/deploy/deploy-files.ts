@@ -115,3 +115,16 @@ export function raftServers(path: string): { id: string; hostname: string }[] {
     hostname: m[2] as string,
   }));
 }
+
+/**
+ * The settings of a profile in deploy/clickhouse/users.xml (`<profiles><name>…</name></profiles>`),
+ * as ClickHouse applies them to every query of a user with that profile; `constraints` are not
+ * settings and are left out.
+ */
+export function clickhouseProfile(name: string, path = 'deploy/clickhouse/users.xml'): Record<string, string> {
+  const xml = read(path).replace(/<!--[\s\S]*?-->/g, '');
+  const block = new RegExp(`<profiles>[\\s\\S]*?<${name}>([\\s\\S]*?)</${name}>`).exec(xml)?.[1];
+  if (block === undefined) throw new Error(`${path}: no profile ${name}`);
+  const settings = block.replace(/<constraints>[\s\S]*?<\/constraints>/, '');
+  return Object.fromEntries([...settings.matchAll(/<(\w+)>([^<]*)<\/\1>/g)].map((m) => [m[1] as string, (m[2] as string).trim()]));
+}
