@@ -26,8 +26,17 @@ export interface Provisioned {
   missing: string[];
   /** What the run uses, in one line. */
   using: string;
+  /** The pid of the redis-server started here, if one was. */
+  privateRedisPid?: number;
   /** Stops what was started here. */
   teardown(): Promise<void>;
+}
+
+export interface ProvisionOptions {
+  env?: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  /** The system locations to look for Chromium in (default: the platform's usual ones). */
+  chromiumSystem?: string[];
 }
 
 const DEFAULT_PROBE = 'redis://127.0.0.1:6379';
@@ -43,7 +52,9 @@ function onCi(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** Looks for each prerequisite and starts a private redis-server when the tests have no Redis. */
-export async function provision(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Promise<Provisioned> {
+export async function provision(options: ProvisionOptions = {}): Promise<Provisioned> {
+  const env = options.env ?? process.env;
+  const platform = options.platform ?? process.platform;
   const provided: Provisioned['provided'] = {};
   const missing: string[] = [];
   const using: string[] = [];
@@ -79,7 +90,7 @@ export async function provision(env: NodeJS.ProcessEnv = process.env, platform: 
     missing.push(`redis-server: not on PATH (${why}) — ${install('redis', platform)}`);
   }
 
-  const chromium = findChromium({ env, platform });
+  const chromium = findChromium({ env, platform, system: options.chromiumSystem });
   if (chromium.path) {
     provided.INTENTWATCH_TEST_CHROMIUM = chromium.path;
     using.push(`Chromium ${chromium.path}`);
@@ -103,6 +114,7 @@ export async function provision(env: NodeJS.ProcessEnv = process.env, platform: 
     provided,
     missing,
     using: using.join('; '),
+    privateRedisPid: started?.pid,
     async teardown() {
       if (!started) return;
       await started.stop();
