@@ -144,7 +144,7 @@ describe.skipIf(!REDIS_SERVER)('a private redis-server', () => {
       expect(await answers(url)).toBe(true);
 
       holder.kill(signal);
-      await until(`redis-server ${pid} to stop after ${signal} to its starter`, () => !alive(pid), 10_000);
+      await until(`redis-server ${pid} to stop after ${signal} to its starter`, () => !alive(pid));
       expect(await answers(url, 500)).toBe(false);
     });
   }
@@ -225,7 +225,8 @@ async function vitest(file: string, env: Record<string, string>): Promise<{ code
   return { code, output: output.replace(/\u001b\[[0-9;]*m/g, '') };
 }
 
-describe('a run without Chromium', () => {
+// Each test is a whole vitest run (its start-up and the collection of the browser test file).
+describe('a run without Chromium', { timeout: 240_000 }, () => {
   const browserTest = 'api/src/web-ui.browser.test.ts';
   const missingChromium = 'Chromium: CHROMIUM_PATH=/nonexistent/chromium is not an executable file — correct or unset CHROMIUM_PATH';
 
