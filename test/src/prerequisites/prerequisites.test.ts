@@ -242,6 +242,7 @@ describe('a run without Chromium', { timeout: 240_000 }, () => {
     const run = await vitest(browserTest, { CHROMIUM_PATH: '/nonexistent/chromium', CI: 'true' });
     expect(run.code).not.toBe(0);
     expect(run.output).toContain('missing prerequisites (CI=true: the run fails)');
+    expect(run.output).toContain('1 prerequisite(s) missing on CI: no test was run');
     expect(run.output.split(missingChromium).length - 1).toBe(1);
     expect(run.output).not.toMatch(/✓/);
   });
