@@ -16,5 +16,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     env: { LOG_LEVEL: 'warn' },
+    // Finds or starts what the tests need (Redis, Chromium), says once what is missing, and stops
+    // what it started: see test/src/prerequisites/global-setup.ts.
+    globalSetup: ['test/src/prerequisites/global-setup.ts'],
   },
 });
