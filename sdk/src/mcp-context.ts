@@ -38,6 +38,8 @@ const MAX_BAGGAGE_LENGTH = 8192;
 const MAX_CLAIM_LENGTH = 256;
 /** Most scopes kept from a token. */
 const MAX_SCOPES = 64;
+/** Longest method name or request id recorded (MCP's are short; a sender may send megabytes). */
+const MAX_METHOD_LENGTH = 128;
 
 /** A JSON-RPC request as it crosses a transport (only the fields read here). */
 export interface RpcRequestLike {
@@ -73,7 +75,10 @@ export function responseErrorType(message: unknown): string | undefined {
 
 /** The target of an MCP method for the span name and attributes: tool, prompt or resource. */
 export function mcpMethodAttributes(request: RpcRequestLike): { attributes: Attributes; target: string } {
-  const attributes: Attributes = { [MCP_ATTR.methodName]: request.method, [MCP_ATTR.requestId]: String(request.id) };
+  const attributes: Attributes = {
+    [MCP_ATTR.methodName]: request.method.slice(0, MAX_METHOD_LENGTH),
+    [MCP_ATTR.requestId]: String(request.id).slice(0, MAX_METHOD_LENGTH),
+  };
   const params = request.params ?? {};
   const text = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v.slice(0, 1024) : undefined);
   let target = '';
@@ -102,7 +107,8 @@ export function mcpMethodAttributes(request: RpcRequestLike): { attributes: Attr
 
 /** The span name of the MCP semantic conventions: `{method} {target}`, or the method alone. */
 export function mcpSpanName(method: string, target: string): string {
-  return target ? `${method} ${target}` : method;
+  const m = method.slice(0, MAX_METHOD_LENGTH);
+  return target ? `${m} ${target}` : m;
 }
 
 /** `params._meta` of a request, when it is an object. */

@@ -153,4 +153,43 @@ describe('instrumentMcpServerTransport', () => {
     expect(span?.status.code).toBe(2);
     expect(span?.attributes['error.type']).toBeDefined();
   });
+
+  it('cuts a megabyte method name and still answers a hostile request with oversized trace context', async () => {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${jwt({ jti: 'tok-hostile', sub: 'a' })}`,
+    };
+    const init = await fetch(plain.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    });
+    await init.text();
+    const session = init.headers.get('mcp-session-id') ?? '';
+    const hostile = await fetch(plain.url, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'x'.repeat(1_000_000),
+        params: { _meta: { traceparent: `00-${'a'.repeat(500_000)}`, tracestate: 'k=v,'.repeat(200_000) } },
+      }),
+    });
+    expect(await hostile.text()).toContain('-32601'); // method not found: the server still answers
+    await provider.forceFlush();
+    const span = exporter
+      .getFinishedSpans()
+      .find((s) => s.attributes['token.id'] === 'tok-hostile' && s.attributes['jsonrpc.request.id'] === '2');
+    expect(span?.name).toBe('x'.repeat(128));
+    expect(span?.attributes['mcp.method.name']).toBe('x'.repeat(128));
+    expect(span?.parentSpanContext).toBeUndefined();
+    expect(span?.status.code).toBe(2);
+  });
 });

@@ -43,12 +43,12 @@ const MAX_PENDING = 10_000;
 const MAX_ARGUMENTS_LENGTH = 1024;
 
 const propagator = new W3CTraceContextPropagator();
-const headerGetter = {
-  keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
-  get: (carrier: Record<string, unknown>, key: string) => {
-    const v = carrier[key];
-    return typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined;
-  },
+/** Longest `traceparent` / `tracestate` handed to the propagator (W3C: 55 and 512 characters are enough). */
+const MAX_TRACEPARENT_LENGTH = 128;
+const MAX_TRACESTATE_LENGTH = 1024;
+const carrierGetter = {
+  keys: (carrier: Record<string, string>) => Object.keys(carrier),
+  get: (carrier: Record<string, string>, key: string) => carrier[key],
 };
 
 /**
@@ -171,9 +171,18 @@ function startServerSpan(tracer: Tracer, request: RpcRequestLike, facts: Request
 function parentContext(request: RpcRequestLike, headers: Record<string, string | string[] | undefined>): Context {
   const meta = metaOf(request);
   const active = context.active();
-  if (typeof meta?.traceparent === 'string') return propagator.extract(active, meta, headerGetter);
+  if (typeof meta?.traceparent === 'string')
+    return propagator.extract(active, traceCarrier(meta.traceparent, meta.tracestate), carrierGetter);
   if (trace.getSpan(active)) return active;
-  return propagator.extract(active, headers, headerGetter);
+  return propagator.extract(active, traceCarrier(headerText(headers.traceparent), headerText(headers.tracestate)), carrierGetter);
+}
+
+/** Trace context of bounded length only: what a sender puts there is not ours to parse at any size. */
+function traceCarrier(traceparent: unknown, tracestate: unknown): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  if (typeof traceparent === 'string' && traceparent.length <= MAX_TRACEPARENT_LENGTH) carrier.traceparent = traceparent;
+  if (typeof tracestate === 'string' && tracestate.length <= MAX_TRACESTATE_LENGTH) carrier.tracestate = tracestate;
+  return carrier;
 }
 
 function clientName(request: RpcRequestLike): string | undefined {
