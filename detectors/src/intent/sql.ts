@@ -11,9 +11,8 @@
 export const GRANT_EVENTS = "('issued', 'refreshed', 'exchanged')";
 export const END_EVENTS = "('completed', 'failed', 'cancelled')";
 
-// mcp_method comes from the raw attribute map; a detector that does not select it does not read the map.
 const USE_COLUMNS =
-  "time, ingested_at, trace_id, span_id, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, tool, attributes['mcp.method.name'] AS mcp_method";
+  'time, ingested_at, trace_id, span_id, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, tool, mcp_method';
 
 /**
  * The token uses a run examines: those ingested in (since, until], plus — when lifecycle events
