@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MCP_TASK_META_KEY, createAgentTracerProvider } from './index.js';
+import { MCP_TASK_META_KEY, createAgentTracerProvider, instrumentMcpClientTransport, withTask } from './index.js';
 import { type TestMcpServer, startTestMcpServer } from './test-support/mcp-servers.js';
 
 /*
@@ -191,5 +192,31 @@ describe('instrumentMcpServerTransport', () => {
     expect(span?.attributes['mcp.method.name']).toBe('x'.repeat(128));
     expect(span?.parentSpanContext).toBeUndefined();
     expect(span?.status.code).toBe(2);
+  });
+
+  it('with the client hook given the token, makes the client span a token use too and carries the task to the server', async () => {
+    const token = jwt({ jti: 'tok-client', sub: 'helpdesk-agent' });
+    const client = new Client({ name: 'declared-client', version: '1.0.0' });
+    await client.connect(
+      instrumentMcpClientTransport(
+        new StreamableHTTPClientTransport(new URL(plain.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+        { serverName: 'mcp-tickets', url: plain.url, token, tracer: provider.getTracer('client') },
+      ),
+    );
+    await withTask({ id: 'T-client', agentId: 'helpdesk-agent' }, () => client.callTool({ name: 'tickets.get' }));
+    await client.close();
+    await provider.forceFlush();
+    const spans = exporter.getFinishedSpans().filter((s) => s.attributes['gen_ai.tool.name'] === 'tickets.get');
+    const clientSpan = spans.find((s) => s.kind === SpanKind.CLIENT);
+    const serverSpan = spans.find((s) => s.kind === SpanKind.SERVER);
+    expect(clientSpan?.attributes).toMatchObject({
+      'token.id': 'tok-client',
+      'task.id': 'T-client',
+      'gen_ai.agent.id': 'helpdesk-agent',
+      'service.peer.name': 'mcp-tickets',
+      'server.address': '127.0.0.1',
+    });
+    expect(serverSpan?.attributes['task.id']).toBe('T-client');
+    expect(serverSpan?.parentSpanContext?.spanId).toBe(clientSpan?.spanContext().spanId);
   });
 });
