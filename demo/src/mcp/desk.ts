@@ -61,6 +61,8 @@ export class McpDesk {
       );
       return { tickets, billing };
     });
+    // Handled where it is awaited (work, misuse, close); never an unhandled rejection meanwhile.
+    this.#servers.catch(() => undefined);
   }
 
   /** Ids of the tokens of ordinary tasks: no alert may name them. */
@@ -70,8 +72,8 @@ export class McpDesk {
 
   /** Task after task of ordinary work on `mcp-tickets`, until the clock ends. */
   async work(clock: Clock): Promise<void> {
-    const { tickets } = await this.#servers;
     try {
+      const { tickets } = await this.#servers;
       while (!clock.done()) await this.#ordinaryTask(tickets, clock);
     } catch (error) {
       if (!clock.done()) this.#deps.say(`  demo        ${HELPDESK_AGENT} stopped: ${(error as Error).message}`);
@@ -80,7 +82,9 @@ export class McpDesk {
 
   /** One misuse: a ticket steers the agent into a refund on `mcp-billing` with its `mcp-tickets` token. */
   async misuse(tag: string, clock: Clock): Promise<void> {
-    const { tickets, billing } = await this.#servers;
+    const servers = await this.#servers.catch(() => undefined);
+    if (!servers) return;
+    const { tickets, billing } = servers;
     const { token, taskId } = this.#begin(`T-${tag}-ticket-4711`, 'Answer ticket 4711', clock);
     try {
       const desk = await this.#connect(tickets, token);
@@ -99,8 +103,8 @@ export class McpDesk {
   }
 
   async close(): Promise<void> {
-    const { tickets, billing } = await this.#servers;
-    await Promise.all([tickets.close(), billing.close()]);
+    const servers = await this.#servers.catch(() => undefined);
+    await Promise.all([servers?.tickets.close(), servers?.billing.close()]);
   }
 
   async #ordinaryTask(tickets: DemoMcpServer, clock: Clock): Promise<void> {
