@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Running, start } from '@intentwatch/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DemoFleet, EPISODES, startDemoFleet } from './index.js';
+import { BILLING_SERVER, type DemoFleet, EPISODES, HELPDESK_AGENT, startDemoFleet } from './index.js';
 
 /*
  * The whole monitor (collector, detectors, API) as `npm start` runs it, on a temp data dir, with
@@ -78,7 +78,7 @@ beforeAll(async () => {
   do {
     await new Promise((r) => setTimeout(r, 1000));
     alerts = await listAlerts();
-  } while (!DETECTORS.every((d) => alerts.some((a) => a.detector === d)) && Date.now() < deadline);
+  } while (!(DETECTORS.every((d) => alerts.some((a) => a.detector === d)) && mcpAlerts().length >= 2) && Date.now() < deadline);
 }, DEADLINE_MS + 60_000);
 
 afterAll(async () => {
@@ -86,6 +86,11 @@ afterAll(async () => {
   await monitor?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** Alerts about the MCP desk's misuse: its tickets token presented to the billing MCP server. */
+function mcpAlerts(): Alert[] {
+  return alerts.filter((a) => a.agentId === HELPDESK_AGENT && a.reason.includes(`on server ${BILLING_SERVER}`));
+}
 
 describe('the demo fleet against the whole monitor', () => {
   it.each(DETECTORS)('makes %s raise an alert', (detector) => {
@@ -100,7 +105,7 @@ describe('the demo fleet against the whole monitor', () => {
     const benignTokens = new Set(fleet.benignTokenIds());
     // 20 minutes of tasks of four agents and a delegate.
     expect(benignTokens.size).toBeGreaterThan(30);
-    const misuseCast = new Set(EPISODES.flatMap((e) => e.agents));
+    const misuseCast = new Set([...EPISODES.flatMap((e) => e.agents), HELPDESK_AGENT]);
     for (const a of alerts) {
       const named = [a.agentId, a.caller].filter(Boolean);
       expect(
@@ -110,5 +115,17 @@ describe('the demo fleet against the whole monitor', () => {
       expect(benignTokens.has(a.tokenId) || benignTokens.has(a.rootTokenId), `${a.detector}: ${a.reason}`).toBe(false);
       if (a.agentId) expect(misuseCast.has(a.agentId), `${a.detector}: ${a.reason}`).toBe(true);
     }
+  });
+
+  it('shows alerts that name the MCP tool and server when the MCP agent presents its token to another MCP server', () => {
+    const reasons = mcpAlerts().map((a) => `${a.detector}: ${a.reason}`);
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^scope_creep: .*invoked MCP tool billing\.refund on server mcp-billing, outside the task's tools/),
+        expect.stringMatching(
+          /^cross_service_reuse: .*was used for MCP \S+(?: \S+)? on server mcp-billing .*outside its audience \[mcp-tickets\]/,
+        ),
+      ]),
+    );
   });
 });

@@ -3,6 +3,7 @@ import { TaskEvents, TokenEvents, createAgentTracerProvider } from '@intentwatch
 import { DemoAgent } from './agent.js';
 import { DemoBroker } from './broker.js';
 import { RealClock, VirtualClock } from './clock.js';
+import { McpDesk } from './mcp/desk.js';
 import { EPISODES, type Episode } from './misuse/index.js';
 import { BENIGN_AGENTS, BENIGN_ROLES, BROKER_SERVICE, CRAWLER_ROLE, ENVIRONMENT, ORCHESTRATOR_SERVICE } from './organisation.js';
 import { SteadyWorker } from './steady-worker.js';
@@ -40,7 +41,7 @@ export interface DemoFleet {
   readonly benignAgents: readonly string[];
   /** The misuse episodes, one per detector. */
   readonly episodes: readonly Pick<Episode, 'detector' | 'agents' | 'summary'>[];
-  /** Token ids the broker has issued to benign agents so far. */
+  /** Token ids the broker has issued to benign agents, and to the MCP desk's ordinary tasks, so far. */
   benignTokenIds(): string[];
   /** Resolves once the history has been written and exported. */
   readonly ready: Promise<void>;
@@ -95,6 +96,7 @@ export function startDemoFleet(options: DemoOptions): DemoFleet {
   };
   const deps = { broker, tasks, agent, runId, environment };
   const workers = [...BENIGN_ROLES, CRAWLER_ROLE].map((role) => new SteadyWorker(role, deps));
+  const mcpDesk = new McpDesk({ ...deps, tracer: (s, a) => provider(s, a).getTracer('@intentwatch/demo'), say });
   const flushAll = () => Promise.all([...providers.values()].map((p) => p.forceFlush())).then(() => undefined);
 
   const abort = new AbortController();
@@ -114,7 +116,7 @@ export function startDemoFleet(options: DemoOptions): DemoFleet {
     say(
       `  demo        ${historyMs / 60_000} minutes of history written for ${past.map((w) => w.role.agentId).join(', ')}; ${workers.length} agents at work`,
     );
-    running.push(...workers.map((w) => w.run(clock)));
+    running.push(...workers.map((w) => w.run(clock)), mcpDesk.work(clock));
     let round = 0;
     if (!(await clock.sleep(misuseAfterMs))) return;
     while (!clock.done()) {
@@ -124,8 +126,8 @@ export function startDemoFleet(options: DemoOptions): DemoFleet {
         EPISODES.filter((e) => e.detector === 'usage_anomaly'),
         EPISODES.filter((e) => e.detector !== 'usage_anomaly'),
       ];
-      say(`  demo        misuse round ${round}: ${others.map((e) => e.detector).join(', ')}`);
-      const episodes = others.map((e) => e.run(ctx, clock));
+      say(`  demo        misuse round ${round}: ${others.map((e) => e.detector).join(', ')}; MCP: a tickets token on mcp-billing`);
+      const episodes = [...others.map((e) => e.run(ctx, clock)), mcpDesk.misuse(ctx.tag, clock)];
       if (await clock.sleep(burstAfterMs)) {
         say(`  demo        misuse round ${round}: usage_anomaly (${burst[0]?.summary ?? 'burst'})`);
         episodes.push(...burst.map((e) => e.run(ctx, clock)));
@@ -138,12 +140,13 @@ export function startDemoFleet(options: DemoOptions): DemoFleet {
   return {
     benignAgents: BENIGN_AGENTS,
     episodes: EPISODES.map(({ detector, agents, summary }) => ({ detector, agents, summary })),
-    benignTokenIds: () => BENIGN_AGENTS.flatMap((a) => broker.issuedTo(a)),
+    benignTokenIds: () => [...BENIGN_AGENTS.flatMap((a) => broker.issuedTo(a)), ...mcpDesk.ordinaryTokenIds()],
     ready,
     async stop() {
       abort.abort();
       await live.catch(() => undefined);
       await Promise.all(running);
+      await mcpDesk.close();
       await Promise.all([...providers.values()].map((p) => p.shutdown()));
     },
   };

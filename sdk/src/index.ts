@@ -16,6 +16,9 @@ export {
   undiciHeader,
   undiciInstrumentationConfig,
 } from './http-hooks.js';
+export { type McpClientTelemetryOptions, instrumentMcpClientTransport } from './mcp-client.js';
+export { MCP_TASK_META_KEY, TASK_BAGGAGE_KEY, type TokenClaims, unverifiedClaims } from './mcp-context.js';
+export { type McpServerTelemetryOptions, instrumentMcpServerTransport } from './mcp-server.js';
 export {
   SecretRedactingSpanProcessor,
   type SecretRedactingSpanProcessorOptions,

@@ -71,6 +71,11 @@ describe('resourceOf (CONVENTIONS §1.1 token.resource)', () => {
     expect(resourceOf({ 'http.route': '/r' })).toBe('/r');
     expect(resourceOf({})).toBe('');
   });
+
+  it('is the MCP resource uri of a resources/read when no token.resource is given (CONVENTIONS §1.6)', () => {
+    expect(resourceOf({ 'mcp.resource.uri': 'tickets://T-1', 'url.path': '/mcp' })).toBe('tickets://T-1');
+    expect(resourceOf({ 'token.resource': 'tickets/T-1', 'mcp.resource.uri': 'tickets://T-1' })).toBe('tickets/T-1');
+  });
 });
 
 describe('environmentOf, agentOf, workloadOf', () => {

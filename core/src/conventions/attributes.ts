@@ -126,9 +126,9 @@ export function actionOf(attrs: Attributes, spanName: string): string {
   return spanName;
 }
 
-/** The resource acted on: `token.resource`, else `url.path`, else `http.route`. */
+/** The resource acted on: `token.resource`, else `mcp.resource.uri` (§1.6), else `url.path`, else `http.route`. */
 export function resourceOf(attrs: Attributes): string {
-  return firstStr(attrs, [ATTR.tokenResource, 'url.path', 'http.route']);
+  return firstStr(attrs, [ATTR.tokenResource, 'mcp.resource.uri', 'url.path', 'http.route']);
 }
 
 /** The environment, from the resource's `deployment.environment.name` (or the legacy key). */

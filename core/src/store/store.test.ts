@@ -179,6 +179,27 @@ describe('migrate', () => {
     const recorded = await store.query<{ c: string }>('SELECT count() AS c FROM schema_migrations');
     expect(Number(recorded[0]?.c)).toBe(MIGRATIONS.length);
   });
+
+  it('gives spans stored before spans.mcp_method existed their MCP method once upgraded', async () => {
+    // The store as it was before version 4, holding an MCP span.
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    await store.command('ALTER TABLE spans DROP COLUMN mcp_method');
+    await store.command('DELETE FROM schema_migrations WHERE version = 4');
+    await store.insert('spans', [
+      {
+        time: now,
+        end_time: now,
+        ingested_at: now,
+        trace_id: 'a'.repeat(32),
+        span_id: 'b'.repeat(16),
+        token_id: 'tok-mcp-old',
+        attributes: { 'mcp.method.name': 'tools/call' },
+      },
+    ]);
+    expect(await migrate(store, { retentionDays: 30 })).toEqual([4]);
+    const rows = await store.query<{ mcp_method: string }>("SELECT mcp_method FROM spans WHERE token_id = 'tok-mcp-old'");
+    expect(rows).toEqual([{ mcp_method: 'tools/call' }]);
+  });
 });
 
 describe('migrationSql on a cluster', () => {

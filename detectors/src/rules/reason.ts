@@ -49,3 +49,14 @@ export function shortTime(value: string | null | undefined): string {
 export function secondsBetween(from: string, to: string): number {
   return Math.round((Date.parse(to) - Date.parse(from)) / 1000);
 }
+
+/**
+ * What an MCP use did, when the use carries `mcp.method.name` (CONVENTIONS.md §1.6): "MCP tool
+ * refund on server mcp-billing", "MCP resources/read of tickets://T-1 on server mcp-tickets";
+ * undefined for any other use.
+ */
+export function mcpPhrase(use: { mcpMethod?: string; tool?: string; resource?: string; target?: string }): string | undefined {
+  if (!use.mcpMethod) return undefined;
+  const what = use.tool ? `MCP tool ${use.tool}` : `MCP ${use.mcpMethod}${use.resource ? ` of ${use.resource}` : ''}`;
+  return `${what} on server ${use.target || 'an unnamed server'}`;
+}

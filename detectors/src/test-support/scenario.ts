@@ -146,6 +146,17 @@ export const span = {
   },
 };
 
+/** A token use that is an MCP request (CONVENTIONS.md §1.6): `use` plus `mcp.method.name` (default `tools/call`). */
+export function mcpUse(token: string, at: number, o: Parameters<typeof span.use>[2] & { method?: string; uri?: string }): ScenarioSpan {
+  const { method = 'tools/call', uri, ...rest } = o;
+  const s = span.use(token, at, rest);
+  s.attrs['mcp.method.name'] = method;
+  if (method === 'tools/call') s.attrs['gen_ai.operation.name'] = 'execute_tool';
+  if (uri) s.attrs['mcp.resource.uri'] = uri;
+  s.name = `${method} ${o.tool ?? uri ?? ''}`.trim();
+  return s;
+}
+
 function grant(event: string, token: string, at: number, o: GrantOptions): ScenarioSpan {
   const { delivery, viaJson, ...rest } = o;
   return { at, name: `token ${event}`, attrs: grantAttrs(event, token, rest, at), resource: BROKER, ...opt({ delivery, viaJson }) };

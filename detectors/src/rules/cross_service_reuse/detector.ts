@@ -2,7 +2,7 @@ import type { Finding } from '../../alerts/model.js';
 import { type Row, defineDetector } from '../../define-detector.js';
 import { grantsSql, usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
-import { agentPhrase, intentPhrase, list } from '../reason.js';
+import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';
 
 /**
  * A ClickHouse boolean: `target` is one of the services in `audience`. Names compare
@@ -43,7 +43,7 @@ export const crossServiceReuse = defineDetector({
          grants AS (${grantsSql('SELECT token_id FROM uses')})
     SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id, u.task_id AS use_task_id,
            u.agent_id AS agent_id, u.workload_id AS workload_id, u.caller AS caller, u.target AS target,
-           u.environment AS environment, g.grant_event AS grant_event, g.grantee AS grantee,
+           u.environment AS environment, u.mcp_method AS mcp_method, u.tool AS tool, u.resource AS resource, g.grant_event AS grant_event, g.grantee AS grantee,
            g.grantee_workload AS grantee_workload, g.audience AS audience, g.grant_task_id AS grant_task_id,
            g.grant_environment AS grant_environment,
            length(g.audience) > 0 AND u.target != '' AND NOT ${withinAudienceSql('u.target', 'g.audience')} AS outside_audience,
@@ -84,7 +84,7 @@ export const crossServiceReuse = defineDetector({
     return {
       key: r.target || '(no target)',
       severity: otherCaller || otherEnv ? 'critical' : 'high',
-      reason: `${intent} was used against ${r.target || 'an unnamed service'} by ${agentPhrase(r.agent_id)}${from}: ${deviations.join('; ')}`,
+      reason: `${intent} was used ${usedFor(r)} by ${agentPhrase(r.agent_id)}${from}: ${deviations.join('; ')}`,
       tokenId: r.token_id,
       agentId: r.agent_id,
       taskId,
@@ -95,3 +95,9 @@ export const crossServiceReuse = defineDetector({
     };
   },
 });
+
+/** "for MCP tool refund on server mcp-billing" for an MCP use, else "against <target>". */
+function usedFor(r: Row): string {
+  const mcp = mcpPhrase({ mcpMethod: r.mcp_method, tool: r.tool, resource: r.resource, target: r.target });
+  return mcp ? `for ${mcp}` : `against ${r.target || 'an unnamed service'}`;
+}

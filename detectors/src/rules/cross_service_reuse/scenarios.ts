@@ -1,4 +1,4 @@
-import { type Scenario, span } from '../../test-support/scenario.js';
+import { type Scenario, mcpUse, span } from '../../test-support/scenario.js';
 
 const { issued, exchanged, use, started } = span;
 
@@ -151,5 +151,25 @@ export const scenarios: Scenario[] = [
       issued('tok-csr-late2', -5, { task: 'T-csr-10', agent: 'triage-bot', audience: ['github'], delivery: 1, viaJson: true }),
     ],
     alerts: [{ tokenId: 'tok-csr-late2', severity: 'high', reason: ['with audience [github] was used against slack'] }],
+  },
+  {
+    name: 'a token issued for one MCP server presented to another names both the MCP tool and the server',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-mcp', 0, { task: 'T-csr-mcp', agent: 'helpdesk-agent', audience: ['mcp-tickets'] }),
+      mcpUse('tok-csr-mcp', 5, { agent: 'helpdesk-agent', target: 'mcp-tickets', tool: 'tickets.get' }),
+      mcpUse('tok-csr-mcp', 9, { agent: 'helpdesk-agent', target: 'mcp-billing', tool: 'billing.refund' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-csr-mcp',
+        severity: 'high',
+        count: 1,
+        reason: [
+          'with audience [mcp-tickets] was used for MCP tool billing.refund on server mcp-billing',
+          'mcp-billing is outside its audience',
+        ],
+      },
+    ],
   },
 ];

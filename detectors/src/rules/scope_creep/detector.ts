@@ -2,7 +2,7 @@ import type { Finding } from '../../alerts/model.js';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { grantsSql, matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
-import { agentPhrase, intentPhrase, list } from '../reason.js';
+import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';
 
 /**
  * A token used for more than it was granted: a scope outside `token.scopes`, a resource outside
@@ -41,7 +41,7 @@ function usesQuery(ctx: DetectContext): string {
          joined AS (
            SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id,
                   u.agent_id AS agent_id, u.caller AS caller, u.target AS target, u.environment AS environment,
-                  ${scopeList('u.scopes')} AS used_scopes, u.resource AS resource, u.tool AS tool,
+                  ${scopeList('u.scopes')} AS used_scopes, u.resource AS resource, u.tool AS tool, u.mcp_method AS mcp_method,
                   g.grant_event AS grant_event, g.grantee AS grantee, ${scopeList('g.granted_scopes')} AS granted_scopes,
                   g.granted_resources AS granted_resources,
                   if(g.grant_task_id != '', g.grant_task_id, u.task_id) AS task_id
@@ -102,7 +102,8 @@ function useFindings(r: Row): Finding[] {
     environment: r.environment,
     evidence: { traceId: r.trace_id, spanId: r.span_id, time: r.time },
   };
-  const who = `${agentPhrase(r.agent_id)}${r.target ? ` against ${r.target}` : ''}`;
+  const mcp = mcpPhrase({ mcpMethod: r.mcp_method, tool: r.tool, resource: r.resource, target: r.target });
+  const who = `${agentPhrase(r.agent_id)}${mcp ? ` through ${mcp}` : r.target ? ` against ${r.target}` : ''}`;
   const intent = (show: { scopes?: boolean }) =>
     intentPhrase({ tokenId: r.token_id, event: r.grant_event, grantee: r.grantee, taskId: r.task_id, scopes: r.granted_scopes }, show);
   const out: Finding[] = [];
@@ -127,7 +128,9 @@ function useFindings(r: Row): Finding[] {
     out.push({
       ...base,
       key: `tool:${r.tool}`,
-      reason: `${intent({})} invoked tool ${r.tool}, outside the task's tools ${list(r.tools)}${forWhat}, used by ${who}`,
+      reason: mcp
+        ? `${intent({})} invoked ${mcp}, outside the task's tools ${list(r.tools)}${forWhat}, used by ${agentPhrase(r.agent_id)}`
+        : `${intent({})} invoked tool ${r.tool}, outside the task's tools ${list(r.tools)}${forWhat}, used by ${who}`,
     });
   }
   return out;

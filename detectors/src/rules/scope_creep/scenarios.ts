@@ -1,4 +1,4 @@
-import { type Scenario, span } from '../../test-support/scenario.js';
+import { type Scenario, mcpUse, span } from '../../test-support/scenario.js';
 
 const { issued, refreshed, exchanged, use, started } = span;
 
@@ -176,6 +176,24 @@ export const scenarios: Scenario[] = [
       issued('tok-sc-late-ok', 0, { task: 'T-sc-9', agent: 'triage-bot', audience: ['github'], delivery: 0 }),
       use('tok-sc-late-ok', 5, { agent: 'triage-bot', target: 'github', tool: 'list_issues', delivery: 0 }),
       started('T-sc-9', -1, { agent: 'triage-bot', tools: ['list_issues'], delivery: 1 }),
+    ],
+  },
+  {
+    name: "an MCP tool call outside the task's plan names the MCP tool and server",
+    expect: 'alert',
+    spans: [
+      started('T-sc-mcp', 0, { agent: 'helpdesk-agent', intent: 'answer ticket 7', tools: ['tickets.get', 'tickets.comment'] }),
+      issued('tok-sc-mcp', 1, { task: 'T-sc-mcp', agent: 'helpdesk-agent', audience: ['mcp-tickets'] }),
+      mcpUse('tok-sc-mcp', 5, { agent: 'helpdesk-agent', target: 'mcp-tickets', tool: 'tickets.get', task: 'T-sc-mcp' }),
+      mcpUse('tok-sc-mcp', 9, { agent: 'helpdesk-agent', target: 'mcp-tickets', tool: 'tickets.export_all', task: 'T-sc-mcp' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-sc-mcp',
+        severity: 'high',
+        count: 1,
+        reason: ["invoked MCP tool tickets.export_all on server mcp-tickets, outside the task's tools [tickets.get, tickets.comment]"],
+      },
     ],
   },
 ];
