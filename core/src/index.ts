@@ -1,6 +1,7 @@
 export { API_ROLES, SecretKey, loadConfig, type ApiKeySpec, type ApiRole, type Config } from './config.js';
 export { ConfigError, HttpError, IntentwatchError, StoreError } from './errors.js';
 export { createLogger, rootLogger, type Logger } from './logger.js';
+export { REDACTED_PASSWORD, redactUrlPasswords } from './redact-url.js';
 export { collectProcessMetrics, counter, gauge, histogram, registry } from './metrics.js';
 export {
   MAX_STORE_MS,
