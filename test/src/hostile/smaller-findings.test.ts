@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { existsSync } from 'node:fs';
 import { AlertStore, SuppressionStore } from '@intentwatch/detectors';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AllInOne, INGEST_KEY, KEYS, apiFetch, plantAlerts, startAll } from './running-all.js';
 import { hex } from './support.js';
@@ -248,5 +250,42 @@ describe('a port bound to the loopback', () => {
     const port = new URL(m.api).port;
     const ok = await withHost(`${m.api}/v1/me`, `localhost:${port}`, { headers: { authorization: `Bearer ${KEYS.viewer}` } });
     expect(ok.status).toBe(200);
+  });
+});
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('the web UI given an address with malformed percent-encoding', () => {
+  it('shows "no such page" instead of throwing, and the queue again from its link', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(15_000);
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${m.api}/`);
+      await page.fill('#api-key', KEYS.viewer);
+      await page.press('#api-key', 'Enter');
+      await page.waitForSelector('table.queue');
+
+      for (const hash of ['#/alerts/%E0%A4%A', '#/tokens/%E0%A4%A', '#/agents/%ZZ', '#/alerts/%']) {
+        await page.evaluate((h) => {
+          location.hash = h;
+        }, hash);
+        await expect.poll(() => page.textContent('.page-error'), { timeout: 10_000 }).toContain('No such page');
+      }
+      // Opened as a link, not only reached by navigating.
+      await page.goto(`${m.api}/#/alerts/%E0%A4%A`);
+      await expect.poll(() => page.textContent('.page-error'), { timeout: 10_000 }).toContain('No such page');
+      await page.click('.page-error a');
+      await page.waitForSelector('table.queue');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
