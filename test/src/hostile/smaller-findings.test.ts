@@ -273,9 +273,7 @@ describe('the web UI given an address with malformed percent-encoding', () => {
       await page.waitForSelector('table.queue');
 
       for (const hash of ['#/alerts/%E0%A4%A', '#/tokens/%E0%A4%A', '#/agents/%ZZ', '#/alerts/%']) {
-        await page.evaluate((h) => {
-          location.hash = h;
-        }, hash);
+        await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
         await expect.poll(() => page.textContent('.page-error'), { timeout: 10_000 }).toContain('No such page');
       }
       // Opened as a link, not only reached by navigating.
