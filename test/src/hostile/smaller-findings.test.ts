@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { AlertStore, SuppressionStore } from '@intentwatch/detectors';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AllInOne, INGEST_KEY, KEYS, apiFetch, plantAlerts, startAll } from './running-all.js';
+import { type AllInOne, INGEST_KEY, KEYS, type PlantedAlert, apiFetch, plantAlerts, sendMisuse, startAll } from './running-all.js';
 import { hex } from './support.js';
 
 /**
@@ -13,8 +13,23 @@ import { hex } from './support.js';
  * with any characters, and the Host check of loopback-bound ports.
  */
 let m: AllInOne;
+/** Token ids that ingest accepts and the API once refused: longer than 512 characters, control characters, wide characters. */
+const ids = {
+  long: `tok-long-${hex(4)}-${'x'.repeat(700)}`,
+  control: `tok-ctl-${hex(4)}\u0001\u001b[2J\u007f\ttab`,
+  wide: `tok-wide-${hex(4)}-${'é漢😀'.repeat(1000)}`.slice(0, 4096),
+};
+const tokens = { audit: `tok-audit-${hex(4)}`, legacy: `tok-legacy-${hex(4)}`, ...ids };
+/** One alert per token of `tokens`, planted once for the whole file (each plant waits for the detectors). */
+let planted: PlantedAlert[];
+const alertOf = (token: string) => {
+  const a = planted.find((p) => p.tokenId === token);
+  if (!a) throw new Error(`no alert planted for ${token.slice(0, 30)}`);
+  return a;
+};
 beforeAll(async () => {
   m = await startAll();
+  planted = await plantAlerts(m, Object.values(tokens));
 });
 afterAll(async () => {
   await m?.stop();
@@ -83,13 +98,13 @@ describe('the audit name of an API key', () => {
     expect(me.name).toMatch(/^key:analyst:[0-9a-f]{8}$/);
     expect(reveals(me.name, KEYS.analyst)).toBe(false);
 
-    const [alert] = await plantAlerts(m, [`tok-audit-${hex(4)}`]);
-    const patch = await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert?.id ?? '')}`, 'analyst', {
+    const alert = alertOf(tokens.audit);
+    const patch = await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert.id)}`, 'analyst', {
       method: 'PATCH',
       body: JSON.stringify({ status: 'acknowledged', note: 'looking' }),
     });
     expect(patch.status).toBe(200);
-    const detail = (await (await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert?.id ?? '')}`, 'viewer')).json()) as {
+    const detail = (await (await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert.id)}`, 'viewer')).json()) as {
       history: { actor: string; action: string }[];
       notes: { author: string }[];
     };
@@ -101,8 +116,8 @@ describe('the audit name of an API key', () => {
   it('keeps rows written under the former name readable, without the key’s first characters, and the suppression still its author’s', async () => {
     const former = legacyName(KEYS.analyst);
     const digest4 = former.slice(-4);
-    const [alert] = await plantAlerts(m, [`tok-legacy-${hex(4)}`]);
-    await new AlertStore(m.running.store).updateTriage(alert?.id ?? '', { status: 'acknowledged', note: 'old note' }, former);
+    const alert = alertOf(tokens.legacy);
+    await new AlertStore(m.running.store).updateTriage(alert.id, { status: 'acknowledged', note: 'old note' }, former);
     const suppression = await new SuppressionStore(m.running.store).create(
       {
         detector: '*',
@@ -114,7 +129,7 @@ describe('the audit name of an API key', () => {
       former,
     );
 
-    const detail = (await (await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert?.id ?? '')}`, 'viewer')).json()) as {
+    const detail = (await (await apiFetch(m, `/v1/alerts/${encodeURIComponent(alert.id)}`, 'viewer')).json()) as {
       history: { actor: string }[];
       notes: { author: string; text: string }[];
     };
@@ -131,16 +146,8 @@ describe('the audit name of an API key', () => {
 });
 
 describe('a token id that ingest accepts', () => {
-  const ids = {
-    long: `tok-long-${hex(4)}-${'x'.repeat(700)}`,
-    control: `tok-ctl-${hex(4)}\u0001\u001b[2J\u007f\ttab`,
-    wide: `tok-wide-${hex(4)}-${'é漢😀'.repeat(1000)}`.slice(0, 4096),
-  };
-
   it('can be looked up, filtered on and suppressed through the API, whatever its length (to 4096) and characters', async () => {
-    const tokens = Object.values(ids);
-    const alerts = await plantAlerts(m, tokens);
-    for (const id of tokens) {
+    for (const id of Object.values(ids)) {
       const token = await apiFetch(m, `/v1/tokens/${encodeURIComponent(id)}`, 'viewer');
       expect(token.status, `GET /v1/tokens/ for ${JSON.stringify(id.slice(0, 30))}`).toBe(200);
       expect(((await token.json()) as { tokenId: string }).tokenId).toBe(id);
@@ -149,7 +156,7 @@ describe('a token id that ingest accepts', () => {
       expect(filtered.status).toBe(200);
       const listed = ((await filtered.json()) as { alerts: { id: string; tokenId: string }[] }).alerts;
       expect(listed.map((a) => a.tokenId)).toEqual([id]);
-      expect(listed[0]?.id).toBe(alerts.find((a) => a.tokenId === id)?.id);
+      expect(listed[0]?.id).toBe(alertOf(id).id);
 
       const suppress = await apiFetch(m, '/v1/suppressions', 'analyst', {
         method: 'POST',
@@ -174,20 +181,14 @@ describe('a token id that ingest accepts', () => {
   it('longer than 4096 characters is stored cut to 4096, and found by what was stored', async () => {
     const id = `tok-huge-${hex(4)}-${'y'.repeat(6000)}`;
     const stored = id.slice(0, 4096);
-    await plantAlerts(m, [stored]).catch(() => undefined);
+    // A grant and a use, sent with the whole id (a 200 means both are committed).
+    await sendMisuse(m, [id]);
     const res = await apiFetch(m, `/v1/tokens/${encodeURIComponent(stored)}`, 'viewer');
     expect(res.status).toBe(200);
-    const ingest = { authorization: `Bearer ${INGEST_KEY}`, 'content-type': 'application/json' };
-    const sent = await fetch(`${m.collector}/v1/token-events`, {
-      method: 'POST',
-      headers: ingest,
-      body: JSON.stringify([{ 'token.event': 'revoked', 'token.id': id }]),
-    });
-    expect(sent.status).toBe(200);
-    const token = (await (await apiFetch(m, `/v1/tokens/${encodeURIComponent(stored)}`, 'viewer')).json()) as {
-      events: { event: string }[];
-    };
-    expect(token.events.map((e) => e.event)).toContain('revoked');
+    const token = (await res.json()) as { tokenId: string; events: { event: string }[]; uses: { total: number } };
+    expect(token.tokenId).toBe(stored);
+    expect(token.events.map((e) => e.event)).toContain('issued');
+    expect(token.uses.total).toBe(1);
     // One past the limit is refused with a message, not looked up.
     const over = await apiFetch(m, `/v1/tokens/${encodeURIComponent(`${stored}z`)}`, 'viewer');
     expect(over.status).toBe(400);
