@@ -38,6 +38,8 @@ export interface ApiOptions {
   ui?: boolean;
   /** Optional parts mounted among `routers` that clients may offer (`GET /v1/me`), e.g. `responders`. */
   features?: string[];
+  /** Host names answered besides the loopback's when bound to a loopback address (`INTENTWATCH_ALLOWED_HOSTS`). */
+  allowedHosts?: readonly string[];
 }
 
 const requests = counter('intentwatch_api_requests_total', 'API requests answered, by route and status', ['method', 'route', 'status']);
@@ -124,7 +126,7 @@ export class Api {
       }),
     );
     // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
-    app.use(loopbackHostGuard(() => this.#host));
+    app.use(loopbackHostGuard(() => this.#host, options.allowedHosts));
     app.use((req, res, next) => {
       const started = performance.now();
       res.on('finish', () => {

@@ -4,6 +4,8 @@ import { type HttpError, createLogger, loopbackHostGuard, registry } from '@inte
 export interface HealthServerOptions {
   /** Resolves true when the role can do its work (e.g. the store answers); `GET /readyz` says so. */
   readiness: () => Promise<boolean>;
+  /** Host names answered besides the loopback's when bound to a loopback address (`INTENTWATCH_ALLOWED_HOSTS`). */
+  allowedHosts?: readonly string[];
 }
 
 /**
@@ -24,7 +26,7 @@ export class HealthServer {
   /** Listens on `host:port`; resolves with the bound port (useful with port 0). */
   listen(port: number, host: string): Promise<number> {
     // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
-    const hostGuard = loopbackHostGuard(() => host);
+    const hostGuard = loopbackHostGuard(() => host, this.#options.allowedHosts);
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const send = (status: number, type: string, body: string) => {

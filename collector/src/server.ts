@@ -13,7 +13,8 @@ import type { RowBatch } from './rows.js';
 export type CollectorConfig = Pick<
   Config,
   'maxBodyBytes' | 'keepContextSpans' | 'maxAttributes' | 'maxAttributeLength' | 'batchRows' | 'batchMs' | 'maxPendingRows' | 'ingestKeys'
->;
+> &
+  Partial<Pick<Config, 'allowedHosts'>>;
 
 const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
 const rejected = counter('intentwatch_spans_rejected_total', 'Spans and events rejected, by endpoint', ['endpoint']);
@@ -87,7 +88,7 @@ export class Collector {
       next();
     });
     // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
-    app.use(loopbackHostGuard(() => this.#host));
+    app.use(loopbackHostGuard(() => this.#host, this.#config.allowedHosts));
     const raw = express.raw({ type: () => true, limit: this.#config.maxBodyBytes, inflate: true });
     const auth = ingestAuth(this.#config.ingestKeys);
 

@@ -39,14 +39,20 @@ export function hostOfHeader(header: string): string {
  * but the loopback (a name a web page re-pointed at 127.0.0.1 — DNS rebinding) gets 421, so a
  * browser visiting a hostile site cannot read from or send to a port that is open on this
  * machine only. `boundHost()` is the address the server listens on; nothing is checked when it
- * is not a loopback address (the port is meant to be reached from elsewhere). A request without
- * `Host` (HTTP/1.0) is not from a browser and passes.
+ * is not a loopback address (the port is meant to be reached from elsewhere). `allowedHosts`
+ * (INTENTWATCH_ALLOWED_HOSTS) are further names answered, such as the public name a reverse proxy
+ * on the same machine forwards. A request without `Host` (HTTP/1.0) is not from a browser and passes.
  */
-export function loopbackHostGuard(boundHost: () => string | undefined) {
+export function loopbackHostGuard(boundHost: () => string | undefined, allowedHosts: readonly string[] = []) {
+  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
+  const hostAllowed = (header: string) => {
+    const host = hostOfHeader(header).toLowerCase().replace(/\.$/, '');
+    return isLoopbackHost(host) || allowed.has(host);
+  };
   return (req: IncomingMessage, _res: unknown, next: (err?: unknown) => void): void => {
     const bound = boundHost();
     const header = req.headers.host;
-    if (bound === undefined || !isLoopbackHost(bound) || header === undefined || isLoopbackHost(hostOfHeader(header))) {
+    if (bound === undefined || !isLoopbackHost(bound) || header === undefined || hostAllowed(header)) {
       next();
       return;
     }
@@ -54,7 +60,7 @@ export function loopbackHostGuard(boundHost: () => string | undefined) {
       new HttpError(
         421,
         'misdirected_request',
-        `this server listens on the loopback address ${bound} and answers only requests for a loopback host (127.0.0.1, [::1], localhost); got Host: ${JSON.stringify(header.slice(0, 100))}`,
+        `this server listens on the loopback address ${bound} and answers only requests for a loopback host (127.0.0.1, [::1], localhost) or one named in INTENTWATCH_ALLOWED_HOSTS; got Host: ${JSON.stringify(header.slice(0, 100))}`,
       ),
     );
   };
