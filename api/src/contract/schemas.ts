@@ -437,7 +437,12 @@ export const text = (max: number, what = 'text') =>
  * control characters too — since ingest stores such ids and each must be found, filtered and
  * suppressed. Matched exactly, always as a query parameter.
  */
-export const IdText = z.string().min(1, 'not empty').max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`);
+export const IdText = z
+  .string()
+  .min(1, 'not empty')
+  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
+  // Ingest replaces a lone surrogate by U+FFFD (collector/src/well-formed.ts), so no stored id holds one.
+  .refine((v) => (v as unknown as { isWellFormed(): boolean }).isWellFormed(), 'well-formed Unicode (no lone surrogate)');
 
 const DETECTOR_ID = /^[a-z][a-z0-9_]{0,63}$/;
 export const detectorId = z.string().regex(DETECTOR_ID, 'a detector id such as scope_creep (lower-case letters, digits, _)');

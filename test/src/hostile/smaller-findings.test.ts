@@ -178,6 +178,16 @@ describe('a token id that ingest accepts', () => {
     }
   });
 
+  it('holding a lone surrogate, which ingest stores as U+FFFD, is a 400 in a suppression, not a store error', async () => {
+    const res = await apiFetch(m, '/v1/suppressions', 'analyst', {
+      method: 'POST',
+      // JSON.stringify would escape the surrogate the same way; written out so the escape is plain to see.
+      body: `{"detector":"*","scope":"token","value":"tok-\\ud800","reason":"lone surrogate","expiresAt":"${new Date(Date.now() + 3_600_000).toISOString()}"}`,
+    });
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toContain('value');
+  });
+
   it('longer than 4096 characters is stored cut to 4096, and found by what was stored', async () => {
     const id = `tok-huge-${hex(4)}-${'y'.repeat(6000)}`;
     const stored = id.slice(0, 4096);
