@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiKeySpec, ApiRole } from '@intentwatch/core';
@@ -7,17 +7,23 @@ interface StoredKey {
   role: ApiRole;
   /** SHA-256 of the key, hex. The key itself is never written anywhere. */
   sha256: string;
-  /** First characters of the key, to tell keys apart in logs and the audit trail. */
-  prefix: string;
+  /** First characters of the key, kept in files written by earlier versions; no longer read or written. */
+  prefix?: string;
 }
 
 export interface KeyIdentity {
   role: ApiRole;
   /**
-   * A non-secret name for the key holder, used in audit events: the key's first characters and
-   * four hex digits of its digest ("key:iw_ab1…3f0c"), so that keys sharing a prefix stay apart.
+   * The key holder's name in audit events, shown to every key holder: the role and eight hex
+   * digits of a digest of the key under a label of its own ("key:analyst:5c1e09a2"), which tells
+   * keys apart and nothing of the key itself.
    */
   name: string;
+  /**
+   * The name earlier versions wrote for this key, as audit rows show it today ("key:…3f0c", see
+   * shownAuditName): the author of a suppression made under that name is still its author.
+   */
+  formerName: string;
   /** A stable, non-secret id of the key (part of its digest), for per-key rate limits. */
   id: string;
 }
@@ -31,6 +37,9 @@ export function roleAllows(role: ApiRole, required: ApiRole): boolean {
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
+/** The HMAC key under which a key's digest becomes its audit name: names are not a prefix of any digest kept elsewhere. */
+const NAME_LABEL = 'intentwatch api key audit name v1';
+
 /**
  * The API keys this deployment accepts. From `INTENTWATCH_API_KEYS` when set; otherwise an
  * admin key generated on first start, whose digest is kept in `<dataDir>/api-keys.json` and
@@ -43,20 +52,25 @@ export class ApiKeys {
     this.#keys = keys.map((k) => ({
       role: k.role,
       digest: Buffer.from(k.sha256, 'hex'),
-      identity: { role: k.role, name: `key:${k.prefix}…${k.sha256.slice(0, 4)}`, id: k.sha256.slice(0, 16) },
+      identity: {
+        role: k.role,
+        name: `key:${k.role}:${createHmac('sha256', NAME_LABEL).update(Buffer.from(k.sha256, 'hex')).digest('hex').slice(0, 8)}`,
+        formerName: `key:…${k.sha256.slice(0, 4)}`,
+        id: k.sha256.slice(0, 16),
+      },
     }));
   }
 
   static load(specs: ApiKeySpec[] | undefined, dataDir: string): { keys: ApiKeys; generated?: string } {
     if (specs && specs.length > 0) {
-      return { keys: new ApiKeys(specs.map((s) => ({ role: s.role, sha256: sha256(s.key).toString('hex'), prefix: s.key.slice(0, 6) }))) };
+      return { keys: new ApiKeys(specs.map((s) => ({ role: s.role, sha256: sha256(s.key).toString('hex') }))) };
     }
     const file = path.join(dataDir, 'api-keys.json');
     if (existsSync(file)) {
       return { keys: new ApiKeys(JSON.parse(readFileSync(file, 'utf8')) as StoredKey[]) };
     }
     const key = `iw_${randomBytes(24).toString('base64url')}`;
-    const stored: StoredKey[] = [{ role: 'admin', sha256: sha256(key).toString('hex'), prefix: key.slice(0, 6) }];
+    const stored: StoredKey[] = [{ role: 'admin', sha256: sha256(key).toString('hex') }];
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     return { keys: new ApiKeys(stored), generated: key };

@@ -77,7 +77,7 @@ describe('API access', () => {
     const created = await h.call('/v1/suppressions', { method: 'POST', key: KEYS.analyst, body });
     expect(created.status).toBe(201);
     const { id, author } = (await created.json()) as { id: string; author: string };
-    expect(author).toMatch(/^key:analys…[0-9a-f]{4}$/);
+    expect(author).toMatch(/^key:analyst:[0-9a-f]{8}$/);
     const lift = (key: string) => h.call(`/v1/suppressions/${id}`, { method: 'DELETE', key });
     expect((await lift(KEYS.viewer)).status).toBe(403);
     expect((await lift(KEYS.analyst2)).status).toBe(403);

@@ -1,5 +1,16 @@
-import type { Server } from 'node:http';
-import { type Config, HttpError, type Store, StoreError, counter, createLogger, histogram, registry } from '@intentwatch/core';
+import { type Server, createServer } from 'node:http';
+import {
+  type Config,
+  HttpError,
+  MAX_ID_LENGTH,
+  type Store,
+  StoreError,
+  counter,
+  createLogger,
+  histogram,
+  loopbackHostGuard,
+  registry,
+} from '@intentwatch/core';
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
@@ -27,6 +38,8 @@ export interface ApiOptions {
   ui?: boolean;
   /** Optional parts mounted among `routers` that clients may offer (`GET /v1/me`), e.g. `responders`. */
   features?: string[];
+  /** Host names answered besides the loopback's when bound to a loopback address (`INTENTWATCH_ALLOWED_HOSTS`). */
+  allowedHosts?: readonly string[];
 }
 
 const requests = counter('intentwatch_api_requests_total', 'API requests answered, by route and status', ['method', 'route', 'status']);
@@ -39,6 +52,8 @@ const duration = histogram(
 
 /** JSON bodies (triage, suppressions) are small; this bounds what a client can make us parse. */
 const MAX_JSON_BODY = '64kb';
+/** Request line and headers: the default 16 KiB plus the longest identifier percent-encoded. */
+const MAX_HEADER_BYTES = 16 * 1024 + MAX_ID_LENGTH * 9;
 
 /**
  * The analysts' HTTP API and web UI. Open: the UI's static files, `/healthz`, `/readyz` and
@@ -51,19 +66,24 @@ export class Api {
   readonly app: express.Express;
   readonly #log = createLogger('api.http');
   #server: Server | undefined;
+  /** The address listened on (for the Host check of a loopback-bound API). */
+  #host: string | undefined;
 
   constructor(options: ApiOptions) {
     this.app = this.#build(options);
   }
 
   listen(port: number, host: string): Promise<number> {
+    this.#host = host;
     return new Promise((resolve, reject) => {
-      const server = this.app.listen(port, host, (err?: Error) => {
-        if (err) reject(err);
-        else {
-          const addr = server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        }
+      // Room in the request line for any identifier ingest stores (MAX_ID_LENGTH characters,
+      // percent-encoded up to 9 bytes each) in a path such as /v1/tokens/:id.
+      const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, this.app);
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
       });
       this.#server = server;
     });
@@ -105,6 +125,8 @@ export class Api {
         referrerPolicy: { policy: 'no-referrer' },
       }),
     );
+    // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
+    app.use(loopbackHostGuard(() => this.#host, options.allowedHosts));
     app.use((req, res, next) => {
       const started = performance.now();
       res.on('finish', () => {

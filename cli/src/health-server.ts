@@ -1,9 +1,11 @@
 import { type Server, createServer } from 'node:http';
-import { createLogger, registry } from '@intentwatch/core';
+import { type HttpError, createLogger, loopbackHostGuard, registry } from '@intentwatch/core';
 
 export interface HealthServerOptions {
   /** Resolves true when the role can do its work (e.g. the store answers); `GET /readyz` says so. */
   readiness: () => Promise<boolean>;
+  /** Host names answered besides the loopback's when bound to a loopback address (`INTENTWATCH_ALLOWED_HOSTS`). */
+  allowedHosts?: readonly string[];
 }
 
 /**
@@ -23,12 +25,22 @@ export class HealthServer {
 
   /** Listens on `host:port`; resolves with the bound port (useful with port 0). */
   listen(port: number, host: string): Promise<number> {
+    // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
+    const hostGuard = loopbackHostGuard(() => host, this.#options.allowedHosts);
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const send = (status: number, type: string, body: string) => {
         res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
         res.end(body);
       };
+      let misdirected: HttpError | undefined;
+      hostGuard(req, res, (e) => {
+        misdirected = e as HttpError | undefined;
+      });
+      if (misdirected) {
+        send(misdirected.status, 'application/json', JSON.stringify({ error: { code: misdirected.code, message: misdirected.message } }));
+        return;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         send(405, 'application/json', JSON.stringify({ error: { code: 'method_not_allowed', message: 'only GET is served here' } }));
         return;

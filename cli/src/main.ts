@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, IntentwatchError, createLogger, loadConfig } from '@intentwatch/core';
+import { ConfigError, IntentwatchError, createLogger, loadConfig, redactUrlPasswords } from '@intentwatch/core';
 import { parseArgs, usage } from './args.js';
 import type { Running } from './start.js';
 import { startTelemetry } from './telemetry.js';
@@ -46,9 +46,9 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   if (e instanceof ConfigError || e instanceof IntentwatchError) {
-    process.stderr.write(`intentwatch: ${e.message}\n`);
+    process.stderr.write(`intentwatch: ${redactUrlPasswords(e.message)}\n`);
   } else {
-    process.stderr.write(`intentwatch: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(`intentwatch: ${redactUrlPasswords(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
   }
   process.exit(1);
 });

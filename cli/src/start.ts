@@ -97,6 +97,7 @@ async function startRoles(
       features: responder ? ['responders'] : [],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
+      allowedHosts: config.allowedHosts,
     });
     running.apiPort = await api.listen(config.apiPort, config.host);
     stops.unshift(() => api.close());
@@ -130,7 +131,7 @@ async function startRoles(
   }
   if (args.role === 'detectors') {
     // The detectors role serves no HTTP of its own; probes and scrapes need somewhere to go.
-    const health = new HealthServer({ readiness: () => store.ping() });
+    const health = new HealthServer({ readiness: () => store.ping(), allowedHosts: config.allowedHosts });
     running.healthPort = await health.listen(config.healthPort, config.host);
     stops.unshift(() => health.close());
     say(`  health      http://${config.host}:${running.healthPort}/healthz  (also /readyz, /metrics)`);

@@ -1,6 +1,8 @@
 import {
   ATTR,
   type Attributes,
+  ID_ATTRIBUTES,
+  MAX_ID_LENGTH,
   TASK_EVENTS,
   TOKEN_EVENTS,
   actionOf,
@@ -235,8 +237,10 @@ export function limitAttributes(attrs: Attributes, options: Pick<NormalizeOption
   }
   for (const k of keys.slice(0, options.maxAttributes)) {
     const v = attrs[k];
-    if (typeof v === 'string' && v.length > options.maxAttributeLength) {
-      attrs[k] = cutAt(v, options.maxAttributeLength);
+    // Identifiers are cut at the length the API can look up (MAX_ID_LENGTH), whatever the limit of other values.
+    const max = ID_ATTRIBUTES.has(k) ? Math.min(options.maxAttributeLength, MAX_ID_LENGTH) : options.maxAttributeLength;
+    if (typeof v === 'string' && v.length > max) {
+      attrs[k] = cutAt(v, max);
       count++;
     } else if (v !== null && typeof v === 'object' && JSON.stringify(v).length > options.maxAttributeLength) {
       attrs[k] = cutAt(JSON.stringify(v), options.maxAttributeLength);

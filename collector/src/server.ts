@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { type Config, HttpError, type Store, counter, createLogger } from '@intentwatch/core';
+import { type Config, HttpError, type Store, counter, createLogger, loopbackHostGuard } from '@intentwatch/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { BatchWriter } from './batch-writer.js';
 import { ingestAuth } from './ingest-auth.js';
@@ -13,7 +13,8 @@ import type { RowBatch } from './rows.js';
 export type CollectorConfig = Pick<
   Config,
   'maxBodyBytes' | 'keepContextSpans' | 'maxAttributes' | 'maxAttributeLength' | 'batchRows' | 'batchMs' | 'maxPendingRows' | 'ingestKeys'
->;
+> &
+  Partial<Pick<Config, 'allowedHosts'>>;
 
 const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
 const rejected = counter('intentwatch_spans_rejected_total', 'Spans and events rejected, by endpoint', ['endpoint']);
@@ -38,6 +39,8 @@ export class Collector {
   readonly #log = createLogger('collector.http');
   #server: Server | undefined;
   #closing = false;
+  /** The address listened on (for the Host check of a loopback-bound collector). */
+  #host: string | undefined;
 
   constructor(store: Store, config: CollectorConfig) {
     this.#config = config;
@@ -47,6 +50,7 @@ export class Collector {
 
   /** Listens on `host:port`; resolves with the bound port (useful with port 0). */
   listen(port: number, host: string): Promise<number> {
+    this.#host = host;
     return new Promise((resolve, reject) => {
       const server = this.app.listen(port, host, (err?: Error) => {
         if (err) reject(err);
@@ -83,6 +87,8 @@ export class Collector {
       if (this.#closing) res.setHeader('Connection', 'close');
       next();
     });
+    // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
+    app.use(loopbackHostGuard(() => this.#host, this.#config.allowedHosts));
     const raw = express.raw({ type: () => true, limit: this.#config.maxBodyBytes, inflate: true });
     const auth = ingestAuth(this.#config.ingestKeys);
 

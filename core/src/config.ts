@@ -137,6 +137,20 @@ const schema = z.object({
   INTENTWATCH_ANOMALY_THRESHOLD: z.coerce.number({ error: 'a number' }).positive('a number above 0').default(3.5),
   INTENTWATCH_API_RATE_LIMIT: positiveInt(600),
   INTENTWATCH_POLICIES_FILE: optionalString,
+  INTENTWATCH_ALLOWED_HOSTS: optionalString.transform((v, ctx): string[] => {
+    const names = (v ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase().replace(/\.$/, ''))
+      .filter(Boolean);
+    if (names.some((n) => !/^[a-z0-9.-]{1,253}$/.test(n) && !/^\[[0-9a-f:.]{2,45}\]$/.test(n))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'comma-separated host names (monitor.corp.example) or bracketed IPv6 addresses, without ports',
+      });
+      return z.NEVER;
+    }
+    return names;
+  }),
   INTENTWATCH_WEBHOOK_ALLOW: optionalString.transform((v) =>
     (v ?? '')
       .split(',')
@@ -180,6 +194,11 @@ export interface Config {
   retentionDays: number;
   maxAttributes: number;
   maxAttributeLength: number;
+  /**
+   * Host names besides the loopback's that the ports answer when bound to a loopback address
+   * (`INTENTWATCH_ALLOWED_HOSTS`): the public name a reverse proxy on the same machine forwards.
+   */
+  allowedHosts: string[];
   /** Allow exporting our own telemetry into this process's own collector port. */
   selfTelemetry: boolean;
   /**
@@ -289,6 +308,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     maxAttributes: e.INTENTWATCH_MAX_ATTRIBUTES,
     maxAttributeLength: e.INTENTWATCH_MAX_ATTRIBUTE_LENGTH,
     selfTelemetry: e.INTENTWATCH_SELF_TELEMETRY,
+    allowedHosts: e.INTENTWATCH_ALLOWED_HOSTS,
     detectLagMs: e.INTENTWATCH_DETECT_LAG_MS,
     defaultMaxSessionS: e.INTENTWATCH_DEFAULT_MAX_SESSION_S,
     anomaly: {

@@ -1,3 +1,5 @@
+import { redactUrlPasswords } from './redact-url.js';
+
 /**
  * The few typed errors the project throws. Each carries a stable `code` that callers branch
  * on and an optional `cause`; messages say what was expected and what was received.
@@ -12,10 +14,13 @@ export class IntentwatchError extends Error {
   }
 }
 
-/** A configuration value is missing or malformed. The message names the variable. */
+/**
+ * A configuration value is missing or malformed. The message names the variable; the password of
+ * any URL in it (a malformed `REDIS_URL` echoed back) is replaced by `***`.
+ */
 export class ConfigError extends IntentwatchError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('config_invalid', message, options);
+    super('config_invalid', redactUrlPasswords(message), options);
   }
 }
 

@@ -1,11 +1,19 @@
 export { API_ROLES, SecretKey, loadConfig, type ApiKeySpec, type ApiRole, type Config } from './config.js';
 export { ConfigError, HttpError, IntentwatchError, StoreError } from './errors.js';
 export { createLogger, rootLogger, type Logger } from './logger.js';
+export { REDACTED_PASSWORD, redactUrlPasswords } from './redact-url.js';
+export { shownAuditName } from './audit-name.js';
+export { hostOfHeader, isLoopbackHost, loopbackHostGuard } from './loopback-host.js';
 export { collectProcessMetrics, counter, gauge, histogram, registry } from './metrics.js';
 export {
   MAX_STORE_MS,
+  MAX_STORE_NANOS,
   MIN_STORE_MS,
+  MIN_STORE_NANOS,
+  STORE_TIME_RANGE,
   isStorableMs,
+  isStorableNanos,
+  rfc3339ToNanos,
   msToDateTime64,
   msToRfc3339,
   nanosToDateTime64,
@@ -14,6 +22,7 @@ export {
   parseStoreTime,
 } from './time.js';
 export * from './conventions/attributes.js';
+export { ID_ATTRIBUTES, MAX_ID_LENGTH } from './conventions/ids.js';
 export { globToClickHouseRegex, globToRegExp, matchesAnyGlob } from './conventions/glob.js';
 export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { redactUrlPasswords } from './redact-url.js';
 
 export type { Logger } from 'pino';
 
@@ -19,6 +20,9 @@ export function rootLogger(): Logger {
         paths: ['authorization', '*.authorization', 'headers.authorization', 'key', '*.key', 'secret', '*.secret'],
         censor: '[redacted]',
       },
+      // Whatever a line carries (an error from a client library, a URL from the configuration),
+      // no URL password is written: `redis://:***@cache:6379`.
+      hooks: { streamWrite: redactUrlPasswords },
     },
     pino.destination({ fd: 2, sync: false }),
   );

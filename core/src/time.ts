@@ -14,6 +14,31 @@ export const MIN_STORE_MS = -2_208_988_800_000;
 /** Latest time a DateTime64(9) column holds (2262-04-11T23:47:16.854Z), in epoch milliseconds. */
 export const MAX_STORE_MS = 9_223_372_036_854;
 
+/** Earliest and latest time a DateTime64(9) column holds, in epoch nanoseconds. */
+export const MIN_STORE_NANOS = -2_208_988_800_000_000_000n;
+export const MAX_STORE_NANOS = 9_223_372_036_854_775_807n;
+/** The times the store holds, for messages: "from 1900-01-01T00:00:00Z to 2262-04-11T23:47:16Z". */
+export const STORE_TIME_RANGE = 'from 1900-01-01T00:00:00Z to 2262-04-11T23:47:16Z';
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/**
+ * An RFC 3339 time → epoch nanoseconds, every fractional digit kept; undefined for anything else.
+ * rfc3339ToNanos('2026-11-25T10:00:00.123456789Z') === 1795687200123456789n
+ */
+export function rfc3339ToNanos(value: string): bigint | undefined {
+  const m = RFC3339.exec(value.trim());
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2]}${(m[4] ?? 'Z').toUpperCase()}`);
+  if (!Number.isFinite(ms)) return undefined;
+  return BigInt(Math.floor(ms / 1000)) * 1_000_000_000n + BigInt((m[3] ?? '0').padEnd(9, '0'));
+}
+
+/** True when `nanos` is a time every DateTime64(9) column can hold ({@link STORE_TIME_RANGE}, to the nanosecond). */
+export function isStorableNanos(nanos: bigint): boolean {
+  return nanos >= MIN_STORE_NANOS && nanos <= MAX_STORE_NANOS;
+}
+
 /** True when `ms` is a time every DateTime64 column of the schema can hold. */
 export function isStorableMs(ms: number): boolean {
   return Number.isFinite(ms) && ms >= MIN_STORE_MS && ms <= MAX_STORE_MS;

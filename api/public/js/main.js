@@ -37,6 +37,19 @@ function parseHash() {
   return { path: path || '/alerts', query: new URLSearchParams(query) };
 }
 
+/**
+ * A path segment of the hash, percent-decoded; null when it is not valid percent-encoding.
+ * @param {string} p
+ * @returns {string | null}
+ */
+function decodeParam(p) {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    return null;
+  }
+}
+
 /** @param {string} hash */
 export function navigate(hash) {
   if (location.hash === hash) route();
@@ -69,7 +82,21 @@ async function route() {
     replace(root, h('div', { class: 'page-error' }, 'No such page. ', h('a', { href: '#/alerts', class: 'link' }, 'Back to the queue')));
     return;
   }
-  const params = match.m.slice(1).map((p) => decodeURIComponent(p));
+  const decoded = match.m.slice(1).map(decodeParam);
+  if (decoded.includes(null)) {
+    // A link cut or typed by hand (`#/alerts/%E0%A4%A`): its id cannot be read, so it names nothing.
+    replace(
+      root,
+      h(
+        'div',
+        { class: 'page-error' },
+        'No such page: the address is not valid. ',
+        h('a', { href: '#/alerts', class: 'link' }, 'Back to the queue'),
+      ),
+    );
+    return;
+  }
+  const params = /** @type {string[]} */ (decoded);
   const ctx = {
     root,
     me,

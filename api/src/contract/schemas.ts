@@ -5,7 +5,7 @@
  * from what the code does. Response schemas are strict: a field the document does not list is
  * a field the API does not send.
  */
-import { API_ROLES } from '@intentwatch/core';
+import { API_ROLES, MAX_ID_LENGTH, STORE_TIME_RANGE, isStorableNanos, rfc3339ToNanos } from '@intentwatch/core';
 import { ALERT_SORTS, ALERT_STATUSES, SEVERITIES, SUPPRESSION_SCOPES } from '@intentwatch/detectors';
 import { z } from 'zod';
 
@@ -236,7 +236,7 @@ export const AlertEventSchema = named(
   'AlertEvent',
   z.strictObject({
     time: Time,
-    actor: z.string().meta({ description: 'Who: an API key name (key:abc…) or detector:<id>' }),
+    actor: z.string().meta({ description: 'Who: an API key name (key:<role>:<digest>, nothing of the key) or detector:<id>' }),
     action: z.string().meta({ description: 'raised, reopened, status, assigned, note' }),
     fromStatus: z.string(),
     toStatus: z.string(),
@@ -432,8 +432,17 @@ export const text = (max: number, what = 'text') =>
     // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
     .regex(/^[^\u0000-\u001f\u007f]*$/, `${what} without control characters`);
 
-/** An identifier in a path or filter: 1–512 characters, no control characters. */
-export const IdText = text(512, 'an identifier').min(1, 'not empty');
+/**
+ * An identifier in a path, filter or suppression: 1–4096 characters (MAX_ID_LENGTH), any of them —
+ * control characters too — since ingest stores such ids and each must be found, filtered and
+ * suppressed. Matched exactly, always as a query parameter.
+ */
+export const IdText = z
+  .string()
+  .min(1, 'not empty')
+  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
+  // Ingest replaces a lone surrogate by U+FFFD (collector/src/well-formed.ts), so no stored id holds one.
+  .refine((v) => (v as unknown as { isWellFormed(): boolean }).isWellFormed(), 'well-formed Unicode (no lone surrogate)');
 
 const DETECTOR_ID = /^[a-z][a-z0-9_]{0,63}$/;
 export const detectorId = z.string().regex(DETECTOR_ID, 'a detector id such as scope_creep (lower-case letters, digits, _)');
@@ -451,7 +460,11 @@ const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
     )
     .pipe(z.array(item).max(20, 'at most 20 values'));
 
-export const rfc3339 = z.iso.datetime({ offset: true, error: 'an RFC 3339 time such as 2026-11-25T10:00:00Z' });
+/** An RFC 3339 time the store can hold (DateTime64(9): 1900 to 2262); any other is a 400 naming the range. */
+export const rfc3339 = z.iso.datetime({ offset: true, error: 'an RFC 3339 time such as 2026-11-25T10:00:00Z' }).refine((v) => {
+  const nanos = rfc3339ToNanos(v);
+  return nanos !== undefined && isStorableNanos(nanos);
+}, `a time ${STORE_TIME_RANGE}`);
 
 export const AlertListQuery = z.strictObject({
   detector: commaList(detectorId).optional().meta({ description: 'Detector id(s), comma-separated' }),

@@ -80,7 +80,7 @@ describe('the analyst desk API', () => {
 
     const a = await json<AlertDetailOut>(`/v1/alerts/${target.id}`);
     expect(a.notes).toEqual([
-      expect.objectContaining({ author: expect.stringMatching(/^key:analys…/), text: expect.stringContaining('rotated') }),
+      expect.objectContaining({ author: expect.stringMatching(/^key:analyst:[0-9a-f]{8}$/), text: expect.stringContaining('rotated') }),
     ]);
     const trail = a.history.filter((e) => e.action !== 'raised');
     expect(trail.map((e) => [e.action, e.detail])).toEqual([
@@ -92,7 +92,7 @@ describe('the analyst desk API', () => {
     ]);
     const [ack, , note, resolve] = trail;
     expect(ack?.actor).not.toBe(note?.actor);
-    expect(resolve?.actor).toMatch(/^key:admin-…[0-9a-f]{4}$/);
+    expect(resolve?.actor).toMatch(/^key:admin:[0-9a-f]{8}$/);
     for (const e of trail) expect(Date.parse(e.time)).toBeGreaterThanOrEqual(started - 1000);
 
     // The queue reads the same state.

@@ -36,7 +36,8 @@ export function suppressionsRouter(desk: Desk): Router {
   bind(router, routes.liftSuppression, async ({ params, identity }) => {
     const current = await view.store.get(params.id);
     if (!current) throw new HttpError(404, 'not_found', `no suppression with id ${params.id}`);
-    if (current.author !== identity.name && !roleAllows(identity.role, 'admin')) {
+    const own = current.author === identity.name || current.author === identity.formerName;
+    if (!own && !roleAllows(identity.role, 'admin')) {
       throw new HttpError(403, 'forbidden', `only its author (${current.author}) or an admin may lift this suppression`);
     }
     return view.out(await view.store.lift(params.id, identity.name));

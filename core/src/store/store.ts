@@ -27,6 +27,17 @@ const INSERT_SETTINGS = {
   input_format_null_as_default: 1,
 } as const;
 
+/**
+ * Settings of every insert into a cluster (`CLICKHOUSE_CLUSTER`): the tables written are
+ * `Distributed`, whose inserts by default land in a local queue on the server that received them
+ * and reach the shards later — an acknowledged row could then be lost with that server.
+ * `distributed_foreground_insert` makes the insert return only once every shard has its rows,
+ * so that a 2xx from the collector means stored. Sent with each insert rather than left to the
+ * server's profile (`deploy/clickhouse/users.xml` sets it too), so that a cluster configured
+ * otherwise still keeps the guarantee.
+ */
+export const CLUSTER_INSERT_SETTINGS: Readonly<ClickHouseSettings> = Object.freeze({ distributed_foreground_insert: 1 });
+
 /** What a {@link Store} needs from the configuration. */
 export type StoreConfig = Pick<Config, 'dataDir' | 'database' | 'clickhouse'>;
 
@@ -59,6 +70,8 @@ export class Store {
   readonly cluster: string | undefined;
   readonly #client: ClickHouseClient;
   readonly #rawInsert: RawInsert | undefined;
+  /** Settings every insert carries on top of the connection's (see {@link CLUSTER_INSERT_SETTINGS}). */
+  readonly #insertSettings: ClickHouseSettings;
 
   private constructor(kind: StoreKind, client: ClickHouseClient, database: string, cluster: string | undefined, rawInsert?: RawInsert) {
     this.kind = kind;
@@ -66,6 +79,7 @@ export class Store {
     this.database = database;
     this.cluster = cluster;
     this.#rawInsert = rawInsert;
+    this.#insertSettings = cluster ? CLUSTER_INSERT_SETTINGS : {};
   }
 
   /**
@@ -184,7 +198,7 @@ export class Store {
   async insert(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await this.#client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+      await this.#client.insert({ table, values: rows as object[], format: 'JSONEachRow', clickhouse_settings: this.#insertSettings });
     } catch (cause) {
       throw wrap(`insert into ${table}`, cause);
     }
@@ -208,7 +222,7 @@ export class Store {
           values: Readable.from([body]),
           format,
           columns: [...columns] as [string, ...string[]],
-          clickhouse_settings: INSERT_SETTINGS,
+          clickhouse_settings: { ...INSERT_SETTINGS, ...this.#insertSettings },
         });
       }
     } catch (cause) {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { HttpError, type Store, counter } from '@intentwatch/core';
+import { HttpError, STORE_TIME_RANGE, type Store, counter, rfc3339ToNanos, shownAuditName } from '@intentwatch/core';
 import { rfc3339ToDateTime64, toMs } from '../time.js';
 import { nextVersion } from '../version.js';
 import {
@@ -284,7 +284,7 @@ export class AlertStore {
     );
     return rows.map((r) => ({
       time: r.time,
-      actor: r.actor,
+      actor: shownAuditName(r.actor),
       action: r.action,
       fromStatus: r.from_status,
       toStatus: r.to_status,
@@ -519,7 +519,7 @@ export class AlertStore {
     const notesBy = new Map<string, AlertNote[]>();
     for (const n of notes) {
       const list = notesBy.get(n.alert_id) ?? [];
-      list.push({ author: n.actor, time: n.time, text: n.detail });
+      list.push({ author: shownAuditName(n.actor), time: n.time, text: n.detail });
       notesBy.set(n.alert_id, list);
     }
     return rows.map((r) => ({
@@ -623,7 +623,11 @@ function conditions(filter: AlertFilter, params: Record<string, unknown>): strin
   if (filter.since) {
     const since = rfc3339ToDateTime64(filter.since);
     if (!since) {
-      throw new HttpError(400, 'invalid_parameter', `since must be an RFC 3339 time such as 2026-11-25T10:00:00Z (got "${filter.since}")`);
+      throw new HttpError(
+        400,
+        'invalid_parameter',
+        `since must be an RFC 3339 time such as 2026-11-25T10:00:00Z, ${STORE_TIME_RANGE} (got "${filter.since.slice(0, 60)}")`,
+      );
     }
     where.push('a.last_seen >= {since:DateTime64(9)}');
     params.since = since;
@@ -693,8 +697,16 @@ function decodeCursor(cursor: string, sort: AlertSort, order: 'asc' | 'desc'): {
     if (typeof v !== 'string') throw invalid();
     if (k.type.startsWith('DateTime64')) {
       const t = rfc3339ToDateTime64(v);
-      if (!t) throw invalid();
-      return t;
+      if (t) return t;
+      // A cursor is opaque but not signed: one edited to hold a time the store cannot compare with.
+      if (rfc3339ToNanos(v) !== undefined) {
+        throw new HttpError(
+          400,
+          'invalid_parameter',
+          `cursor holds a time outside what the store holds (${STORE_TIME_RANGE}); pass nextCursor unchanged`,
+        );
+      }
+      throw invalid();
     }
     if (!/^\d{1,19}$/.test(v)) throw invalid();
     return v;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { HttpError, type Store } from '@intentwatch/core';
+import { HttpError, type Store, shownAuditName } from '@intentwatch/core';
 import { rfc3339ToDateTime64, toMs } from '../time.js';
 import { nextVersion } from '../version.js';
 
@@ -196,10 +196,10 @@ function toSuppression(r: SuppressionRow): Suppression {
     scope: r.scope as SuppressionScope,
     value: r.value,
     reason: r.reason,
-    author: r.author,
+    author: shownAuditName(r.author),
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     deletedAt: r.deleted_at,
-    deletedBy: r.deleted_at ? r.deleted_by : null,
+    deletedBy: r.deleted_at ? shownAuditName(r.deleted_by) : null,
   };
 }

@@ -1,4 +1,4 @@
-import { type Store, msToDateTime64 } from '@intentwatch/core';
+import { type Store, msToDateTime64, shownAuditName } from '@intentwatch/core';
 import { nextVersion } from '../version.js';
 import type { Revocation } from './delivery-queue.js';
 
@@ -323,12 +323,12 @@ function fromRow(r: RevocationRow): Revocation & RevocationState {
     tokens: r.tokens,
     chain: r.chain,
     dryRun: Number(r.dry_run) === 1,
-    requestedBy: r.requested_by,
+    requestedBy: shownAuditName(r.requested_by),
     payload: r.payload,
     createdAt: r.created_at,
     status: r.status as RevocationStatus,
     attempts: Number(r.attempts),
-    lastError: r.last_error,
+    lastError: shownAuditName(r.last_error),
     updatedAt: r.updated_at,
   };
 }

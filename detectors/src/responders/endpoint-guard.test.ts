@@ -51,6 +51,46 @@ describe('EndpointGuard', () => {
     expect(() => guard.checkUrl('http://corp.example/x')).toThrow(/https/);
   });
 
+  it('refuses IPv6 addresses that carry a loopback, private or metadata IPv4 address, and keeps those carrying a public one', () => {
+    for (const a of [
+      '::127.0.0.1',
+      '2002:7f00:1::',
+      '::ffff:0:a00:1',
+      '2001:0:4136:e378:8000:63bf:80ff:fffe',
+      '2001:0:a9fe:a9fe::1',
+      '::8.8.8.8',
+    ]) {
+      expect(open.addressAllowed('x', a), a).toBe(false);
+    }
+    for (const a of ['2002:808:808::1', '2001:0:808:808::f7f7:f7f7', '2001:4860:4860::8888'])
+      expect(open.addressAllowed('x', a), a).toBe(true);
+  });
+
+  it('limits an allow-list entry with a port to that port', () => {
+    const guard = new EndpointGuard([
+      '127.0.0.1:9000',
+      '[::1]:9001',
+      '10.0.0.0/8:8443',
+      '[fd00::/8]:443',
+      'broker.internal:8080',
+      '*.corp.example:8443',
+    ]);
+    expect(guard.checkUrl('http://127.0.0.1:9000/x').port).toBe('9000');
+    expect(() => guard.checkUrl('http://127.0.0.1:9001/x')).toThrow(/https/);
+    expect(() => guard.checkUrl('https://127.0.0.1/x')).toThrow(/loopback/);
+    expect(guard.checkUrl('http://[::1]:9001/x').port).toBe('9001');
+    expect(guard.addressAllowed('a', '10.1.2.3', 8443)).toBe(true);
+    expect(guard.addressAllowed('a', '10.1.2.3', 443)).toBe(false);
+    expect(guard.addressAllowed('a', 'fd00::5', 443)).toBe(true);
+    expect(guard.addressAllowed('broker.internal', '10.9.9.9', 8080)).toBe(true);
+    expect(guard.addressAllowed('broker.internal', '10.9.9.9', 80)).toBe(false);
+    expect(guard.checkUrl('http://vault.corp.example:8443/x').port).toBe('8443');
+    expect(() => guard.checkUrl('http://vault.corp.example/x')).toThrow(/https/);
+    for (const bad of ['127.0.0.1:0', 'broker:65536', '[::1', '[::1]9000', '10.0.0.0/8:', 'fd00::/8:443']) {
+      expect(() => new EndpointGuard([bad]), bad).toThrow(/INTENTWATCH_WEBHOOK_ALLOW/);
+    }
+  });
+
   it('rejects a malformed allow-list entry at start-up, naming it', () => {
     expect(() => new EndpointGuard(['10.0.0.0/33'])).toThrow(/INTENTWATCH_WEBHOOK_ALLOW.*10\.0\.0\.0\/33/);
     expect(() => new EndpointGuard(['http://x'])).toThrow(/INTENTWATCH_WEBHOOK_ALLOW/);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, HttpError, type Store, createLogger, quoteIdentifier } from '@intentwatch/core';
+import { ConfigError, HttpError, type Store, createLogger, quoteIdentifier, shownAuditName } from '@intentwatch/core';
 import { nextVersion } from '../version.js';
 import { type Policy, demoPolicy, isPlainSecret, parsePolicy, restoreSecrets, sealSecrets } from './policy.js';
 import type { SecretBox } from './secret-box.js';
@@ -92,7 +92,7 @@ export class PolicyStore {
     this.#states = new Map(
       states.map((s) => [
         s.policy_id,
-        { state: s.state as PolicyStateName, reason: s.reason, since: s.updated_at, updatedBy: s.updated_by },
+        { state: s.state as PolicyStateName, reason: s.reason, since: s.updated_at, updatedBy: shownAuditName(s.updated_by) },
       ]),
     );
   }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { type EndpointGuard, EndpointRefusedError } from './endpoint-guard.js';
+import { type EndpointGuard, EndpointRefusedError, portOf } from './endpoint-guard.js';
 
 export interface PostResult {
   /** HTTP status; 0 when no response came (refused, timed out, connection failed). */
@@ -23,7 +23,7 @@ const agents = {
 };
 
 /**
- * POSTs `body` with `headers` to `url`, resolving the host through `guard.lookup` (the address
+ * POSTs `body` with `headers` to `url`, resolving the host through `guard.lookupFor` (the address
  * connected to is the address checked), never following redirects, and giving up after
  * `timeoutMs` in total. Never throws: every outcome is a {@link PostResult}.
  */
@@ -50,7 +50,7 @@ export async function postWebhook(
         method: 'POST',
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'intentwatch-responder' },
         agent: isHttps ? agents.https : agents.http,
-        lookup: options.guard.lookup as unknown as http.RequestOptions['lookup'],
+        lookup: options.guard.lookupFor(portOf(url)) as unknown as http.RequestOptions['lookup'],
       },
       (res) => {
         const status = res.statusCode ?? 0;

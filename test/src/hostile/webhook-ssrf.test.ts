@@ -6,7 +6,8 @@ import { until } from './support.js';
 
 // Revoke webhooks are requests this server makes on an admin's word: they must not reach the
 // cloud metadata service, loopback, private networks or other schemes, unless the operator
-// allow-listed them (here 127.0.0.1 only), and a redirect from an allowed endpoint is not followed.
+// allow-listed them (here 127.0.0.1 on one port only), and a redirect from an allowed endpoint is
+// not followed. An IPv6 address that carries a loopback or private IPv4 address is that address.
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 let m: AllInOne;
@@ -14,8 +15,10 @@ let alert: PlantedAlert;
 const hits: { server: string; path: string }[] = [];
 let allowed: Server;
 let elsewhere: Server;
+let otherPort: Server;
 let allowedPort: number;
 let elsewherePort: number;
+let otherPortPort: number;
 
 function listen(server: Server, host: string): Promise<number> {
   return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as { port: number }).port)));
@@ -34,15 +37,22 @@ beforeAll(async () => {
     req.resume();
     res.writeHead(204).end();
   });
+  // The allowed address on a port the allow-list does not name.
+  otherPort = createServer((req, res) => {
+    hits.push({ server: 'other-port', path: req.url ?? '' });
+    req.resume();
+    res.writeHead(204).end();
+  });
   allowedPort = await listen(allowed, '127.0.0.1');
   elsewherePort = await listen(elsewhere, '::1');
-  m = await startAll({ INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '100' });
+  otherPortPort = await listen(otherPort, '127.0.0.1');
+  m = await startAll({ INTENTWATCH_WEBHOOK_ALLOW: `127.0.0.1/32:${allowedPort}`, INTENTWATCH_RESPONDER_POLL_MS: '100' });
   [alert] = (await plantAlerts(m, ['tok-ssrf'])) as [PlantedAlert];
 });
 
 afterAll(async () => {
   await m?.stop();
-  for (const s of [allowed, elsewhere]) await new Promise<void>((resolve) => s?.close(() => resolve()));
+  for (const s of [allowed, elsewhere, otherPort]) await new Promise<void>((resolve) => s?.close(() => resolve()));
 });
 
 const policy = (id: string, url: string) => ({
@@ -75,6 +85,21 @@ describe('Revoke webhook endpoints', () => {
       'https://[::]/revoke',
       'https://[fe80::1]/revoke',
       'https://[64:ff9b::a9fe:a9fe]/revoke',
+      // IPv6 forms that carry a loopback, private or metadata IPv4 address
+      'https://[::127.0.0.1]/revoke',
+      `http://[::127.0.0.1]:${allowedPort}/revoke`,
+      'https://[2002:7f00:1::]/revoke',
+      'https://[2002:a9fe:a9fe::1]/latest/',
+      'https://[::ffff:7f00:1]/revoke',
+      `http://[::ffff:127.0.0.1]:${otherPortPort}/revoke`,
+      'https://[::ffff:0:a00:1]/revoke',
+      'https://[64:ff9b::7f00:1]/revoke',
+      'https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/revoke',
+      'https://[2001:0:a9fe:a9fe::1]/revoke',
+      // the allowed address on a port the allow-list does not name
+      `http://127.0.0.1:${otherPortPort}/revoke`,
+      `https://127.0.0.1:${otherPortPort}/revoke`,
+      'https://127.0.0.1/revoke',
       `http://[::1]:${elsewherePort}/revoke`,
       'http://93.184.215.14/revoke',
       'https://user:password@example.com/revoke',
