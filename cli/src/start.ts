@@ -1,7 +1,7 @@
-import { ApiKeys, Api, Desk, respondersRouter } from '@intentwatch/api';
+import { ApiKeys, Api, Desk, respondersRouter, ssfPublicRouter, ssfRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { DETECTORS, DetectorService, OcsfExporter, Responder } from '@intentwatch/detectors';
+import { DETECTORS, DetectorService, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/detectors';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 
@@ -83,7 +83,10 @@ async function startRoles(
   }
 
   // Revoke policies and deliveries: the API manages them and queues manual revokes; the detectors role delivers.
-  const responder = has('api') || has('detectors') ? await Responder.open({ store, config }) : undefined;
+  // The Shared Signals transmitter is a channel of the responder: same alerts, queue, audit trail and limits.
+  const ssf = has('api') || has('detectors') ? await SsfTransmitter.open({ store, config }) : undefined;
+  const responder =
+    has('api') || has('detectors') ? await Responder.open({ store, config, ...(ssf ? { channels: [ssf] } : {}) }) : undefined;
   if (responder) stops.push(() => responder.close());
 
   if (has('api')) {
@@ -93,7 +96,8 @@ async function startRoles(
       store,
       keys,
       // First: it answers GET /v1/alerts/:id?format=ocsf and leaves other alert requests to the desk.
-      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ...desk.routers()],
+      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ssfRouter(ssf), ...desk.routers()],
+      publicRouters: [ssfPublicRouter(ssf)],
       features: responder ? ['responders'] : [],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
@@ -101,6 +105,11 @@ async function startRoles(
     running.apiPort = await api.listen(config.apiPort, config.host);
     stops.unshift(() => api.close());
     say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);
+    say(
+      ssf
+        ? `  ssf         ${ssf.issuer}/.well-known/ssf-configuration  (Shared Signals transmitter: CAEP/RISC SETs, push and poll)`
+        : '  ssf         off: the Shared Signals transmitter needs INTENTWATCH_SECRETS_KEY to keep its signing key encrypted',
+    );
     if (generated) {
       say(`  API key     ${generated}   (admin; shown once — only its digest is kept in ${config.dataDir}/api-keys.json)`);
     } else if (!config.apiKeys) {

@@ -147,6 +147,10 @@ const schema = z.object({
   INTENTWATCH_WEBHOOK_MAX_ATTEMPTS: positiveInt(10, 1),
   INTENTWATCH_RESPONDER_POLL_MS: positiveInt(250, 20),
   INTENTWATCH_SECRETS_KEY: secretsKey,
+  INTENTWATCH_SSF_ISSUER: url(['https:', 'http:']).refine((v) => v === undefined || (!v.includes('?') && !v.includes('#')), {
+    message: 'a URL with no query or fragment (the Shared Signals issuer)',
+  }),
+  INTENTWATCH_SSF_KEY_OVERLAP_S: positiveInt(86_400, 0),
   INTENTWATCH_DEMO_WEBHOOK: url(['http:', 'https:']),
   INTENTWATCH_DEMO_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{24,}$/.test(v), {
     message: 'a Standard Webhooks secret: whsec_ followed by at least 24 base64 characters',
@@ -218,6 +222,20 @@ export interface ResponderConfig {
    * API are stored under. Unset: the API takes only `env:NAME` references.
    */
   secretsKey?: SecretKey;
+  /**
+   * `INTENTWATCH_SSF_ISSUER`: the Shared Signals transmitter's issuer (the `iss` of every SET and
+   * the base of its endpoint URLs). Default `http://<HOST>:<API_PORT>` (127.0.0.1 for a wildcard
+   * HOST); set the public https URL the API is reached at.
+   */
+  ssfIssuer: string;
+  /** `INTENTWATCH_SSF_KEY_OVERLAP_S`: how long a replaced signing key stays in the JWKS after a rotation (default one day). */
+  ssfKeyOverlapS: number;
+}
+
+/** The API's own address, as a client on this machine reaches it. */
+function defaultIssuer(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
 /**
@@ -303,6 +321,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
       timeoutMs: e.INTENTWATCH_WEBHOOK_TIMEOUT_MS,
       maxAttempts: e.INTENTWATCH_WEBHOOK_MAX_ATTEMPTS,
       pollMs: e.INTENTWATCH_RESPONDER_POLL_MS,
+      ssfIssuer: (e.INTENTWATCH_SSF_ISSUER ?? defaultIssuer(e.HOST, e.API_PORT)).replace(/\/+$/, ''),
+      ssfKeyOverlapS: e.INTENTWATCH_SSF_KEY_OVERLAP_S,
     },
   };
   if (e.INTENTWATCH_POLICIES_FILE) config.responders.policiesFile = path.resolve(e.INTENTWATCH_POLICIES_FILE);
