@@ -17,12 +17,10 @@ const Audience = z.union([z.string().min(1).max(512), z.array(z.string().min(1).
 
 const DeliveryInput = z.strictObject({
   method: z.enum([PUSH_METHOD, POLL_METHOD]).meta({ description: `${PUSH_METHOD} (push, RFC 8935) or ${POLL_METHOD} (poll, RFC 8936)` }),
-  endpoint_url: uri
-    .optional()
-    .meta({
-      description:
-        'Push: the receiver’s URL (https to a public address unless INTENTWATCH_WEBHOOK_ALLOW allows it). Poll: set by the transmitter',
-    }),
+  endpoint_url: uri.optional().meta({
+    description:
+      'Push: the receiver’s URL (https to a public address unless INTENTWATCH_WEBHOOK_ALLOW allows it). Poll: set by the transmitter',
+  }),
   authorization_header: z
     .string()
     .min(1)
