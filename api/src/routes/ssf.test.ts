@@ -8,7 +8,7 @@ import { type Server, createServer } from 'node:http';
 import type { Alert } from '@intentwatch/detectors';
 import { type JWTPayload, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS } from '../test-support/desk-harness.js';
+import { DeskHarness, KEYS, spansAt } from '../test-support/desk-harness.js';
 
 const ISSUER = 'https://intentwatch.example.test';
 const PUSH = 'urn:ietf:rfc:8935';
@@ -300,6 +300,38 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     expect((await admin('/ssf/subjects/remove', 'POST', { stream_id: stream.stream_id, subject })).status).toBe(204);
     expect((await admin('/ssf/subjects/remove', 'POST', { stream_id: stream.stream_id, subject })).status).toBe(404);
   }, 90_000);
+
+  it('names a token by jwt_id (iss + jti) when its grant names its issuer', async () => {
+    const res = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/jwt',
+      delivery: { method: POLL },
+      events_requested: [COMPROMISE],
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const base = Date.now() - 10 * 60_000;
+    const s = spansAt(base);
+    const jti = `jwt-${randomBytes(6).toString('hex')}`;
+    const grant = s.grant('issued', jti, 0, {
+      task: 'T-9',
+      agent: 'mail-bot',
+      audience: ['mail'],
+      scopes: ['mail:read'],
+      expiresIn: 3600,
+      env: 'prod',
+    });
+    grant.attrs['token.issuer'] = 'https://idp.example.test/';
+    await h.send([grant, s.use(jti, 30, { agent: 'intruder-bot', target: 'mail', env: 'prod', scope: 'mail:read' })], base);
+    const page = await until(
+      'a credential-compromise event for the JWT',
+      async () => {
+        await h.detect();
+        return poll(stream.stream_id, { returnImmediately: true });
+      },
+      (p) => Object.keys(p.sets).length > 0,
+    );
+    const sets = await Promise.all(Object.values(page.sets).map((set) => verify(set, 'https://receiver.example.test/jwt')));
+    expect(sets.map((c) => [typeOf(c), c.sub_id])).toEqual([[COMPROMISE, { format: 'jwt_id', iss: 'https://idp.example.test/', jti }]]);
+  }, 60_000);
 
   it('rotates its signing key with both keys published during the overlap', async () => {
     const before = (await (await h.call('/ssf/jwks.json', { key: null })).json()) as { keys: { kid: string }[] };
