@@ -1,7 +1,7 @@
 import { ApiKeys, Api, Desk, respondersRouter, ssfPublicRouter, ssfRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { DETECTORS, DetectorService, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/detectors';
+import { ChatNotifier, DETECTORS, DetectorService, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/detectors';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 
@@ -85,8 +85,10 @@ async function startRoles(
   // Revoke policies and deliveries: the API manages them and queues manual revokes; the detectors role delivers.
   // The Shared Signals transmitter is a channel of the responder: same alerts, queue, audit trail and limits.
   const ssf = has('api') || has('detectors') ? await SsfTransmitter.open({ store, config }) : undefined;
-  const responder =
-    has('api') || has('detectors') ? await Responder.open({ store, config, ...(ssf ? { channels: [ssf] } : {}) }) : undefined;
+  // Chat notifications (INTENTWATCH_NOTIFY_WEBHOOK) are one more channel: messages go where deliveries run.
+  const chat = ChatNotifier.create({ store, config });
+  const channels = [...(ssf ? [ssf] : []), ...(chat ? [chat] : [])];
+  const responder = has('api') || has('detectors') ? await Responder.open({ store, config, channels }) : undefined;
   if (responder) stops.push(() => responder.close());
 
   if (has('api')) {
@@ -133,7 +135,7 @@ async function startRoles(
       await responder.start();
       const policies = responder.policies.list();
       say(
-        `  responders  ${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
+        `  responders  ${chat ? `chat notifications of ${config.responders.notify?.minSeverity}+ alerts; ` : ''}${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
       );
     }
   }

@@ -50,3 +50,4 @@ export { RevokeTargets, type RevokeTarget } from './revoke-targets.js';
 export { signedHeaders, webhookId } from './signing.js';
 export type { ChannelContext, ResponderChannel } from './channel.js';
 export * from './ssf/index.js';
+export { ChatNotifier, NOTIFY_POLICY_ID, chatMessage, type ChatNotifierOptions } from './chat-notifier.js';
