@@ -109,7 +109,7 @@ async function startRoles(
     say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);
     say(
       ssf
-        ? `  ssf         ${ssf.issuer}/.well-known/ssf-configuration  (Shared Signals transmitter: CAEP/RISC SETs, push and poll)`
+        ? `  ssf         http://${config.host}:${running.apiPort}/.well-known/ssf-configuration  (Shared Signals transmitter, issuer ${ssf.issuer})`
         : '  ssf         off: the Shared Signals transmitter needs INTENTWATCH_SECRETS_KEY to keep its signing key encrypted',
     );
     if (generated) {

@@ -352,6 +352,49 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     await verify(set, 'https://receiver.example.test/two');
   });
 
+  it('pauses a stream past its rate limit, tells the receiver, raises an alert, and sends the held SETs once enabled', async () => {
+    const limited: Pushed[] = [];
+    const before = pushed.length;
+    const res = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/limited',
+      events_requested: [RISK],
+      delivery: { method: PUSH, endpoint_url: `${receiverUrl}/events` },
+      max_per_minute: 2,
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const mine = async () => {
+      limited.length = 0;
+      for (const p of pushed.slice(before)) {
+        const c = await jwtVerify(p.body, jwks, { issuer: ISSUER, typ: 'secevent+jwt' }).catch(() => undefined);
+        if (c && c.payload.aud === 'https://receiver.example.test/limited') limited.push(p);
+      }
+      return Promise.all(limited.map((p) => verify(p.body, 'https://receiver.example.test/limited')));
+    };
+    // Every alert changes again: the new stream is owed a risk-level-change for each.
+    await h.playMisuse(Date.now() - 15 * 60_000);
+    const paused = await until('the stream-updated event', mine, (cs) =>
+      cs.some((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated'),
+    );
+    const updated = paused.find((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated') as Record<
+      string,
+      unknown
+    >;
+    expect(updated.sub_id).toEqual({ format: 'opaque', id: stream.stream_id });
+    expect(eventOf(updated)).toMatchObject({ status: 'paused' });
+    expect(paused.filter((c) => typeOf(c) === RISK)).toHaveLength(2);
+    expect(await (await admin(`/ssf/status?stream_id=${stream.stream_id}`, 'GET')).json()).toMatchObject({ status: 'paused' });
+    const breaker = (await (await h.call('/v1/alerts?detector=responder_ssf_rate_limit')).json()) as { alerts: { reason: string }[] };
+    expect(breaker.alerts.map((a) => a.reason).join()).toContain(stream.stream_id);
+    // Raised limit, enabled again: the held SETs go out, each once.
+    await admin('/ssf/streams', 'PATCH', { stream_id: stream.stream_id, max_per_minute: 1000 });
+    expect((await admin('/ssf/status', 'POST', { stream_id: stream.stream_id, status: 'enabled' })).status).toBe(200);
+    const held = (await (await h.call('/v1/alerts?limit=500')).json()) as { alerts: { id: string; detector: string }[] };
+    const owed = held.alerts.filter((a) => !a.detector.startsWith('responder_')).length;
+    const all = await until('the held SETs', mine, (cs) => cs.filter((c) => typeOf(c) === RISK).length >= owed);
+    const jtis = all.filter((c) => typeOf(c) === RISK).map((c) => c.jti);
+    expect(new Set(jtis).size).toBe(jtis.length);
+  }, 90_000);
+
   it('manages a stream: read, update, status, delete', async () => {
     const id = pollStream.stream_id as string;
     expect((await (await admin(`/ssf/streams?stream_id=${id}`, 'GET')).json()) as object).toMatchObject({ stream_id: id });

@@ -124,7 +124,7 @@ describe('API keys and roles', () => {
       expect(inCookie.status).toBe(401);
     }
     expect(await writeCounts()).toEqual(before);
-  });
+  }, 180_000);
 
   it('answers a key whose role is below the route’s with 403, and writes nothing', async () => {
     const before = await writeCounts();

@@ -17,6 +17,7 @@ import {
   PUSH_METHOD,
   RISC_CREDENTIAL_COMPROMISE,
   SSF_EVENTS_SUPPORTED,
+  SSF_STREAM_UPDATED,
   SSF_VERIFICATION,
   type SsfEvent,
   type SubjectId,
@@ -395,9 +396,11 @@ export class SsfTransmitter implements ResponderChannel {
     } catch {
       return finish('discarded', `stream ${streamId} was deleted`);
     }
+    // SSF 1.0 §8.1.5: the stream-updated event that says the transmitter paused the stream still goes out.
+    const control = job.dedupKey.startsWith('updated:');
     if (s.status === 'disabled') return finish('disabled', `stream ${streamId} is disabled${s.reason ? `: ${s.reason}` : ''}`);
-    if (s.status === 'paused') return finish('held', `stream ${streamId} is paused${s.reason ? `: ${s.reason}` : ''}`);
-    if (!(await ctx.limiter.acquire(job.policyId, job.webhookId, s.maxPerMinute, 60_000))) {
+    if (s.status === 'paused' && !control) return finish('held', `stream ${streamId} is paused${s.reason ? `: ${s.reason}` : ''}`);
+    if (!control && !(await ctx.limiter.acquire(job.policyId, job.webhookId, s.maxPerMinute, 60_000))) {
       return finish('held', await this.#trip(s));
     }
     const endpoint = describe(s.delivery.endpointUrl ?? '');
@@ -492,7 +495,8 @@ export class SsfTransmitter implements ResponderChannel {
   async #emit(s: StreamRecord, events: SsfEvent[], requestedBy: string, now: number): Promise<void> {
     const ctx = this.#context();
     const types = new Set(delivered(s));
-    const mine = events.filter((e) => e.type === SSF_VERIFICATION || (types.has(e.type) && StreamStore.wants(s, e.subject)));
+    const control = (e: SsfEvent) => e.type === SSF_VERIFICATION || e.type === SSF_STREAM_UPDATED;
+    const mine = events.filter((e) => control(e) || (types.has(e.type) && StreamStore.wants(s, e.subject)));
     if (mine.length === 0) return;
     const policyId = POLICY_PREFIX + s.streamId;
     const existing = await ctx.deliveryLog.existing(
@@ -517,7 +521,7 @@ export class SsfTransmitter implements ResponderChannel {
         .sign(signer.key);
       let status: RevocationStatus = poll ? 'awaiting_poll' : 'queued';
       let lastError = '';
-      if (s.status === 'paused') [status, lastError] = ['held', `stream ${s.streamId} is paused`];
+      if (s.status === 'paused' && e.type !== SSF_STREAM_UPDATED) [status, lastError] = ['held', `stream ${s.streamId} is paused`];
       else if (poll && s.dryRun) status = 'dry_run';
       entries.push({
         revocation: {
@@ -571,6 +575,19 @@ export class SsfTransmitter implements ResponderChannel {
     const reason = `more than ${s.maxPerMinute} SETs within a minute (the stream's max_per_minute): SETs are held until the stream is enabled again (POST /ssf/status)`;
     const current = await this.streams.get(s.streamId, true);
     if (current.status === 'paused') return current.reason || reason;
+    // SSF 1.0 §8.1.5: the receiver hears of the pause before the stream stops.
+    const updated: SsfEvent = {
+      type: SSF_STREAM_UPDATED,
+      subject: { format: 'opaque', id: s.streamId },
+      payload: { status: 'paused', reason },
+      txn: `stream:${s.streamId}:${now}`,
+      toe: Math.floor(now / 1000),
+      alertId: '',
+      tokenId: '',
+      sessionRoot: '',
+      dedupKey: `updated:${now}`,
+    };
+    await this.#emit(current, [updated], 'responder', now);
     await this.streams.save({ ...current, status: 'paused', reason }, 'responder');
     const finding: Finding = {
       key: `stream:${s.streamId}`,
