@@ -10,6 +10,7 @@ import type { AttemptRecord, RevocationState, RevocationStatus } from '../delive
 import type { DeliveryJob, JobOutcome, Revocation } from '../delivery-queue.js';
 import { EndpointRefusedError } from '../endpoint-guard.js';
 import { SecretBox } from '../secret-box.js';
+import { RESPONDER_DETECTOR_PREFIX } from '../policy.js';
 import { postWebhook } from '../webhook-client.js';
 import {
   CAEP_SESSION_REVOKED_EVENT,
@@ -360,8 +361,11 @@ export class SsfTransmitter implements ResponderChannel {
   async onAlerts(snapshots: AlertSnapshot[], now: number): Promise<void> {
     const streams = (await this.streams.list()).filter((s) => s.status !== 'disabled');
     if (streams.length === 0) return;
-    const facts = await this.#facts(snapshots.flatMap((s) => [s.alert.tokenId, s.alert.rootTokenId]));
-    const events = snapshots.flatMap((s) => alertEvents(s.alert, facts));
+    // The responders' own alerts (a paused policy or stream) are about us, not about a token.
+    const findings = snapshots.filter((s) => !s.alert.detector.startsWith(RESPONDER_DETECTOR_PREFIX));
+    if (findings.length === 0) return;
+    const facts = await this.#facts(findings.flatMap((s) => [s.alert.tokenId, s.alert.rootTokenId]));
+    const events = findings.flatMap((s) => alertEvents(s.alert, facts));
     for (const s of streams) await this.#emit(s, events, 'policy', now);
   }
 
