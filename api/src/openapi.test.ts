@@ -378,5 +378,6 @@ describe('the OpenAPI document at /openapi.json', () => {
       expect(validator.covered, spec.id).toContain(`${spec.id} ${success}`);
     }
     expect([...validator.covered].filter((c) => / (400|401|403|404|409|413|415)$/.test(c)).length).toBeGreaterThan(12);
-  });
+    // Every route of the API, Shared Signals included, in one walk: room for a loaded machine.
+  }, 180_000);
 });

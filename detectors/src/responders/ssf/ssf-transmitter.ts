@@ -397,6 +397,8 @@ export class SsfTransmitter implements ResponderChannel {
     let s: StreamRecord;
     try {
       s = await this.streams.get(streamId);
+      // Before holding, read the stream again: another process may have enabled it or raised its limit a moment ago.
+      if (s.status !== 'enabled') s = await this.streams.get(streamId, true);
     } catch {
       return finish('discarded', `stream ${streamId} was deleted`);
     }
@@ -405,7 +407,14 @@ export class SsfTransmitter implements ResponderChannel {
     if (s.status === 'disabled') return finish('disabled', `stream ${streamId} is disabled${s.reason ? `: ${s.reason}` : ''}`);
     if (s.status === 'paused' && !control) return finish('held', `stream ${streamId} is paused${s.reason ? `: ${s.reason}` : ''}`);
     if (!control && !(await ctx.limiter.acquire(job.policyId, job.webhookId, s.maxPerMinute, 60_000))) {
-      return finish('held', await this.#trip(s));
+      // The limit read a moment ago may have been raised since (or the stream paused by another delivery).
+      const current = await this.streams.get(streamId, true).catch(() => undefined);
+      if (!current) return finish('discarded', `stream ${streamId} was deleted`);
+      if (current.status !== 'enabled')
+        return finish('held', `stream ${streamId} is ${current.status}${current.reason ? `: ${current.reason}` : ''}`);
+      if (!(await ctx.limiter.acquire(job.policyId, job.webhookId, current.maxPerMinute, 60_000)))
+        return finish('held', await this.#trip(current));
+      s = current;
     }
     const endpoint = describe(s.delivery.endpointUrl ?? '');
     if (job.dryRun) {
@@ -578,7 +587,7 @@ export class SsfTransmitter implements ResponderChannel {
     const now = Date.now();
     const reason = `more than ${s.maxPerMinute} SETs within a minute (the stream's max_per_minute): SETs are held until the stream is enabled again (POST /ssf/status)`;
     const current = await this.streams.get(s.streamId, true);
-    if (current.status === 'paused') return current.reason || reason;
+    if (current.status !== 'enabled') return current.reason || reason;
     // SSF 1.0 §8.1.5: the receiver hears of the pause before the stream stops.
     const updated: SsfEvent = {
       type: SSF_STREAM_UPDATED,
