@@ -158,7 +158,7 @@ export const routes = {
     method: 'get',
     path: '/v1/alerts/:id',
     summary: 'One alert with its evidence resolved from the stored spans, its history and its token’s intent vs actual use',
-    description: 'With `format=ocsf`, the alert as an OCSF 1.4 Detection Finding instead (where the deployment runs responders).',
+    description: 'With `format=ocsf`, the alert as an OCSF 1.8.0 Detection Finding instead (where the deployment runs responders).',
     tag: 'alerts',
     role: 'viewer',
     params: IdParams,
