@@ -8,6 +8,7 @@ export { tokensRouter } from './routes/tokens.js';
 export { suppressionsRouter } from './routes/suppressions.js';
 export { meRouter } from './routes/me.js';
 export { respondersRouter } from './routes/responders.js';
+export { ssfPublicRouter, ssfRouter } from './routes/ssf.js';
 export { openApiDocument } from './openapi.js';
 export { routes, type RouteSpec } from './contract/routes.js';
 export { UI_DIR } from './ui.js';

@@ -325,11 +325,59 @@ describe('the OpenAPI document at /openapi.json', () => {
     await call(routes.deletePolicy, '/v1/responders/policies/failing', { key: KEYS.admin });
     expect((await call(routes.deletePolicy, '/v1/responders/policies/from-file', { key: KEYS.admin })).status).toBe(409);
 
+    // The Shared Signals transmitter: discovery and JWKS without a key, streams for admins, poll for any key.
+    await call(routes.ssfConfiguration, '/.well-known/ssf-configuration', { key: null });
+    await call(routes.ssfJwks, '/ssf/jwks.json', { key: null });
+    const ssfAdmin = (body?: object) => ({ key: KEYS.admin, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const pollStream = await call(
+      routes.createStream,
+      '/ssf/streams',
+      ssfAdmin({ aud: 'https://receiver.example.test', delivery: { method: 'urn:ietf:rfc:8936' } }),
+    );
+    expect(pollStream.status).toBe(201);
+    const sid = pollStream.body.stream_id as string;
+    await call(routes.createStream, '/ssf/streams', { key: KEYS.analyst, body: JSON.stringify({}) });
+    await call(routes.createStream, '/ssf/streams', ssfAdmin({ delivery: { method: 'urn:ietf:rfc:8935' } }));
+    await call(
+      routes.createStream,
+      '/ssf/streams',
+      ssfAdmin({ delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: `${receiverUrl}/ok` } }),
+    );
+    await call(routes.readStreams, '/ssf/streams', ssfAdmin());
+    await call(routes.readStreams, `/ssf/streams?stream_id=${sid}`, ssfAdmin());
+    await call(routes.readStreams, `/ssf/streams?stream_id=${'0'.repeat(32)}`, ssfAdmin());
+    await call(routes.readStreams, '/ssf/streams?stream_id=nope', ssfAdmin());
+    await call(routes.updateStream, '/ssf/streams', ssfAdmin({ stream_id: sid, description: 'SOC' }));
+    await call(
+      routes.replaceStream,
+      '/ssf/streams',
+      ssfAdmin({ stream_id: sid, aud: 'https://receiver.example.test', delivery: { method: 'urn:ietf:rfc:8936' } }),
+    );
+    await call(routes.readStreamStatus, `/ssf/status?stream_id=${sid}`, ssfAdmin());
+    await call(routes.updateStreamStatus, '/ssf/status', ssfAdmin({ stream_id: sid, status: 'enabled' }));
+    await call(routes.addStreamSubject, '/ssf/subjects/add', ssfAdmin({ stream_id: sid, subject: { format: 'opaque', id: 'tok-9c21' } }));
+    await call(
+      routes.removeStreamSubject,
+      '/ssf/subjects/remove',
+      ssfAdmin({ stream_id: sid, subject: { format: 'opaque', id: 'tok-9c21' } }),
+    );
+    await call(routes.removeStreamSubject, '/ssf/subjects/remove', ssfAdmin({ stream_id: sid, subject: { id: 'no-format' } }));
+    await call(routes.verifyStream, '/ssf/verify', ssfAdmin({ stream_id: sid, state: 'abc' }));
+    const polled = await call(routes.pollStream, `/ssf/poll/${sid}`, {
+      key: KEYS.viewer,
+      body: JSON.stringify({ returnImmediately: true }),
+    });
+    expect(Object.keys(polled.body.sets)).toHaveLength(1);
+    await call(routes.pollStream, `/ssf/poll/${sid}`, { key: KEYS.viewer, body: JSON.stringify({ maxEvents: -1 }) });
+    await call(routes.rotateSsfKeys, '/v1/ssf/keys/rotate', ssfAdmin());
+    await call(routes.deleteStream, `/ssf/streams?stream_id=${sid}`, ssfAdmin());
+
     // Every operation was seen answering with its success status.
     for (const spec of Object.values(routes as Record<string, RouteSpec>)) {
       const success = Object.keys(spec.responses)[0];
       expect(validator.covered, spec.id).toContain(`${spec.id} ${success}`);
     }
     expect([...validator.covered].filter((c) => / (400|401|403|404|409|413|415)$/.test(c)).length).toBeGreaterThan(12);
-  });
+    // Every route of the API, Shared Signals included, in one walk: room for a loaded machine.
+  }, 180_000);
 });

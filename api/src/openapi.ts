@@ -28,6 +28,7 @@ const ERRORS: Record<number, string> = {
   409: 'The change conflicts with the current state',
   413: 'The body is too large',
   415: 'The body is not application/json',
+  503: 'A part this route needs is not available (e.g. the Shared Signals transmitter without INTENTWATCH_SECRETS_KEY); the message says which',
   429: 'Too many requests for this key (or failed key checks from this address); retry after Retry-After seconds',
 };
 

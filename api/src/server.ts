@@ -29,6 +29,8 @@ export interface ApiOptions {
   keys: ApiKeys;
   /** Authenticated routers mounted under `/` after the key check (e.g. `Desk.routers()`). */
   routers?: Router[];
+  /** Routers anyone may call, mounted before the key check (e.g. the Shared Signals configuration and JWKS). */
+  publicRouters?: Router[];
   readiness?: ReadinessCheck[];
   /** Called before each scrape of `/metrics`, to bring gauges read from the store up to date. */
   onScrape?: () => Promise<void>;
@@ -56,8 +58,8 @@ const MAX_JSON_BODY = '64kb';
 const MAX_HEADER_BYTES = 16 * 1024 + MAX_ID_LENGTH * 9;
 
 /**
- * The analysts' HTTP API and web UI. Open: the UI's static files, `/healthz`, `/readyz` and
- * `/openapi.json`; everything else needs an API key (`Authorization: Bearer`), with a role per
+ * The analysts' HTTP API and web UI. Open: the UI's static files, `/healthz`, `/readyz`,
+ * `/openapi.json` and `publicRouters` (the Shared Signals discovery and JWKS); everything else needs an API key (`Authorization: Bearer`), with a role per
  * route. Security headers (a CSP the UI runs under, no framing, no sniffing), no CORS (the UI
  * is same-origin; other origins get no `Access-Control-Allow-Origin`), per-key rate limits.
  * Errors answer `{ "error": { "code", "message" } }`.
@@ -151,6 +153,7 @@ export class Api {
     app.get('/openapi.json', (_req, res) => {
       res.json(document);
     });
+    for (const router of options.publicRouters ?? []) app.use(router);
     if (options.ui !== false) app.use(uiRouter());
 
     const limit = options.rateLimit ?? 600;

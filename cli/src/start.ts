@@ -1,7 +1,7 @@
-import { ApiKeys, Api, Desk, respondersRouter } from '@intentwatch/api';
+import { ApiKeys, Api, Desk, respondersRouter, ssfPublicRouter, ssfRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { DETECTORS, DetectorService, OcsfExporter, Responder } from '@intentwatch/detectors';
+import { ChatNotifier, DETECTORS, DetectorService, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/detectors';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 
@@ -83,7 +83,12 @@ async function startRoles(
   }
 
   // Revoke policies and deliveries: the API manages them and queues manual revokes; the detectors role delivers.
-  const responder = has('api') || has('detectors') ? await Responder.open({ store, config }) : undefined;
+  // The Shared Signals transmitter is a channel of the responder: same alerts, queue, audit trail and limits.
+  const ssf = has('api') || has('detectors') ? await SsfTransmitter.open({ store, config }) : undefined;
+  // Chat notifications (INTENTWATCH_NOTIFY_WEBHOOK) are one more channel: messages go where deliveries run.
+  const chat = ChatNotifier.create({ store, config });
+  const channels = [...(ssf ? [ssf] : []), ...(chat ? [chat] : [])];
+  const responder = has('api') || has('detectors') ? await Responder.open({ store, config, channels }) : undefined;
   if (responder) stops.push(() => responder.close());
 
   if (has('api')) {
@@ -93,7 +98,8 @@ async function startRoles(
       store,
       keys,
       // First: it answers GET /v1/alerts/:id?format=ocsf and leaves other alert requests to the desk.
-      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ...desk.routers()],
+      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ssfRouter(ssf), ...desk.routers()],
+      publicRouters: [ssfPublicRouter(ssf)],
       features: responder ? ['responders'] : [],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
@@ -102,6 +108,11 @@ async function startRoles(
     running.apiPort = await api.listen(config.apiPort, config.host);
     stops.unshift(() => api.close());
     say(`  api         http://${config.host}:${running.apiPort}/  (web UI and REST API)`);
+    say(
+      ssf
+        ? `  ssf         http://${config.host}:${running.apiPort}/.well-known/ssf-configuration  (Shared Signals transmitter, issuer ${ssf.issuer})`
+        : '  ssf         off: the Shared Signals transmitter needs INTENTWATCH_SECRETS_KEY to keep its signing key encrypted',
+    );
     if (generated) {
       say(`  API key     ${generated}   (admin; shown once — only its digest is kept in ${config.dataDir}/api-keys.json)`);
     } else if (!config.apiKeys) {
@@ -125,7 +136,7 @@ async function startRoles(
       await responder.start();
       const policies = responder.policies.list();
       say(
-        `  responders  ${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
+        `  responders  ${chat ? `chat notifications of ${config.responders.notify?.minSeverity}+ alerts; ` : ''}${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
       );
     }
   }

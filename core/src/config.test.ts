@@ -84,6 +84,35 @@ describe('loadConfig', () => {
     expect(problem({ CLICKHOUSE_CLUSTER: 'c' })).toMatch(/CLICKHOUSE_CLUSTER: expected together with CLICKHOUSE_URL/);
   });
 
+  it('derives the public URL and the Shared Signals issuer from HOST and API_PORT unless set, and reads the chat webhook', () => {
+    const d = load({ HOST: '0.0.0.0', API_PORT: '9090' }).responders;
+    expect(d).toMatchObject({ publicUrl: 'http://127.0.0.1:9090', ssfIssuer: 'http://127.0.0.1:9090', ssfKeyOverlapS: 86_400 });
+    expect(d.notify).toBeUndefined();
+    const set = load({
+      INTENTWATCH_PUBLIC_URL: 'https://iw.example.com/',
+      INTENTWATCH_NOTIFY_WEBHOOK: 'https://hooks.example.com/services/T/B/x',
+      INTENTWATCH_NOTIFY_MIN_SEVERITY: 'critical',
+    }).responders;
+    expect(set).toMatchObject({ publicUrl: 'https://iw.example.com', ssfIssuer: 'https://iw.example.com' });
+    expect(set.notify).toEqual({
+      url: 'https://hooks.example.com/services/T/B/x',
+      minSeverity: 'critical',
+      maxPerMinute: 6,
+      batchMs: 5000,
+    });
+    expect(load({ INTENTWATCH_SSF_ISSUER: 'https://ssf.example.com' }).responders.ssfIssuer).toBe('https://ssf.example.com');
+    expect(problem({ INTENTWATCH_SSF_ISSUER: 'https://ssf.example.com/?a=1' })).toMatch(
+      /INTENTWATCH_SSF_ISSUER: expected a URL with no query or fragment/,
+    );
+    expect(problem({ INTENTWATCH_NOTIFY_MIN_SEVERITY: 'urgent' })).toMatch(
+      /INTENTWATCH_NOTIFY_MIN_SEVERITY: expected one of low, medium, high, critical/,
+    );
+    // A chat webhook URL carries its token: a bad one is named, never quoted.
+    const chat = problem({ INTENTWATCH_NOTIFY_WEBHOOK: 'hooks.example.com/services/T/B/secret-part' });
+    expect(chat).toMatch(/INTENTWATCH_NOTIFY_WEBHOOK/);
+    expect(chat).not.toContain('secret-part');
+  });
+
   it('names every bad variable at once', () => {
     const message = problem({ OTLP_PORT: 'x', API_PORT: '-1' });
     expect(message).toMatch(/OTLP_PORT/);

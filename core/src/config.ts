@@ -161,6 +161,17 @@ const schema = z.object({
   INTENTWATCH_WEBHOOK_MAX_ATTEMPTS: positiveInt(10, 1),
   INTENTWATCH_RESPONDER_POLL_MS: positiveInt(250, 20),
   INTENTWATCH_SECRETS_KEY: secretsKey,
+  INTENTWATCH_SSF_ISSUER: url(['https:', 'http:']).refine((v) => v === undefined || (!v.includes('?') && !v.includes('#')), {
+    message: 'a URL with no query or fragment (the Shared Signals issuer)',
+  }),
+  INTENTWATCH_SSF_KEY_OVERLAP_S: positiveInt(86_400, 0),
+  INTENTWATCH_PUBLIC_URL: url(['https:', 'http:']),
+  INTENTWATCH_NOTIFY_WEBHOOK: url(['https:', 'http:']),
+  INTENTWATCH_NOTIFY_MIN_SEVERITY: z
+    .enum(['low', 'medium', 'high', 'critical'], { error: 'one of low, medium, high, critical' })
+    .default('high'),
+  INTENTWATCH_NOTIFY_MAX_PER_MINUTE: positiveInt(6, 1),
+  INTENTWATCH_NOTIFY_BATCH_MS: positiveInt(5000, 0),
   INTENTWATCH_DEMO_WEBHOOK: url(['http:', 'https:']),
   INTENTWATCH_DEMO_WEBHOOK_SECRET: optionalString.refine((v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{24,}$/.test(v), {
     message: 'a Standard Webhooks secret: whsec_ followed by at least 24 base64 characters',
@@ -237,6 +248,31 @@ export interface ResponderConfig {
    * API are stored under. Unset: the API takes only `env:NAME` references.
    */
   secretsKey?: SecretKey;
+  /**
+   * `INTENTWATCH_SSF_ISSUER`: the Shared Signals transmitter's issuer (the `iss` of every SET and
+   * the base of its endpoint URLs). Default `http://<HOST>:<API_PORT>` (127.0.0.1 for a wildcard
+   * HOST); set the public https URL the API is reached at.
+   */
+  ssfIssuer: string;
+  /** `INTENTWATCH_SSF_KEY_OVERLAP_S`: how long a replaced signing key stays in the JWKS after a rotation (default one day). */
+  ssfKeyOverlapS: number;
+  /**
+   * `INTENTWATCH_PUBLIC_URL`: where people and receivers reach the API and web UI (links in chat
+   * messages; the default Shared Signals issuer). Default `http://<HOST>:<API_PORT>`.
+   */
+  publicUrl: string;
+  /**
+   * `INTENTWATCH_NOTIFY_WEBHOOK` (+ `_MIN_SEVERITY`, `_MAX_PER_MINUTE`, `_BATCH_MS`): a
+   * Slack-compatible incoming webhook that gets a message per burst of alerts. The URL is a
+   * secret (it carries the token): read from the environment only, never stored or logged.
+   */
+  notify?: { url: string; minSeverity: 'low' | 'medium' | 'high' | 'critical'; maxPerMinute: number; batchMs: number };
+}
+
+/** The API's own address, as a client on this machine reaches it. */
+function defaultIssuer(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
 /**
@@ -279,7 +315,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
       const variable = String(i.path[0] ?? '?');
       const got = env[variable];
       const shown =
-        variable.includes('KEY') || variable.includes('PASSWORD') || variable.includes('SECRET') ? '(hidden)' : JSON.stringify(got);
+        variable.includes('KEY') || variable.includes('PASSWORD') || variable.includes('SECRET') || variable.endsWith('_WEBHOOK')
+          ? '(hidden)'
+          : JSON.stringify(got);
       return `${variable}: expected ${i.message.replace(/^Invalid input: expected /, '')}, got ${shown}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
@@ -323,10 +361,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
       timeoutMs: e.INTENTWATCH_WEBHOOK_TIMEOUT_MS,
       maxAttempts: e.INTENTWATCH_WEBHOOK_MAX_ATTEMPTS,
       pollMs: e.INTENTWATCH_RESPONDER_POLL_MS,
+      ssfIssuer: (e.INTENTWATCH_SSF_ISSUER ?? e.INTENTWATCH_PUBLIC_URL ?? defaultIssuer(e.HOST, e.API_PORT)).replace(/\/+$/, ''),
+      publicUrl: (e.INTENTWATCH_PUBLIC_URL ?? defaultIssuer(e.HOST, e.API_PORT)).replace(/\/+$/, ''),
+      ssfKeyOverlapS: e.INTENTWATCH_SSF_KEY_OVERLAP_S,
     },
   };
   if (e.INTENTWATCH_POLICIES_FILE) config.responders.policiesFile = path.resolve(e.INTENTWATCH_POLICIES_FILE);
   if (e.INTENTWATCH_SECRETS_KEY) config.responders.secretsKey = e.INTENTWATCH_SECRETS_KEY;
+  if (e.INTENTWATCH_NOTIFY_WEBHOOK) {
+    config.responders.notify = {
+      url: e.INTENTWATCH_NOTIFY_WEBHOOK,
+      minSeverity: e.INTENTWATCH_NOTIFY_MIN_SEVERITY,
+      maxPerMinute: e.INTENTWATCH_NOTIFY_MAX_PER_MINUTE,
+      batchMs: e.INTENTWATCH_NOTIFY_BATCH_MS,
+    };
+  }
   if (e.INTENTWATCH_DEMO_WEBHOOK) {
     if (!e.INTENTWATCH_DEMO_WEBHOOK_SECRET) {
       throw new ConfigError('INTENTWATCH_DEMO_WEBHOOK_SECRET: expected a whsec_ secret together with INTENTWATCH_DEMO_WEBHOOK');

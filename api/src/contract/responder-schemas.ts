@@ -316,17 +316,21 @@ export const OcsfFindingSchema = named(
     actor: z.strictObject({
       user: z.strictObject({ uid: z.string(), name: z.string(), type_id: z.literal(99), type: z.string() }),
       app_name: z.string(),
+      session: z
+        .strictObject({ uid: z.string(), credential_uid: z.string() })
+        .meta({ description: 'The token’s session (root token) and the token' }),
     }),
     unmapped: z.strictObject({
       token_id: z.string(),
       root_token_id: z.string(),
+      delegation_chain: z.array(z.string()).meta({ description: 'From the session root up the exchanged links to the origin grant' }),
       task_id: z.string(),
       environment: z.string(),
       frameworks: z.array(z.string()),
       intentwatch_status: z.string(),
     }),
   }),
-  'An alert as an OCSF 1.4 Detection Finding (class 2004)',
+  'An alert as an OCSF 1.8.0 Detection Finding (class 2004)',
 );
 
 export const AlertQuery = z.strictObject({

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
-import { type Alert, type AlertStore, DETECTORS, DetectorRunner, OcsfExporter, Responder } from '@intentwatch/detectors';
+import { type Alert, type AlertStore, DETECTORS, DetectorRunner, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/detectors';
 import { ApiKeys } from '../api-keys.js';
 import { Desk } from '../desk.js';
 import { respondersRouter } from '../routes/responders.js';
+import { ssfPublicRouter, ssfRouter } from '../routes/ssf.js';
 import { Api } from '../server.js';
 
 export const KEYS = {
@@ -287,6 +288,8 @@ export class DeskHarness {
   readonly #dataDir: string;
   /** The responders, when the harness was started with them (as `intentwatch api` runs them). */
   readonly responder: Responder | undefined;
+  /** The Shared Signals transmitter, with the responders when a secrets key is configured. */
+  readonly ssf: SsfTransmitter | undefined;
 
   private constructor(o: {
     store: Store;
@@ -298,6 +301,7 @@ export class DeskHarness {
     apiUrl: string;
     dataDir: string;
     responder: Responder | undefined;
+    ssf: SsfTransmitter | undefined;
   }) {
     this.store = o.store;
     this.config = o.config;
@@ -309,6 +313,7 @@ export class DeskHarness {
     this.apiUrl = o.apiUrl;
     this.#dataDir = o.dataDir;
     this.responder = o.responder;
+    this.ssf = o.ssf;
     this.#runner = new DetectorRunner(o.store, o.config, o.desk.alerts);
   }
 
@@ -317,7 +322,7 @@ export class DeskHarness {
    * configuration; `responders` mounts the responders' routes before the desk's, as
    * `intentwatch api` does, over a started Responder.
    */
-  static async start(env: NodeJS.ProcessEnv = {}, options: { responders?: boolean } = {}): Promise<DeskHarness> {
+  static async start(env: NodeJS.ProcessEnv = {}, options: { responders?: boolean; longPollMs?: number } = {}): Promise<DeskHarness> {
     const dataDir = mkdtempSync(join(tmpdir(), 'iw-desk-'));
     const config = loadConfig(
       {
@@ -337,18 +342,22 @@ export class DeskHarness {
     const collector = new Collector(store, config);
     const collectorUrl = `http://127.0.0.1:${await collector.listen(0, '127.0.0.1')}`;
     const desk = new Desk(store, { defaultMaxSessionS: config.defaultMaxSessionS });
-    const responder = options.responders ? await Responder.open({ store, config }) : undefined;
+    const ssf = options.responders
+      ? await SsfTransmitter.open({ store, config, ...(options.longPollMs ? { longPollMs: options.longPollMs } : {}) })
+      : undefined;
+    const responder = options.responders ? await Responder.open({ store, config, ...(ssf ? { channels: [ssf] } : {}) }) : undefined;
     await responder?.start();
     const api = new Api({
       store,
       keys: ApiKeys.load(config.apiKeys, dataDir).keys,
-      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ...desk.routers()],
+      routers: [...(responder ? [respondersRouter(responder, new OcsfExporter(store))] : []), ssfRouter(ssf), ...desk.routers()],
+      publicRouters: [ssfPublicRouter(ssf)],
       onScrape: () => desk.refreshMetrics(),
       rateLimit: config.apiRateLimit,
       ...(responder ? { features: ['responders'] } : {}),
     });
     const apiUrl = `http://127.0.0.1:${await api.listen(0, '127.0.0.1')}`;
-    return new DeskHarness({ store, config, desk, collector, api, collectorUrl, apiUrl, dataDir, responder });
+    return new DeskHarness({ store, config, desk, collector, api, collectorUrl, apiUrl, dataDir, responder, ssf });
   }
 
   async close(): Promise<void> {

@@ -411,6 +411,36 @@ const responderState: TableSpec = {
   shardingKey: 'cityHash64(name)',
 };
 
+/**
+ * `ssf_keys`: the Shared Signals transmitter's signing keys. The private JWK only sealed under
+ * `INTENTWATCH_SECRETS_KEY`; `retire_at` set when a newer key replaced it (it stays in the JWKS
+ * until then); latest `version` wins.
+ */
+const ssfKeys: TableSpec = {
+  name: 'ssf_keys',
+  columns: [
+    'kid String',
+    'alg LowCardinality(String)',
+    'public_jwk String',
+    'private_sealed String',
+    "created_at DateTime64(3, 'UTC')",
+    "retire_at Nullable(DateTime64(3, 'UTC'))",
+    'version UInt64',
+  ],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'kid',
+  shardingKey: 'cityHash64(kid)',
+};
+
+/** `ssf_streams`: Shared Signals event streams (configuration, subjects, status) as JSON; latest `version` wins. */
+const ssfStreams: TableSpec = {
+  name: 'ssf_streams',
+  columns: ['stream_id String', 'body String', 'deleted UInt8', 'updated_by String', "updated_at DateTime64(3, 'UTC')", 'version UInt64'],
+  engine: 'ReplacingMergeTree(version)',
+  orderBy: 'stream_id',
+  shardingKey: 'cityHash64(stream_id)',
+};
+
 /** Every migration, in order. Append; never edit one that has shipped. */
 export const MIGRATIONS: Migration[] = [
   {
@@ -452,6 +482,11 @@ export const MIGRATIONS: Migration[] = [
       [revocations, deliveries, deliveryDeadLetters, responderPolicies, responderPolicyState, responderState].flatMap((t) =>
         createTableDdl(t, ctx),
       ),
+  },
+  {
+    version: 30,
+    name: 'responders: ssf_keys, ssf_streams (Shared Signals transmitter)',
+    statements: (ctx) => [ssfKeys, ssfStreams].flatMap((t) => createTableDdl(t, ctx)),
   },
 ];
 

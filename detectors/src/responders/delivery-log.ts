@@ -7,6 +7,8 @@ import type { Revocation } from './delivery-queue.js';
  * policy paused, or past its rate limit), dry_run (recorded, not sent), refused (the endpoint is
  * not allowed), disabled (the endpoint answered 410 Gone, or the policy was disabled), discarded
  * (an admin dropped held requests, or the policy was deleted). Open: queued, retrying.
+ * awaiting_poll: a Security Event Token of a poll stream, waiting for its receiver to poll and
+ * acknowledge it (then delivered).
  */
 export const REVOCATION_STATUSES = [
   'queued',
@@ -18,6 +20,7 @@ export const REVOCATION_STATUSES = [
   'refused',
   'disabled',
   'discarded',
+  'awaiting_poll',
 ] as const;
 export type RevocationStatus = (typeof REVOCATION_STATUSES)[number];
 
@@ -187,6 +190,16 @@ export class DeliveryLog {
       id: webhookId,
     });
     return rows[0] ? fromRow(rows[0]) : undefined;
+  }
+
+  /** Requests of a policy by webhook id (those of other policies are left out). */
+  async getMany(policyId: string, webhookIds: readonly string[]): Promise<(Revocation & RevocationState)[]> {
+    if (webhookIds.length === 0) return [];
+    const rows = await this.#store.query<RevocationRow>(
+      `${LATEST} WHERE policy_id = {policy:String} AND webhook_id IN {ids:Array(String)} ORDER BY webhook_id, version DESC LIMIT 1 BY webhook_id`,
+      { policy: policyId, ids: [...new Set(webhookIds)] },
+    );
+    return rows.map(fromRow);
   }
 
   /** Requests still open (queued or retrying) whose last change is older than `olderThan` (ISO). */

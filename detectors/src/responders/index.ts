@@ -48,3 +48,6 @@ export { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-li
 export { BREAKER_SOURCE, Responder, type PolicyView, type ResponderOptions } from './responder.js';
 export { RevokeTargets, type RevokeTarget } from './revoke-targets.js';
 export { signedHeaders, webhookId } from './signing.js';
+export type { ChannelContext, ResponderChannel } from './channel.js';
+export * from './ssf/index.js';
+export { ChatNotifier, NOTIFY_POLICY_ID, chatMessage, type ChatNotifierOptions } from './chat-notifier.js';

@@ -63,6 +63,49 @@ function ocsfProblems(o: Record<string, unknown>): string[] {
   return problems;
 }
 
+/**
+ * Attribute names OCSF 1.8.0 defines (ocsf-schema at its v1.8.0 release commit: events/base_event.json,
+ * events/findings/finding.json, events/findings/detection_finding.json and the objects used).
+ * Anything else a finding carries must be under `unmapped`.
+ */
+const OCSF_1_8_0: Record<string, string[]> = {
+  '': [
+    ...['activity_id', 'activity_name', 'category_name', 'category_uid', 'class_name', 'class_uid', 'count', 'duration', 'end_time'],
+    ...['enrichments', 'message', 'metadata', 'observables', 'raw_data', 'raw_data_hash', 'raw_data_size', 'severity', 'severity_id'],
+    ...['start_time', 'status', 'status_code', 'status_detail', 'status_id', 'time', 'timezone_offset', 'type_name', 'type_uid'],
+    ...['unmapped', 'comment', 'confidence', 'confidence_id', 'confidence_score', 'device', 'finding_info', 'vendor_attributes'],
+    ...['actor', 'anomaly_analyses', 'evidences', 'impact', 'impact_id', 'impact_score', 'is_alert', 'malware', 'malware_scan_info'],
+    ...['remediation', 'resources', 'risk_details', 'risk_level', 'risk_level_id', 'risk_score', 'vulnerabilities'],
+  ],
+  metadata: [
+    ...['correlation_uid', 'debug', 'event_code', 'extension', 'extensions', 'is_truncated', 'labels', 'log_format', 'log_level'],
+    ...['log_name', 'log_provider', 'log_source', 'log_version', 'logged_time', 'loggers', 'modified_time', 'original_event_uid'],
+    ...['original_time', 'processed_time', 'product', 'profiles', 'reporter', 'sequence', 'source', 'tags', 'tenant_uid'],
+    ...['total_queued_duration', 'transformation_info_list', 'transmit_time', 'type', 'uid', 'untruncated_size', 'version'],
+  ],
+  finding_info: [
+    ...['analytic', 'attack_graph', 'attacks', 'created_time', 'data_sources', 'desc', 'first_seen_time', 'kill_chain'],
+    ...['last_seen_time', 'modified_time', 'product', 'product_uid', 'related_analytics', 'related_events', 'related_events_count'],
+    ...['src_url', 'tags', 'title', 'traits', 'types', 'uid', 'uid_alt'],
+  ],
+  actor: ['app_name', 'app_uid', 'authorizations', 'idp', 'invoked_by', 'process', 'session', 'user'],
+  'actor.session': [
+    ...['count', 'created_time', 'credential_uid', 'expiration_reason', 'expiration_time', 'is_mfa', 'is_remote', 'is_vpn'],
+    ...['issuer', 'terminal', 'uid', 'uid_alt', 'uuid'],
+  ],
+};
+
+/** Attributes of `o` (at the paths OCSF_1_8_0 lists) that OCSF 1.8.0 does not define. */
+function undefinedIn180(o: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [path, names] of Object.entries(OCSF_1_8_0)) {
+    const at =
+      path === '' ? o : (path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o) as Record<string, unknown>);
+    for (const k of Object.keys(at ?? {})) if (!names.includes(k)) out.push(path ? `${path}.${k}` : k);
+  }
+  return out;
+}
+
 const SOURCE: AlertSource = {
   id: 'cross_service_reuse',
   title: 'Token used outside its audience',
@@ -169,5 +212,42 @@ describe('OCSF export', () => {
     expect(attackOf('T1550.001')?.sub_technique?.uid).toBe('T1550.001');
     expect(attackOf('MITRE-ATLAS-AML.T0053')).toEqual({ technique: { uid: 'AML.T0053' } });
     expect(attackOf('OWASP-ASI03')).toBeUndefined();
+  });
+  it('follows OCSF 1.8.0: only attributes that version defines, with the agent, session and delegation chain', async () => {
+    const grant = (event: string, token: string, parent: string, agent: string) => ({
+      time: new Date(Date.now() - 120_000).toISOString(),
+      ingested_at: new Date().toISOString(),
+      event,
+      token_id: token,
+      parent_id: parent,
+      task_id: 'T-9',
+      agent_id: agent,
+      workload_id: '',
+      audience: ['slack'],
+      scopes: [],
+      resources: [],
+      expires_at: null,
+      max_session_s: null,
+      environment: 'prod',
+      revoked_reason: '',
+      caller: 'broker',
+      trace_id: '',
+      span_id: '',
+      source: 'test',
+      attributes: {},
+    });
+    await ts.store.insert('token_events', [
+      grant('issued', 'deleg-1', '', 'planner-bot'),
+      grant('exchanged', 'deleg-2', 'deleg-1', 'triage-bot'),
+    ]);
+    await store.record(SOURCE, [finding('deleg-2')]);
+    const f = await exporter.one(id('deleg-2'));
+    expect(f?.metadata.version).toBe('1.8.0');
+    expect(undefinedIn180(f as unknown as Record<string, unknown>)).toEqual([]);
+    expect(f?.actor).toMatchObject({ user: { uid: 'triage-bot' }, session: { uid: 'deleg-2', credential_uid: 'deleg-2' } });
+    expect(f?.unmapped.delegation_chain).toEqual(['deleg-2', 'deleg-1']);
+    const streamed = [];
+    for await (const x of exporter.stream(startMs)) if (x.finding_info.uid === id('deleg-2')) streamed.push(x);
+    expect(streamed.map((x) => x.unmapped.delegation_chain)).toEqual([['deleg-2', 'deleg-1']]);
   });
 });

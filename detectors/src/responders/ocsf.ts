@@ -2,9 +2,16 @@ import { readFileSync } from 'node:fs';
 import type { Store } from '@intentwatch/core';
 import type { Severity } from '../alerts/model.js';
 import { AlertReader, type AlertSnapshot } from './alert-reader.js';
+import { RevokeTargets } from './revoke-targets.js';
 
-/** The OCSF schema version the findings follow. */
-export const OCSF_VERSION = '1.4.0';
+/**
+ * The OCSF schema version the findings follow: 1.8.0, the newest release of ocsf-schema
+ * (`version.json` of its v1.8.0 release commit). The `ai_agent` object exists only on the schema's
+ * 1.9.0-dev main line (in `evidences`, `process` and the `ai_operation` profile) and no release
+ * has a delegation object, so the agent is the actor's user, the session is `actor.session`
+ * (1.8.0), and the delegation chain goes under `unmapped`.
+ */
+export const OCSF_VERSION = '1.8.0';
 
 const PRODUCT_VERSION: string = (() => {
   try {
@@ -93,7 +100,12 @@ export interface OcsfDetectionFinding {
   };
   evidences: { data: { trace_id: string; span_id: string; time: string } }[];
   resources: { name: string; type: string }[];
-  actor: { user: { uid: string; name: string; type_id: 99; type: string }; app_name: string };
+  actor: {
+    user: { uid: string; name: string; type_id: 99; type: string };
+    app_name: string;
+    /** The token's session: its root token (`uid`) and the token the alert names (`credential_uid`). */
+    session: { uid: string; credential_uid: string };
+  };
   unmapped: Record<string, unknown>;
 }
 
@@ -103,7 +115,7 @@ export interface OcsfDetectionFinding {
  * otherwise; `time` is the moment of that activity. Framework ids of the form
  * `…T1550.001` / `…AML.T0091.000` become `finding_info.attacks`; the rest (OWASP) go to `types`.
  */
-export function toOcsf(s: AlertSnapshot): OcsfDetectionFinding {
+export function toOcsf(s: AlertSnapshot, delegationChain: string[] = []): OcsfDetectionFinding {
   const a = s.alert;
   const closed = a.status === 'resolved' || a.status === 'false_positive';
   const updated = a.count > 1 || s.triagedAt !== null || Date.parse(s.updatedAt) > Date.parse(s.createdAt);
@@ -163,10 +175,16 @@ export function toOcsf(s: AlertSnapshot): OcsfDetectionFinding {
     },
     evidences: a.evidence.map((e) => ({ data: { trace_id: e.traceId, span_id: e.spanId, time: e.time } })),
     resources: a.target ? [{ name: a.target, type: 'service' }] : [],
-    actor: { user: { uid: a.agentId, name: a.agentId, type_id: 99, type: 'AI agent' }, app_name: a.caller },
+    actor: {
+      user: { uid: a.agentId, name: a.agentId, type_id: 99, type: 'AI agent' },
+      app_name: a.caller,
+      session: { uid: a.rootTokenId || a.tokenId, credential_uid: a.tokenId },
+    },
     unmapped: {
       token_id: a.tokenId,
       root_token_id: a.rootTokenId,
+      // From the session root up the `exchanged` links to the origin grant (CONVENTIONS.md §1.2).
+      delegation_chain: delegationChain,
       task_id: a.taskId,
       environment: a.environment,
       frameworks: a.frameworks,
@@ -195,14 +213,26 @@ function named(uid: string): { uid: string; name?: string } {
 /** Alerts as OCSF findings: one by id, or every alert changed since a time, streamed page by page. */
 export class OcsfExporter {
   readonly #reader: AlertReader;
+  readonly #lineage: RevokeTargets;
 
   constructor(store: Store) {
     this.#reader = new AlertReader(store);
+    this.#lineage = new RevokeTargets(store);
   }
 
   async one(id: string): Promise<OcsfDetectionFinding | undefined> {
     const s = (await this.#reader.load([id])).get(id);
-    return s ? toOcsf(s) : undefined;
+    if (!s) return undefined;
+    const [chain] = await this.#chains([s]);
+    return toOcsf(s, chain);
+  }
+
+  /** The delegation chain of each alert's token, resolved for a page of alerts at once. */
+  async #chains(snapshots: AlertSnapshot[]): Promise<string[][]> {
+    const targets = await this.#lineage.resolve(
+      snapshots.map((s) => ({ tokenId: s.alert.tokenId, rootTokenId: s.alert.rootTokenId, mode: 'token' as const })),
+    );
+    return targets.map((t) => t.chain);
   }
 
   /**
@@ -216,10 +246,9 @@ export class OcsfExporter {
       const page = await this.#reader.changedPage(sinceMs, after, pageSize);
       if (page.length === 0) return;
       const snapshots = await this.#reader.load(page.map((p) => p.id));
-      for (const p of page) {
-        const s = snapshots.get(p.id);
-        if (s) yield toOcsf(s);
-      }
+      const found = page.map((p) => snapshots.get(p.id)).filter((s): s is AlertSnapshot => s !== undefined);
+      const chains = await this.#chains(found);
+      for (const [i, s] of found.entries()) yield toOcsf(s, chains[i]);
       const last = page[page.length - 1] as { id: string; changedMs: number };
       after = { ms: last.changedMs, id: last.id };
       if (page.length < pageSize) return;

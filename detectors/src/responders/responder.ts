@@ -6,6 +6,7 @@ import { nextVersion } from '../version.js';
 import { AlertReader, type AlertSnapshot } from './alert-reader.js';
 import { nextDelay, parseRetryAfter } from './backoff.js';
 import { BullmqDeliveryQueue } from './bullmq-delivery-queue.js';
+import type { ResponderChannel } from './channel.js';
 import {
   type AttemptRecord,
   DeliveryLog,
@@ -56,6 +57,8 @@ export interface ResponderOptions {
   recoveryMs?: number;
   /** Where the circuit breaker's alert is recorded (default an AlertStore on `store`). */
   alerts?: AlertStore;
+  /** Further channels (Shared Signals streams) that act on the same alerts through the same queue and audit trail. */
+  channels?: ResponderChannel[];
 }
 
 /** The alert a tripped circuit breaker raises. */
@@ -134,6 +137,7 @@ export class Responder {
   readonly #lagMicros: bigint;
   readonly #pageSize: number;
   readonly #recoveryMs: number;
+  readonly #channels: ResponderChannel[];
   readonly #seen = new Map<string, bigint>();
   readonly #tripping = new Set<string>();
   #watermark: bigint | undefined;
@@ -180,6 +184,16 @@ export class Responder {
       this.#queue = new InProcessQueue(options.concurrency ? { concurrency: options.concurrency } : {});
       this.#limiter = options.rateLimiter ?? new MemoryRateLimiter();
     }
+    this.#channels = options.channels ?? [];
+    const context = {
+      queue: this.#queue,
+      deliveryLog: this.deliveryLog,
+      limiter: this.#limiter,
+      guard,
+      alerts: this.#alerts,
+      runsJobs: () => this.#started || !(this.#queue instanceof InProcessQueue),
+    };
+    for (const c of this.#channels) c.attach(context);
   }
 
   /**
@@ -269,9 +283,10 @@ export class Responder {
     const changed = [...behind, ...ahead];
     const fresh = changed.filter((c) => (this.#seen.get(c.id) ?? -1n) < c.version);
     let made = 0;
-    if (fresh.length > 0 && this.policies.list().some((p) => p.enabled)) {
+    if (fresh.length > 0 && (this.#channels.length > 0 || this.policies.list().some((p) => p.enabled))) {
       const snapshots = await this.#reader.load(fresh.map((c) => c.id));
       made = await this.#trigger([...snapshots.values()], now);
+      if (this.#channels.length > 0) await this.#toChannels([...snapshots.values()], now);
       for (const c of fresh) this.#seen.set(c.id, c.version);
     }
     const top = changed.reduce((m, c) => (c.version > m ? c.version : m), watermark);
@@ -476,6 +491,15 @@ export class Responder {
     return revocations.length;
   }
 
+  /** Hands open, unmuted alerts to the channels. */
+  async #toChannels(snapshots: AlertSnapshot[], now: number): Promise<void> {
+    let open = snapshots.filter((s) => STATUSES_THAT_TRIGGER.has(s.alert.status));
+    const muted = open.length > 0 ? await this.#suppressions.active(now) : [];
+    if (muted.length > 0) open = open.filter((s) => !muted.some((m) => suppressionMatches(m, s.alert)));
+    if (open.length === 0) return;
+    for (const c of this.#channels) await c.onAlerts(open, now);
+  }
+
   #revocation(
     policy: Policy,
     snapshot: AlertSnapshot,
@@ -521,6 +545,11 @@ export class Responder {
       return { revocation: r, state: { status: st, attempts: 0, lastError: s.reason } };
     });
     await this.deliveryLog.save(entries);
+    for (const c of this.#channels)
+      await c.onRevocations(
+        entries.map((e) => ({ revocation: e.revocation, status: e.state.status })),
+        Date.now(),
+      );
     // An in-process queue runs only where the responder was started; elsewhere (an API-only
     // process) the stored request is picked up by the started responder's recovery.
     if (this.#started || !(this.#queue instanceof InProcessQueue)) {
@@ -548,6 +577,8 @@ export class Responder {
 
   /** One attempt of one request (the queue's handler). */
   async #deliver(job: DeliveryJob): Promise<JobOutcome> {
+    const channel = this.#channels.find((c) => c.owns(job));
+    if (channel) return channel.deliver(job);
     const policy = this.policies.get(job.policyId);
     const finish = async (status: RevocationStatus, lastError: string, attempts = job.attempt - 1): Promise<undefined> => {
       deliveriesTotal.inc({ policy: job.policyId, outcome: status });

@@ -87,11 +87,13 @@ async function writeCounts() {
 }
 
 describe('API keys and roles', () => {
-  it('declares a role for every route but health, readiness and the OpenAPI document', () => {
+  it('declares a role for every route but health, readiness, the OpenAPI document and Shared Signals discovery', () => {
     const open = operations()
       .filter((op) => op.role === undefined)
       .map((op) => `${op.method} ${op.path}`);
-    expect(['GET /healthz', 'GET /openapi.json', 'GET /readyz']).toEqual(expect.arrayContaining(open));
+    // A Shared Signals receiver reads the transmitter's metadata and signing keys before it holds any key of ours.
+    const discovery = ['GET /.well-known/ssf-configuration', 'GET /ssf/jwks.json'];
+    expect(['GET /healthz', 'GET /openapi.json', 'GET /readyz', ...discovery]).toEqual(expect.arrayContaining(open));
     expect(open).toContain('GET /healthz');
   });
 
@@ -122,7 +124,7 @@ describe('API keys and roles', () => {
       expect(inCookie.status).toBe(401);
     }
     expect(await writeCounts()).toEqual(before);
-  });
+  }, 180_000);
 
   it('answers a key whose role is below the route’s with 403, and writes nothing', async () => {
     const before = await writeCounts();

@@ -25,6 +25,14 @@ import { queueHash } from './queue-link.js';
  * One alert: the reason, intent vs actual side by side, the evidence as a timeline of what was
  * done, framework ids, triage (status, assignee, notes, suppression) and the audit trail.
  */
+/** Shared Signals event types by the prefix of their dedup key (see detectors/src/responders/ssf). */
+const SSF_EVENT_NAMES = {
+  risk: 'CAEP risk-level-change',
+  compromise: 'RISC credential-compromise',
+  revoked: 'CAEP session-revoked',
+  verify: 'SSF verification',
+};
+
 export async function render(ctx) {
   const id = ctx.params[0];
   let [alert, deliveries] = await Promise.all([api.alert(id), loadDeliveries()]);
@@ -359,10 +367,13 @@ export async function render(ctx) {
     );
   }
 
-  /** @param {any[]} list revocations of this alert */
-  function responsePanel(list) {
+  /** @param {any[]} all revoke requests and Shared Signals events of this alert */
+  function responsePanel(all) {
+    // Shared Signals deliveries are recorded beside revoke requests, under the policy id ssf:<stream_id>.
+    const list = all.filter((r) => !r.policyId.startsWith('ssf:'));
+    const sets = all.filter((r) => r.policyId.startsWith('ssf:'));
     return panel(
-      `Response (${list.length})`,
+      `Response (${all.length})`,
       list.length === 0
         ? h('p', { class: 'muted' }, 'No revoke requested. A policy may act on its own, or an analyst can revoke from here.')
         : h(
@@ -390,6 +401,37 @@ export async function render(ctx) {
                     )
                   : null,
                 r.lastError ? h('div', { class: 'sub deviation' }, r.lastError) : null,
+              ),
+            ),
+          ),
+      sets.length === 0
+        ? null
+        : h(
+            'div',
+            null,
+            h('h4', { class: 'sub-head' }, `Shared Signals (${sets.length})`),
+            h(
+              'ol',
+              { class: 'history', 'data-testid': 'ssf-deliveries' },
+              sets.map((r) =>
+                h(
+                  'li',
+                  { class: `hist delivery-${r.status}` },
+                  h('div', { class: 'hist-meta muted' }, when(r.createdAt), ' · ', h('span', { class: 'mono' }, r.requestedBy)),
+                  h(
+                    'div',
+                    null,
+                    h('b', null, SSF_EVENT_NAMES[r.dedupKey.split(':')[0]] ?? 'event'),
+                    ' to stream ',
+                    h('span', { class: 'mono' }, r.policyId.slice(4, 12)),
+                    ' — ',
+                    h('span', { class: `delivery-status ds-${r.status}` }, r.status === 'awaiting_poll' ? 'awaiting poll' : r.status),
+                    r.dryRun ? ' (dry run)' : '',
+                    r.attempts ? ` · ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : '',
+                  ),
+                  r.tokenId ? h('div', { class: 'chips' }, h('span', { class: 'chip' }, r.tokenId)) : null,
+                  r.lastError ? h('div', { class: 'sub deviation' }, r.lastError) : null,
+                ),
               ),
             ),
           ),

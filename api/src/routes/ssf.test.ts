@@ -1,0 +1,426 @@
+/**
+ * A Shared Signals receiver that shares no code with the transmitter: it discovers the
+ * transmitter, fetches the JWKS over HTTP, and checks every SET it is pushed or polls with
+ * `jose` against it and against the specs (RFC 8417, SSF 1.0, CAEP 1.0, RISC 1.0, RFC 9493).
+ */
+import { randomBytes } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
+import type { Alert } from '@intentwatch/detectors';
+import { type JWTPayload, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeskHarness, KEYS, spansAt } from '../test-support/desk-harness.js';
+
+const ISSUER = 'https://intentwatch.example.test';
+const PUSH = 'urn:ietf:rfc:8935';
+const POLL = 'urn:ietf:rfc:8936';
+const RISK = 'https://schemas.openid.net/secevent/caep/event-type/risk-level-change';
+const REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+const COMPROMISE = 'https://schemas.openid.net/secevent/risc/event-type/credential-compromise';
+const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
+const RECEIVER_AUTH = `Bearer rcv-${randomBytes(12).toString('hex')}`;
+
+interface Pushed {
+  contentType: string;
+  authorization: string;
+  body: string;
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the Shared Signals transmitter, as an independent receiver sees it', () => {
+  let h: DeskHarness;
+  let receiver: Server;
+  let receiverUrl: string;
+  const pushed: Pushed[] = [];
+  let jwks: ReturnType<typeof createRemoteJWKSet>;
+  let config: Record<string, string>;
+  let pushStream: Record<string, unknown>;
+  let pollStream: Record<string, unknown>;
+  let alerts: Alert[];
+  /** Every SET seen anywhere, by jti: each must be unique. */
+  const seen = new Map<string, string>();
+
+  const admin = (path: string, method: string, body?: unknown) =>
+    h.call(path, { method, key: KEYS.admin, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+
+  /** Verifies a SET as a receiver must (SSF 1.0 §4.1; RFC 8417 §2.3 typ) and returns its claims. */
+  const verify = async (set: string, aud: string): Promise<JWTPayload & Record<string, unknown>> => {
+    const { payload, protectedHeader } = await jwtVerify(set, jwks, { issuer: ISSUER, audience: aud, typ: 'secevent+jwt' });
+    expect(protectedHeader.alg).toBe('ES256');
+    expect(payload.sub, 'SSF 1.0 §4.1.2: no sub claim').toBeUndefined();
+    expect(payload.exp, 'SSF 1.0 §4.1.7: no exp claim').toBeUndefined();
+    expect(typeof payload.iat).toBe('number');
+    expect(typeof payload.jti).toBe('string');
+    const earlier = seen.get(payload.jti as string);
+    expect(earlier === undefined || earlier === set, `jti ${payload.jti} names two different SETs`).toBe(true);
+    seen.set(payload.jti as string, set);
+    const events = payload.events as Record<string, Record<string, unknown>>;
+    expect(Object.keys(events), 'SSF 1.0 §4.2.1: one event per SET').toHaveLength(1);
+    const subId = payload.sub_id as Record<string, string>;
+    expect(['opaque', 'jwt_id']).toContain(subId.format);
+    if (subId.format === 'opaque') expect(typeof subId.id).toBe('string');
+    else expect(typeof subId.iss === 'string' && typeof subId.jti === 'string').toBe(true);
+    return payload as JWTPayload & Record<string, unknown>;
+  };
+  const typeOf = (p: Record<string, unknown>) => Object.keys(p.events as object)[0] as string;
+  const eventOf = (p: Record<string, unknown>) =>
+    (p.events as Record<string, Record<string, unknown>>)[typeOf(p)] as Record<string, unknown>;
+
+  const poll = async (streamId: string, body: object) => {
+    const res = await h.call(`/ssf/poll/${streamId}`, { method: 'POST', key: KEYS.viewer, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { sets: Record<string, string>; moreAvailable: boolean };
+  };
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/events') {
+          pushed.push({
+            contentType: req.headers['content-type'] ?? '',
+            authorization: req.headers.authorization ?? '',
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+          res.writeHead(202).end();
+        } else res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    h = await DeskHarness.start(
+      {
+        INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
+        INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
+        INTENTWATCH_RESPONDER_POLL_MS: '25',
+        INTENTWATCH_SSF_ISSUER: ISSUER,
+        INTENTWATCH_SSF_KEY_OVERLAP_S: '3600',
+      },
+      { responders: true, longPollMs: 20_000 },
+    );
+    // Discovery and the JWKS, without a key, over HTTP (the issuer is the public name; the test reaches the API directly).
+    const res = await h.call('/.well-known/ssf-configuration', { key: null });
+    expect(res.status).toBe(200);
+    config = (await res.json()) as Record<string, string>;
+    jwks = createRemoteJWKSet(new URL(new URL(config.jwks_uri as string).pathname, h.apiUrl), { cacheMaxAge: 0, cooldownDuration: 0 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+    receiver?.closeAllConnections();
+    await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  });
+
+  it('publishes SSF 1.0 configuration metadata and a JWKS that need no key', async () => {
+    expect(config).toMatchObject({
+      spec_version: '1_0',
+      issuer: ISSUER,
+      jwks_uri: `${ISSUER}/ssf/jwks.json`,
+      configuration_endpoint: `${ISSUER}/ssf/streams`,
+      verification_endpoint: `${ISSUER}/ssf/verify`,
+    });
+    expect(config.delivery_methods_supported).toEqual([PUSH, POLL]);
+    const keys = (await (await h.call('/ssf/jwks.json', { key: null })).json()) as { keys: Record<string, string>[] };
+    expect(keys.keys).toHaveLength(1);
+    expect(keys.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(keys.keys[0]?.d, 'no private key material in the JWKS').toBeUndefined();
+  });
+
+  it('lets only admin keys manage streams (401 without a key, 403 for an analyst)', async () => {
+    const body = JSON.stringify({ delivery: { method: POLL } });
+    expect((await h.call('/ssf/streams', { method: 'POST', key: null, body })).status).toBe(401);
+    expect((await h.call('/ssf/streams', { method: 'POST', key: KEYS.analyst, body })).status).toBe(403);
+    expect((await h.call('/ssf/streams', { key: KEYS.viewer })).status).toBe(403);
+  });
+
+  it('refuses a push endpoint the webhook endpoint guard refuses, saying why', async () => {
+    const res = await admin('/ssf/streams', 'POST', { delivery: { method: PUSH, endpoint_url: 'http://169.254.169.254/latest' } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/endpoint_url/);
+  });
+
+  it('creates a push and a poll stream and round-trips a verification event over each', async () => {
+    const p = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/push',
+      events_requested: [RISK, COMPROMISE, REVOKED, 'urn:example:unknown'],
+      delivery: { method: PUSH, endpoint_url: `${receiverUrl}/events`, authorization_header: RECEIVER_AUTH },
+      description: 'IdP push',
+    });
+    expect(p.status).toBe(201);
+    pushStream = (await p.json()) as Record<string, unknown>;
+    expect(pushStream).toMatchObject({
+      iss: ISSUER,
+      aud: 'https://receiver.example.test/push',
+      events_delivered: [RISK, COMPROMISE, REVOKED],
+    });
+    expect(JSON.stringify(pushStream), 'the authorization header is never shown back').not.toContain(RECEIVER_AUTH);
+    const q = await admin('/ssf/streams', 'POST', { aud: ['https://receiver.example.test/poll'], delivery: { method: POLL } });
+    expect(q.status).toBe(201);
+    pollStream = (await q.json()) as Record<string, unknown>;
+    expect((pollStream.delivery as { endpoint_url: string }).endpoint_url).toBe(`${ISSUER}/ssf/poll/${pollStream.stream_id}`);
+
+    const state = randomBytes(8).toString('hex');
+    expect((await admin('/ssf/verify', 'POST', { stream_id: pushStream.stream_id, state })).status).toBe(204);
+    await until(
+      'the pushed verification event',
+      async () => pushed.length,
+      (n) => n >= 1,
+    );
+    const v = pushed[0] as Pushed;
+    expect(v.contentType).toBe('application/secevent+jwt');
+    expect(v.authorization).toBe(RECEIVER_AUTH);
+    const claims = await verify(v.body, 'https://receiver.example.test/push');
+    expect(typeOf(claims)).toBe(VERIFICATION);
+    expect(eventOf(claims).state).toBe(state);
+    expect(claims.sub_id).toEqual({ format: 'opaque', id: pushStream.stream_id });
+    // A second request within min_verification_interval is refused (SSF 1.0 §8.1.1).
+    expect((await admin('/ssf/verify', 'POST', { stream_id: pushStream.stream_id, state })).status).toBe(429);
+
+    // Poll: a long poll waits for the verification event requested while it waits.
+    const waiting = poll(pollStream.stream_id as string, { returnImmediately: false });
+    expect((await admin('/ssf/verify', 'POST', { stream_id: pollStream.stream_id, state })).status).toBe(204);
+    const got = await waiting;
+    const [jti, set] = Object.entries(got.sets)[0] as [string, string];
+    const polled = await verify(set, 'https://receiver.example.test/poll');
+    expect(polled.jti).toBe(jti);
+    expect(eventOf(polled).state).toBe(state);
+    // Acknowledged, it is never answered again.
+    expect((await poll(pollStream.stream_id as string, { ack: [jti], returnImmediately: true })).sets).toEqual({});
+  });
+
+  it('pushes and serves signed CAEP and RISC events for alerts and revocations, each once', async () => {
+    alerts = await h.playMisuse();
+    const stolen = alerts.find((a) => a.detector === 'cross_service_reuse' && a.agentId === 'exfil-bot') as Alert;
+    expect(stolen).toBeDefined();
+    const open = alerts.filter((a) => !a.detector.startsWith('responder_'));
+
+    // An analyst revokes the session of the stolen token through a webhook policy: a session-revoked event follows.
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const policy = await admin('/v1/responders/policies', 'POST', {
+      id: 'broker',
+      match: { detectors: ['no_such_detector'] },
+      endpoint: { url: `${receiverUrl}/hook`, secrets: [secret] },
+    });
+    expect(policy.status).toBe(201);
+    const revoke = await h.call(`/v1/alerts/${stolen.id}/revoke`, {
+      method: 'POST',
+      key: KEYS.analyst,
+      body: JSON.stringify({ policyId: 'broker' }),
+    });
+    expect(revoke.status).toBe(202);
+
+    const pushedClaims = async () => Promise.all(pushed.map((p) => verify(p.body, 'https://receiver.example.test/push')));
+    const claims = await until(
+      'risk-level-change for every alert, a credential compromise and a session revocation',
+      pushedClaims,
+      (cs) =>
+        open.every((a) => cs.some((c) => typeOf(c) === RISK && (eventOf(c).intentwatch as { alert_id: string }).alert_id === a.id)) &&
+        cs.some((c) => typeOf(c) === COMPROMISE) &&
+        cs.some((c) => typeOf(c) === REVOKED),
+    );
+    for (const p of pushed) expect(p.authorization).toBe(RECEIVER_AUTH);
+
+    for (const c of claims.filter((x) => typeOf(x) === RISK)) {
+      const e = eventOf(c);
+      const alert = open.find((a) => a.id === (e.intentwatch as { alert_id: string }).alert_id) as Alert;
+      // CAEP 1.0 §3.8: principal and current_level required; levels LOW, MEDIUM, HIGH.
+      expect(e.principal).toBe('SESSION');
+      expect(e.current_level).toBe({ low: 'LOW', medium: 'MEDIUM', high: 'HIGH', critical: 'HIGH' }[alert.severity]);
+      expect(typeof e.event_timestamp).toBe('number');
+      expect(c.sub_id).toEqual({ format: 'opaque', id: alert.rootTokenId || alert.tokenId });
+      expect(e.agent_id).toBe(alert.agentId);
+      expect(e.task_id).toBe(alert.taskId);
+      expect(c.txn).toBe(`alert:${alert.id}`);
+    }
+    const compromises = claims.filter((x) => typeOf(x) === COMPROMISE);
+    // Only the token presented by someone other than its grantee is reported compromised (RISC 1.0 §2.7).
+    expect(new Set(compromises.map((c) => JSON.stringify(c.sub_id)))).toEqual(
+      new Set([JSON.stringify({ format: 'opaque', id: 'tok-9c21' })]),
+    );
+    const compromise = compromises[0] as Record<string, unknown>;
+    expect(typeof eventOf(compromise).credential_type).toBe('string');
+    // The risk change and the compromise share their cause (SSF 1.0 §4.1.8 txn).
+    expect(claims.some((c) => typeOf(c) === RISK && c.txn === compromise.txn)).toBe(true);
+    const revoked = claims.find((x) => typeOf(x) === REVOKED) as Record<string, unknown>;
+    expect(eventOf(revoked)).toMatchObject({ initiating_entity: 'admin', agent_id: 'exfil-bot' });
+    expect(revoked.txn).toBe(`alert:${stolen.id}`);
+
+    // Poll: every SET once. Read and acknowledge page by page until nothing is left.
+    const polledJtis: string[] = [];
+    let ack: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const page = await poll(pollStream.stream_id as string, { ack, maxEvents: 3, returnImmediately: true });
+      for (const [jti, set] of Object.entries(page.sets)) {
+        const c = await verify(set, 'https://receiver.example.test/poll');
+        expect(c.jti).toBe(jti);
+        polledJtis.push(jti);
+      }
+      ack = Object.keys(page.sets);
+      if (ack.length === 0) break;
+    }
+    expect(polledJtis.length).toBeGreaterThanOrEqual(open.length);
+    expect(new Set(polledJtis).size, 'no SET answered twice once acknowledged').toBe(polledJtis.length);
+
+    // The alert page's Response panel reads these: SSF deliveries beside webhook ones.
+    const deliveries = (await (await h.call(`/v1/alerts/${stolen.id}/deliveries`)).json()) as {
+      deliveries: { policyId: string; status: string }[];
+    };
+    const ids = deliveries.deliveries.map((d) => d.policyId);
+    expect(ids).toContain('broker');
+    expect(ids).toContain(`ssf:${pushStream.stream_id}`);
+    expect(ids).toContain(`ssf:${pollStream.stream_id}`);
+    expect(deliveries.deliveries.filter((d) => d.policyId.startsWith('ssf:')).every((d) => d.status === 'delivered')).toBe(true);
+  }, 90_000);
+
+  it('sends a stream with added subjects only events about those subjects', async () => {
+    const res = await admin('/ssf/streams', 'POST', { aud: 'https://receiver.example.test/one', delivery: { method: POLL } });
+    const stream = (await res.json()) as { stream_id: string };
+    const subject = { format: 'opaque', id: 'tok-9c21' };
+    expect((await admin('/ssf/subjects/add', 'POST', { stream_id: stream.stream_id, subject })).status).toBe(200);
+    // New evidence on every alert: the detectors run again over a replay of the scenario.
+    await h.playMisuse(Date.now() - 20 * 60_000);
+    const page = await until(
+      'events about the added subject',
+      () => poll(stream.stream_id, { returnImmediately: true, maxEvents: 1000 }),
+      (p) => Object.keys(p.sets).length > 0,
+    );
+    for (const set of Object.values(page.sets)) {
+      const c = await verify(set, 'https://receiver.example.test/one');
+      expect(c.sub_id).toEqual(subject);
+    }
+    expect((await admin('/ssf/subjects/remove', 'POST', { stream_id: stream.stream_id, subject })).status).toBe(204);
+    expect((await admin('/ssf/subjects/remove', 'POST', { stream_id: stream.stream_id, subject })).status).toBe(404);
+  }, 90_000);
+
+  it('names a token by jwt_id (iss + jti) when its grant names its issuer', async () => {
+    const res = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/jwt',
+      delivery: { method: POLL },
+      events_requested: [COMPROMISE],
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const base = Date.now() - 10 * 60_000;
+    const s = spansAt(base);
+    const jti = `jwt-${randomBytes(6).toString('hex')}`;
+    const grant = s.grant('issued', jti, 0, {
+      task: 'T-9',
+      agent: 'mail-bot',
+      audience: ['mail'],
+      scopes: ['mail:read'],
+      expiresIn: 3600,
+      env: 'prod',
+    });
+    grant.attrs['token.issuer'] = 'https://idp.example.test/';
+    await h.send([grant, s.use(jti, 30, { agent: 'intruder-bot', target: 'mail', env: 'prod', scope: 'mail:read' })], base);
+    const page = await until(
+      'a credential-compromise event for the JWT',
+      async () => {
+        await h.detect();
+        return poll(stream.stream_id, { returnImmediately: true });
+      },
+      (p) => Object.keys(p.sets).length > 0,
+    );
+    const sets = await Promise.all(Object.values(page.sets).map((set) => verify(set, 'https://receiver.example.test/jwt')));
+    expect(sets.map((c) => [typeOf(c), c.sub_id])).toEqual([[COMPROMISE, { format: 'jwt_id', iss: 'https://idp.example.test/', jti }]]);
+  }, 60_000);
+
+  it('rotates its signing key with both keys published during the overlap', async () => {
+    const before = (await (await h.call('/ssf/jwks.json', { key: null })).json()) as { keys: { kid: string }[] };
+    const rotated = await admin('/v1/ssf/keys/rotate', 'POST');
+    expect(rotated.status).toBe(200);
+    const { kid, retiring } = (await rotated.json()) as { kid: string; retiring: { kid: string }[] };
+    expect(retiring.map((r) => r.kid)).toEqual(before.keys.map((k) => k.kid));
+    const after = (await (await h.call('/ssf/jwks.json', { key: null })).json()) as { keys: { kid: string }[] };
+    expect(after.keys.map((k) => k.kid).sort()).toEqual([kid, ...retiring.map((r) => r.kid)].sort());
+    // SETs signed before the rotation still verify; new ones carry the new kid.
+    for (const p of pushed) await verify(p.body, 'https://receiver.example.test/push');
+    const res = await admin('/ssf/streams', 'POST', { aud: 'https://receiver.example.test/two', delivery: { method: POLL } });
+    const stream = (await res.json()) as { stream_id: string };
+    expect((await admin('/ssf/verify', 'POST', { stream_id: stream.stream_id })).status).toBe(204);
+    const page = await poll(stream.stream_id, { returnImmediately: false });
+    const set = Object.values(page.sets)[0] as string;
+    expect(decodeProtectedHeader(set).kid).toBe(kid);
+    await verify(set, 'https://receiver.example.test/two');
+  });
+
+  it('pauses a stream past its rate limit, tells the receiver, raises an alert, and sends the held SETs once enabled', async () => {
+    const limited: Pushed[] = [];
+    const before = pushed.length;
+    const res = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/limited',
+      events_requested: [RISK],
+      delivery: { method: PUSH, endpoint_url: `${receiverUrl}/events` },
+      max_per_minute: 2,
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const mine = async () => {
+      limited.length = 0;
+      for (const p of pushed.slice(before)) {
+        const c = await jwtVerify(p.body, jwks, { issuer: ISSUER, typ: 'secevent+jwt' }).catch(() => undefined);
+        if (c && c.payload.aud === 'https://receiver.example.test/limited') limited.push(p);
+      }
+      return Promise.all(limited.map((p) => verify(p.body, 'https://receiver.example.test/limited')));
+    };
+    // Every alert changes again: the new stream is owed a risk-level-change for each.
+    await h.playMisuse(Date.now() - 15 * 60_000);
+    const paused = await until('the stream-updated event', mine, (cs) =>
+      cs.some((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated'),
+    );
+    const updated = paused.find((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated') as Record<
+      string,
+      unknown
+    >;
+    expect(updated.sub_id).toEqual({ format: 'opaque', id: stream.stream_id });
+    expect(eventOf(updated)).toMatchObject({ status: 'paused' });
+    expect(paused.filter((c) => typeOf(c) === RISK)).toHaveLength(2);
+    expect(await (await admin(`/ssf/status?stream_id=${stream.stream_id}`, 'GET')).json()).toMatchObject({ status: 'paused' });
+    const breaker = (await (await h.call('/v1/alerts?detector=responder_ssf_rate_limit')).json()) as { alerts: { reason: string }[] };
+    expect(breaker.alerts.map((a) => a.reason).join()).toContain(stream.stream_id);
+    // Raised limit, enabled again: the held SETs go out, each once.
+    await admin('/ssf/streams', 'PATCH', { stream_id: stream.stream_id, max_per_minute: 1000 });
+    expect((await admin('/ssf/status', 'POST', { stream_id: stream.stream_id, status: 'enabled' })).status).toBe(200);
+    // Every SET the stream was owed goes out, each once: what the receiver got is what the audit trail calls delivered.
+    const log = h.responder?.deliveryLog;
+    if (!log) throw new Error('the harness runs the responders');
+    const policy = `ssf:${stream.stream_id}`;
+    const open = async () =>
+      (await Promise.all((['held', 'queued', 'retrying'] as const).map((st) => log.withStatus(policy, st)))).flat().length;
+    const done = await until(
+      'the held SETs',
+      async () => ({ open: await open(), claims: await mine() }),
+      (v) => v.open === 0 && v.claims.filter((c) => typeOf(c) === RISK).length > 2,
+    );
+    const risks = done.claims.filter((c) => typeOf(c) === RISK);
+    expect(new Set(risks.map((c) => c.jti)).size).toBe(risks.length);
+    const delivered = (await log.withStatus(policy, 'delivered')).filter((r) => r.dedupKey.startsWith('risk:'));
+    expect(risks.map((c) => c.jti).sort()).toEqual(delivered.map((r) => r.webhookId).sort());
+    // Only findings about tokens: the breaker's own alert caused none.
+    const breakerId = (await (await h.call('/v1/alerts?detector=responder_ssf_rate_limit')).json()) as { alerts: { id: string }[] };
+    for (const c of risks)
+      expect(breakerId.alerts.map((a) => a.id)).not.toContain((eventOf(c).intentwatch as { alert_id: string }).alert_id);
+  }, 90_000);
+
+  it('manages a stream: read, update, status, delete', async () => {
+    const id = pollStream.stream_id as string;
+    expect((await (await admin(`/ssf/streams?stream_id=${id}`, 'GET')).json()) as object).toMatchObject({ stream_id: id });
+    const list = (await (await admin('/ssf/streams', 'GET')).json()) as unknown[];
+    expect(list.length).toBeGreaterThanOrEqual(2);
+    const patched = await admin('/ssf/streams', 'PATCH', { stream_id: id, description: 'changed' });
+    expect(((await patched.json()) as { description: string }).description).toBe('changed');
+    expect((await admin('/ssf/streams', 'PATCH', { stream_id: id, aud: 'someone-else' })).status).toBe(400);
+    const paused = await admin('/ssf/status', 'POST', { stream_id: id, status: 'paused', reason: 'maintenance' });
+    expect(await paused.json()).toEqual({ stream_id: id, status: 'paused', reason: 'maintenance' });
+    expect(await (await admin(`/ssf/status?stream_id=${id}`, 'GET')).json()).toMatchObject({ status: 'paused' });
+    expect((await admin(`/ssf/streams?stream_id=${id}`, 'DELETE')).status).toBe(204);
+    expect((await admin(`/ssf/streams?stream_id=${id}`, 'GET')).status).toBe(404);
+  });
+});
