@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { type AttrValue, type Attributes, str } from '@intentwatch/core';
+import { type NormalizeOptions, normalizeSpans } from '../normalize.js';
+import type { DecodedResourceLogs } from '../otlp/logs.js';
+import type { DecodedSpan } from '../otlp/model.js';
+import { emptyBatch, type RowBatch } from '../rows.js';
+import { parseJson } from '../well-formed.js';
+import { PLANNED_FORMATS, SOURCE_FORMATS, formatById, recogniseFormat } from './registry.js';
+import { isObject, type MappedEvent, type SourceFormat, type SourceRecord } from './types.js';
+
+/** The resource attribute that names a log's format (CONVENTIONS.md §1.5). */
+export const SOURCE_ATTRIBUTE = 'intentwatch.source';
+
+export interface LogsResult {
+  rows: RowBatch;
+  /** One message per rejected record (unknown format, malformed, or an event that cannot be stored). */
+  rejected: string[];
+  /** Records read. */
+  records: number;
+  /** Lifecycle events and uses made. */
+  events: number;
+  /** Records of a known format that say nothing about a token, by reason. */
+  skipped: Record<string, number>;
+  secretsRedacted: number;
+  truncated: number;
+}
+
+/** Deepest nesting of a record's JSON that is kept as structure (deeper values become text). */
+const MAX_RECORD_DEPTH = 16;
+
+/**
+ * Turns OTLP log records whose bodies are identity systems' audit records into the same rows as
+ * spans: each record is mapped by its format (the resource's `intentwatch.source`, or recognised
+ * from its shape) to lifecycle events and uses, which go through the span normaliser as spans
+ * would, with ids derived from the record's own id so that a resent record names the same span.
+ * Every raw credential in the record is replaced by its fingerprint before it is read. A record
+ * that cannot be mapped is rejected with a reason; the others are unaffected.
+ */
+export function normalizeLogs(resourceLogs: DecodedResourceLogs[], options: NormalizeOptions, now = Date.now()): LogsResult {
+  const result: LogsResult = { rows: emptyBatch(), rejected: [], records: 0, events: 0, skipped: {}, secretsRedacted: 0, truncated: 0 };
+  for (const rl of resourceLogs) {
+    const named = str(rl.resource, SOURCE_ATTRIBUTE);
+    const namedFormat = named ? formatById(named) : undefined;
+    const environment = str(rl.resource, 'deployment.environment.name') || str(rl.resource, 'deployment.environment');
+    for (const record of rl.records) {
+      const at = result.records++;
+      const reject = (message: string) => result.rejected.push(`record ${at}: ${message}`);
+      if (named && !namedFormat) {
+        reject(unknownFormatMessage(named));
+        continue;
+      }
+      const body = recordOf(record.body);
+      if (typeof body === 'string') {
+        reject(body);
+        continue;
+      }
+      const format: SourceFormat | undefined = namedFormat ?? recogniseFormat(body);
+      if (!format) {
+        reject(
+          `the body is not a record of a known format (${SOURCE_FORMATS.map((f) => f.id).join(', ')}); name it with the resource attribute ${SOURCE_ATTRIBUTE}`,
+        );
+        continue;
+      }
+      const mapping = format.map(body);
+      if ('error' in mapping) {
+        reject(`${format.id}: ${mapping.error}`);
+        continue;
+      }
+      if ('skip' in mapping) {
+        result.skipped[mapping.skip] = (result.skipped[mapping.skip] ?? 0) + 1;
+        continue;
+      }
+      const rows = eventsToRows(format.id, mapping.id, mapping.events, environment, options, now);
+      if (rows.rejected.length) {
+        reject(`${format.id} ${mapping.id}: ${rows.rejected.join('; ')}`);
+        continue;
+      }
+      result.secretsRedacted += rows.secretsRedacted;
+      result.truncated += rows.truncated;
+      result.events += mapping.events.length;
+      result.rows.spans.push(...rows.rows.spans);
+      result.rows.tokenEvents.push(...rows.rows.tokenEvents);
+      result.rows.taskEvents.push(...rows.rows.taskEvents);
+    }
+  }
+  return result;
+}
+
+function unknownFormatMessage(named: string): string {
+  const planned = PLANNED_FORMATS.includes(named) ? ` (${named} is not mapped yet)` : '';
+  return `${SOURCE_ATTRIBUTE} ${JSON.stringify(named.slice(0, 60))} is not a format this collector maps${planned}; known: ${SOURCE_FORMATS.map((f) => f.id).join(', ')}`;
+}
+
+/** The record a log body holds: a JSON object, as a string or as an OTLP key-value list. */
+function recordOf(body: AttrValue): SourceRecord | string {
+  if (isObject(body)) return body;
+  if (typeof body !== 'string') return 'the body must be the source record: a JSON object, as a string or a key-value list';
+  let parsed: unknown;
+  try {
+    parsed = parseJson(body);
+  } catch (e) {
+    return `the body is not JSON: ${(e as Error).message.slice(0, 120)}`;
+  }
+  if (!isObject(parsed)) return 'the body must be a JSON object';
+  return bounded(parsed, 0) as SourceRecord;
+}
+
+/** A parsed JSON value with nesting past {@link MAX_RECORD_DEPTH} replaced by a marker, so that every walk over it is bounded. */
+function bounded(v: unknown, depth: number): AttrValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (depth >= MAX_RECORD_DEPTH) return '[nested too deep]';
+  if (Array.isArray(v)) return v.map((x) => bounded(x, depth + 1));
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bounded(x, depth + 1)]));
+  return null;
+}
+
+function hexHash(text: string, hexLength: number): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, hexLength);
+}
+
+function eventsToRows(format: string, id: string, events: MappedEvent[], environment: string, options: NormalizeOptions, now: number) {
+  const seed = `${format}:${id}`;
+  const traceId = hexHash(seed, 32);
+  const spans: DecodedSpan[] = events.map((e, i) => {
+    const nanos = BigInt(Math.trunc(e.timeMs)) * 1_000_000n;
+    const attrs: Attributes = { ...e.attrs, [SOURCE_ATTRIBUTE]: format };
+    if (environment && attrs['deployment.environment.name'] === undefined) attrs['deployment.environment.name'] = environment;
+    return {
+      traceId,
+      spanId: hexHash(`${seed}:${i}`, 16),
+      parentSpanId: '',
+      name: e.name,
+      kind: 0,
+      startNanos: nanos,
+      endNanos: nanos,
+      statusCode: 0,
+      attributes: attrs,
+      droppedAttributes: 0,
+    };
+  });
+  // One resource per event: its service.name is the caller of a use, the issuing system of a grant.
+  return normalizeSpans(
+    events.map((e, i) => ({
+      resource: { 'service.name': e.serviceName },
+      scopes: [{ scopeName: format, spans: [spans[i] as DecodedSpan] }],
+    })),
+    { ...options, keepContextSpans: true },
+    now,
+  );
+}
