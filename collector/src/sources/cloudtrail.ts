@@ -77,8 +77,10 @@ function use(r: SourceRecord, keyId: string, timeMs: number, source: string, eve
     'cloud.account.id': text(r, 'recipientAccountId'),
   };
   if (session) attrs['gen_ai.agent.id'] = session;
+  // The workload is what the session acts as: the role (or the federating user), as on its grant.
   const principal = text(r, 'userIdentity', 'arn');
-  if (principal) attrs['workload.id'] = principal.startsWith('arn:aws:sts:') ? roleOf(principal) : principal;
+  const issuer = text(r, 'userIdentity', 'sessionContext', 'sessionIssuer', 'arn') || principal;
+  if (issuer) attrs['workload.id'] = issuer;
   // The most specific resource: an object's ARN is longer than its bucket's.
   const resource = arns.sort((a, b) => b.length - a.length)[0];
   if (resource) attrs['token.resource'] = resource;
@@ -95,12 +97,6 @@ function sessionName(r: SourceRecord): string {
   return federated ? (federated[1] as string) : '';
 }
 
-/** An assumed-role session ARN without its session: the role the session acts as, stable across sessions. */
-function roleOf(arn: string): string {
-  const i = arn.lastIndexOf('/');
-  return arn.includes(':assumed-role/') && i > 0 ? arn.slice(0, i) : arn;
-}
-
 function issuance(r: SourceRecord, timeMs: number, eventName: string): MappedEvent | string {
   const credentials = at(r, 'responseElements', 'credentials');
   const keyId = text(credentials, 'accessKeyId');
@@ -114,12 +110,10 @@ function issuance(r: SourceRecord, timeMs: number, eventName: string): MappedEve
     'aws.sts.operation': eventName,
   };
   if (session) attrs['gen_ai.agent.id'] = session;
-  const role = text(params, 'roleArn');
-  if (role) attrs['workload.id'] = role;
-  else {
-    const federated = text(r, 'responseElements', 'federatedUser', 'arn');
-    if (federated) attrs['workload.id'] = federated;
-  }
+  // What the session acts as, as its uses' `sessionContext.sessionIssuer.arn` names it: the role
+  // assumed, or (GetFederationToken, GetSessionToken) the user who asked.
+  const workload = text(params, 'roleArn') || text(r, 'userIdentity', 'arn');
+  if (workload) attrs['workload.id'] = workload;
   const sourceIdentity = text(params, 'sourceIdentity') || text(r, 'responseElements', 'sourceIdentity');
   if (sourceIdentity) attrs['aws.source_identity'] = sourceIdentity;
   const expiration = awsTime(text(credentials, 'expiration'));
