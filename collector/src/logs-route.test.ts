@@ -220,3 +220,12 @@ describe('secrets in audit records', () => {
     expect(text.includes('AKIAI44QH8DHBEXAMPLE'), 'long-term access key id stored').toBe(false);
   });
 });
+
+describe('POST /v1/logs with a CloudTrail log file as one record', () => {
+  it('maps each element of "Records" (what a file tailer sends for a one-line CloudTrail file)', async () => {
+    const file = JSON.parse(fixture('cloudtrail.json'));
+    const res = await postJson(logs(), logsRequestJson([file], { 'intentwatch.source': 'cloudtrail' }), auth);
+    expect(res.status).toBe(200);
+    expect(summaryOf(res.headers)).toMatchObject({ records: 4, events: 3, rejected: 0 });
+  });
+});

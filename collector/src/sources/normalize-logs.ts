@@ -42,14 +42,19 @@ export function normalizeLogs(resourceLogs: DecodedResourceLogs[], options: Norm
     const named = str(rl.resource, SOURCE_ATTRIBUTE);
     const namedFormat = named ? formatById(named) : undefined;
     const environment = str(rl.resource, 'deployment.environment.name') || str(rl.resource, 'deployment.environment');
-    for (const record of rl.records) {
+    // A CloudTrail log file tailed whole (`{"Records": [...]}`, one line) is one log record: each
+    // of its records counts as one.
+    const bodies = rl.records.flatMap((record) => {
+      const body = recordOf(record.body);
+      return typeof body !== 'string' && Array.isArray(body.Records) ? (body.Records as unknown[]).map(asRecord) : [body];
+    });
+    for (const body of bodies) {
       const at = result.records++;
       const reject = (message: string) => result.rejected.push(`record ${at}: ${message}`);
       if (named && !namedFormat) {
         reject(unknownFormatMessage(named));
         continue;
       }
-      const body = recordOf(record.body);
       if (typeof body === 'string') {
         reject(body);
         continue;
@@ -103,6 +108,10 @@ function recordOf(body: AttrValue): SourceRecord | string {
   }
   if (!isObject(parsed)) return 'the body must be a JSON object';
   return bounded(parsed, 0) as SourceRecord;
+}
+
+function asRecord(v: unknown): SourceRecord | string {
+  return isObject(v) ? (v as SourceRecord) : 'each element of "Records" must be a JSON object';
 }
 
 /** A parsed JSON value with nesting past {@link MAX_RECORD_DEPTH} replaced by a marker, so that every walk over it is bounded. */
