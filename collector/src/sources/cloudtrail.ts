@@ -34,6 +34,8 @@ export const cloudtrail: SourceFormat = {
   map,
 };
 
+/** ARNs are at most 2048 characters (IAM quotas); longer text is not read as one. */
+const MAX_ARN_LENGTH = 2048;
 const TEMPORARY_IDENTITIES = new Set(['AssumedRole', 'FederatedUser']);
 const ISSUING_EVENTS = new Set(['AssumeRole', 'AssumeRoleWithWebIdentity', 'AssumeRoleWithSAML', 'GetFederationToken', 'GetSessionToken']);
 
@@ -91,6 +93,7 @@ function use(r: SourceRecord, keyId: string, timeMs: number, source: string, eve
 /** The role session name of an assumed-role identity (`…:assumed-role/<role>/<session>`), else the federated user's name. */
 function sessionName(r: SourceRecord): string {
   const arn = text(r, 'userIdentity', 'arn');
+  if (arn.length > MAX_ARN_LENGTH) return '';
   const assumed = /:assumed-role\/[^/]+\/([^/]+)$/.exec(arn);
   if (assumed) return assumed[1] as string;
   const federated = /:federated-user\/([^/]+)$/.exec(arn);
