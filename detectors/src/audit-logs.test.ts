@@ -45,7 +45,8 @@ async function sendLogs(records: AuditRecord[], source?: string): Promise<void> 
 /** Runs every detector and returns the alerts about `tokenId`, by any detector. */
 async function alertsAbout(tokenId: string): Promise<Alert[]> {
   for (const d of DETECTORS) await h.run(d);
-  await new Promise((r) => setTimeout(r, Math.max(...DETECTORS.map((d) => d.settleMs(h.config)))) + 50);
+  const settle = Math.max(...DETECTORS.map((d) => d.settleMs(h.config)));
+  await new Promise((r) => setTimeout(r, settle + 50));
   for (const d of DETECTORS) await h.run(d);
   return (await h.alerts.list({ tokenId, limit: 100 })).alerts;
 }
