@@ -229,3 +229,15 @@ describe('POST /v1/logs with a CloudTrail log file as one record', () => {
     expect(summaryOf(res.headers)).toMatchObject({ records: 4, events: 3, rejected: 0 });
   });
 });
+
+describe('POST /v1/logs with hostile bodies', () => {
+  it('answers a record nested 50,000 deep with a rejection, not an error, and keeps the others', async () => {
+    const deep = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
+    const [tokenRequest] = k8sRecords();
+    const request = JSON.parse(logsRequestJson([tokenRequest], {}));
+    request.resourceLogs[0].scopeLogs[0].logRecords.push({ body: { stringValue: deep } }, { body: { stringValue: `[${deep}]` } });
+    const res = await postJson(logs(), request, auth);
+    expect(res.status).toBe(200);
+    expect(summaryOf(res.headers)).toMatchObject({ records: 3, events: 1, rejected: 2 });
+  });
+});
