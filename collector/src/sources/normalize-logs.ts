@@ -25,9 +25,6 @@ export interface LogsResult {
   truncated: number;
 }
 
-/** Deepest nesting of a record's JSON that is kept as structure (deeper values become text). */
-const MAX_RECORD_DEPTH = 16;
-
 /**
  * Turns OTLP log records whose bodies are identity systems' audit records into the same rows as
  * spans: each record is mapped by its format (the resource's `intentwatch.source`, or recognised
@@ -107,20 +104,12 @@ function recordOf(body: AttrValue): SourceRecord | string {
     return `the body is not JSON: ${(e as Error).message.slice(0, 120)}`;
   }
   if (!isObject(parsed)) return 'the body must be a JSON object';
-  return bounded(parsed, 0) as SourceRecord;
+  // Not copied or walked: mappings read fixed paths only, so a deeply nested record costs nothing more.
+  return parsed as SourceRecord;
 }
 
 function asRecord(v: unknown): SourceRecord | string {
   return isObject(v) ? (v as SourceRecord) : 'each element of "Records" must be a JSON object';
-}
-
-/** A parsed JSON value with nesting past {@link MAX_RECORD_DEPTH} replaced by a marker, so that every walk over it is bounded. */
-function bounded(v: unknown, depth: number): AttrValue {
-  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
-  if (depth >= MAX_RECORD_DEPTH) return '[nested too deep]';
-  if (Array.isArray(v)) return v.map((x) => bounded(x, depth + 1));
-  if (typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bounded(x, depth + 1)]));
-  return null;
 }
 
 function hexHash(text: string, hexLength: number): string {
