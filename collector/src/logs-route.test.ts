@@ -241,3 +241,13 @@ describe('POST /v1/logs with hostile bodies', () => {
     expect(summaryOf(res.headers)).toMatchObject({ records: 3, events: 1, rejected: 2 });
   });
 });
+
+describe('POST /v1/logs record bound', () => {
+  it('counts the elements of a CloudTrail file against the records-per-request bound', async () => {
+    const get = cloudtrailRecords()[1];
+    const file = { Records: Array.from({ length: MAX_LOG_RECORDS_PER_REQUEST + 1 }, () => get) };
+    const res = await postJson(logs(), logsRequestJson([file], { 'intentwatch.source': 'cloudtrail' }), auth);
+    expect(res.status).toBe(413);
+    expect(res.json().error.message).toContain(`more than ${MAX_LOG_RECORDS_PER_REQUEST} log records`);
+  });
+});

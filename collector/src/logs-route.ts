@@ -41,7 +41,13 @@ export function logsHandler(options: NormalizeOptions, store: (rows: RowBatch) =
             : String((e as Error)?.message ?? e);
       throw new HttpError(400, 'invalid_body', `the body is not an OTLP ExportLogsServiceRequest in ${encoding}: ${detail}`);
     }
-    const result = normalizeLogs(decoded, options);
+    let result: ReturnType<typeof normalizeLogs>;
+    try {
+      result = normalizeLogs(decoded, options);
+    } catch (e) {
+      if (e instanceof TooManyRecordsError) throw new HttpError(413, 'too_many_records', e.message);
+      throw e;
+    }
     await store(result.rows);
     records.inc({ outcome: 'mapped' }, result.records - result.rejected.length - sum(result.skipped));
     if (result.rejected.length) records.inc({ outcome: 'rejected' }, result.rejected.length);

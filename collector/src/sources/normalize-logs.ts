@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AttrValue, type Attributes, str } from '@intentwatch/core';
 import { type NormalizeOptions, normalizeSpans } from '../normalize.js';
-import type { DecodedResourceLogs } from '../otlp/logs.js';
+import { type DecodedResourceLogs, MAX_LOG_RECORDS_PER_REQUEST, TooManyRecordsError } from '../otlp/logs.js';
 import type { DecodedSpan } from '../otlp/model.js';
 import { emptyBatch, type RowBatch } from '../rows.js';
 import { parseJson } from '../well-formed.js';
@@ -31,9 +31,15 @@ export interface LogsResult {
  * from its shape) to lifecycle events and uses, which go through the span normaliser as spans
  * would, with ids derived from the record's own id so that a resent record names the same span.
  * Every raw credential in the record is replaced by its fingerprint before it is read. A record
- * that cannot be mapped is rejected with a reason; the others are unaffected.
+ * that cannot be mapped is rejected with a reason; the others are unaffected. Throws
+ * {@link TooManyRecordsError} past `maxRecords` (the elements of a CloudTrail file count one by one).
  */
-export function normalizeLogs(resourceLogs: DecodedResourceLogs[], options: NormalizeOptions, now = Date.now()): LogsResult {
+export function normalizeLogs(
+  resourceLogs: DecodedResourceLogs[],
+  options: NormalizeOptions,
+  now = Date.now(),
+  maxRecords = MAX_LOG_RECORDS_PER_REQUEST,
+): LogsResult {
   const result: LogsResult = { rows: emptyBatch(), rejected: [], records: 0, events: 0, skipped: {}, secretsRedacted: 0, truncated: 0 };
   for (const rl of resourceLogs) {
     const named = str(rl.resource, SOURCE_ATTRIBUTE);
@@ -47,6 +53,7 @@ export function normalizeLogs(resourceLogs: DecodedResourceLogs[], options: Norm
     });
     for (const body of bodies) {
       const at = result.records++;
+      if (result.records > maxRecords) throw new TooManyRecordsError(maxRecords);
       const reject = (message: string) => result.rejected.push(`record ${at}: ${message}`);
       if (named && !namedFormat) {
         reject(unknownFormatMessage(named));
