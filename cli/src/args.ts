@@ -11,6 +11,7 @@ export interface Args {
 
 export function usage(): string {
   return `Usage: intentwatch [all|collector|detectors|api] [--demo]
+       intentwatch import --format <format> FILE|-   (see intentwatch import --help)
 
 Roles:
   all         collector, detectors, responders and API in one process (default)

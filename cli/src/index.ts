@@ -1,3 +1,4 @@
 export { parseArgs, ROLES, type Args, type Role } from './args.js';
 export { start, type Running } from './start.js';
 export { TELEMETRY_ENV, startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.js';
+export { formatSummary, importCommand, parseImportArgs, runImport, type ImportOptions, type ImportSummary } from './import-logs.js';

@@ -7,6 +7,12 @@ import { startTelemetry } from './telemetry.js';
 const log = createLogger('cli');
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'import') {
+    // A client of a running collector: no store, no roles, no telemetry.
+    const { importCommand } = await import('./import-logs.js');
+    process.exitCode = await importCommand(process.argv.slice(3));
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
     process.stdout.write(usage());

@@ -8,3 +8,14 @@ export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
 export type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
 export { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';
+export { LOG_SUMMARY_HEADER } from './logs-route.js';
+export {
+  decodeLogsJson,
+  ExportLogsServiceRequest,
+  ExportLogsServiceResponse,
+  logsRequestJson,
+  MAX_LOG_RECORDS_PER_REQUEST,
+  readLogsRequest,
+} from './otlp/logs.js';
+export { normalizeLogs, SOURCE_ATTRIBUTE, type LogsResult } from './sources/normalize-logs.js';
+export { PLANNED_FORMATS, SOURCE_FORMATS } from './sources/registry.js';

@@ -3,6 +3,7 @@ import { type Config, HttpError, type Store, counter, createLogger, loopbackHost
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { BatchWriter } from './batch-writer.js';
 import { ingestAuth } from './ingest-auth.js';
+import { logsHandler } from './logs-route.js';
 import { eventsFromJson } from './json-events.js';
 import { normalizeSpans } from './normalize.js';
 import { decodeJsonRequest, JsonShapeError } from './otlp/decode-json.js';
@@ -112,6 +113,14 @@ export class Collector {
       sendExportResponse(res, encoding, result.rejected);
     });
 
+    app.post(
+      '/v1/logs',
+      contentType([PROTOBUF, JSON_TYPE]),
+      auth,
+      raw,
+      logsHandler(this.#config, (rows) => this.#store(rows)),
+    );
+
     const eventRoute = (kind: 'token' | 'task') => async (req: Request, res: Response) => {
       const body = req.body instanceof Buffer ? req.body.toString('utf8') : '';
       let items: unknown;
@@ -153,7 +162,7 @@ export class Collector {
         new HttpError(
           404,
           'not_found',
-          `no route for ${req.method} ${req.path}; the collector serves POST /v1/traces, /v1/token-events and /v1/task-events`,
+          `no route for ${req.method} ${req.path}; the collector serves POST /v1/traces, /v1/logs, /v1/token-events and /v1/task-events`,
         ),
       );
     });
@@ -175,14 +184,15 @@ export class Collector {
       requests.inc({ endpoint: req.path.replace(/^\/v1\//, ''), status: String(e.status) });
       for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
       const encoding: Encoding | undefined = res.locals.encoding ?? (req.is(PROTOBUF) ? 'protobuf' : undefined);
-      if (req.path === '/v1/traces' && encoding === 'protobuf') {
+      const otlp = req.path === '/v1/traces' || req.path === '/v1/logs';
+      if (otlp && encoding === 'protobuf') {
         // OTLP/HTTP: an error answer carries a google.rpc.Status in the request's encoding.
         const status = RpcStatus.encode(RpcStatus.create({ code: grpcCode(e.status), message: e.message })).finish();
         res.status(e.status).type(PROTOBUF).send(Buffer.from(status));
         return;
       }
       const payload: Record<string, unknown> = { error: { code: e.code, message: e.message } };
-      if (req.path === '/v1/traces') Object.assign(payload, { code: grpcCode(e.status), message: e.message });
+      if (otlp) Object.assign(payload, { code: grpcCode(e.status), message: e.message });
       res.status(e.status).json(payload);
     };
   }
