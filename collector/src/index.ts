@@ -8,3 +8,8 @@ export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
 export type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
 export { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';
+export { DecodeBudget, LIMIT_VARIABLES, LimitExceededError } from './limits.js';
+export { checkJsonLimits } from './json-limits.js';
+export { readBody } from './body-reader.js';
+export { normalizeInSlices } from './normalize-in-slices.js';
+export { readTraceRequestYielding } from './otlp/protobuf-reader.js';
