@@ -119,9 +119,9 @@ function eventsInto(
 
 /** An event attribute's value (depth 0) or an item nested in one, its values counted in `budget`. */
 function jsonValue(v: unknown, depth: number, budget: DecodeBudget): AttrValue {
+  if (depth >= budget.limits.maxDepth) budget.depth(depth + 1);
   if (typeof v === 'string') return wellFormed(v);
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
-  budget.depth(depth + 1);
   if (depth >= 8) {
     countNested(v, depth, budget);
     // JSON.stringify recurses: a value nested thousands deep overflows the stack (a 500 for the sender).
@@ -158,9 +158,7 @@ function countNested(v: unknown, depth: number, budget: DecodeBudget): void {
   budget.listItems(items.length);
   for (const x of items) {
     budget.value();
-    if (x !== null && typeof x === 'object') {
-      budget.depth(depth + 2);
-      countNested(x, depth + 1, budget);
-    }
+    budget.depth(depth + 2);
+    if (x !== null && typeof x === 'object') countNested(x, depth + 1, budget);
   }
 }

@@ -22,6 +22,7 @@ export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp
   // right in the event, in the top-level array.
   const maxJsonDepth = shape === 'otlp' ? 4 * limits.maxDepth + 12 : limits.maxDepth + 2;
   const maxString = limits.maxStringLength;
+  const objectKeys = Math.max(64, limits.maxListItems);
   const kinds: number[] = [];
   const counts: number[] = [];
   let depth = 0;
@@ -46,6 +47,11 @@ export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp
       case ATTRIBUTES:
         budget.attributes(c);
         break;
+      case OTLP_OBJECT:
+        // The messages of OTLP/JSON have a few fields each: keys past that are junk, bounded
+        // like a list's items (but never below what the messages themselves need).
+        if (c > objectKeys) budget.listItems(c);
+        break;
       default:
         budget.listItems(c);
     }
@@ -63,6 +69,7 @@ export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp
       else if (key === 'resourceSpans' || key === 'resource_spans' || key === 'scopeSpans' || key === 'scope_spans') kind = GROUPS;
       else if (key === 'attributes') kind = ATTRIBUTES;
     }
+    if (isObject && shape === 'otlp') kind = OTLP_OBJECT;
     kinds[depth] = isObject ? kind | OBJECT : kind;
     counts[depth] = 0;
     depth++;
@@ -124,6 +131,8 @@ const LIST = 1;
 const ITEMS = 2;
 const GROUPS = 3;
 const ATTRIBUTES = 4;
+/** An object of OTLP/JSON (a message): its keys are fields. */
+const OTLP_OBJECT = 5;
 /** Flag on a kind: the container is an object (its keys count, not its values). */
 const OBJECT = 8;
 

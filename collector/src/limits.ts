@@ -28,7 +28,8 @@ export class LimitExceededError extends HttpError {
 
   /** `what` says what was passed, with the limit: "more than 65536 spans in one request". */
   constructor(limit: keyof IngestLimits, what: string) {
-    super(413, 'limit_exceeded', `${what} (${LIMIT_VARIABLES[limit]}); nothing of the request was stored — send smaller batches`);
+    const advice = limit === 'maxItemsPerRequest' || limit === 'maxGroupsPerRequest' ? '; send smaller batches' : '';
+    super(413, 'limit_exceeded', `${what} (${LIMIT_VARIABLES[limit]}); nothing of the request was stored${advice}`);
     this.limit = limit;
   }
 }
