@@ -28,7 +28,7 @@ export type CollectorConfig = Pick<
 >;
 
 /** Work (spans, attributes, nested items) decoded between two turns of the event loop. */
-const DECODE_SLICE_WORK = 20_000;
+const DECODE_SLICE_WORK = 5000;
 
 const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
 const rejected = counter('intentwatch_spans_rejected_total', 'Spans and events rejected, by endpoint', ['endpoint']);
