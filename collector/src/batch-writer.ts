@@ -18,8 +18,12 @@ const TABLE_KEYS = Object.keys(TABLE_ENCODINGS) as TableKey[];
 
 /** One request's rows for one table, and how to answer it. */
 interface Part {
-  /** Encoded rows (JSONCompactEachRow lines). */
-  lines: string[];
+  /**
+   * Encoded rows: JSONCompactEachRow lines, or (a large request's) the same already as bytes, a
+   * slice at a time — joining tens of thousands of lines into one string and encoding it at
+   * once would hold the event loop for as long.
+   */
+  lines: string[] | Buffer[];
   rows: number;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -44,19 +48,33 @@ const pendingGauge = gauge('intentwatch_ingest_pending_rows', 'Rows accepted by 
 /** Rows encoded between two turns of the event loop (a few milliseconds of work). */
 const ENCODE_SLICE_ROWS = 2000;
 
-/** Every table's rows encoded, {@link ENCODE_SLICE_ROWS} at a time with a `setImmediate` turn between slices. */
-async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey, string[]>>> {
-  const out: Partial<Record<TableKey, string[]>> = {};
+/**
+ * Every table's rows encoded to insert bytes, {@link ENCODE_SLICE_ROWS} at a time with a
+ * `setImmediate` turn between slices.
+ */
+async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey, Buffer[]>>> {
+  const out: Partial<Record<TableKey, Buffer[]>> = {};
   for (const key of TABLE_KEYS) {
     const rows: object[] = batch[key];
-    const lines: string[] = [];
+    const slices: Buffer[] = [];
     for (let i = 0; i < rows.length; i += ENCODE_SLICE_ROWS) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      for (const line of encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_SLICE_ROWS))) lines.push(line);
+      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_SLICE_ROWS))]));
     }
-    out[key] = lines;
+    out[key] = slices;
   }
   return out;
+}
+
+/** One insert body from the parts of many requests: lines joined, bytes appended. */
+function insertBody(parts: readonly (string[] | Buffer[])[]): Buffer {
+  const lines: string[][] = [];
+  const bytes: Buffer[] = [];
+  for (const part of parts) {
+    if (part.length > 0 && Buffer.isBuffer(part[0])) bytes.push(...(part as Buffer[]));
+    else lines.push(part as string[]);
+  }
+  return bytes.length === 0 ? joinLines(lines) : Buffer.concat([joinLines(lines), ...bytes]);
 }
 
 /**
@@ -126,7 +144,7 @@ export class BatchWriter {
     pendingGauge.set(this.#pendingRows);
   }
 
-  #enqueue(key: TableKey, rows: object[], encoded?: string[]): Promise<void> {
+  #enqueue(key: TableKey, rows: object[], encoded?: Buffer[]): Promise<void> {
     let p = this.#pending.get(key);
     if (!p) {
       p = { parts: [], rows: 0, timer: undefined };
@@ -196,11 +214,11 @@ export class BatchWriter {
     }
   }
 
-  async #insertLines(key: TableKey, parts: string[][], rows: number): Promise<void> {
+  async #insertLines(key: TableKey, parts: (string[] | Buffer[])[], rows: number): Promise<void> {
     const { table, columns } = TABLE_ENCODINGS[key];
     const started = performance.now();
     try {
-      await this.#store.insertFormatted(table, columns, ROW_FORMAT, joinLines(parts));
+      await this.#store.insertFormatted(table, columns, ROW_FORMAT, insertBody(parts));
     } catch (e) {
       insertFailures.inc({ table });
       throw e;
