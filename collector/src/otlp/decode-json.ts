@@ -33,7 +33,7 @@ export function decodeJsonRequest(text: string, limits: IngestLimits = DEFAULT_I
     const scopeSpans = rs.scopeSpans ?? rs.scope_spans ?? [];
     if (!Array.isArray(scopeSpans)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans must be an array`);
     return {
-      resource: (budget.startItem(), keyValues(resource.attributes, 0, budget)),
+      resource: resourceAttributes(resource.attributes, budget),
       scopes: scopeSpans.map((ss, j) => {
         if (!isObject(ss)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}] must be an object`);
         budget.group('resources and scopes (resourceSpans and scopeSpans)');
@@ -44,6 +44,12 @@ export function decodeJsonRequest(text: string, limits: IngestLimits = DEFAULT_I
       }),
     };
   });
+}
+
+/** A resource's attributes, its values counted apart from those of its spans. */
+function resourceAttributes(list: unknown, budget: DecodeBudget): Attributes {
+  budget.startItem();
+  return keyValues(list, 0, budget);
 }
 
 function span(s: unknown, budget: DecodeBudget): DecodedSpan {

@@ -52,6 +52,8 @@ interface Options {
   growthHistories: number[];
   growthBatch: number;
   hostileRequests: number;
+  /** Only the hostile cases whose name contains this text (investigation). */
+  hostileCases: string | undefined;
   skip: Set<string>;
   monitorNodeFlags: string[];
   monitorEnv: Record<string, string>;
@@ -92,6 +94,7 @@ function parseArgs(argv: string[]): Options {
     growthHistories: quick ? [1e4, 1e5, 1e6] : [1e5, 1e6, 1e7],
     growthBatch: num('--growth-batch', 10_000),
     hostileRequests: num('--hostile-requests', quick ? 2 : 4),
+    hostileCases: value('--hostile-cases'),
     skip: skipped(value('--skip'), value('--only')),
     monitorNodeFlags: (value('--monitor-node-flags') ?? '').split(' ').filter(Boolean),
     monitorRoot: value('--monitor-root') ?? ROOT,
@@ -598,7 +601,7 @@ async function main(): Promise<void> {
     // ---- 5. hostile load
     if (!o.skip.has('hostile')) {
       log('hostile: building the bodies');
-      const cases = hostileCases(runId);
+      const cases = hostileCases(runId).filter((c) => o.hostileCases === undefined || c.name.includes(o.hostileCases));
       scrapeHeap = false;
       const hostile = await runHostile(monitor, cases, {
         requests: o.hostileRequests,
