@@ -16,6 +16,15 @@ import { DecodeBudget } from './limits.js';
  * left for `JSON.parse` to refuse.
  */
 export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp' | 'events'): void {
+  const steps = jsonLimitSteps(text, limits, shape, Number.POSITIVE_INFINITY);
+  while (!steps.next().done) {
+    // one pass, no pauses
+  }
+}
+
+/** {@link checkJsonLimits} as steps: it pauses (yields) after every `slice` characters. */
+export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: 'otlp' | 'events', slice: number): Generator<void, void> {
+  let nextPause = slice;
   const budget = new DecodeBudget(limits, shape === 'otlp' ? 'spans' : 'events');
   // OTLP/JSON spends 3 to 4 levels of JSON per level of attribute value (value, arrayValue,
   // values, item) and 10 levels of structure above an attribute's value; an event's value sits
@@ -77,6 +86,10 @@ export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp
   };
 
   while (i < n) {
+    if (i >= nextPause) {
+      nextPause = i + slice;
+      yield;
+    }
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       let end = text.indexOf('"', i + 1);

@@ -5,10 +5,10 @@ import { BatchWriter } from './batch-writer.js';
 import { bodyReader } from './body-reader.js';
 import { ingestAuth } from './ingest-auth.js';
 import { eventsFromJsonInSlices } from './json-events.js';
-import { checkJsonLimits } from './json-limits.js';
+import { jsonLimitSteps } from './json-limits.js';
 import { DecodeBudget, LimitExceededError } from './limits.js';
 import { normalizeInSlices, nextTurn } from './normalize-in-slices.js';
-import { decodeJsonRequest, JsonShapeError } from './otlp/decode-json.js';
+import { decodeJsonRequestYielding, JsonShapeError } from './otlp/decode-json.js';
 import type { DecodedResourceSpans } from './otlp/model.js';
 import { readTraceRequestYielding } from './otlp/protobuf-reader.js';
 import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
@@ -29,6 +29,8 @@ export type CollectorConfig = Pick<
 
 /** Work (spans, attributes, nested items) decoded between two turns of the event loop. */
 const DECODE_SLICE_WORK = 5000;
+/** Characters of a JSON body checked against the limits between two turns of the event loop. */
+const JSON_TEXT_SLICE = 1 << 20;
 
 const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
 const rejected = counter('intentwatch_spans_rejected_total', 'Spans and events rejected, by endpoint', ['endpoint']);
@@ -112,7 +114,7 @@ export class Collector {
         decoded =
           encoding === 'protobuf'
             ? await readTraceRequestYielding(body, new DecodeBudget(limits, 'spans'), DECODE_SLICE_WORK)
-            : decodeJsonRequest(body.toString('utf8'), limits);
+            : await decodeJsonRequestYielding(body.toString('utf8'), limits, DECODE_SLICE_WORK);
       } catch (e) {
         if (e instanceof LimitExceededError) throw e;
         const detail = e instanceof JsonShapeError || e instanceof SyntaxError ? e.message : describeDecodeError(e);
@@ -132,7 +134,8 @@ export class Collector {
     const eventRoute = (kind: 'token' | 'task') => async (req: Request, res: Response) => {
       const body = req.body instanceof Buffer ? req.body.toString('utf8') : '';
       // Limits first, on the text: JSON.parse then builds only what they let through.
-      checkJsonLimits(body, limits, 'events');
+      const check = jsonLimitSteps(body, limits, 'events', JSON_TEXT_SLICE);
+      while (!check.next().done) await nextTurn();
       let items: unknown;
       try {
         items = JSON.parse(body);

@@ -1,5 +1,5 @@
 import { type AttrValue, type Attributes, DEFAULT_INGEST_LIMITS, type IngestLimits } from '@intentwatch/core';
-import { checkJsonLimits } from '../json-limits.js';
+import { jsonLimitSteps } from '../json-limits.js';
 import { DecodeBudget } from '../limits.js';
 import { parseJson } from '../well-formed.js';
 import { type DecodedResourceSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
@@ -20,30 +20,83 @@ const BIG_NUMBER_KEYS = /"(startTimeUnixNano|endTimeUnixNano|timeUnixNano|intVal
  * attributes and values are counted as they are read: past a limit, a LimitExceededError.
  */
 export function decodeJsonRequest(text: string, limits: IngestLimits = DEFAULT_INGEST_LIMITS): DecodedResourceSpans[] {
-  checkJsonLimits(text, limits, 'otlp');
+  const steps = decodeSteps(text, limits, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * {@link decodeJsonRequest} that gives the event loop back between slices of about `sliceWork`
+ * (characters checked, quoted or spans read): only `JSON.parse` itself runs in one go.
+ */
+export async function decodeJsonRequestYielding(text: string, limits: IngestLimits, sliceWork: number): Promise<DecodedResourceSpans[]> {
+  const steps = decodeSteps(text, limits, sliceWork);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Characters of JSON text checked or quoted between two turns of the event loop. */
+const TEXT_SLICE = 1 << 20;
+
+function* decodeSteps(text: string, limits: IngestLimits, sliceWork: number): Generator<void, DecodedResourceSpans[]> {
+  yield* jsonLimitSteps(text, limits, 'otlp', Number.isFinite(sliceWork) ? TEXT_SLICE : Number.POSITIVE_INFINITY);
+  const quoted = yield* quoteBigNumbers(text, Number.isFinite(sliceWork) ? TEXT_SLICE : Number.POSITIVE_INFINITY);
   const budget = new DecodeBudget(limits, 'spans');
-  const parsed: unknown = parseJson(text.replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"'));
+  const parsed: unknown = parseJson(quoted);
   if (!isObject(parsed)) throw new JsonShapeError('the body must be a JSON object with a "resourceSpans" array');
   const resourceSpans = parsed.resourceSpans ?? parsed.resource_spans ?? [];
   if (!Array.isArray(resourceSpans)) throw new JsonShapeError('"resourceSpans" must be an array');
-  return resourceSpans.map((rs, i) => {
+  let nextPause = sliceWork;
+  const out: DecodedResourceSpans[] = [];
+  for (const [i, rs] of resourceSpans.entries()) {
     if (!isObject(rs)) throw new JsonShapeError(`resourceSpans[${i}] must be an object`);
     budget.group('resources and scopes (resourceSpans and scopeSpans)');
     const resource = isObject(rs.resource) ? rs.resource : {};
     const scopeSpans = rs.scopeSpans ?? rs.scope_spans ?? [];
     if (!Array.isArray(scopeSpans)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans must be an array`);
-    return {
-      resource: resourceAttributes(resource.attributes, budget),
-      scopes: scopeSpans.map((ss, j) => {
-        if (!isObject(ss)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}] must be an object`);
-        budget.group('resources and scopes (resourceSpans and scopeSpans)');
-        const spans = ss.spans ?? [];
-        if (!Array.isArray(spans)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}].spans must be an array`);
-        const scope = isObject(ss.scope) ? ss.scope : {};
-        return { scopeName: typeof scope.name === 'string' ? scope.name : '', spans: spans.map((s) => span(s, budget)) };
-      }),
-    };
-  });
+    const decoded: DecodedResourceSpans = { resource: resourceAttributes(resource.attributes, budget), scopes: [] };
+    out.push(decoded);
+    for (const [j, ss] of scopeSpans.entries()) {
+      if (!isObject(ss)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}] must be an object`);
+      budget.group('resources and scopes (resourceSpans and scopeSpans)');
+      const spans = ss.spans ?? [];
+      if (!Array.isArray(spans)) throw new JsonShapeError(`resourceSpans[${i}].scopeSpans[${j}].spans must be an array`);
+      const scope = isObject(ss.scope) ? ss.scope : {};
+      const read: DecodedSpan[] = [];
+      decoded.scopes.push({ scopeName: typeof scope.name === 'string' ? scope.name : '', spans: read });
+      for (const s of spans) {
+        read.push(span(s, budget));
+        if (budget.work >= nextPause) {
+          nextPause = budget.work + sliceWork;
+          yield;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * `text` with the 64-bit integers of {@link BIG_NUMBER_KEYS} quoted, a slice at a time: slices
+ * end right after a comma, and no match holds a comma, so none is cut in two.
+ */
+function* quoteBigNumbers(text: string, slice: number): Generator<void, string> {
+  if (text.length <= slice) return text.replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"');
+  const parts: string[] = [];
+  let from = 0;
+  while (from < text.length) {
+    const comma = text.indexOf(',', from + slice);
+    const to = comma < 0 ? text.length : comma + 1;
+    parts.push(text.slice(from, to).replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"'));
+    from = to;
+    if (from < text.length) yield;
+  }
+  return parts.join('');
 }
 
 /** A resource's attributes, its values counted apart from those of its spans. */
