@@ -2,7 +2,7 @@ export { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export { Collector, type CollectorConfig } from './server.js';
 export { eventsFromJson } from './json-events.js';
 export { normalizeSpans, type NormalizeOptions, type NormalizeResult } from './normalize.js';
-export { decodeJsonRequest } from './otlp/decode-json.js';
+export { decodeJsonRequest, decodeJsonRequestYielding } from './otlp/decode-json.js';
 export { decodeProtobufRequest } from './otlp/decode-protobuf.js';
 export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
