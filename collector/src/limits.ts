@@ -51,10 +51,15 @@ export class DecodeBudget {
   work = 0;
   readonly #itemName: string;
   readonly #one: string;
+  /** The limits checked on every value, as own fields: the hot path reads nothing else. */
+  readonly #maxValues: number;
+  readonly #maxItems: number;
 
   /** `itemName`: what the request's items are called in messages ("spans", "events"). */
   constructor(limits: IngestLimits, itemName = 'spans') {
     this.limits = limits;
+    this.#maxValues = limits.maxValuesPerItem;
+    this.#maxItems = limits.maxItemsPerRequest;
     this.#itemName = itemName;
     this.#one = `${itemName.replace(/s$/, '')} or resource`;
   }
@@ -62,7 +67,7 @@ export class DecodeBudget {
   /** One more span or event in the request. */
   item(): void {
     this.work++;
-    if (++this.items > this.limits.maxItemsPerRequest) {
+    if (++this.items > this.#maxItems) {
       throw new LimitExceededError('maxItemsPerRequest', `more than ${this.limits.maxItemsPerRequest} ${this.#itemName} in one request`);
     }
   }
@@ -83,7 +88,7 @@ export class DecodeBudget {
   /** One more value (an attribute, or an item of an array or key-value list) in the current span, resource or event. */
   value(): void {
     this.work++;
-    if (++this.values > this.limits.maxValuesPerItem) {
+    if (++this.values > this.#maxValues) {
       throw new LimitExceededError(
         'maxValuesPerItem',
         `more than ${this.limits.maxValuesPerItem} values (attributes and the items nested in them) in one ${this.#one}`,

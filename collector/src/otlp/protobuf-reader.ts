@@ -59,6 +59,10 @@ class Reader {
   readonly buf: Buffer;
   readonly budget: DecodeBudget;
   readonly #maxString: number;
+  /** Limits checked on the hot path, read once (the budget throws the refusal). */
+  readonly maxAttributes: number;
+  readonly maxListItems: number;
+  readonly maxDepth: number;
   pos = 0;
   /** End of the message being read. */
   end: number;
@@ -68,6 +72,9 @@ class Reader {
     this.end = buf.length;
     this.budget = budget;
     this.#maxString = budget.limits.maxStringLength;
+    this.maxAttributes = budget.limits.maxAttributesPerItem;
+    this.maxListItems = budget.limits.maxListItems;
+    this.maxDepth = budget.limits.maxDepth;
   }
 
   /** A varint's low 32 bits, unsigned (tags, lengths, uint32, enums, bools). */
@@ -334,7 +341,7 @@ function resource(r: Reader, depth: number, attributes: Attributes, count: { att
     const wt = tag & 7;
     const field = tag >>> 3;
     if (field === 1 && wt === LEN) {
-      r.budget.attributes(++count.attributes);
+      if (++count.attributes > r.maxAttributes) r.budget.attributes(count.attributes);
       attribute(r, depth + 1, attributes);
     } else if (field === 2 && wt === VARINT) r.uint32();
     else {
@@ -440,7 +447,7 @@ function span(r: Reader, depth: number): DecodedSpan {
         continue;
       case 9:
         if (wt !== LEN) break;
-        budget.attributes(++attributeCount);
+        if (++attributeCount > r.maxAttributes) budget.attributes(attributeCount);
         attribute(r, depth + 1, attributes);
         continue;
       case 10:
@@ -572,7 +579,7 @@ function keyValue(r: Reader, depth: number, level: number): RawKeyValue {
  * is its nesting: 1 for an attribute's own value, 2 for an item of that value's array, …
  */
 function anyValue(r: Reader, depth: number, v: RawAnyValue, level: number): RawAnyValue {
-  r.budget.depth(level);
+  if (level > r.maxDepth) r.budget.depth(level);
   const outer = r.enter(depth);
   while (r.pos < r.end) {
     const tag = r.tag();
@@ -636,7 +643,7 @@ function list<T>(r: Reader, depth: number, items: T[], item: (r: Reader, depth: 
     const field = tag >>> 3;
     if (field === 1 && wt === LEN) {
       budget.value();
-      budget.listItems(items.length + 1);
+      if (items.length >= r.maxListItems) budget.listItems(items.length + 1);
       items.push(item(r, depth + 1, level));
     } else {
       r.skip(wt, depth, field);
