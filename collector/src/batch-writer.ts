@@ -18,8 +18,12 @@ const TABLE_KEYS = Object.keys(TABLE_ENCODINGS) as TableKey[];
 
 /** One request's rows for one table, and how to answer it. */
 interface Part {
-  /** Encoded rows (JSONCompactEachRow lines). */
-  lines: string[];
+  /**
+   * Encoded rows: JSONCompactEachRow lines, or (a large request's) the same already as bytes, a
+   * slice at a time — joining tens of thousands of lines into one string and encoding it at
+   * once would hold the event loop for as long.
+   */
+  lines: string[] | Buffer[];
   rows: number;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -40,6 +44,38 @@ const insertSeconds = histogram(
 const insertedRows = counter('intentwatch_rows_inserted_total', 'Rows committed to the store', ['table']);
 const insertFailures = counter('intentwatch_insert_failures_total', 'Batches the store refused', ['table']);
 const pendingGauge = gauge('intentwatch_ingest_pending_rows', 'Rows accepted by the collector and not yet committed');
+
+/** Rows encoded between two turns of the event loop (a few milliseconds of work). */
+const ENCODE_SLICE_ROWS = 2000;
+
+/**
+ * Every table's rows encoded to insert bytes, {@link ENCODE_SLICE_ROWS} at a time with a
+ * `setImmediate` turn between slices.
+ */
+async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey, Buffer[]>>> {
+  const out: Partial<Record<TableKey, Buffer[]>> = {};
+  for (const key of TABLE_KEYS) {
+    const rows: object[] = batch[key];
+    const slices: Buffer[] = [];
+    for (let i = 0; i < rows.length; i += ENCODE_SLICE_ROWS) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_SLICE_ROWS))]));
+    }
+    out[key] = slices;
+  }
+  return out;
+}
+
+/** One insert body from the parts of many requests: lines joined, bytes appended. */
+function insertBody(parts: readonly (string[] | Buffer[])[]): Buffer {
+  const lines: string[][] = [];
+  const bytes: Buffer[] = [];
+  for (const part of parts) {
+    if (part.length > 0 && Buffer.isBuffer(part[0])) bytes.push(...(part as Buffer[]));
+    else lines.push(part as string[]);
+  }
+  return bytes.length === 0 ? joinLines(lines) : Buffer.concat([joinLines(lines), ...bytes]);
+}
 
 /**
  * Groups the rows of many requests into few inserts: a table is flushed when `batchRows` rows
@@ -80,12 +116,15 @@ export class BatchWriter {
       });
     }
     this.#addPending(size);
-    const waits: Promise<void>[] = [];
-    for (const key of TABLE_KEYS) {
-      const rows = batch[key];
-      if (rows.length > 0) waits.push(this.#enqueue(key, rows));
-    }
     try {
+      // A large request is encoded a slice at a time, giving the event loop back in between;
+      // a small one (the usual case) is encoded at once, as before.
+      const encoded = size > ENCODE_SLICE_ROWS ? await encodeInSlices(batch) : undefined;
+      const waits: Promise<void>[] = [];
+      for (const key of TABLE_KEYS) {
+        const rows = batch[key];
+        if (rows.length > 0) waits.push(this.#enqueue(key, rows, encoded?.[key]));
+      }
       await Promise.all(waits);
     } finally {
       this.#addPending(-size);
@@ -105,7 +144,7 @@ export class BatchWriter {
     pendingGauge.set(this.#pendingRows);
   }
 
-  #enqueue(key: TableKey, rows: object[]): Promise<void> {
+  #enqueue(key: TableKey, rows: object[], encoded?: Buffer[]): Promise<void> {
     let p = this.#pending.get(key);
     if (!p) {
       p = { parts: [], rows: 0, timer: undefined };
@@ -114,7 +153,7 @@ export class BatchWriter {
     }
     const pending = p;
     // Encoded on arrival, so a waiting batch holds compact strings rather than row objects.
-    const lines = encodeRows(TABLE_ENCODINGS[key], rows);
+    const lines = encoded ?? encodeRows(TABLE_ENCODINGS[key], rows);
     const promise = new Promise<void>((resolve, reject) => {
       pending.parts.push({ lines, rows: rows.length, resolve, reject });
     });
@@ -175,11 +214,11 @@ export class BatchWriter {
     }
   }
 
-  async #insertLines(key: TableKey, parts: string[][], rows: number): Promise<void> {
+  async #insertLines(key: TableKey, parts: (string[] | Buffer[])[], rows: number): Promise<void> {
     const { table, columns } = TABLE_ENCODINGS[key];
     const started = performance.now();
     try {
-      await this.#store.insertFormatted(table, columns, ROW_FORMAT, joinLines(parts));
+      await this.#store.insertFormatted(table, columns, ROW_FORMAT, insertBody(parts));
     } catch (e) {
       insertFailures.inc({ table });
       throw e;

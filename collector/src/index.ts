@@ -2,7 +2,7 @@ export { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 export { Collector, type CollectorConfig } from './server.js';
 export { eventsFromJson } from './json-events.js';
 export { normalizeSpans, type NormalizeOptions, type NormalizeResult } from './normalize.js';
-export { decodeJsonRequest } from './otlp/decode-json.js';
+export { decodeJsonRequest, decodeJsonRequestYielding } from './otlp/decode-json.js';
 export { decodeProtobufRequest } from './otlp/decode-protobuf.js';
 export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
@@ -19,3 +19,8 @@ export {
 } from './otlp/logs.js';
 export { normalizeLogs, SOURCE_ATTRIBUTE, type LogsResult } from './sources/normalize-logs.js';
 export { PLANNED_FORMATS, SOURCE_FORMATS } from './sources/registry.js';
+export { DecodeBudget, LIMIT_VARIABLES, LimitExceededError } from './limits.js';
+export { checkJsonLimits } from './json-limits.js';
+export { readBody } from './body-reader.js';
+export { normalizeInSlices } from './normalize-in-slices.js';
+export { readTraceRequestYielding } from './otlp/protobuf-reader.js';

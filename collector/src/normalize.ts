@@ -54,10 +54,16 @@ const MAX_NANOS = 9_223_372_036_854_775_807n;
  * CONVENTIONS.md §1 defines them. Span attributes win over resource attributes. A span that
  * cannot be stored faithfully is rejected with a reason; the others are unaffected.
  */
-export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: NormalizeOptions, now = Date.now()): NormalizeResult {
+export function normalizeSpans(
+  resourceSpans: DecodedResourceSpans[],
+  options: NormalizeOptions,
+  now = Date.now(),
+  /** Index of the first span in rejection messages, when a request is normalised in slices. */
+  firstIndex = 0,
+): NormalizeResult {
   const result: NormalizeResult = { rows: emptyBatch(), rejected: [], dropped: 0, secretsRedacted: 0, truncated: 0 };
   const ingestedAt = msToRfc3339(now);
-  let index = 0;
+  let index = firstIndex;
   for (const rs of resourceSpans) {
     const resource = { ...rs.resource };
     result.secretsRedacted += redactSecrets(resource);

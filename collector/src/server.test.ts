@@ -374,6 +374,7 @@ describe('POST /v1/token-events and /v1/task-events', () => {
         { index: 4, message: expect.stringMatching(/time must be a time between 1900 and 2262/) },
         { index: 5, message: 'token.event is required' },
       ],
+      rejectedCount: 4,
     });
     const rows = await store.query<Record<string, unknown>>(
       'SELECT * EXCEPT (ingested_at) FROM token_events WHERE token_id = {t:String} ORDER BY time',
@@ -410,7 +411,7 @@ describe('POST /v1/token-events and /v1/task-events', () => {
       time: '2026-11-25T10:00:00Z',
     });
     expect(one.status).toBe(200);
-    expect(one.json()).toEqual({ accepted: 1, rejected: [] });
+    expect(one.json()).toEqual({ accepted: 1, rejected: [], rejectedCount: 0 });
     const zipped = await post(
       `${base}/v1/task-events`,
       gzipSync(JSON.stringify([{ 'task.event': 'failed', 'task.id': taskId, time: 1_795_602_600 }])),

@@ -2,26 +2,44 @@ import type { Server } from 'node:http';
 import { type Config, HttpError, type Store, counter, createLogger, loopbackHostGuard } from '@intentwatch/core';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { BatchWriter } from './batch-writer.js';
+import { bodyReader } from './body-reader.js';
 import { ingestAuth } from './ingest-auth.js';
 import { logsHandler } from './logs-route.js';
-import { eventsFromJson } from './json-events.js';
-import { normalizeSpans } from './normalize.js';
-import { decodeJsonRequest, JsonShapeError } from './otlp/decode-json.js';
-import { readTraceRequest } from './otlp/protobuf-reader.js';
+import { eventsFromJsonInSlices } from './json-events.js';
+import { jsonLimitSteps } from './json-limits.js';
+import { DecodeBudget, LimitExceededError } from './limits.js';
+import { normalizeInSlices, nextTurn } from './normalize-in-slices.js';
+import { decodeJsonRequestYielding, JsonShapeError } from './otlp/decode-json.js';
+import type { DecodedResourceSpans } from './otlp/model.js';
+import { readTraceRequestYielding } from './otlp/protobuf-reader.js';
 import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
 import type { RowBatch } from './rows.js';
 
 export type CollectorConfig = Pick<
   Config,
-  'maxBodyBytes' | 'keepContextSpans' | 'maxAttributes' | 'maxAttributeLength' | 'batchRows' | 'batchMs' | 'maxPendingRows' | 'ingestKeys'
+  | 'maxBodyBytes'
+  | 'keepContextSpans'
+  | 'maxAttributes'
+  | 'maxAttributeLength'
+  | 'batchRows'
+  | 'batchMs'
+  | 'maxPendingRows'
+  | 'ingestKeys'
+  | 'ingestLimits'
 > &
   Partial<Pick<Config, 'allowedHosts'>>;
+
+/** Work (spans, attributes, nested items) decoded between two turns of the event loop. */
+const DECODE_SLICE_WORK = 5000;
+/** Characters of a JSON body checked against the limits between two turns of the event loop. */
+const JSON_TEXT_SLICE = 1 << 20;
 
 const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
 const rejected = counter('intentwatch_spans_rejected_total', 'Spans and events rejected, by endpoint', ['endpoint']);
 const redacted = counter('intentwatch_secrets_redacted_total', 'Secret-looking attribute values replaced by fingerprints at ingest');
 const truncated = counter('intentwatch_attributes_truncated_total', 'Attributes dropped or cut by the per-span limits');
 const requests = counter('intentwatch_ingest_requests_total', 'Ingest requests by endpoint and status', ['endpoint', 'status']);
+const refused = counter('intentwatch_ingest_limit_refusals_total', 'Requests refused with 413 by an ingest limit, by limit', ['limit']);
 
 const PROTOBUF = 'application/x-protobuf';
 const JSON_TYPE = 'application/json';
@@ -90,27 +108,34 @@ export class Collector {
     });
     // Bound to the loopback, only requests for a loopback host are answered (DNS rebinding).
     app.use(loopbackHostGuard(() => this.#host, this.#config.allowedHosts));
-    const raw = express.raw({ type: () => true, limit: this.#config.maxBodyBytes, inflate: true });
+    const raw = bodyReader(this.#config.maxBodyBytes);
+    const limits = this.#config.ingestLimits;
     const auth = ingestAuth(this.#config.ingestKeys);
 
     app.post('/v1/traces', contentType([PROTOBUF, JSON_TYPE]), auth, raw, async (req, res) => {
       const encoding: Encoding = req.is(PROTOBUF) ? 'protobuf' : 'json';
       res.locals.encoding = encoding;
       const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
-      let decoded: ReturnType<typeof readTraceRequest>;
+      let decoded: DecodedResourceSpans[];
       try {
-        decoded = encoding === 'protobuf' ? readTraceRequest(body) : decodeJsonRequest(body.toString('utf8'));
+        decoded =
+          encoding === 'protobuf'
+            ? await readTraceRequestYielding(body, new DecodeBudget(limits, 'spans'), DECODE_SLICE_WORK)
+            : await decodeJsonRequestYielding(body.toString('utf8'), limits, DECODE_SLICE_WORK);
       } catch (e) {
+        if (e instanceof LimitExceededError) throw e;
         const detail = e instanceof JsonShapeError || e instanceof SyntaxError ? e.message : describeDecodeError(e);
         throw new HttpError(400, 'invalid_body', `the body is not an OTLP ExportTraceServiceRequest in ${encoding}: ${detail}`);
       }
-      const result = normalizeSpans(decoded, this.#config);
+      // JSON.parse above ran in one go: what waits on the loop goes first.
+      if (encoding === 'json') await nextTurn();
+      const result = await normalizeInSlices(decoded, this.#config);
       if (result.secretsRedacted) redacted.inc(result.secretsRedacted);
       if (result.truncated) truncated.inc(result.truncated);
       await this.#store(result.rows);
-      if (result.rejected.length) rejected.inc({ endpoint: 'traces' }, result.rejected.length);
+      if (result.rejectedCount) rejected.inc({ endpoint: 'traces' }, result.rejectedCount);
       requests.inc({ endpoint: 'traces', status: '200' });
-      sendExportResponse(res, encoding, result.rejected);
+      sendExportResponse(res, encoding, result.rejected, result.rejectedCount);
     });
 
     app.post(
@@ -123,32 +148,33 @@ export class Collector {
 
     const eventRoute = (kind: 'token' | 'task') => async (req: Request, res: Response) => {
       const body = req.body instanceof Buffer ? req.body.toString('utf8') : '';
+      // Limits first, on the text: JSON.parse then builds only what they let through.
+      const check = jsonLimitSteps(body, limits, 'events', JSON_TEXT_SLICE);
+      while (!check.next().done) await nextTurn();
       let items: unknown;
       try {
         items = JSON.parse(body);
       } catch (e) {
-        throw new HttpError(400, 'invalid_body', `the body is not JSON: ${(e as Error).message}`);
+        throw new HttpError(400, 'invalid_body', `the body is not JSON: ${(e as Error).message.slice(0, 200)}`);
       }
       if (!Array.isArray(items)) items = [items];
-      const result = eventsFromJson(kind, items as unknown[], this.#config);
+      await nextTurn();
+      const result = await eventsFromJsonInSlices(kind, items as unknown[], this.#config);
       if (result.secretsRedacted) redacted.inc(result.secretsRedacted);
       if (result.truncated) truncated.inc(result.truncated);
       const list = items as unknown[];
-      if (list.length > 0 && result.rejected.length === list.length) {
+      if (list.length > 0 && result.rejectedCount === list.length) {
         rejected.inc({ endpoint: `${kind}-events` }, list.length);
-        throw new HttpError(
-          400,
-          'invalid_events',
-          `no event was accepted: ${result.rejected
-            .map((r) => `[${r.index}] ${r.message}`)
-            .join('; ')
-            .slice(0, 2000)}`,
-        );
+        const shown = result.rejected.map((r) => `[${r.index}] ${r.message}`).join('; ');
+        const more = result.rejectedCount - result.rejected.length;
+        throw new HttpError(400, 'invalid_events', `no event was accepted: ${shown}${more > 0 ? `; and ${more} more` : ''}`);
       }
       await this.#store(result.rows);
-      if (result.rejected.length) rejected.inc({ endpoint: `${kind}-events` }, result.rejected.length);
+      if (result.rejectedCount) rejected.inc({ endpoint: `${kind}-events` }, result.rejectedCount);
       requests.inc({ endpoint: `${kind}-events`, status: '200' });
-      res.status(200).json({ accepted: list.length - result.rejected.length, rejected: result.rejected });
+      res
+        .status(200)
+        .json({ accepted: list.length - result.rejectedCount, rejected: result.rejected, rejectedCount: result.rejectedCount });
     };
     app.post('/v1/token-events', contentType([JSON_TYPE]), auth, raw, eventRoute('token'));
     app.post('/v1/task-events', contentType([JSON_TYPE]), auth, raw, eventRoute('task'));
@@ -180,6 +206,7 @@ export class Collector {
   #errorHandler(): ErrorRequestHandler {
     return (err, req, res, _next) => {
       const e = toHttpError(err, this.#config.maxBodyBytes);
+      if (e instanceof LimitExceededError) refused.inc({ limit: e.limit });
       if (e.status >= 500) this.#log.warn({ path: req.path, status: e.status, code: e.code }, e.message);
       requests.inc({ endpoint: req.path.replace(/^\/v1\//, ''), status: String(e.status) });
       for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
@@ -215,9 +242,9 @@ function contentType(types: string[]) {
   };
 }
 
-function sendExportResponse(res: Response, encoding: Encoding, rejectedMessages: string[]): void {
-  const partial =
-    rejectedMessages.length > 0 ? { rejectedSpans: rejectedMessages.length, errorMessage: summarize(rejectedMessages) } : undefined;
+/** The answer to an export: `rejectedCount` spans refused, of which `firstMessages` say why. */
+function sendExportResponse(res: Response, encoding: Encoding, firstMessages: string[], rejectedCount: number): void {
+  const partial = rejectedCount > 0 ? { rejectedSpans: rejectedCount, errorMessage: summarize(firstMessages, rejectedCount) } : undefined;
   if (encoding === 'protobuf') {
     const msg = ExportTraceServiceResponse.create(partial ? { partialSuccess: partial } : {});
     res
@@ -231,9 +258,9 @@ function sendExportResponse(res: Response, encoding: Encoding, rejectedMessages:
   }
 }
 
-function summarize(messages: string[]): string {
-  const shown = messages.slice(0, 5).join('; ');
-  return messages.length > 5 ? `${shown}; and ${messages.length - 5} more` : shown;
+function summarize(messages: string[], count: number): string {
+  const shown = messages.slice(0, 5);
+  return count > shown.length ? `${shown.join('; ')}; and ${count - shown.length} more` : shown.join('; ');
 }
 
 function describeDecodeError(e: unknown): string {

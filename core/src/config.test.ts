@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { DEFAULT_INGEST_LIMITS, loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
 const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { dotenv: false });
@@ -65,6 +65,30 @@ describe('loadConfig', () => {
       ingestKeys: ['cccccccccccccccc', 'dddddddddddddddd'],
       detectIntervalMs: 250,
     });
+  });
+
+  it('reads the ingest limits, each with its default', () => {
+    expect(load({}).ingestLimits).toEqual(DEFAULT_INGEST_LIMITS);
+    expect(
+      load({
+        INTENTWATCH_MAX_SPANS_PER_REQUEST: '1000',
+        INTENTWATCH_MAX_RESOURCES_PER_REQUEST: '10',
+        INTENTWATCH_MAX_DECODED_ATTRIBUTES: '256',
+        INTENTWATCH_MAX_VALUES_PER_SPAN: '4096',
+        INTENTWATCH_MAX_ARRAY_ITEMS: '512',
+        INTENTWATCH_MAX_STRING_LENGTH: '65536',
+        INTENTWATCH_MAX_NESTING_DEPTH: '4',
+      }).ingestLimits,
+    ).toEqual({
+      maxItemsPerRequest: 1000,
+      maxGroupsPerRequest: 10,
+      maxAttributesPerItem: 256,
+      maxValuesPerItem: 4096,
+      maxListItems: 512,
+      maxStringLength: 65536,
+      maxDepth: 4,
+    });
+    expect(problem({ INTENTWATCH_MAX_SPANS_PER_REQUEST: '0' })).toMatch(/INTENTWATCH_MAX_SPANS_PER_REQUEST/);
   });
 
   it('treats empty values as unset', () => {

@@ -11,6 +11,44 @@ export interface ApiKeySpec {
   key: string;
 }
 
+/**
+ * What one ingest request may contain, enforced while it is decoded (collector/src/limits.ts):
+ * past any of these the request is refused with 413. Items are spans (OTLP) or events (the JSON
+ * event endpoints); groups are ResourceSpans and ScopeSpans together.
+ */
+export interface IngestLimits {
+  /** Spans per OTLP request, events per JSON event request. */
+  maxItemsPerRequest: number;
+  /** ResourceSpans plus ScopeSpans per request. */
+  maxGroupsPerRequest: number;
+  /** Attributes read on one span, resource or event (INTENTWATCH_MAX_ATTRIBUTES of them are kept). */
+  maxAttributesPerItem: number;
+  /** Attributes plus every array and key-value list item nested in them, on one span, resource or event. */
+  maxValuesPerItem: number;
+  /** Items of one array or key-value list. */
+  maxListItems: number;
+  /** Length of one string, key or value (bytes in protobuf, characters in JSON). */
+  maxStringLength: number;
+  /** Nesting of attribute values (an array in an array is 2). Past 8 levels values are stored as text. */
+  maxDepth: number;
+}
+
+/**
+ * Far above what an OpenTelemetry SDK or Collector sends (a Collector batch is typically at most
+ * 8,192 spans; the SDK keeps 128 attributes a span), and low enough to bound what a hostile body
+ * costs: the maximal request they allow decodes in about a second of CPU, yielding to the event
+ * loop as it goes (see BENCHMARKS.md, hostile load).
+ */
+export const DEFAULT_INGEST_LIMITS: Readonly<IngestLimits> = Object.freeze({
+  maxItemsPerRequest: 65_536,
+  maxGroupsPerRequest: 16_384,
+  maxAttributesPerItem: 2048,
+  maxValuesPerItem: 65_536,
+  maxListItems: 8192,
+  maxStringLength: 1024 * 1024,
+  maxDepth: 32,
+});
+
 const port = (fallback: number) =>
   z.coerce
     .number({ error: 'a port number' })
@@ -128,6 +166,13 @@ const schema = z.object({
   INTENTWATCH_RETENTION_DAYS: positiveInt(30),
   INTENTWATCH_MAX_ATTRIBUTES: positiveInt(128),
   INTENTWATCH_MAX_ATTRIBUTE_LENGTH: positiveInt(4096, 64),
+  INTENTWATCH_MAX_SPANS_PER_REQUEST: positiveInt(DEFAULT_INGEST_LIMITS.maxItemsPerRequest),
+  INTENTWATCH_MAX_RESOURCES_PER_REQUEST: positiveInt(DEFAULT_INGEST_LIMITS.maxGroupsPerRequest),
+  INTENTWATCH_MAX_DECODED_ATTRIBUTES: positiveInt(DEFAULT_INGEST_LIMITS.maxAttributesPerItem),
+  INTENTWATCH_MAX_VALUES_PER_SPAN: positiveInt(DEFAULT_INGEST_LIMITS.maxValuesPerItem),
+  INTENTWATCH_MAX_ARRAY_ITEMS: positiveInt(DEFAULT_INGEST_LIMITS.maxListItems),
+  INTENTWATCH_MAX_STRING_LENGTH: positiveInt(DEFAULT_INGEST_LIMITS.maxStringLength, 64),
+  INTENTWATCH_MAX_NESTING_DEPTH: positiveInt(DEFAULT_INGEST_LIMITS.maxDepth),
   INTENTWATCH_SELF_TELEMETRY: bool(false),
   INTENTWATCH_DETECT_LAG_MS: positiveInt(5000, 0),
   INTENTWATCH_DEFAULT_MAX_SESSION_S: positiveInt(86_400),
@@ -210,6 +255,8 @@ export interface Config {
    * (`INTENTWATCH_ALLOWED_HOSTS`): the public name a reverse proxy on the same machine forwards.
    */
   allowedHosts: string[];
+  /** What one ingest request may contain; past any of these it is refused with 413. */
+  ingestLimits: IngestLimits;
   /** Allow exporting our own telemetry into this process's own collector port. */
   selfTelemetry: boolean;
   /**
@@ -345,6 +392,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
     retentionDays: e.INTENTWATCH_RETENTION_DAYS,
     maxAttributes: e.INTENTWATCH_MAX_ATTRIBUTES,
     maxAttributeLength: e.INTENTWATCH_MAX_ATTRIBUTE_LENGTH,
+    ingestLimits: {
+      maxItemsPerRequest: e.INTENTWATCH_MAX_SPANS_PER_REQUEST,
+      maxGroupsPerRequest: e.INTENTWATCH_MAX_RESOURCES_PER_REQUEST,
+      maxAttributesPerItem: e.INTENTWATCH_MAX_DECODED_ATTRIBUTES,
+      maxValuesPerItem: e.INTENTWATCH_MAX_VALUES_PER_SPAN,
+      maxListItems: e.INTENTWATCH_MAX_ARRAY_ITEMS,
+      maxStringLength: e.INTENTWATCH_MAX_STRING_LENGTH,
+      maxDepth: e.INTENTWATCH_MAX_NESTING_DEPTH,
+    },
     selfTelemetry: e.INTENTWATCH_SELF_TELEMETRY,
     allowedHosts: e.INTENTWATCH_ALLOWED_HOSTS,
     detectLagMs: e.INTENTWATCH_DETECT_LAG_MS,

@@ -1,4 +1,13 @@
-export { API_ROLES, SecretKey, loadConfig, type ApiKeySpec, type ApiRole, type Config } from './config.js';
+export {
+  API_ROLES,
+  DEFAULT_INGEST_LIMITS,
+  SecretKey,
+  loadConfig,
+  type ApiKeySpec,
+  type ApiRole,
+  type Config,
+  type IngestLimits,
+} from './config.js';
 export { ConfigError, HttpError, IntentwatchError, StoreError } from './errors.js';
 export { createLogger, rootLogger, type Logger } from './logger.js';
 export { REDACTED_PASSWORD, redactUrlPasswords } from './redact-url.js';

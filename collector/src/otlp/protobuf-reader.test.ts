@@ -1,12 +1,18 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
+import { DEFAULT_INGEST_LIMITS } from '@intentwatch/core';
 import { describe, expect, it } from 'vitest';
+import { DecodeBudget } from '../limits.js';
 import { decodeProtobufRequest } from './decode-protobuf.js';
 import { ExportTraceServiceRequest } from './proto.js';
 import { readTraceRequest } from './protobuf-reader.js';
 
 // The reference is decodeProtobufRequest: protobufjs reading the schema of proto.ts. The
-// hand-written reader must give the same result on every request, and fail where it fails.
+// hand-written reader must give the same result on every request, and fail where it fails. The
+// comparison lifts the ingest limits' nesting depth to what the reference allows (protobuf's
+// recursion limit); the limits themselves are tested apart.
+
+const referenceDepth = () => new DecodeBudget({ ...DEFAULT_INGEST_LIMITS, maxDepth: 1000 });
 
 type Outcome = { ok: unknown } | { error: true };
 
@@ -19,7 +25,10 @@ function outcome(decode: (b: Uint8Array) => unknown, bytes: Uint8Array): Outcome
 }
 
 function agree(bytes: Uint8Array): boolean {
-  return isDeepStrictEqual(outcome(readTraceRequest, bytes), outcome(decodeProtobufRequest, bytes));
+  return isDeepStrictEqual(
+    outcome((b) => readTraceRequest(b, referenceDepth()), bytes),
+    outcome(decodeProtobufRequest, bytes),
+  );
 }
 
 const encode = (request: object) => Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(request)).finish());
@@ -168,7 +177,9 @@ describe('readTraceRequest', () => {
     const body = (depth: number) =>
       field(1, 2, field(2, 2, field(2, 2, field(9, 2, Buffer.concat([field(1, 2, Buffer.from('k')), field(2, 2, nested(depth))])))));
     for (const depth of [3, 9, 40, 47, 48, 49, 60]) expect(agree(body(depth))).toBe(true);
-    expect(() => readTraceRequest(body(60))).toThrow(/max depth/);
+    expect(() => readTraceRequest(body(60), referenceDepth())).toThrow(/max depth/);
+    // With the default limits, past INTENTWATCH_MAX_NESTING_DEPTH the request is refused as such.
+    expect(() => readTraceRequest(body(40))).toThrow(/nested more than 32 levels deep \(INTENTWATCH_MAX_NESTING_DEPTH\)/);
     expect(readTraceRequest(body(9))[0]?.scopes[0]?.spans[0]?.attributes.k).toEqual([[[[[[[['[nested too deep]']]]]]]]]);
   });
 });

@@ -1,4 +1,5 @@
-import type { AttrValue, Attributes } from '@intentwatch/core';
+import { type AttrValue, type Attributes, DEFAULT_INGEST_LIMITS } from '@intentwatch/core';
+import { DecodeBudget } from '../limits.js';
 import { type DecodedResourceSpans, type DecodedScopeSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
 
 /**
@@ -13,6 +14,12 @@ import { type DecodedResourceSpans, type DecodedScopeSpans, type DecodedSpan, MA
  * fields of the wrong wire type skipped, strings as lenient UTF-8 (invalid sequences become
  * U+FFFD), the same nesting limit; `protobuf-reader.test.ts` checks the two agree on generated
  * requests. It throws on bytes that are not such a message.
+ *
+ * The ingest limits (../limits.ts) are checked as the bytes are read: the first span, attribute,
+ * item, string or nesting level past a limit stops the decoding with a LimitExceededError. The
+ * request, resource and scope levels are generators that pause between spans once a slice of
+ * work is done, so that a caller can give the event loop back in between
+ * ({@link readTraceRequestYielding}); within one span the work is bounded by the per-span limits.
  */
 
 /** protobufjs's (and protoc's) default recursion limit. */
@@ -50,13 +57,24 @@ type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string; hexS
 
 class Reader {
   readonly buf: Buffer;
+  readonly budget: DecodeBudget;
+  readonly #maxString: number;
+  /** Limits checked on the hot path, read once (the budget throws the refusal). */
+  readonly maxAttributes: number;
+  readonly maxListItems: number;
+  readonly maxDepth: number;
   pos = 0;
   /** End of the message being read. */
   end: number;
 
-  constructor(buf: Buffer) {
+  constructor(buf: Buffer, budget: DecodeBudget) {
     this.buf = buf;
     this.end = buf.length;
+    this.budget = budget;
+    this.#maxString = budget.limits.maxStringLength;
+    this.maxAttributes = budget.limits.maxAttributesPerItem;
+    this.maxListItems = budget.limits.maxListItems;
+    this.maxDepth = budget.limits.maxDepth;
   }
 
   /** A varint's low 32 bits, unsigned (tags, lengths, uint32, enums, bools). */
@@ -162,6 +180,7 @@ class Reader {
   string(): string {
     const end = this.delimited();
     const start = this.pos;
+    if (end - start > this.#maxString) this.budget.string(end - start);
     this.pos = end;
     return start === end ? '' : (this.buf as NodeBuffer).utf8Slice(start, end);
   }
@@ -169,6 +188,7 @@ class Reader {
   bytes(): Buffer {
     const end = this.delimited();
     const start = this.pos;
+    if (end - start > this.#maxString) this.budget.string(end - start);
     this.pos = end;
     return this.buf.subarray(start, end);
   }
@@ -230,52 +250,110 @@ class Reader {
   }
 }
 
-/** Decodes an OTLP/protobuf ExportTraceServiceRequest. Throws on a body that is not one. */
-export function readTraceRequest(body: Uint8Array): DecodedResourceSpans[] {
+/**
+ * Decodes an OTLP/protobuf ExportTraceServiceRequest in one go. Throws on a body that is not one,
+ * and a LimitExceededError past a limit of `budget`.
+ */
+export function readTraceRequest(body: Uint8Array, budget = new DecodeBudget(DEFAULT_INGEST_LIMITS)): DecodedResourceSpans[] {
+  const steps = traceRequestSteps(body, budget, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * {@link readTraceRequest} that gives the event loop back (a `setImmediate` turn) after every
+ * `sliceWork` units of work (spans, attributes and nested items read), so that a large request
+ * never holds the loop for long.
+ */
+export async function readTraceRequestYielding(body: Uint8Array, budget: DecodeBudget, sliceWork: number): Promise<DecodedResourceSpans[]> {
+  const steps = traceRequestSteps(body, budget, sliceWork);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** When the next pause is due (a work count), shared by the generators of one request. */
+interface Pace {
+  sliceWork: number;
+  next: number;
+}
+
+function* traceRequestSteps(body: Uint8Array, budget: DecodeBudget, sliceWork: number): Generator<void, DecodedResourceSpans[]> {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const r = new Reader(buf);
+  const r = new Reader(buf, budget);
+  const pace: Pace = { sliceWork, next: budget.work + sliceWork };
   const out: DecodedResourceSpans[] = [];
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
     const field = tag >>> 3;
-    if (field === 1 && wt === LEN) out.push(resourceSpans(r, 1));
-    else r.skip(wt, 0, field);
+    if (field === 1 && wt === LEN) out.push(yield* resourceSpans(r, 1, pace));
+    else {
+      r.skip(wt, 0, field);
+      budget.work++;
+    }
+    if (budget.work >= pace.next) {
+      pace.next = budget.work + pace.sliceWork;
+      yield;
+    }
   }
   return out;
 }
 
-function resourceSpans(r: Reader, depth: number): DecodedResourceSpans {
+function* resourceSpans(r: Reader, depth: number, pace: Pace): Generator<void, DecodedResourceSpans> {
+  r.budget.group('resources and scopes (ResourceSpans and ScopeSpans)');
   const outer = r.enter(depth);
   const attributes: Attributes = {};
   const scopes: DecodedScopeSpans[] = [];
+  const count = { attributes: 0 };
+  r.budget.startItem();
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
     const field = tag >>> 3;
-    if (field === 1 && wt === LEN) resource(r, depth + 1, attributes);
-    else if (field === 2 && wt === LEN) scopes.push(scopeSpans(r, depth + 1));
-    else r.skip(wt, depth, field);
+    if (field === 1 && wt === LEN) resource(r, depth + 1, attributes, count);
+    else if (field === 2 && wt === LEN) scopes.push(yield* scopeSpans(r, depth + 1, pace));
+    else {
+      r.skip(wt, depth, field);
+      r.budget.work++;
+    }
+    if (r.budget.work >= pace.next) {
+      pace.next = r.budget.work + pace.sliceWork;
+      yield;
+    }
   }
   r.leave(outer);
   return { resource: attributes, scopes };
 }
 
-/** A Resource; a repeated one merges into the first (its attributes add up). */
-function resource(r: Reader, depth: number, attributes: Attributes): void {
+/** A Resource; a repeated one merges into the first (its attributes add up, and count together). */
+function resource(r: Reader, depth: number, attributes: Attributes, count: { attributes: number }): void {
   const outer = r.enter(depth);
+  // The values of a resource count apart from those of its spans; a resource split in parts (a
+  // repeated field) starts its count again, at most once per part, which the group limit bounds.
+  r.budget.startItem();
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
     const field = tag >>> 3;
-    if (field === 1 && wt === LEN) attribute(r, depth + 1, attributes);
-    else if (field === 2 && wt === VARINT) r.uint32();
-    else r.skip(wt, depth, field);
+    if (field === 1 && wt === LEN) {
+      if (++count.attributes > r.maxAttributes) r.budget.attributes(count.attributes);
+      attribute(r, depth + 1, attributes);
+    } else if (field === 2 && wt === VARINT) r.uint32();
+    else {
+      r.skip(wt, depth, field);
+      r.budget.value();
+    }
   }
   r.leave(outer);
 }
 
-function scopeSpans(r: Reader, depth: number): DecodedScopeSpans {
+function* scopeSpans(r: Reader, depth: number, pace: Pace): Generator<void, DecodedScopeSpans> {
+  r.budget.group('resources and scopes (ResourceSpans and ScopeSpans)');
   const outer = r.enter(depth);
   let scopeName = '';
   const spans: DecodedSpan[] = [];
@@ -285,7 +363,14 @@ function scopeSpans(r: Reader, depth: number): DecodedScopeSpans {
     const field = tag >>> 3;
     if (field === 1 && wt === LEN) scopeName = scope(r, depth + 1, scopeName);
     else if (field === 2 && wt === LEN) spans.push(span(r, depth + 1));
-    else r.skip(wt, depth, field);
+    else {
+      r.skip(wt, depth, field);
+      r.budget.work++;
+    }
+    if (r.budget.work >= pace.next) {
+      pace.next = r.budget.work + pace.sliceWork;
+      yield;
+    }
   }
   r.leave(outer);
   return { scopeName, spans };
@@ -295,18 +380,27 @@ function scopeSpans(r: Reader, depth: number): DecodedScopeSpans {
 function scope(r: Reader, depth: number, name: string): string {
   const outer = r.enter(depth);
   let result = name;
+  // The scope's version and attributes are skipped; each counts as a value of the scope.
+  r.budget.startItem();
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
     const field = tag >>> 3;
     if (field === 1 && wt === LEN) result = r.string();
-    else r.skip(wt, depth, field);
+    else {
+      r.skip(wt, depth, field);
+      r.budget.value();
+    }
   }
   r.leave(outer);
   return result;
 }
 
 function span(r: Reader, depth: number): DecodedSpan {
+  const budget = r.budget;
+  budget.item();
+  budget.startItem();
+  let attributeCount = 0;
   const outer = r.enter(depth);
   let traceId: Buffer | undefined;
   let spanId: Buffer | undefined;
@@ -353,6 +447,7 @@ function span(r: Reader, depth: number): DecodedSpan {
         continue;
       case 9:
         if (wt !== LEN) break;
+        if (++attributeCount > r.maxAttributes) budget.attributes(attributeCount);
         attribute(r, depth + 1, attributes);
         continue;
       case 10:
@@ -364,7 +459,10 @@ function span(r: Reader, depth: number): DecodedSpan {
         statusCode = status(r, depth + 1, statusCode);
         continue;
     }
+    // Events, links and unknown fields are skipped without being decoded, but each counts: a
+    // span of millions of empty ones costs time all the same.
     r.skip(wt, depth, field);
+    budget.value();
   }
   r.leave(outer);
   return {
@@ -391,7 +489,10 @@ function status(r: Reader, depth: number, code: number): number {
     const wt = tag & 7;
     const field = tag >>> 3;
     if (field === 3 && wt === VARINT) result = r.uint32() | 0;
-    else r.skip(wt, depth, field);
+    else {
+      r.skip(wt, depth, field);
+      r.budget.value();
+    }
   }
   r.leave(outer);
   return result;
@@ -424,6 +525,7 @@ const scratch = emptyAnyValue();
  * value, a repeated `value` field merges (the last field set names the value).
  */
 function attribute(r: Reader, depth: number, out: Attributes): void {
+  r.budget.value();
   const outer = r.enter(depth);
   let key = '';
   let hasValue = false;
@@ -441,16 +543,19 @@ function attribute(r: Reader, depth: number, out: Attributes): void {
     const field = tag >>> 3;
     if (field === 1 && wt === LEN) key = r.string();
     else if (field === 2 && wt === LEN) {
-      anyValue(r, depth + 1, scratch);
+      anyValue(r, depth + 1, scratch, 1);
       hasValue = true;
-    } else r.skip(wt, depth, field);
+    } else {
+      r.skip(wt, depth, field);
+      r.budget.value();
+    }
   }
   r.leave(outer);
   if (key) out[key] = hasValue ? convert(scratch, 0) : null;
 }
 
 /** A KeyValue nested in a KeyValueList. */
-function keyValue(r: Reader, depth: number): RawKeyValue {
+function keyValue(r: Reader, depth: number, level: number): RawKeyValue {
   const outer = r.enter(depth);
   let key = '';
   let value: RawAnyValue | undefined;
@@ -459,15 +564,22 @@ function keyValue(r: Reader, depth: number): RawKeyValue {
     const wt = tag & 7;
     const field = tag >>> 3;
     if (field === 1 && wt === LEN) key = r.string();
-    else if (field === 2 && wt === LEN) value = anyValue(r, depth + 1, value ?? emptyAnyValue());
-    else r.skip(wt, depth, field);
+    else if (field === 2 && wt === LEN) value = anyValue(r, depth + 1, value ?? emptyAnyValue(), level);
+    else {
+      r.skip(wt, depth, field);
+      r.budget.value();
+    }
   }
   r.leave(outer);
   return { key, value };
 }
 
-/** An AnyValue read into `v` (a repeated one merges: the last field set names the value). */
-function anyValue(r: Reader, depth: number, v: RawAnyValue): RawAnyValue {
+/**
+ * An AnyValue read into `v` (a repeated one merges: the last field set names the value). `level`
+ * is its nesting: 1 for an attribute's own value, 2 for an item of that value's array, …
+ */
+function anyValue(r: Reader, depth: number, v: RawAnyValue, level: number): RawAnyValue {
+  if (level > r.maxDepth) r.budget.depth(level);
   const outer = r.enter(depth);
   while (r.pos < r.end) {
     const tag = r.tag();
@@ -496,12 +608,12 @@ function anyValue(r: Reader, depth: number, v: RawAnyValue): RawAnyValue {
         continue;
       case 5:
         if (wt !== LEN) break;
-        v.array = list(r, depth + 1, v.array ?? [], anyValueItem);
+        v.array = list(r, depth + 1, v.array ?? [], anyValueItem, level + 1);
         v.kind = 'arrayValue';
         continue;
       case 6:
         if (wt !== LEN) break;
-        v.kvlist = list(r, depth + 1, v.kvlist ?? [], keyValue);
+        v.kvlist = list(r, depth + 1, v.kvlist ?? [], keyValue, level + 1);
         v.kind = 'kvlistValue';
         continue;
       case 7:
@@ -511,24 +623,32 @@ function anyValue(r: Reader, depth: number, v: RawAnyValue): RawAnyValue {
         continue;
     }
     r.skip(wt, depth, field);
+    r.budget.value();
   }
   r.leave(outer);
   return v;
 }
 
-function anyValueItem(r: Reader, depth: number): RawAnyValue {
-  return anyValue(r, depth, emptyAnyValue());
+function anyValueItem(r: Reader, depth: number, level: number): RawAnyValue {
+  return anyValue(r, depth, emptyAnyValue(), level);
 }
 
-/** An ArrayValue or KeyValueList: its repeated field 1, appended to `items` (repeats merge). */
-function list<T>(r: Reader, depth: number, items: T[], item: (r: Reader, depth: number) => T): T[] {
+/** An ArrayValue or KeyValueList: its repeated field 1, appended to `items` (repeats merge), at nesting `level`. */
+function list<T>(r: Reader, depth: number, items: T[], item: (r: Reader, depth: number, level: number) => T, level: number): T[] {
   const outer = r.enter(depth);
+  const budget = r.budget;
   while (r.pos < r.end) {
     const tag = r.tag();
     const wt = tag & 7;
     const field = tag >>> 3;
-    if (field === 1 && wt === LEN) items.push(item(r, depth + 1));
-    else r.skip(wt, depth, field);
+    if (field === 1 && wt === LEN) {
+      budget.value();
+      if (items.length >= r.maxListItems) budget.listItems(items.length + 1);
+      items.push(item(r, depth + 1, level));
+    } else {
+      r.skip(wt, depth, field);
+      budget.value();
+    }
   }
   r.leave(outer);
   return items;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTraceRequest } from '@intentwatch/collector';
 import { DETECTOR_IDS, type Episode, makeEpisode } from './episodes.js';
+import { hostileCases, runHostile } from './hostile.js';
 import { Monitor, cpuSeconds, rssMb, threadCpuSeconds } from './monitor.js';
 import { Sender, runStoreTask } from './procs.js';
 import { RawInserter } from './raw-insert.js';
@@ -23,7 +24,12 @@ import { lifecycleRequests, makeFleet } from './workload.js';
  *     its own, own data dir) with the rate through the collector of the monitor (`intentwatch
  *     all`, detectors running), so that both see the same machine load;
  *  3. after the monitor stopped: every accepted span is in its store;
- *  4. cost growth: detector run time over a fixed batch with 10^5…10^7 spans of history.
+ *  4. cost growth: detector run time over a fixed batch with 10^5…10^7 spans of history;
+ *  5. hostile load (before 3): the monitor's event-loop delay and /healthz latency while maximal
+ *     legal requests and the kilobyte-sized hostile bodies of issue 12 arrive (hostile.ts).
+ *
+ * `--only hostile` (or any comma-separated list of latency, ingest, count, growth, hostile) runs
+ * just those phases; `--skip …` leaves phases out.
  */
 
 interface Options {
@@ -45,6 +51,9 @@ interface Options {
   episodeEveryMs: number;
   growthHistories: number[];
   growthBatch: number;
+  hostileRequests: number;
+  /** Only the hostile cases whose name contains this text (investigation). */
+  hostileCases: string | undefined;
   skip: Set<string>;
   monitorNodeFlags: string[];
   monitorEnv: Record<string, string>;
@@ -84,7 +93,9 @@ function parseArgs(argv: string[]): Options {
     episodeEveryMs: num('--episode-every-seconds', quick ? 2 : 2) * 1000,
     growthHistories: quick ? [1e4, 1e5, 1e6] : [1e5, 1e6, 1e7],
     growthBatch: num('--growth-batch', 10_000),
-    skip: new Set((value('--skip') ?? '').split(',').filter(Boolean)),
+    hostileRequests: num('--hostile-requests', quick ? 2 : 4),
+    hostileCases: value('--hostile-cases'),
+    skip: skipped(value('--skip'), value('--only')),
     monitorNodeFlags: (value('--monitor-node-flags') ?? '').split(' ').filter(Boolean),
     monitorRoot: value('--monitor-root') ?? ROOT,
     monitorEnv: Object.fromEntries(
@@ -93,6 +104,18 @@ function parseArgs(argv: string[]): Options {
       ),
     ),
   };
+}
+
+const PHASES = ['latency', 'ingest', 'count', 'growth', 'hostile'];
+
+/** The phases left out: those of --skip, or all but those of --only. */
+function skipped(skip: string | undefined, only: string | undefined): Set<string> {
+  const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
+  for (const p of [...list(skip), ...list(only)]) {
+    if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}: expected one of ${PHASES.join(', ')}`);
+  }
+  if (only !== undefined) return new Set(PHASES.filter((p) => !list(only).includes(p)));
+  return new Set(list(skip));
 }
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -223,7 +246,7 @@ async function main(): Promise<void> {
     mode: o.quick ? 'quick' : 'full',
     startedAt: new Date(started).toISOString(),
     loadAverageAtStart: loadavg().map(round1),
-    command: `npm run bench --${o.quick ? ' --quick' : ''}${o.json ? ` --json ${o.json}` : ''}`,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     monitor: {
       command: `node ${[...o.monitorNodeFlags, o.fromSource ? 'cli/src/main.ts (tsx)' : 'cli/dist/main.js'].join(' ')} all`,
       env: o.monitorEnv,
@@ -261,10 +284,13 @@ async function main(): Promise<void> {
   // JavaScript growth from the engine's.
   const heap: { t: number; mb: number }[] = [];
   let ticks = 0;
+  // The hostile phase reads the monitor's event-loop delay between two scrapes of its own; a
+  // scrape in between would reset the histogram.
+  let scrapeHeap = true;
   const rssTimer = setInterval(() => {
     const mb = rssMb(monitor.pid);
     if (mb !== undefined) rss.push({ t: Date.now(), mb });
-    if (ticks++ % 10 === 0) {
+    if (ticks++ % 10 === 0 && scrapeHeap) {
       monitor
         .metrics()
         .then((m) => {
@@ -465,28 +491,28 @@ async function main(): Promise<void> {
     }
 
     // ---- 2. ingest (after the sustained phase, so that the detectors meet no backlog there)
-    const fleets: FleetSpec[] = senders.map((_, i) => ({
-      prefix: `${runId}-ingest-${i}`,
-      seed: 1000 + i * 17,
-      agents: 24,
-      tokensPerAgent: 4,
-      requests: o.quick ? 40 : 96,
-      spansPerRequest: o.spansPerRequest,
-    }));
-    for (const f of fleets) {
-      for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
-    }
-    const [prepared, rawRows] = await Promise.all([
-      Promise.all(senders.map((s, i) => s.prepare({ url, ...fleets[i]! }))),
-      raw.prepare(fleets[0]!),
-    ]);
-    const poolSpans = prepared.reduce((n, p) => n + p.spans, 0);
-    const poolBytes = prepared.reduce((n, p) => n + p.bytes, 0);
-    log(
-      `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans (${Math.round(poolBytes / poolSpans)} B/span); raw insert ready: ${rawRows} rows`,
-    );
-
     if (!o.skip.has('ingest')) {
+      const fleets: FleetSpec[] = senders.map((_, i) => ({
+        prefix: `${runId}-ingest-${i}`,
+        seed: 1000 + i * 17,
+        agents: 24,
+        tokensPerAgent: 4,
+        requests: o.quick ? 40 : 96,
+        spansPerRequest: o.spansPerRequest,
+      }));
+      for (const f of fleets) {
+        for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
+      }
+      const [prepared, rawRows] = await Promise.all([
+        Promise.all(senders.map((s, i) => s.prepare({ url, ...fleets[i]! }))),
+        raw.prepare(fleets[0]!),
+      ]);
+      const poolSpans = prepared.reduce((n, p) => n + p.spans, 0);
+      const poolBytes = prepared.reduce((n, p) => n + p.bytes, 0);
+      log(
+        `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans (${Math.round(poolBytes / poolSpans)} B/span); raw insert ready: ${rawRows} rows`,
+      );
+
       log(`ingest: warm-up ${o.warmupMs / 1000} s`);
       const warm = merge(
         await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.warmupMs, spansPerSec: 0 }))),
@@ -571,6 +597,27 @@ async function main(): Promise<void> {
     }
     raw.stop();
     phaseDone('ingest');
+
+    // ---- 5. hostile load
+    if (!o.skip.has('hostile')) {
+      log('hostile: building the bodies');
+      const cases = hostileCases(runId).filter((c) => o.hostileCases === undefined || c.name.includes(o.hostileCases));
+      scrapeHeap = false;
+      const hostile = await runHostile(monitor, cases, {
+        requests: o.hostileRequests,
+        concurrency: 2,
+        quietMs: o.quick ? 5000 : 10_000,
+        runId,
+        log,
+      });
+      scrapeHeap = true;
+      acceptedSpans += hostile.acknowledgedSpans;
+      results.hostile = {
+        ...hostile.cases,
+        method: `per kind of request: ${o.hostileRequests} requests, 2 in flight, while /healthz is probed one request after the other (20 ms apart) on the collector's and the API's port and a bystander posts 10-span OTLP/JSON requests; event-loop delay = p99 and max of the monitor's perf_hooks.monitorEventLoopDelay (prom-client, 10 ms resolution) over exactly that interval (reset by a scrape of /metrics before, read by one after)`,
+      };
+      phaseDone('hostile');
+    }
   } finally {
     clearInterval(rssTimer);
     raw.stop();
@@ -655,6 +702,25 @@ function printTable(r: Record<string, unknown>): void {
       '',
     ]);
     rows.push(['cost growth (largest / smallest)', `${growth.ratio}`, 'flat (≈ 1)']);
+  }
+  const hostile = r.hostile as Record<string, unknown> | undefined;
+  if (hostile) {
+    for (const [name, v] of Object.entries(hostile)) {
+      if (name === 'method') continue;
+      const c = v as {
+        statuses: Record<string, number>;
+        eventLoopDelay: { p99Ms: number | null; maxMs: number | null };
+        collectorHealthz: { latency: { p99Ms: number; maxMs: number } | null };
+      };
+      const statuses = Object.entries(c.statuses)
+        .map(([k, n]) => `${n}×${k}`)
+        .join(' ');
+      rows.push([
+        `hostile: ${name}`,
+        `loop p99/max ${c.eventLoopDelay.p99Ms}/${c.eventLoopDelay.maxMs} ms, /healthz p99/max ${c.collectorHealthz.latency?.p99Ms}/${c.collectorHealthz.latency?.maxMs} ms${statuses ? `, ${statuses}` : ''}`,
+        '',
+      ]);
+    }
   }
   const stored = r.stored as { stored: number; accepted: number } | undefined;
   if (stored) rows.push(['stored / acknowledged spans', `${stored.stored} / ${stored.accepted}`, 'equal']);

@@ -349,19 +349,24 @@ describe('Collector under hostile OTLP', () => {
 });
 
 describe('Collector under hostile OTLP, one case at a time', () => {
-  it('takes values nested far beyond any sensible depth (JSON) and stores the span', async () => {
+  it('refuses values nested 20,000 deep (JSON) with 413 naming the limit, and stores one nested within it as text', async () => {
     // Written as text: JSON.stringify itself overflows the stack on a value this deep.
-    const spanId = hex(8);
     const now = String(BigInt(Date.now()) * 1_000_000n);
-    const depth = 20_000;
-    const deep = `${'{"arrayValue":{"values":['.repeat(depth)}{"stringValue":"bottom"}${']}}'.repeat(depth)}`;
-    const text = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"deep"}}]},"scopeSpans":[{"spans":[{"traceId":"${hex(16)}","spanId":"${spanId}","name":"use","startTimeUnixNano":"${now}","endTimeUnixNano":"${now}","attributes":[{"key":"token.id","value":{"stringValue":"tok-deep"}},{"key":"deep","value":${deep}}]}]}]}]}`;
-    const a = await post('/v1/traces', text, 'application/json');
-    expect(a.status, a.text).toBe(200);
+    const request = (depth: number, spanId: string, service: string) => {
+      const deep = `${'{"arrayValue":{"values":['.repeat(depth)}{"stringValue":"bottom"}${']}}'.repeat(depth)}`;
+      return `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"${service}"}}]},"scopeSpans":[{"spans":[{"traceId":"${hex(16)}","spanId":"${spanId}","name":"use","startTimeUnixNano":"${now}","endTimeUnixNano":"${now}","attributes":[{"key":"token.id","value":{"stringValue":"tok-deep"}},{"key":"deep","value":${deep}}]}]}]}]}`;
+    };
+    const refused = await post('/v1/traces', request(20_000, hex(8), 'too-deep'), 'application/json');
+    expect(refused.status, refused.text).toBe(413);
+    expect(JSON.parse(refused.text).error.message).toMatch(/INTENTWATCH_MAX_NESTING_DEPTH/);
+    expect(await storedSpanIds(t.store, 'too-deep')).toEqual([]);
+    const spanId = hex(8);
+    const kept = await post('/v1/traces', request(20, spanId, 'deep'), 'application/json');
+    expect(kept.status, kept.text).toBe(200);
     expect(await storedSpanIds(t.store, 'deep')).toEqual([spanId]);
   });
 
-  it('answers protobuf nested 50,000 levels deep with 200 or 400, without falling over', async () => {
+  it('answers protobuf nested 50,000 levels deep with 400 or 413, without falling over', async () => {
     const varint = (n: number) => {
       const out: number[] = [];
       do {
@@ -397,7 +402,7 @@ describe('Collector under hostile OTLP, one case at a time', () => {
       field(0x4a, keyValue),
     ]);
     const a = await post('/v1/traces', field(0x0a, field(0x12, field(0x12, span))), 'application/x-protobuf');
-    expect([200, 400]).toContain(a.status);
+    expect([400, 413]).toContain(a.status);
   });
 
   it('answers a gzip bomb with 413 without inflating it', async () => {
