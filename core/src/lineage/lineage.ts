@@ -262,8 +262,8 @@ export class Lineage {
   async #loadChildren(parents: string[]): Promise<void> {
     const missing = parents.filter((p) => !this.#children.has(p));
     if (missing.length === 0) return;
-    const rows = await this.#store.query<{ token_id: string; parent_id: string; event: string }>(
-      `SELECT token_id, parent_id, argMin(event, time) AS event FROM token_events
+    const rows = await this.#store.query<{ token_id: string; parent_id: string; link: string }>(
+      `SELECT token_id, parent_id, argMin(event, time) AS link FROM token_events
        WHERE parent_id IN {ids:Array(String)} AND event IN ('refreshed', 'exchanged')
        GROUP BY token_id, parent_id
        ORDER BY min(time), token_id
@@ -271,7 +271,7 @@ export class Lineage {
       { ids: missing, cap: MAX_LINEAGE_TOKENS * 4 },
     );
     for (const p of missing) this.#children.set(p, []);
-    for (const r of rows) this.#children.get(r.parent_id)?.push({ tokenId: r.token_id, event: r.event });
+    for (const r of rows) this.#children.get(r.parent_id)?.push({ tokenId: r.token_id, event: r.link });
   }
 
   /** Session roots of `tokenIds` (up the refresh links). */
