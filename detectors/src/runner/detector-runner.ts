@@ -169,9 +169,10 @@ export class DetectorRunner {
 
   /**
    * Tokens and tasks whose lifecycle events arrived in (since, until], and the tokens whose uses
-   * those events may judge differently (lineage decides which): for a revocation or renewal, the
-   * token's whole session and everything delegated from it; for a grant, the token and its
-   * descendants; for a task event, the tokens granted for the task and their descendants.
+   * those events may judge differently (lineage decides which): for a revocation, a renewal or a
+   * refresh (which joins a token to a session), the token's whole session and everything
+   * delegated from it; for an issue or an exchange, the token and its descendants; for a task
+   * event, the tokens granted for the task and their descendants.
    */
   async #recheckSet(sinceMs: number, untilMs: number): Promise<{ tokens: string[]; tasks: string[] }> {
     const [row] = await this.#store.query<{ tokens: string[]; tasks: string[]; lineageWide: string[] }>(
@@ -180,7 +181,7 @@ export class DetectorRunner {
           WHERE ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)} AND task_id != '') AS tasks
        SELECT tasks,
          groupUniqArray(${MAX_RECHECK})(token_id) AS tokens,
-         groupUniqArrayIf(${MAX_RECHECK})(token_id, event IN ('revoked', 'renewed')) AS lineageWide
+         groupUniqArrayIf(${MAX_RECHECK})(token_id, event IN ('revoked', 'renewed', 'refreshed')) AS lineageWide
        FROM token_events
        WHERE (ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR (task_id != '' AND has(tasks, task_id))`,
       { since: msToDateTime64(sinceMs), until: msToDateTime64(untilMs) },
