@@ -233,6 +233,25 @@ export function misuseScenario(baseMs: number): SpanSpec[] {
   ];
 }
 
+/**
+ * A revocation that must propagate: a planner's session (issued, then refreshed) delegates by
+ * exchange to a coder, whose token is refreshed too; the planner's root is revoked, and the
+ * coder's refreshed token is used afterwards. Every token of the lineage is revoked through it.
+ */
+export function propagationScenario(baseMs: number): SpanSpec[] {
+  const s = spansAt(baseMs);
+  const prod = 'prod';
+  const grant = { task: 'T-3001', audience: ['github'], scopes: ['repo:read'], expiresIn: 3600, env: prod };
+  return [
+    s.grant('issued', 'tok-prop-0', 1200, { ...grant, agent: 'planner-bot' }),
+    s.grant('refreshed', 'tok-prop-1', 1250, { ...grant, parent: 'tok-prop-0', agent: 'planner-bot' }),
+    s.grant('exchanged', 'tok-prop-x', 1260, { ...grant, parent: 'tok-prop-1', agent: 'coder-bot' }),
+    s.grant('refreshed', 'tok-prop-x1', 1270, { ...grant, parent: 'tok-prop-x', agent: 'coder-bot' }),
+    s.revoked('tok-prop-0', 1300, 'task cancelled'),
+    s.use('tok-prop-x1', 1320, { agent: 'coder-bot', target: 'github', env: prod, task: 'T-3001', scope: 'repo:read' }),
+  ];
+}
+
 /** The detectors the misuse scenario must set off. */
 export const MISUSE_DETECTORS = ['scope_creep', 'cross_service_reuse', 'stale_token_use', 'ungoverned_token'] as const;
 

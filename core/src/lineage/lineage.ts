@@ -259,6 +259,13 @@ export class Lineage {
     return out;
   }
 
+  /** Direct links down from each of `parents`: the tokens refreshed or exchanged from it, oldest first. */
+  async children(parents: Iterable<string>): Promise<Map<string, { tokenId: string; event: string }[]>> {
+    const ids = [...new Set(parents)].filter(Boolean);
+    await this.#loadChildren(ids);
+    return new Map(ids.map((id) => [id, this.#children.get(id) ?? []]));
+  }
+
   async #loadChildren(parents: string[]): Promise<void> {
     const missing = parents.filter((p) => !this.#children.has(p));
     if (missing.length === 0) return;
