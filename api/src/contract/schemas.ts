@@ -149,7 +149,7 @@ export const UseSchema = named(
 export const TokenEventSchema = named(
   'TokenEvent',
   z.strictObject({
-    event: z.string().meta({ description: 'issued, refreshed, exchanged or revoked' }),
+    event: z.string().meta({ description: 'issued, refreshed, exchanged, renewed or revoked' }),
     time: Time,
     tokenId: z.string(),
     parentId: z.string(),

@@ -256,6 +256,13 @@ describe('the analyst desk API', () => {
       ['tok-prop-x1', 'delegator', 'tok-prop-0'],
     ]);
 
+    // A renewal extends the same token: the page shows its renewed expiry, and its use is not stale.
+    const renewed = await json<TokenDetailOut>('/v1/tokens/tok-renew');
+    expect(renewed).toMatchObject({ status: 'active', state: { status: 'valid', renewedUntil: expect.any(String) } });
+    expect(renewed.lifetime.expiresAt).toBe(renewed.state.renewedUntil);
+    expect(renewed.events.map((e) => e.event)).toEqual(['issued', 'renewed']);
+    expect((await json<{ alerts: Alert[] }>('/v1/alerts?tokenId=tok-renew')).alerts).toEqual([]);
+
     const stale = await json<{ alerts: Alert[] }>('/v1/alerts?detector=stale_token_use&tokenId=tok-prop-x1');
     expect(stale.alerts.map((a) => [a.severity, a.rootTokenId])).toEqual([['critical', 'tok-prop-x']]);
     expect(stale.alerts[0]?.reason).toContain('token tok-prop-0, from which it was delegated, was revoked (task cancelled)');
