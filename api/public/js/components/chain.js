@@ -73,8 +73,13 @@ export function chains(token) {
     if (i > 0) delegation.append(arrow(`exchanged → ${link.agentId || '?'}`, 'arrow-exchange'));
     delegation.append(node({ ...link, current: link.tokenId === token.tokenId }));
   });
+  // Everything delegated out of the session: exchanges, and the refreshes and exchanges below them.
   for (const d of token.delegation.delegatedTo) {
-    delegation.append(arrow(`exchanged → ${d.agentId || '?'}`, 'arrow-exchange arrow-out'));
+    delegation.append(
+      d.event === 'refreshed'
+        ? arrow('refreshed', 'arrow-refresh arrow-out')
+        : arrow(`exchanged → ${d.agentId || '?'}`, 'arrow-exchange arrow-out'),
+    );
     delegation.append(node(d));
   }
   const session = h('div', { class: 'chain', 'data-testid': 'session-chain' });
