@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Alert } from '@intentwatch/detectors';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS } from './test-support/desk-harness.js';
+import { DeskHarness, KEYS, propagationScenario } from './test-support/desk-harness.js';
 
 /** Polls until the UI shows the expected state (it fetches, debounces and re-renders). */
 const until = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 10_000, interval: 50 });
@@ -218,6 +218,44 @@ describe.skipIf(!CHROMIUM)('the web UI in a real browser', () => {
     );
     expect(status).toBe(403);
     expect(((await (await h.call(`/v1/alerts/${first}`)).json()) as { status: string }).status).toBe('open');
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  it('marks every token of a revoked lineage "revoked through …" on the token page', async () => {
+    const base = Date.now() - 25 * 60_000;
+    await h.send(propagationScenario(base), base);
+    await h.detect();
+    const { context, page } = await open();
+    await signIn(page, KEYS.viewer);
+    await page.goto(`${h.apiUrl}/#/tokens/tok-prop-x1`);
+    await page.waitForSelector('[data-testid=session-chain] .chain-node');
+    const flags = (chain: string) =>
+      page
+        .locator(`[data-testid=${chain}] .chain-node`)
+        .evaluateAll((els) => els.map((e) => [e.getAttribute('data-token'), e.querySelector('.chain-flag')?.textContent ?? '']));
+    expect(await flags('session-chain')).toEqual([
+      ['tok-prop-x', expect.stringMatching(/^revoked through a delegator: tok-prop-0 /)],
+      ['tok-prop-x1', expect.stringMatching(/^revoked through a delegator: tok-prop-0 /)],
+    ]);
+    expect(await flags('delegation-chain')).toEqual([
+      ['tok-prop-0', expect.stringMatching(/^revoked /)],
+      ['tok-prop-x', expect.stringMatching(/^revoked through a delegator: tok-prop-0 /)],
+    ]);
+    expect(await page.locator('.alert-title-row [data-testid=revoked-through]').textContent()).toContain('tok-prop-0');
+    await page.goto(`${h.apiUrl}/#/tokens/tok-prop-0`);
+    await page.waitForSelector('[data-testid=session-chain] .chain-node[data-token=tok-prop-1]');
+    expect(await flags('session-chain')).toEqual([
+      ['tok-prop-0', expect.stringMatching(/^revoked /)],
+      ['tok-prop-1', expect.stringMatching(/^revoked through its session: tok-prop-0 /)],
+    ]);
+    expect(await flags('delegation-chain')).toEqual([
+      ['tok-prop-0', expect.stringMatching(/^revoked /)],
+      ['tok-prop-x', expect.stringMatching(/^revoked through a delegator: tok-prop-0 /)],
+      ['tok-prop-x1', expect.stringMatching(/^revoked through a delegator: tok-prop-0 /)],
+    ]);
+    await fits(page, 'the token page of a revoked lineage');
+    await shot(page, '8-token-revoked-lineage');
     await context.close();
     expect(problems).toEqual([]);
   });

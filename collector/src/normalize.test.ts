@@ -157,12 +157,13 @@ describe('normalizeSpans: lifecycle events', () => {
         }),
         span({ 'token.event': 'exchanged', 'token.id': 'tok-2', 'token.parent_id': 'tok-1', 'gen_ai.agent.id': 'sub-agent' }),
         span({ 'token.event': 'revoked', 'token.id': 'tok-1', 'token.revoked_reason': 'task done' }),
+        span({ 'token.event': 'renewed', 'token.id': 'tok-2', 'token.expires_at': '2026-11-25T12:00:00Z' }),
       ),
       options,
     );
     expect(result.rejected).toEqual([]);
     expect(result.rows.spans).toEqual([]);
-    expect(result.rows.tokenEvents).toHaveLength(3);
+    expect(result.rows.tokenEvents).toHaveLength(4);
     expect(result.rows.tokenEvents[0]).toMatchObject({
       event: 'issued',
       token_id: 'tok-1',
@@ -178,6 +179,8 @@ describe('normalizeSpans: lifecycle events', () => {
     });
     expect(result.rows.tokenEvents[1]).toMatchObject({ event: 'exchanged', parent_id: 'tok-1', agent_id: 'sub-agent' });
     expect(result.rows.tokenEvents[2]).toMatchObject({ event: 'revoked', revoked_reason: 'task done', agent_id: '' });
+    // A renewal extends the same token: its new expiry is what it carries.
+    expect(result.rows.tokenEvents[3]).toMatchObject({ event: 'renewed', token_id: 'tok-2', expires_at: '2026-11-25T12:00:00.000Z' });
   });
 
   it('rejects lifecycle events that cannot be stored faithfully', () => {
@@ -190,6 +193,7 @@ describe('normalizeSpans: lifecycle events', () => {
         span({ 'token.event': 'issued', 'token.id': 't', 'token.expires_at': 'soon' }),
         span({ 'token.event': 'issued', 'token.id': 't', 'token.expires_at': 1_795_600_800_000 }),
         span({ 'token.event': 'issued', 'token.id': 't', 'token.max_session_s': -5 }),
+        span({ 'token.event': 'renewed', 'token.id': 't' }),
         span({ 'task.event': 'started' }),
         span({ 'task.event': 'started', 'task.id': 'x', 'task.deadline': '3000-01-01T00:00:00Z' }),
       ),
@@ -198,14 +202,15 @@ describe('normalizeSpans: lifecycle events', () => {
     expect(result.rows.tokenEvents).toEqual([]);
     expect(result.rows.taskEvents).toEqual([]);
     expect(result.rejected).toEqual([
-      expect.stringMatching(/^span 0 .*token.event must be one of issued, refreshed, exchanged, revoked/),
+      expect.stringMatching(/^span 0 .*token.event must be one of issued, refreshed, exchanged, renewed, revoked/),
       expect.stringMatching(/^span 1 .*needs token.id/),
       expect.stringMatching(/^span 2 .*needs token.parent_id/),
       expect.stringMatching(/^span 3 .*token.expires_at must be an RFC 3339 time or Unix epoch seconds/),
       expect.stringMatching(/^span 4 .*token.expires_at .*between 1900 and 2262/),
       expect.stringMatching(/^span 5 .*token.max_session_s/),
-      expect.stringMatching(/^span 6 .*needs task.id/),
-      expect.stringMatching(/^span 7 .*task.deadline .*between 1900 and 2262/),
+      expect.stringMatching(/^span 6 .*token.event renewed needs token.expires_at/),
+      expect.stringMatching(/^span 7 .*needs task.id/),
+      expect.stringMatching(/^span 8 .*task.deadline .*between 1900 and 2262/),
     ]);
   });
 });

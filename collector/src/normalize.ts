@@ -176,6 +176,8 @@ export function tokenEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'j
   const expires = timestampMs(attrs, ATTR.tokenExpiresAt);
   const expiresProblem = timeProblem(ATTR.tokenExpiresAt, expires);
   if (expiresProblem) return expiresProblem;
+  // A renewal extends the same token's life: without its new expiry it says nothing.
+  if (event === 'renewed' && expires === undefined) return `token.event renewed needs ${ATTR.tokenExpiresAt}`;
   const maxSession = wholeNumber(attrs, ATTR.tokenMaxSession);
   if (maxSession !== undefined && !(Number.isFinite(maxSession) && maxSession <= 4_294_967_295)) {
     return 'token.max_session_s must be a whole number of seconds';

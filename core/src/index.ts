@@ -37,3 +37,4 @@ export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type Store
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
 export { fingerprint, looksLikeSecret, namesCredential, redactSecrets, redactText } from '@intentwatch/conventions';
+export * from './lineage/index.js';

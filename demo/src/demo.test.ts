@@ -25,7 +25,7 @@ interface Alert {
 }
 
 const API_KEY = `demo-test-${randomBytes(12).toString('hex')}`;
-const DETECTORS = EPISODES.map((e) => e.detector);
+const DETECTORS = [...new Set(EPISODES.map((e) => e.detector))];
 const DEADLINE_MS = 90_000;
 
 let dataDir: string;
@@ -78,8 +78,16 @@ beforeAll(async () => {
   do {
     await new Promise((r) => setTimeout(r, 1000));
     alerts = await listAlerts();
-  } while (!(DETECTORS.every((d) => alerts.some((a) => a.detector === d)) && mcpAlerts().length >= 2) && Date.now() < deadline);
+  } while (
+    !(DETECTORS.every((d) => alerts.some((a) => a.detector === d)) && mcpAlerts().length >= 2 && propagated(alerts)) &&
+    Date.now() < deadline
+  );
 }, DEADLINE_MS + 60_000);
+
+/** The use of the release coder's exchanged token after the planner's token was revoked. */
+function propagated(list: Alert[]): Alert | undefined {
+  return list.find((a) => a.detector === 'stale_token_use' && a.agentId === 'release-coder');
+}
 
 afterAll(async () => {
   await fleet?.stop();
@@ -98,6 +106,13 @@ describe('the demo fleet against the whole monitor', () => {
       alerts.filter((a) => a.detector === detector),
       `alerts so far: ${alerts.map((a) => a.detector).join(', ')}`,
     ).not.toHaveLength(0);
+  });
+
+  it('makes a revocation propagate: the exchanged token used after its delegator was revoked is a critical alert naming it', () => {
+    const alert = propagated(alerts);
+    expect(alert, `alerts so far: ${alerts.map((a) => `${a.detector} ${a.agentId}`).join(', ')}`).toBeDefined();
+    expect(alert?.severity).toBe('critical');
+    expect(alert?.reason).toMatch(/token tok-release-planner-\S+, from which it was delegated, was revoked \(release cancelled\)/);
   });
 
   it('raises alerts about the misbehaving agents only, never a benign agent or its tokens', () => {

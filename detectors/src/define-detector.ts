@@ -1,4 +1,4 @@
-import type { Config, Store } from '@intentwatch/core';
+import type { Config, Lineage, Store } from '@intentwatch/core';
 import type { Finding, Severity } from './alerts/model.js';
 import type { IntentResolver } from './intent/intent-resolver.js';
 
@@ -27,8 +27,10 @@ export interface DetectContext {
   window: RunWindow;
   /** The window as query parameters: since, until, recheckSince, recheckTokens, recheckTasks, skewMs, graceMs. */
   params: Record<string, unknown>;
-  /** Intent lookups for this run (grants, sessions, tasks); cached for the run only. */
+  /** Task lookups for this run. */
   intent: IntentResolver;
+  /** Lineage lookups for this run (grants, sessions, delegation, revocations); cached for the run only. */
+  lineage: Lineage;
 }
 
 /** A query result row, as JSONEachRow gives it (64-bit integers as strings, times as RFC 3339). */

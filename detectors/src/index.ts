@@ -43,7 +43,7 @@ export {
   type DetectorDefinition,
   type RunWindow,
 } from './define-detector.js';
-export { IntentResolver, type Grant, type Session, type Task } from './intent/intent-resolver.js';
+export { IntentResolver, type Task } from './intent/intent-resolver.js';
 export { DETECTORS } from './rules/index.js';
 export { DetectorRunner, type RunReport } from './runner/detector-runner.js';
 export { DetectorService, type DetectorServiceConfig, type DetectorServiceOptions } from './runner/detector-service.js';

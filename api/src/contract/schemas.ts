@@ -149,7 +149,7 @@ export const UseSchema = named(
 export const TokenEventSchema = named(
   'TokenEvent',
   z.strictObject({
-    event: z.string().meta({ description: 'issued, refreshed, exchanged or revoked' }),
+    event: z.string().meta({ description: 'issued, refreshed, exchanged, renewed or revoked' }),
     time: Time,
     tokenId: z.string(),
     parentId: z.string(),
@@ -294,6 +294,25 @@ export const AlertDetailSchema = named(
   'An alert with its evidence resolved, its history, and its token’s intent against its actual use',
 );
 
+export const LineageStateSchema = named(
+  'LineageState',
+  z.strictObject({
+    status: z
+      .enum(['valid', 'expired', 'revoked', 'revoked_through_session', 'revoked_through_delegator', 'task_ended'])
+      .meta({ description: 'The token’s effective state now, by the lineage rules (CONVENTIONS.md §1.2)' }),
+    revokedAt: NullableTime.meta({ description: 'When the revocation in force happened' }),
+    revokedBy: z.string().nullable().meta({ description: 'The token whose revoked event ended this token’s authority' }),
+    revokedVia: z
+      .enum(['self', 'session', 'delegator'])
+      .nullable()
+      .meta({ description: 'self: its own revocation; session: another token of its session; delegator: a token it was exchanged from' }),
+    revokedReason: z.string().nullable(),
+    expiresAt: NullableTime.meta({ description: 'The expiry in force: the grant’s, pushed later by renewals' }),
+    renewedUntil: NullableTime.meta({ description: 'The latest expiry a renewed event set' }),
+  }),
+  'A token’s effective state: valid, expired, revoked itself, through its session or through a delegator, or its task ended',
+);
+
 export const ChainLinkSchema = named(
   'ChainLink',
   z.strictObject({
@@ -309,6 +328,7 @@ export const ChainLinkSchema = named(
     revokedAt: NullableTime,
     uses: Count,
     current: z.boolean().meta({ description: 'The token the page is about' }),
+    state: LineageStateSchema,
   }),
   'A token in a session or delegation chain',
 );
@@ -317,7 +337,10 @@ export const TokenDetailSchema = named(
   'TokenDetail',
   z.strictObject({
     tokenId: z.string(),
-    status: z.enum(['active', 'expired', 'revoked', 'ungoverned']),
+    status: z
+      .enum(['active', 'expired', 'revoked', 'ungoverned'])
+      .meta({ description: 'revoked also when a revocation reached it through its session or a delegator (see state)' }),
+    state: LineageStateSchema,
     grant: TokenEventSchema.nullable(),
     events: z.array(TokenEventSchema).meta({ description: 'Every lifecycle event of this token, oldest first' }),
     task: TaskSchema.nullable(),
@@ -333,7 +356,9 @@ export const TokenDetailSchema = named(
       chain: z
         .array(ChainLinkSchema)
         .meta({ description: 'Session roots from the original grant to this token’s session, one per exchange hop' }),
-      delegatedTo: z.array(ChainLinkSchema).meta({ description: 'Tokens exchanged from this token’s session' }),
+      delegatedTo: z
+        .array(ChainLinkSchema)
+        .meta({ description: 'Tokens exchanged from this token’s session, and everything derived from them' }),
     }),
     intentVsActual: IntentVsActualSchema,
     lifetime: LifetimeSchema,

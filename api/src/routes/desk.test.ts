@@ -1,7 +1,7 @@
 import type { Alert } from '@intentwatch/detectors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDetailOut, AgentSummaryOut, AlertDetailOut, AlertSummaryOut, TokenDetailOut } from '../contract/schemas.js';
-import { DeskHarness, KEYS } from '../test-support/desk-harness.js';
+import { DeskHarness, KEYS, propagationScenario } from '../test-support/desk-harness.js';
 
 /** The analyst's path over misuse that went through the real collector and the real detectors. */
 describe('the analyst desk API', () => {
@@ -223,5 +223,48 @@ describe('the analyst desk API', () => {
     }
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.length).toBe(alerts.length);
+  });
+
+  // Last: it adds a lineage (and its alert) that the counts above do not expect.
+  it('shows a revocation reaching every token of the lineage: its session and everything delegated from it', async () => {
+    const base = Date.now() - 25 * 60_000;
+    await h.send(propagationScenario(base), base);
+    await h.detect();
+
+    const used = await json<TokenDetailOut>('/v1/tokens/tok-prop-x1');
+    expect(used).toMatchObject({ status: 'revoked', state: { status: 'revoked_through_delegator', revokedBy: 'tok-prop-0' } });
+    const through = (links: TokenDetailOut['session']['tokens']) => links.map((l) => [l.tokenId, l.state.revokedVia, l.state.revokedBy]);
+    expect(through(used.session.tokens)).toEqual([
+      ['tok-prop-x', 'delegator', 'tok-prop-0'],
+      ['tok-prop-x1', 'delegator', 'tok-prop-0'],
+    ]);
+    expect(through(used.delegation.chain)).toEqual([
+      ['tok-prop-0', 'self', 'tok-prop-0'],
+      ['tok-prop-x', 'delegator', 'tok-prop-0'],
+    ]);
+    // The timeline marks the instant the token lost its authority.
+    expect(used.lifetime.revokedAt).toBe(used.state.revokedAt);
+
+    const root = await json<TokenDetailOut>('/v1/tokens/tok-prop-0');
+    expect(root.state.status).toBe('revoked');
+    expect(through(root.session.tokens)).toEqual([
+      ['tok-prop-0', 'self', 'tok-prop-0'],
+      ['tok-prop-1', 'session', 'tok-prop-0'],
+    ]);
+    expect(through(root.delegation.delegatedTo)).toEqual([
+      ['tok-prop-x', 'delegator', 'tok-prop-0'],
+      ['tok-prop-x1', 'delegator', 'tok-prop-0'],
+    ]);
+
+    // A renewal extends the same token: the page shows its renewed expiry, and its use is not stale.
+    const renewed = await json<TokenDetailOut>('/v1/tokens/tok-renew');
+    expect(renewed).toMatchObject({ status: 'active', state: { status: 'valid', renewedUntil: expect.any(String) } });
+    expect(renewed.lifetime.expiresAt).toBe(renewed.state.renewedUntil);
+    expect(renewed.events.map((e) => e.event)).toEqual(['issued', 'renewed']);
+    expect((await json<{ alerts: Alert[] }>('/v1/alerts?tokenId=tok-renew')).alerts).toEqual([]);
+
+    const stale = await json<{ alerts: Alert[] }>('/v1/alerts?detector=stale_token_use&tokenId=tok-prop-x1');
+    expect(stale.alerts.map((a) => [a.severity, a.rootTokenId])).toEqual([['critical', 'tok-prop-x']]);
+    expect(stale.alerts[0]?.reason).toContain('token tok-prop-0, from which it was delegated, was revoked (task cancelled)');
   });
 });

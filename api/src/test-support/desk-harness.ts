@@ -85,6 +85,12 @@ export function spansAt(baseMs: number) {
       if (o.maxSession) attrs['token.max_session_s'] = o.maxSession;
       return { at, name: `token ${event}`, resource: BROKER, attrs };
     },
+    renewed: (token: string, at: number, expiresIn: number): SpanSpec => ({
+      at,
+      name: 'token renewed',
+      resource: BROKER,
+      attrs: { 'token.event': 'renewed', 'token.id': token, 'token.expires_at': iso(baseMs, at + expiresIn) },
+    }),
     revoked: (token: string, at: number, reason: string): SpanSpec => ({
       at,
       name: 'token revoked',
@@ -231,6 +237,30 @@ export function misuseScenario(baseMs: number): SpanSpec[] {
     s.use('tok-51de', 760, { agent: 'deploy-bot', target: 'k8s', env: 'staging', task: 'T-2077', scope: 'deploy', tool: 'kubectl_apply' }),
 
     s.use('tok-ghost', 400, { agent: 'report-bot', target: 'postgres', env: prod, resource: 'db/finance/ledger' }),
+  ];
+}
+
+/**
+ * A revocation that must propagate: a planner's session (issued, then refreshed) delegates by
+ * exchange to a coder, whose token is refreshed too; the planner's root is revoked, and the
+ * coder's refreshed token is used afterwards. Every token of the lineage is revoked through it.
+ * Beside it, a token renewed before it expired and used within its renewal.
+ */
+export function propagationScenario(baseMs: number): SpanSpec[] {
+  const s = spansAt(baseMs);
+  const prod = 'prod';
+  const grant = { task: 'T-3001', audience: ['github'], scopes: ['repo:read'], expiresIn: 3600, env: prod };
+  return [
+    s.grant('issued', 'tok-prop-0', 1200, { ...grant, agent: 'planner-bot' }),
+    s.grant('refreshed', 'tok-prop-1', 1250, { ...grant, parent: 'tok-prop-0', agent: 'planner-bot' }),
+    s.grant('exchanged', 'tok-prop-x', 1260, { ...grant, parent: 'tok-prop-1', agent: 'coder-bot' }),
+    s.grant('refreshed', 'tok-prop-x1', 1270, { ...grant, parent: 'tok-prop-x', agent: 'coder-bot' }),
+    s.revoked('tok-prop-0', 1300, 'task cancelled'),
+    s.use('tok-prop-x1', 1320, { agent: 'coder-bot', target: 'github', env: prod, task: 'T-3001', scope: 'repo:read' }),
+    // Renewed (Vault-style) before it expired, and used within the renewal.
+    s.grant('issued', 'tok-renew', 1200, { ...grant, agent: 'planner-bot', expiresIn: 120 }),
+    s.renewed('tok-renew', 1300, 3600),
+    s.use('tok-renew', 1340, { agent: 'planner-bot', target: 'github', env: prod, task: 'T-3001', scope: 'repo:read' }),
   ];
 }
 

@@ -1,12 +1,9 @@
-import { type Store, parseStoreTime } from '@intentwatch/core';
+import { type EffectiveState, Lineage, type Store, delegationChain, parseStoreTime, sessionOf, stateAt } from '@intentwatch/core';
 import type { AlertStore } from '@intentwatch/detectors';
 import type { ChainLinkOut, TaskOut, TokenDetailOut, TokenEventOut } from '../contract/schemas.js';
 import { intentVsActual } from './intent-vs-actual.js';
 import { USE_COLUMNS, type UseRow, grantOf, revocationOf, tasks, toUse, tokenEvents } from './rows.js';
 import type { SuppressionView } from './suppression-view.js';
-
-/** Longest refresh or delegation chain followed in either direction. */
-const MAX_DEPTH = 32;
 
 export interface TokenViewOptions {
   /** Session limit for sessions whose grants name none (`INTENTWATCH_DEFAULT_MAX_SESSION_S`). */
@@ -17,8 +14,9 @@ export interface TokenViewOptions {
  * A token as an analyst reads it: its lifecycle events, the session it belongs to (the root
  * `issued` token and its refreshes), the delegation chain (`exchanged` hops from the original
  * grant), what it was granted for against what it was used for, and every use on a timeline.
- * Chains are followed one hop per query for all tokens of the hop at once — `token_events` is
- * small next to `spans` and indexed by token and parent.
+ * Sessions, delegation chains, descendants and each token's effective state (revoked itself,
+ * through its session or through a delegator; expired as renewed) come from lineage (`Lineage`
+ * in core), the same rules the detectors apply.
  */
 export class TokenView {
   readonly #store: Store;
@@ -44,74 +42,25 @@ export class TokenView {
       const found = await tokenEvents(this.#store, missing);
       for (const id of missing) events.set(id, found.get(id) ?? []);
     };
-    await load([tokenId]);
-
-    // Up: ancestors by parent links, to the original grant.
-    const lineage = [tokenId];
-    for (let id = tokenId, depth = 0; depth < MAX_DEPTH; depth++) {
-      const parent = grantOf(events.get(id))?.parentId;
-      if (!parent || lineage.includes(parent)) break;
-      await load([parent]);
-      lineage.push(parent);
-      id = parent;
-    }
-    // The session: refreshed links up from this token; its root is the first non-refresh.
-    const session = [tokenId];
-    let complete = true;
-    for (let i = 0; ; i++) {
-      const g = grantOf(events.get(lineage[i] as string));
-      if (!g) {
-        complete = false;
-        break;
-      }
-      if (g.event !== 'refreshed') break;
-      const parent = lineage[i + 1];
-      if (!parent) {
-        complete = false;
-        break;
-      }
-      session.push(parent);
-    }
-    const rootTokenId = session[session.length - 1] as string;
-
-    // Down: refreshes extend the session; exchanges are delegations out of it.
-    const delegatedTo: string[] = [];
-    let frontier = [...session];
-    const inSession = new Set(session);
-    for (let depth = 0; frontier.length > 0 && depth < MAX_DEPTH; depth++) {
-      const children = await this.#store.query<{ token_id: string; first_event: string }>(
-        `SELECT token_id, argMin(event, time) AS first_event FROM token_events
-         WHERE parent_id IN {ids:Array(String)} AND event IN ('refreshed', 'exchanged')
-         GROUP BY token_id LIMIT 1000`,
-        { ids: frontier },
-      );
-      frontier = [];
-      for (const c of children) {
-        if (inSession.has(c.token_id) || delegatedTo.includes(c.token_id)) continue;
-        if (c.first_event === 'refreshed') {
-          inSession.add(c.token_id);
-          frontier.push(c.token_id);
-        } else delegatedTo.push(c.token_id);
-      }
-    }
-    await load([...inSession, ...delegatedTo]);
-
+    const lineage = new Lineage(this.#store);
+    const grants = await lineage.grants([tokenId]);
+    const sessionInfo = sessionOf(tokenId, grants);
+    const complete = sessionInfo.complete;
+    const rootTokenId = sessionInfo.rootTokenId;
+    // The session: its root and every refresh down from it (this token included, even before its root arrives).
+    const inSession = new Set([rootTokenId, ...((await lineage.descendants([rootTokenId], ['refreshed'])).get(rootTokenId) ?? [])]);
+    for (const g of sessionInfo.chain) inSession.add(g.tokenId);
+    inSession.add(tokenId);
+    // Delegations out of the session: tokens exchanged from its tokens, and everything derived from them.
+    const out = [...(await lineage.children(inSession)).values()]
+      .flat()
+      .filter((c) => c.event === 'exchanged' && !inSession.has(c.tokenId));
+    const below = await lineage.descendants(out.map((c) => c.tokenId));
+    const delegatedTo = [...new Set(out.flatMap((c) => [c.tokenId, ...(below.get(c.tokenId) ?? [])]))].filter((id) => !inSession.has(id));
     // The delegation chain: one session root per exchange hop, from the original grant.
-    const hops = [rootTokenId];
-    for (let depth = 0; depth < MAX_DEPTH; depth++) {
-      const g = grantOf(events.get(hops[0] as string));
-      if (g?.event !== 'exchanged' || !g.parentId) break;
-      let root = g.parentId;
-      await load([root]);
-      for (let up = 0; up < MAX_DEPTH; up++) {
-        const pg = grantOf(events.get(root));
-        if (pg?.event !== 'refreshed' || !pg.parentId || hops.includes(pg.parentId)) break;
-        await load([pg.parentId]);
-        root = pg.parentId;
-      }
-      if (hops.includes(root)) break;
-      hops.unshift(root);
-    }
+    const hops = delegationChain(rootTokenId, await lineage.grants([rootTokenId]));
+    await load([tokenId, ...inSession, ...delegatedTo, ...hops]);
+    const lineages = await lineage.lineages([...new Set([tokenId, ...inSession, ...delegatedTo, ...hops])]);
 
     const own = events.get(tokenId) ?? [];
     const grant = grantOf(own);
@@ -138,7 +87,7 @@ export class TokenView {
     const total = Number(totals[0]?.n ?? 0);
     if (own.length === 0 && total === 0 && alertPage.alerts.length === 0) return undefined;
 
-    const taskId = session.map((id) => grantOf(events.get(id))?.taskId).find(Boolean) || totals[0]?.task || '';
+    const taskId = sessionInfo.taskId || totals[0]?.task || '';
     const [taskMap, ivsa, hits, alerts] = await Promise.all([
       tasks(this.#store, [taskId]),
       intentVsActual(this.#store, tokenId, grant, null),
@@ -153,6 +102,10 @@ export class TokenView {
     const comparison = task ? await intentVsActual(this.#store, tokenId, grant, task) : ivsa;
 
     const uses = new Map(useCounts.map((r) => [r.token_id, Number(r.n)]));
+    const stateOf = (id: string, taskEndedAt: string | null = null): EffectiveState | undefined => {
+      const l = lineages.get(id);
+      return l ? stateAt(l, now, { taskEndedAt }) : undefined;
+    };
     const link = (id: string): ChainLinkOut => {
       const ev = events.get(id);
       const g = grantOf(ev);
@@ -169,6 +122,7 @@ export class TokenView {
         revokedAt: revocationOf(ev)?.time ?? null,
         uses: uses.get(id) ?? 0,
         current: id === tokenId,
+        state: stateOut(stateOf(id)),
       };
     };
     const byTime = (a: ChainLinkOut, b: ChainLinkOut) => ms(a.time) - ms(b.time);
@@ -178,12 +132,14 @@ export class TokenView {
     // A session no grant describes has no limit to speak of; a described one falls back to policy.
     const maxSessionS = root?.maxSessionS ?? (limits.length ? Math.min(...limits) : grant ? (this.#defaultMaxSessionS ?? null) : null);
     const revoked = revocationOf(own);
+    const state = stateOf(tokenId, task?.endedAt ?? null);
     const refreshes = sessionLinks.filter((l) => l.event === 'refreshed' && l.time !== null);
     const startedAt = complete ? (root?.time ?? null) : null;
 
     return {
       tokenId,
-      status: !grant ? 'ungoverned' : revoked ? 'revoked' : grant.expiresAt && ms(grant.expiresAt) < now ? 'expired' : 'active',
+      status: !grant ? 'ungoverned' : state?.revoked ? 'revoked' : state?.status === 'expired' ? 'expired' : 'active',
+      state: stateOut(state),
       grant,
       events: own,
       task,
@@ -199,8 +155,8 @@ export class TokenView {
       intentVsActual: comparison,
       lifetime: {
         issuedAt: grant?.time ?? null,
-        expiresAt: grant?.expiresAt ?? null,
-        revokedAt: revoked?.time ?? null,
+        expiresAt: state?.expiresAt ?? grant?.expiresAt ?? null,
+        revokedAt: revoked?.time ?? state?.revoked?.at ?? null,
         sessionStartedAt: startedAt,
         sessionEndsAt: startedAt && maxSessionS !== null ? new Date(ms(startedAt) + maxSessionS * 1000).toISOString() : null,
         maxSessionS,
@@ -229,6 +185,18 @@ export class TokenView {
     for (const r of rows) out.set(`${r.trace_id}/${r.span_id}`, r.ids.sort());
     return out;
   }
+}
+
+function stateOut(s: EffectiveState | undefined): ChainLinkOut['state'] {
+  return {
+    status: s?.status ?? 'valid',
+    revokedAt: s?.revoked?.at ?? null,
+    revokedBy: s?.revoked?.tokenId ?? null,
+    revokedVia: s?.revoked?.via ?? null,
+    revokedReason: s?.revoked ? s.revoked.reason : null,
+    expiresAt: s?.expiresAt ?? null,
+    renewedUntil: s?.renewedUntil ?? null,
+  };
 }
 
 function ms(time: string | null): number {

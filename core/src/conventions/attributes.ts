@@ -33,7 +33,7 @@ export const ATTR = {
   environmentLegacy: 'deployment.environment',
 } as const;
 
-export const TOKEN_EVENTS = ['issued', 'refreshed', 'exchanged', 'revoked'] as const;
+export const TOKEN_EVENTS = ['issued', 'refreshed', 'exchanged', 'renewed', 'revoked'] as const;
 export type TokenEventKind = (typeof TOKEN_EVENTS)[number];
 export const TASK_EVENTS = ['started', 'completed', 'failed', 'cancelled'] as const;
 export type TaskEventKind = (typeof TASK_EVENTS)[number];

@@ -1,14 +1,14 @@
 /**
- * SQL shared by the detectors: the run's window of token uses, and each token's intent — its
- * grant, its revocation, its task — joined one hop from the use. Every value reaches SQL as a
- * query parameter; the fragments only differ in shape (with or without re-examined tokens).
+ * SQL shared by the detectors: the run's window of token uses, and each use's task. Grants,
+ * sessions, delegation and revocation are lineage: they come from `@intentwatch/core`
+ * (`core/src/lineage/`). Every value reaches SQL as a query parameter; the fragments only differ
+ * in shape (with or without re-examined tokens).
  *
  * Parameters every fragment may use (the runner sets them, see RunWindow):
  * `since`, `until`, `recheckSince` (DateTime64(3)), `recheckTokens`, `recheckTasks` (Array(String)),
  * `skewMs` (Int64).
  */
 
-export const GRANT_EVENTS = "('issued', 'refreshed', 'exchanged')";
 export const END_EVENTS = "('completed', 'failed', 'cancelled')";
 
 const USE_COLUMNS =
@@ -30,29 +30,6 @@ export function usesSql(recheck: boolean): string {
     SELECT ${USE_COLUMNS} FROM spans
     WHERE token_id != '' AND ingested_at > {recheckSince:DateTime64(3)} AND ingested_at <= {since:DateTime64(3)}
       AND (token_id IN {recheckTokens:Array(String)} OR task_id IN {recheckTasks:Array(String)})`;
-}
-
-/**
- * The grant of each token named by `tokensFrom` (a subquery of token ids): its first
- * issued/refreshed/exchanged event. A broker that re-sends an event changes nothing.
- */
-export function grantsSql(tokensFrom: string): string {
-  return `SELECT token_id, event AS grant_event, time AS granted_at, parent_id, task_id AS grant_task_id,
-      agent_id AS grantee, workload_id AS grantee_workload, audience, scopes AS granted_scopes,
-      resources AS granted_resources, expires_at, max_session_s, environment AS grant_environment,
-      trace_id AS grant_trace_id, span_id AS grant_span_id, 1 AS has_grant
-    FROM token_events
-    WHERE event IN ${GRANT_EVENTS} AND token_id IN (${tokensFrom})
-    ORDER BY token_id, time, span_id
-    LIMIT 1 BY token_id`;
-}
-
-/** The first revocation of each token named by `tokensFrom`. */
-export function revocationsSql(tokensFrom: string): string {
-  return `SELECT token_id, min(time) AS revoked_at, argMin(revoked_reason, time) AS revoked_reason, 1 AS revoked
-    FROM token_events
-    WHERE event = 'revoked' AND token_id IN (${tokensFrom})
-    GROUP BY token_id`;
 }
 
 /**

@@ -127,6 +127,26 @@ describe('Responder', () => {
     ]);
   });
 
+  it('revokes a session with everything delegated from it: a revocation must not leave exchanged descendants alive', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('lineage', 'env-lineage', rx)]);
+    await grant('lin-root', 'issued', '', 'planner');
+    await grant('lin-root-r', 'refreshed', 'lin-root', 'planner');
+    await grant('lin-x', 'exchanged', 'lin-root-r', 'coder');
+    await grant('lin-x-r', 'refreshed', 'lin-x', 'coder');
+    await grant('lin-y', 'exchanged', 'lin-x-r', 'tester');
+    // Another session of the same agent is not part of this lineage.
+    await grant('lin-other', 'issued', '', 'planner');
+    const id = await raise('env-lineage', 'lin-root', { rootTokenId: 'lin-root' });
+
+    await settled(r, id, finalStatus);
+
+    expect(rx.requests).toHaveLength(1);
+    const body = JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody;
+    expect(body.data.revoke).toMatchObject({ mode: 'session', sessionRoot: 'lin-root', chain: ['lin-root'] });
+    expect([...body.data.revoke.tokens].sort()).toEqual(['lin-root', 'lin-root-r', 'lin-x', 'lin-x-r', 'lin-y']);
+  });
+
   it('names the whole delegation chain in chain mode, from the origin down through exchanges and refreshes', async () => {
     const rx = await receiver();
     const r = await responder([policy('chain', 'env-chain', rx, { revoke: 'chain' })]);

@@ -1,4 +1,4 @@
-import { type Store, counter, gauge, histogram, msToDateTime64 } from '@intentwatch/core';
+import { Lineage, type Store, counter, gauge, histogram, msToDateTime64 } from '@intentwatch/core';
 import { AlertStore, type RecordResult } from '../alerts/alert-store.js';
 import type { DetectContext, Detector, DetectorConfig, RunWindow } from '../define-detector.js';
 import { IntentResolver } from '../intent/intent-resolver.js';
@@ -98,13 +98,14 @@ export class DetectorRunner {
       const watermark =
         (this.#cacheWatermarks ? this.#cachedWatermarks.get(detector.id) : undefined) ?? (await this.#watermarks.get(detector.id));
       const window = await this.#window(detector, watermark, now);
-      const intent = new IntentResolver(this.#store);
+      const lineage = new Lineage(this.#store);
       const ctx: DetectContext = {
         store: this.#store,
         config: this.#config,
         now,
         window,
-        intent,
+        intent: new IntentResolver(this.#store),
+        lineage,
         params: {
           since: msToDateTime64(window.sinceMs),
           until: msToDateTime64(window.untilMs),
@@ -118,7 +119,7 @@ export class DetectorRunner {
       const findings = window.untilMs > window.sinceMs ? await detector.detect(ctx) : [];
       const unrooted = findings.filter((f) => !f.rootTokenId);
       if (unrooted.length > 0) {
-        const sessions = await intent.sessions(unrooted.map((f) => f.tokenId));
+        const sessions = await lineage.sessions(unrooted.map((f) => f.tokenId));
         for (const f of unrooted) f.rootTokenId = sessions.get(f.tokenId)?.rootTokenId ?? f.tokenId;
       }
       findingsTotal.inc({ detector: detector.id }, findings.length);
@@ -167,27 +168,29 @@ export class DetectorRunner {
   }
 
   /**
-   * Tokens and tasks whose lifecycle events arrived in (since, until]: the tokens named, the
-   * tokens granted for the tasks named, and their descendants. One query for the common case,
-   * one more per level of descendants beyond the first.
+   * Tokens and tasks whose lifecycle events arrived in (since, until], and the tokens whose uses
+   * those events may judge differently (lineage decides which): for a revocation, a renewal or a
+   * refresh (which joins a token to a session), the token's whole session and everything
+   * delegated from it; for an issue or an exchange, the token and its descendants; for a task
+   * event, the tokens granted for the task and their descendants.
    */
   async #recheckSet(sinceMs: number, untilMs: number): Promise<{ tokens: string[]; tasks: string[] }> {
-    const [row] = await this.#store.query<{ tokens: string[]; tasks: string[]; children: string[] }>(
+    const [row] = await this.#store.query<{ tokens: string[]; tasks: string[]; lineageWide: string[] }>(
       `WITH
          (SELECT groupUniqArray(${MAX_RECHECK})(task_id) FROM task_events
-          WHERE ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)} AND task_id != '') AS tasks,
-         (SELECT groupUniqArray(${MAX_RECHECK})(token_id) FROM token_events
-          WHERE (ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR (task_id != '' AND has(tasks, task_id))) AS tokens
-       SELECT tasks, tokens,
-         (SELECT groupUniqArray(${MAX_RECHECK})(token_id) FROM token_events
-          WHERE has(tokens, parent_id) AND event IN ('refreshed', 'exchanged')) AS children`,
+          WHERE ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)} AND task_id != '') AS tasks
+       SELECT tasks,
+         groupUniqArray(${MAX_RECHECK})(token_id) AS tokens,
+         groupUniqArrayIf(${MAX_RECHECK})(token_id, event IN ('revoked', 'renewed', 'refreshed')) AS lineageWide
+       FROM token_events
+       WHERE (ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR (task_id != '' AND has(tasks, task_id))`,
       { since: msToDateTime64(sinceMs), until: msToDateTime64(untilMs) },
     );
-    const tokenSet = new Set([...(row?.tokens ?? []), ...(row?.children ?? [])]);
-    const deeper = (row?.children ?? []).filter((t) => !(row?.tokens ?? []).includes(t));
-    if (deeper.length > 0) {
-      for (const t of await new IntentResolver(this.#store).descendants(deeper)) tokenSet.add(t);
-    }
+    const named = row?.tokens ?? [];
+    const lineage = new Lineage(this.#store);
+    const tokenSet = new Set(named);
+    for (const list of (await lineage.descendants(named)).values()) for (const t of list) tokenSet.add(t);
+    if (row?.lineageWide.length) for (const t of await lineage.affected(row.lineageWide)) tokenSet.add(t);
     return { tokens: [...tokenSet].slice(0, MAX_RECHECK), tasks: row?.tasks ?? [] };
   }
 }

@@ -89,5 +89,7 @@ export function benignFleet(): ScenarioSpan[] {
   // A long-running service account: steady usage over the whole window, within its grant.
   out.push(span.issued('tok-benign-svc', 0, { agent: 'metrics-bot', audience: ['prometheus', 'grafana'], expiresIn: 7200 }));
   out.push(...steady('tok-benign-svc', 'metrics-bot', ['prometheus', 'grafana'], 5, 1150, 6));
+  // Renewed (Vault-style) well within its life and the default session limit.
+  out.push(span.renewed('tok-benign-svc', 600, { expiresIn: 7200 }));
   return out;
 }

@@ -98,6 +98,17 @@ export const span = {
     return grant('exchanged', token, at, { ...o, parent });
   },
 
+  /** A `renewed` event: the same token lives on until `expiresIn` seconds after the renewal. */
+  renewed(token: string, at: number, o: { expiresIn: number; delivery?: number; viaJson?: boolean }): ScenarioSpan {
+    const expiresIn = o.expiresIn;
+    const attrs: Record<string, AttrInput> = {
+      'token.event': 'renewed',
+      'token.id': token,
+      'token.expires_at': (b) => new Date(b + (at + expiresIn) * 1000).toISOString(),
+    };
+    return { at, name: 'token renewed', attrs, resource: BROKER, ...opt(o) };
+  },
+
   revoked(token: string, at: number, o: { reason?: string; delivery?: number; viaJson?: boolean } = {}): ScenarioSpan {
     const attrs: Record<string, AttrInput> = { 'token.event': 'revoked', 'token.id': token };
     if (o.reason) attrs['token.revoked_reason'] = o.reason;

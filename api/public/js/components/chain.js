@@ -1,9 +1,31 @@
 import { agentLink, duration, h, time } from '../dom.js';
 
+/**
+ * The flag a token carries in a chain, from the effective state the API computed by the lineage
+ * rules: revoked itself, revoked through its session or a delegator (naming the revoked token),
+ * expired, or renewed.
+ *
+ * @param {any} state LineageState
+ */
+export function stateFlag(state) {
+  if (state.revokedVia === 'self') return h('div', { class: 'chain-flag flag-revoked' }, `revoked ${time(state.revokedAt)}`);
+  if (state.revokedVia) {
+    return h(
+      'div',
+      { class: 'chain-flag flag-revoked', 'data-testid': 'revoked-through', title: state.revokedReason || '' },
+      `revoked through ${state.revokedVia === 'session' ? 'its session' : 'a delegator'}: `,
+      h('a', { class: 'mono link', href: `#/tokens/${encodeURIComponent(state.revokedBy)}` }, state.revokedBy),
+      ` ${time(state.revokedAt)}`,
+    );
+  }
+  if (state.status === 'expired') return h('div', { class: 'chain-flag flag-expired' }, `expired ${time(state.expiresAt)}`);
+  if (state.renewedUntil) return h('div', { class: 'chain-flag' }, `renewed until ${time(state.renewedUntil)}`);
+  return null;
+}
+
 /** @param {any} link ChainLink */
 function node(link) {
-  const revoked = Boolean(link.revokedAt);
-  const expired = !revoked && link.expiresAt && Date.parse(link.expiresAt) < Date.now();
+  const revoked = Boolean(link.state.revokedVia);
   return h(
     'div',
     {
@@ -24,11 +46,7 @@ function node(link) {
       link.event === 'unknown' ? 'no grant' : `${link.event} ${time(link.time)}`,
       ` · ${link.uses} use${link.uses === 1 ? '' : 's'}`,
     ),
-    revoked
-      ? h('div', { class: 'chain-flag flag-revoked' }, `revoked ${time(link.revokedAt)}`)
-      : expired
-        ? h('div', { class: 'chain-flag flag-expired' }, `expired ${time(link.expiresAt)}`)
-        : null,
+    stateFlag(link.state),
   );
 }
 
@@ -55,8 +73,13 @@ export function chains(token) {
     if (i > 0) delegation.append(arrow(`exchanged → ${link.agentId || '?'}`, 'arrow-exchange'));
     delegation.append(node({ ...link, current: link.tokenId === token.tokenId }));
   });
+  // Everything delegated out of the session: exchanges, and the refreshes and exchanges below them.
   for (const d of token.delegation.delegatedTo) {
-    delegation.append(arrow(`exchanged → ${d.agentId || '?'}`, 'arrow-exchange arrow-out'));
+    delegation.append(
+      d.event === 'refreshed'
+        ? arrow('refreshed', 'arrow-refresh arrow-out')
+        : arrow(`exchanged → ${d.agentId || '?'}`, 'arrow-exchange arrow-out'),
+    );
     delegation.append(node(d));
   }
   const session = h('div', { class: 'chain', 'data-testid': 'session-chain' });

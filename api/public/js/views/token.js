@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { chains } from '../components/chain.js';
+import { chains, stateFlag } from '../components/chain.js';
 import { intentVsActual } from '../components/intent.js';
 import { usesTimeline } from '../components/timeline.js';
 import {
@@ -88,6 +88,7 @@ export async function render(ctx) {
           { class: 'alert-title-row' },
           h('h1', { class: 'alert-title mono' }, t.tokenId),
           h('span', { class: `token-status ts-${t.status}` }, t.status),
+          t.state.revokedVia && t.state.revokedVia !== 'self' ? stateFlag(t.state) : null,
           t.grant
             ? h('span', { class: 'muted' }, `${t.grant.event} to `, agentLink(t.grant.agentId), t.task ? ` for ${t.task.taskId}` : '')
             : null,
@@ -103,6 +104,7 @@ export async function render(ctx) {
           { class: 'facts facts-inline' },
           field('Issued', lt.issuedAt ? when(lt.issuedAt) : ''),
           field('Expires', lt.expiresAt ? when(lt.expiresAt) : ''),
+          field('Renewed until', t.state.renewedUntil ? when(t.state.renewedUntil) : ''),
           field('Revoked', lt.revokedAt ? when(lt.revokedAt) : ''),
           field('Task deadline', lt.taskDeadline ? when(lt.taskDeadline) : ''),
           field('Task ended', lt.taskEndedAt ? h('span', null, when(lt.taskEndedAt), ` (${t.task?.endEvent})`) : ''),
@@ -176,7 +178,7 @@ export async function render(ctx) {
                     ),
                   ),
                 )
-              : empty('No issued, refreshed, exchanged or revoked event describes this token.'),
+              : empty('No issued, refreshed, exchanged, renewed or revoked event describes this token.'),
           ),
         ),
       ),

@@ -2,4 +2,7 @@ import { describeScenarios } from '../../test-support/suite.js';
 import { crossServiceReuse } from './detector.js';
 import { scenarios } from './scenarios.js';
 
-describeScenarios(crossServiceReuse, scenarios);
+// A late lifecycle event re-examines the uses ingested within the grace window before it. Played
+// one span at a time (shuffled), a lineage scenario can take longer than the harness's 3 s on a
+// busy machine: a minute keeps the case about order, not speed.
+describeScenarios(crossServiceReuse, scenarios, { env: { INTENTWATCH_GRACE_MS: '60000' } });

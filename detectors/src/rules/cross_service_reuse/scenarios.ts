@@ -1,6 +1,6 @@
 import { type Scenario, mcpUse, span } from '../../test-support/scenario.js';
 
-const { issued, exchanged, use, started } = span;
+const { issued, refreshed, exchanged, use, started } = span;
 
 /** Named cases for cross_service_reuse: each sub-case of CONVENTIONS.md §2 fires; benign traffic does not. */
 export const scenarios: Scenario[] = [
@@ -151,6 +151,53 @@ export const scenarios: Scenario[] = [
       issued('tok-csr-late2', -5, { task: 'T-csr-10', agent: 'triage-bot', audience: ['github'], delivery: 1, viaJson: true }),
     ],
     alerts: [{ tokenId: 'tok-csr-late2', severity: 'high', reason: ['with audience [github] was used against slack'] }],
+  },
+  {
+    name: 'a session refreshed for another agent (a stolen refresh token), then used by it',
+    expect: 'alert',
+    spans: [
+      issued('tok-csr-s0', 0, { task: 'T-csr-20', agent: 'triage-bot', audience: ['github'], expiresIn: 300 }),
+      refreshed('tok-csr-s1', 'tok-csr-s0', 100, { task: 'T-csr-20', agent: 'intruder-bot', audience: ['github'], expiresIn: 300 }),
+      use('tok-csr-s1', 110, { agent: 'intruder-bot', target: 'github' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-csr-s1',
+        rootTokenId: 'tok-csr-s0',
+        severity: 'critical',
+        reason: [
+          'the session of token tok-csr-s0 issued to agent triage-bot for task T-csr-20 was refreshed as token tok-csr-s1 for agent intruder-bot',
+          'a refresh keeps the grantee',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'a refresh by another agent whose session root arrives (as JSON) after it',
+    expect: 'alert',
+    spans: [
+      refreshed('tok-csr-ls1', 'tok-csr-ls0', 100, { task: 'T-csr-21', agent: 'intruder-bot', audience: ['github'], delivery: 0 }),
+      issued('tok-csr-ls0', 0, { task: 'T-csr-21', agent: 'triage-bot', audience: ['github'], delivery: 1, viaJson: true }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-csr-ls1',
+        rootTokenId: 'tok-csr-ls0',
+        severity: 'critical',
+        reason: ['for agent intruder-bot', 'a refresh keeps the grantee'],
+      },
+    ],
+  },
+  {
+    name: 'refreshes by the grantee, and an exchange to another agent that the sub-agent refreshes',
+    expect: 'silent',
+    spans: [
+      issued('tok-csr-k0', 0, { task: 'T-csr-22', agent: 'planner', audience: ['github', 'jira'], scopes: ['repo:read', 'issues:write'] }),
+      refreshed('tok-csr-k1', 'tok-csr-k0', 100, { task: 'T-csr-22', agent: 'planner', audience: ['github', 'jira'] }),
+      exchanged('tok-csr-kx', 'tok-csr-k1', 110, { task: 'T-csr-22', agent: 'coder', audience: ['github'], scopes: ['repo:read'] }),
+      refreshed('tok-csr-kx1', 'tok-csr-kx', 200, { task: 'T-csr-22', agent: 'coder', audience: ['github'], scopes: ['repo:read'] }),
+      use('tok-csr-kx1', 210, { agent: 'coder', target: 'github' }),
+    ],
   },
   {
     name: 'a token issued for one MCP server presented to another names both the MCP tool and the server',

@@ -1,7 +1,7 @@
-import { msToDateTime64 } from '@intentwatch/core';
+import { type LineageRevocation, type Session, msToDateTime64 } from '@intentwatch/core';
 import type { Finding } from '../../alerts/model.js';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
-import { type Session, type Task, msOf } from '../../intent/intent-resolver.js';
+import { type Task, msOf } from '../../intent/intent-resolver.js';
 import { usesSql } from '../../intent/sql.js';
 import { toMs } from '../../time.js';
 import { FW } from '../frameworks.js';
@@ -10,17 +10,19 @@ import { agentPhrase, shortTime } from '../reason.js';
 type Kind = 'after_task_end' | 'max_session' | 'deadline';
 
 /**
- * A session kept alive past its intent: refreshed after its task ended, or alive (refreshed or
- * used) longer than `token.max_session_s` from the root's issue, or past the task's deadline.
- * Sessions are resolved in JavaScript (refresh chains); the offending uses are then selected in
- * SQL against each token's limit, so only violations leave the store.
+ * A session kept alive past its intent: refreshed or renewed after it was revoked (RFC 7009: a
+ * revocation ends the whole grant, so a later refresh renews a dead session — critical), or after
+ * its task ended, or alive (refreshed, renewed or used) longer than `token.max_session_s` from the
+ * root's issue, or past the task's deadline. Sessions and revocations come from lineage (`Lineage`
+ * in core); the offending uses are then selected in SQL against each token's limit, so only
+ * violations leave the store.
  */
 export const refreshExtendedSession = defineDetector({
   id: 'refresh_extended_session',
   title: 'Session kept alive past its task or its limit',
   severity: 'high',
   description:
-    "A session (root issued token and its refreshed descendants) is refreshed after its task ended, or lives (root issue time to the latest refresh or use) longer than token.max_session_s or past the task's task.deadline. High.",
+    "A session (root issued token and its refreshed descendants) is refreshed or renewed after it was revoked (any of its tokens, or a token it was delegated from) or after its task ended, or lives (root issue time to the latest refresh, renewal or use) longer than token.max_session_s or past the task's task.deadline. High; critical after revocation.",
   frameworks: [FW.asi03, FW.nhi7, FW.atlasValidAccounts, FW.attackAppAccessToken],
   falsePositives: [
     'A task that legitimately ran long and whose deadline was not updated (emit a new task.event started with the new deadline).',
@@ -29,6 +31,7 @@ export const refreshExtendedSession = defineDetector({
   runbook: [
     'Look at the refresh chain (GET /v1/tokens/:id): who kept refreshing, and whether the task was still running.',
     'A refresh after the task ended means something outside the task holds the refresh token: revoke the session.',
+    'A refresh or renewal after a revocation means the broker still honours a revoked grant: revoke the session and everything delegated from it, then fix the broker so that revoking one token revokes its whole grant.',
     'Fix the broker policy so that refreshes past the session limit are refused.',
   ],
   tuning: [
@@ -41,21 +44,29 @@ export const refreshExtendedSession = defineDetector({
 async function detect(ctx: DetectContext): Promise<Finding[]> {
   const [refreshes, active] = await Promise.all([
     ctx.store.query<Row>(
-      `SELECT token_id, parent_id, time, task_id, agent_id, trace_id, span_id
+      `SELECT token_id, event, parent_id, time, task_id, agent_id, trace_id, span_id
        FROM token_events
-       WHERE event = 'refreshed'
+       WHERE event IN ('refreshed', 'renewed')
          AND ((ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}) OR token_id IN {recheckTokens:Array(String)})
-       ORDER BY token_id, time, span_id
-       LIMIT 1 BY token_id`,
+       ORDER BY token_id, event, time, span_id
+       LIMIT 1 BY token_id, event, time`,
       ctx.params,
     ),
-    ctx.store.query<{ token_id: string; last_use: string }>(
-      `WITH uses AS (${usesSql(ctx.window.recheck)}) SELECT token_id, max(time) AS last_use FROM uses GROUP BY token_id`,
+    ctx.store.query<{ token_id: string; last_use: string; renewed: number | string }>(
+      `WITH uses AS (${usesSql(ctx.window.recheck)})
+       SELECT token_id, max(time) AS last_use,
+              token_id IN (SELECT token_id FROM token_events WHERE event = 'renewed' AND token_id IN (SELECT token_id FROM uses)) AS renewed
+       FROM uses GROUP BY token_id`,
       ctx.params,
     ),
   ]);
   if (refreshes.length === 0 && active.length === 0) return [];
-  const sessions = await ctx.intent.sessions([...refreshes.map((r) => r.token_id), ...active.map((a) => a.token_id)]);
+  const sessions = await ctx.lineage.sessions([...refreshes.map((r) => r.token_id), ...active.map((a) => a.token_id)]);
+  const lineages = await ctx.lineage.lineages(refreshes.map((r) => r.token_id));
+  const renewed = new Set([
+    ...refreshes.filter((r) => r.event === 'renewed').map((r) => r.token_id),
+    ...active.filter((a) => Number(a.renewed)).map((a) => a.token_id),
+  ]);
   const tasks = await ctx.intent.tasks([...sessions.values()].map((s) => s.taskId));
   const skew = ctx.config.clockSkewMs;
   const findings: Finding[] = [];
@@ -69,8 +80,9 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
       traceId: r.trace_id,
       spanId: r.span_id,
       time: r.time,
-      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:refreshed` }),
+      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${r.event}${r.event === 'renewed' ? `:${r.time}` : ''}` }),
     };
+    const what = r.event === 'renewed' ? `renewed (token ${r.token_id})` : `refreshed as token ${r.token_id}`;
     const base = {
       tokenId: r.token_id,
       rootTokenId: s.rootTokenId,
@@ -81,25 +93,37 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
       environment: '',
       evidence,
     };
+    // A refresh renews the session it continues, so the refreshing token's own revocation does
+    // not count against it; a renewal continues the same token, so it does.
+    const revoked = lineages.get(r.token_id)?.revocations.find((x) => x.atMs < at && (r.event === 'renewed' || x.tokenId !== r.token_id));
+    if (revoked) {
+      findings.push({
+        ...base,
+        key: 'after_revocation',
+        severity: 'critical',
+        reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${Math.round((at - revoked.atMs) / 1000)} s after ${revokedPhrase(revoked)}: ${r.event === 'renewed' ? 'the renewal extends' : 'the refresh renews'} a revoked session`,
+      });
+      continue;
+    }
     const endedAt = msOf(task?.endedAt);
     if (task?.ended && endedAt !== undefined && at > endedAt) {
       findings.push({
         ...base,
         key: 'after_task_end',
         severity: 'high',
-        reason: `${sessionPhrase(s, r.token_id)} was refreshed as token ${r.token_id} at ${shortTime(r.time)}, ${Math.round((at - endedAt) / 1000)} s after task ${s.taskId} ended (${task.endEvent} at ${shortTime(task.endedAt)}): the session outlives its task`,
+        reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${Math.round((at - endedAt) / 1000)} s after task ${s.taskId} ended (${task.endEvent} at ${shortTime(task.endedAt)}): the session outlives its task`,
       });
       continue;
     }
     // The root's issue and its refreshes are stamped by the same broker: no clock skew between
     // them, so the session limit applies exactly; the deadline comes from the orchestrator's clock.
-    const over = overrun(s, task, at, ctx, { session: 0, deadline: skew });
+    const over = overrun(s, task, at, ctx, { session: 0, deadline: skew }, renewed.has(r.token_id));
     if (over)
       findings.push({
         ...base,
         key: over.kind,
         severity: 'high',
-        reason: `${sessionPhrase(s, r.token_id)} was refreshed as token ${r.token_id} at ${shortTime(r.time)}, ${over.text}`,
+        reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${over.text}`,
       });
   }
 
@@ -108,7 +132,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   for (const a of active) {
     const s = sessions.get(a.token_id);
     if (!s) continue;
-    const limitMs = limitOf(s, tasks.get(s.taskId), ctx);
+    const limitMs = limitOf(s, tasks.get(s.taskId), ctx, renewed.has(a.token_id));
     if (limitMs !== undefined && toMs(a.last_use) > limitMs + skew) limited.push({ token: a.token_id, limitMs: limitMs + skew });
   }
   if (limited.length > 0) {
@@ -123,7 +147,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
     for (const u of uses) {
       const s = sessions.get(u.token_id) as Session;
       const task = tasks.get(s.taskId);
-      const over = overrun(s, task, toMs(u.time), ctx, { session: skew, deadline: skew });
+      const over = overrun(s, task, toMs(u.time), ctx, { session: skew, deadline: skew }, renewed.has(u.token_id));
       if (!over) continue;
       findings.push({
         key: over.kind,
@@ -156,20 +180,28 @@ function sessionPhrase(s: Session, tokenId: string): string {
 }
 
 /** The session's limit in epoch ms: root issue + max session (explicit, or the default once refreshed), or the task deadline, whichever is first. */
-function limitOf(s: Session, task: Task | undefined, ctx: DetectContext): number | undefined {
+function limitOf(s: Session, task: Task | undefined, ctx: DetectContext, renewed: boolean): number | undefined {
   const limits: number[] = [];
-  const session = sessionEnd(s, ctx);
+  const session = sessionEnd(s, ctx, renewed);
   if (session !== undefined) limits.push(session);
   const deadline = msOf(task?.deadline);
   if (deadline !== undefined) limits.push(deadline);
   return limits.length ? Math.min(...limits) : undefined;
 }
 
-function sessionEnd(s: Session, ctx: DetectContext): number | undefined {
+/** "token tok-1 was revoked (offboarded) at …" / "token tok-0, from which the session was delegated, was revoked …". */
+function revokedPhrase(r: LineageRevocation): string {
+  const why = r.reason ? ` (${r.reason})` : '';
+  const from = r.via === 'delegator' ? ', from which the session was delegated,' : '';
+  return `token ${r.tokenId}${from} was revoked${why} at ${shortTime(r.at)}`;
+}
+
+function sessionEnd(s: Session, ctx: DetectContext, renewed = false): number | undefined {
   const rootMs = msOf(s.rootTime);
   if (rootMs === undefined || !s.complete) return undefined;
-  // The policy default applies to sessions that were refreshed: a lone root is bounded by its own expiry.
-  const limitS = s.maxSessionS ?? (s.chain.length > 1 || s.chain[0]?.event === 'refreshed' ? ctx.config.defaultMaxSessionS : undefined);
+  // The policy default applies to sessions that were refreshed or renewed: a lone root is bounded by its own expiry.
+  const extended = renewed || s.chain.length > 1 || s.chain[0]?.event === 'refreshed';
+  const limitS = s.maxSessionS ?? (extended ? ctx.config.defaultMaxSessionS : undefined);
   return limitS === undefined ? undefined : rootMs + limitS * 1000;
 }
 
@@ -179,8 +211,9 @@ function overrun(
   atMs: number,
   ctx: DetectContext,
   skew: { session: number; deadline: number },
+  renewed = false,
 ): { kind: Kind; text: string } | undefined {
-  const end = sessionEnd(s, ctx);
+  const end = sessionEnd(s, ctx, renewed);
   if (end !== undefined && atMs > end + skew.session) {
     const ageS = Math.round((atMs - (msOf(s.rootTime) as number)) / 1000);
     const limitS = Math.round((end - (msOf(s.rootTime) as number)) / 1000);

@@ -1,6 +1,6 @@
 import { type Scenario, span } from '../../test-support/scenario.js';
 
-const { issued, refreshed, exchanged, use, started, ended } = span;
+const { issued, refreshed, exchanged, renewed, revoked, use, started, ended } = span;
 
 /** Named cases for refresh_extended_session: after-task refresh, over-long session, past deadline; benign refresh. */
 export const scenarios: Scenario[] = [
@@ -123,6 +123,103 @@ export const scenarios: Scenario[] = [
         severity: 'high',
         reason: ['70 s after the session began, beyond its 60 s limit'],
       },
+    ],
+  },
+  {
+    name: 'a revoked session is refreshed (the broker still honours its refresh token)',
+    expect: 'alert',
+    spans: [
+      issued('tok-res-v0', 0, { task: 'T-res-20', agent: 'ops-bot', audience: ['github'], expiresIn: 900 }),
+      revoked('tok-res-v0', 60, { reason: 'agent offboarded' }),
+      refreshed('tok-res-v1', 'tok-res-v0', 90, { task: 'T-res-20', agent: 'ops-bot', audience: ['github'], expiresIn: 900 }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-res-v1',
+        rootTokenId: 'tok-res-v0',
+        severity: 'critical',
+        reason: [
+          'refreshed as token tok-res-v1',
+          '30 s after token tok-res-v0 was revoked (agent offboarded)',
+          'the refresh renews a revoked session',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'a revocation that arrives (as JSON) after the refresh it makes a renewal of a revoked session',
+    expect: 'alert',
+    spans: [
+      issued('tok-res-lv0', 0, { task: 'T-res-21', agent: 'ops-bot', audience: ['github'], expiresIn: 900, delivery: 0 }),
+      refreshed('tok-res-lv1', 'tok-res-lv0', 90, {
+        task: 'T-res-21',
+        agent: 'ops-bot',
+        audience: ['github'],
+        expiresIn: 900,
+        delivery: 0,
+      }),
+      revoked('tok-res-lv0', 60, { reason: 'agent offboarded', delivery: 1, viaJson: true }),
+    ],
+    alerts: [
+      { tokenId: 'tok-res-lv1', rootTokenId: 'tok-res-lv0', severity: 'critical', reason: ['30 s after token tok-res-lv0 was revoked'] },
+    ],
+  },
+  {
+    name: 'a refresh before the session is revoked',
+    expect: 'silent',
+    spans: [
+      issued('tok-res-ok0', 0, { task: 'T-res-22', agent: 'ops-bot', audience: ['github'], expiresIn: 900 }),
+      refreshed('tok-res-ok1', 'tok-res-ok0', 50, { task: 'T-res-22', agent: 'ops-bot', audience: ['github'], expiresIn: 900 }),
+      revoked('tok-res-ok1', 100, { reason: 'task done' }),
+    ],
+  },
+  {
+    name: 'a delegated session refreshed after its delegator was revoked',
+    expect: 'alert',
+    spans: [
+      issued('tok-res-dp', 0, { task: 'T-res-23', agent: 'planner', audience: ['github'], expiresIn: 900 }),
+      exchanged('tok-res-dx', 'tok-res-dp', 10, { task: 'T-res-23', agent: 'coder', audience: ['github'], expiresIn: 900 }),
+      revoked('tok-res-dp', 60, { reason: 'task cancelled' }),
+      refreshed('tok-res-dx1', 'tok-res-dx', 100, { task: 'T-res-23', agent: 'coder', audience: ['github'], expiresIn: 900 }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-res-dx1',
+        rootTokenId: 'tok-res-dx',
+        severity: 'critical',
+        reason: ['40 s after token tok-res-dp, from which the session was delegated, was revoked (task cancelled)'],
+      },
+    ],
+  },
+  {
+    name: 'a token renewed past token.max_session_s (renewals count toward the session)',
+    expect: 'alert',
+    spans: [
+      issued('tok-res-rn', 0, { task: 'T-res-24', agent: 'vault-bot', audience: ['vault'], expiresIn: 300, maxSession: 600 }),
+      renewed('tok-res-rn', 290, { expiresIn: 300 }),
+      renewed('tok-res-rn', 580, { expiresIn: 300 }),
+      renewed('tok-res-rn', 870, { expiresIn: 300 }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-res-rn',
+        severity: 'high',
+        reason: [
+          'token tok-res-rn issued to agent vault-bot for task T-res-24',
+          'was renewed (token tok-res-rn)',
+          '870 s after the session began, beyond its 600 s limit',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'renewals within token.max_session_s',
+    expect: 'silent',
+    spans: [
+      issued('tok-res-rk', 0, { task: 'T-res-25', agent: 'vault-bot', audience: ['vault'], expiresIn: 300, maxSession: 1200 }),
+      renewed('tok-res-rk', 290, { expiresIn: 300 }),
+      renewed('tok-res-rk', 580, { expiresIn: 300 }),
+      use('tok-res-rk', 800, { agent: 'vault-bot', target: 'vault' }),
     ],
   },
 ];

@@ -1,6 +1,7 @@
 import type { Finding } from '../../alerts/model.js';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
-import { grantsSql, matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
+import { grantsSql } from '@intentwatch/core';
+import { matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';
 
@@ -138,7 +139,7 @@ function useFindings(r: Row): Finding[] {
 
 async function escalation(r: Row, ctx: DetectContext): Promise<Finding> {
   // The alert belongs to the parent's session: that is the grant being widened.
-  const root = (await ctx.intent.sessions([r.parent_id])).get(r.parent_id)?.rootTokenId ?? r.parent_id;
+  const root = (await ctx.lineage.sessions([r.parent_id])).get(r.parent_id)?.rootTokenId ?? r.parent_id;
   const widened: string[] = [];
   if (r.extra_scopes.length) widened.push(`scopes ${r.extra_scopes.join(', ')}`);
   if (r.extra_audience.length) widened.push(`audience ${r.extra_audience.join(', ')}`);

@@ -1,6 +1,7 @@
 import type { Finding } from '../../alerts/model.js';
 import { type Row, defineDetector } from '../../define-detector.js';
-import { GRANT_EVENTS, usesSql } from '../../intent/sql.js';
+import { GRANT_EVENTS_SQL } from '@intentwatch/core';
+import { usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase } from '../reason.js';
 
@@ -35,7 +36,7 @@ export const ungovernedToken = defineDetector({
     FROM uses AS u
     WHERE u.token_id NOT IN (
       SELECT token_id FROM token_events
-      WHERE event IN ${GRANT_EVENTS} AND token_id IN (SELECT token_id FROM uses)
+      WHERE event IN ${GRANT_EVENTS_SQL} AND token_id IN (SELECT token_id FROM uses)
     )`,
   toAlert: (r: Row, ctx): Finding => ({
     key: 'ungoverned',
