@@ -25,6 +25,7 @@ export {
   matchesAnyGlob,
   matchesGlob,
 } from './conventions/glob.js';
+export { type NormalizedResource, normalizeResource, percentDecode } from './conventions/resource.js';
 export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';

@@ -12,7 +12,7 @@ export const GRANT_EVENTS = "('issued', 'refreshed', 'exchanged')";
 export const END_EVENTS = "('completed', 'failed', 'cancelled')";
 
 const USE_COLUMNS =
-  'time, ingested_at, trace_id, span_id, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, tool';
+  'time, ingested_at, trace_id, span_id, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, resource_raw, tool';
 
 /**
  * The token uses a run examines: those ingested in (since, until], plus — when lifecycle events
