@@ -65,6 +65,9 @@ export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: N
     // One map for every span of the resource (rows are not changed after they are built).
     const resourceStrings = toStringMap(resource);
     for (const scope of rs.scopes) {
+      // The instrumentation scope's name is stored with every span: text a sender controls too.
+      const scopeName = redactText(scope.scopeName);
+      result.secretsRedacted += scopeName.count;
       for (const span of scope.spans) {
         const at = index++;
         const problem = spanProblem(span);
@@ -97,7 +100,7 @@ export function normalizeSpans(resourceSpans: DecodedResourceSpans[], options: N
           const name = redactText(span.name);
           result.secretsRedacted += name.count;
           const stored = name.count ? { ...span, name: name.text } : span;
-          result.rows.spans.push(spanRow(stored, scope.scopeName, attrs, own, resource, resourceStrings, base));
+          result.rows.spans.push(spanRow(stored, scopeName.text, attrs, own, resource, resourceStrings, base));
         } else {
           result.dropped++;
         }

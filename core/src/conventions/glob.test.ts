@@ -72,8 +72,12 @@ describe('globProblem', () => {
   });
 
   it('refuses a pattern too long, with too many wildcards, or with a control character', () => {
-    expect(globProblem('x'.repeat(MAX_GLOB_LENGTH + 1))).toBe(`is ${MAX_GLOB_LENGTH + 1} characters long; at most ${MAX_GLOB_LENGTH} are allowed`);
-    expect(globProblem('*'.repeat(MAX_GLOB_WILDCARDS + 1))).toBe(`has ${MAX_GLOB_WILDCARDS + 1} wildcards (*); at most ${MAX_GLOB_WILDCARDS} are allowed`);
+    expect(globProblem('x'.repeat(MAX_GLOB_LENGTH + 1))).toBe(
+      `is ${MAX_GLOB_LENGTH + 1} characters long; at most ${MAX_GLOB_LENGTH} are allowed`,
+    );
+    expect(globProblem('*'.repeat(MAX_GLOB_WILDCARDS + 1))).toBe(
+      `has ${MAX_GLOB_WILDCARDS + 1} wildcards (*); at most ${MAX_GLOB_WILDCARDS} are allowed`,
+    );
     expect(globProblem('a\u0000b')).toBe('contains a control character');
   });
 });

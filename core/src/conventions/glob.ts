@@ -66,7 +66,12 @@ function pieces(pattern: string): Piece[] {
   const tail = pattern.endsWith('/**');
   const body = tail ? pattern.slice(0, -3) : pattern;
   const stars = (s: string): Piece[] =>
-    split(s, '*', () => [{ k: 'star' }], (t) => (t ? [{ k: 'lit', text: t }] : []));
+    split(
+      s,
+      '*',
+      () => [{ k: 'star' }],
+      (t) => (t ? [{ k: 'lit', text: t }] : []),
+    );
   const doubles = (s: string) => split(s, '**', () => [{ k: 'any' }], stars);
   const out = split(body, '**/', () => [{ k: 'anySlash' }], doubles);
   if (tail) out.push({ k: 'slashAny' });
@@ -196,7 +201,7 @@ export function matchesAnyGlob(resource: string, patterns: readonly string[]): b
   return anyGlobMatcher(patterns)(resource);
 }
 
-const RE2_SPECIAL = new Set('.+?^${}()|[]\\');
+const RE2_SPECIAL = new Set(['.', '+', '?', '^', '$', '{', '}', '(', ')', '|', '[', ']', '\\']);
 
 /**
  * The same rule as an RE2 regular expression (ClickHouse's `match()`): `*` → `[^/]*`, `**` →

@@ -37,13 +37,16 @@ describe('normalizeResource', () => {
   it('is idempotent once decoding has nothing left to decode, and never keeps a dot segment', () => {
     const piece = fc.constantFrom('a', 'b', '/', '//', '.', '..', '%2F', '%2e', '%', 'é', '?x=..');
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 12 }).map((p) => p.join('')), (raw) => {
-        const once = norm(raw);
-        const segments = once.split('/');
-        expect(segments.includes('..') || segments.includes('.')).toBe(false);
-        expect(once.includes('//')).toBe(false);
-        if (!once.includes('%')) expect(norm(once)).toBe(once);
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 12 }).map((p) => p.join('')),
+        (raw) => {
+          const once = norm(raw);
+          const segments = once.split('/');
+          expect(segments.includes('..') || segments.includes('.')).toBe(false);
+          expect(once.includes('//')).toBe(false);
+          if (!once.includes('%')) expect(norm(once)).toBe(once);
+        },
+      ),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 500) },
     );
   });
