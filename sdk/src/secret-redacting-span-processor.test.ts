@@ -73,7 +73,10 @@ describe('SecretRedactingSpanProcessor', () => {
       [`cache.${tokenFingerprint(GITHUB)}`]: 'hit',
       'http.request.header.x-api-key': tokenFingerprint('opaque-key-1'),
     });
-    expect(scoped?.instrumentationScope).toMatchObject({ name: `lib ${tokenFingerprint(OPENAI)}`, version: `1.0 ${tokenFingerprint(GITHUB)}` });
+    expect(scoped?.instrumentationScope).toMatchObject({
+      name: `lib ${tokenFingerprint(OPENAI)}`,
+      version: `1.0 ${tokenFingerprint(GITHUB)}`,
+    });
   });
 
   it('leaves spans without secrets exactly as they were', () => {
