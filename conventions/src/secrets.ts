@@ -270,25 +270,46 @@ function userinfoAt(text: string, from: number): Hit | undefined {
  */
 const MAYBE_SECRET = /[=:%]|-----BEGIN|[A-Za-z0-9._~+/-]{12}/;
 
+/**
+ * Where something can start: a separator (`=`, `:`, an encoded `=`), the prefix of a known
+ * format where a run of word characters starts, or a scheme word and a space. Found by the
+ * engine's own scan; the rules above then read only the runs around each. No quantifier here
+ * overlaps what follows it (the `e…` run ends at a dot it cannot contain).
+ */
+const TRIGGER =
+  /[=:]|%3[Dd]|(?<![A-Za-z0-9_-])(?:A(?:KIA|SIA|BIA|CCA|Iza)|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|[sr]k[-_]|ya29\.|hv[sb]\.|npm_|e[A-Za-z0-9_-]{10,}\.|-----BEGIN )|(?<![A-Za-z0-9_.-])(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc]|[Tt][Oo][Kk][Ee][Nn])\s/g;
+
 /** Every secret in `text`, left to right, none overlapping. */
 function scan(text: string): Hit[] {
   const hits: Hit[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    const prev = i > 0 ? text.charCodeAt(i - 1) : 32;
+  let done = 0;
+  // One shared expression (scan never runs inside itself): its position is reset each time.
+  const trigger = TRIGGER;
+  trigger.lastIndex = 0;
+  for (let m = trigger.exec(text); m !== null; m = trigger.exec(text)) {
+    const p = m.index;
+    if (p < done) continue;
+    const c = text.charCodeAt(p);
     let hit: Hit | undefined;
-    if (isWord(c) && !isWord(prev)) {
-      const end = formatEnd(text, i);
-      if (end > 0) hit = { start: i, end, replacement: fingerprint(text.slice(i, end)) };
+    if (c === 61 || c === 58 || c === 37) {
+      // The name before the separator (and its closing quote, as in `"password":`).
+      let end = p;
+      const q = text.charCodeAt(p - 1);
+      if (q === 34 || q === 39) end--;
+      let start = end;
+      while (start > done && end - start <= MAX_NAME_LENGTH && isName(text.charCodeAt(start - 1))) start--;
+      if (start < end && !isName(text.charCodeAt(start - 1))) hit = namedAt(text, start);
+      if (!hit && c === 58 && text.charCodeAt(p + 1) === 47 && text.charCodeAt(p + 2) === 47) hit = userinfoAt(text, p + 3);
+    } else if (c !== 45 && isSpace(m[0].charCodeAt(m[0].length - 1))) {
+      hit = namedAt(text, p);
+    } else {
+      const end = formatEnd(text, p);
+      if (end > 0) hit = { start: p, end, replacement: fingerprint(text.slice(p, end)) };
     }
-    if (!hit && isName(c) && !isName(prev)) hit = namedAt(text, i);
-    if (!hit && c === 58 && text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) hit = userinfoAt(text, i + 3);
     if (hit) {
       hits.push(hit);
-      i = hit.end;
-    } else {
-      i++;
+      done = hit.end;
+      trigger.lastIndex = hit.end;
     }
   }
   return hits;
@@ -364,16 +385,21 @@ export function namesCredential(key: string): boolean {
   return CREDENTIAL_NAME.test(key.slice(key.lastIndexOf('.') + 1));
 }
 
-/** Attribute names seen before and what they redact to: names repeat on every span. */
-const keyCache = new Map<string, { key: string; count: number }>();
+/** Attribute names seen before: what they redact to, and whether they name a credential (names repeat on every span). */
+const keyCache = new Map<string, { key: string; count: number; credential: boolean }>();
 const KEY_CACHE_SIZE = 10_000;
 
-/** An attribute name with any secret in it replaced (a name is text a sender controls too). */
-export function redactKey(key: string): { key: string; count: number } {
+/**
+ * An attribute name with any secret in it replaced (a name is text a sender controls too), and
+ * whether it names a credential ({@link namesCredential}). Names up to 256 characters are
+ * remembered (at most 10,000 of them).
+ */
+export function redactKey(key: string): { key: string; count: number; credential: boolean } {
   let r = keyCache.get(key);
   if (!r) {
     const t = redactText(key);
-    r = { key: t.text, count: t.count };
+    r = { key: t.text, count: t.count, credential: namesCredential(key) };
+    if (key.length > 256) return r;
     if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
     keyCache.set(key, r);
   }
@@ -411,8 +437,8 @@ export function redactSecrets(attrs: Record<string, RedactableValue>): number {
   };
   const visitObject = (o: Record<string, RedactableValue>, credential: boolean) => {
     for (const k of Object.keys(o)) {
-      const value = visit(o[k] as RedactableValue, credential || namesCredential(k));
       const named = redactKey(k);
+      const value = visit(o[k] as RedactableValue, credential || named.credential);
       if (named.count > 0) {
         count += named.count;
         delete o[k];
