@@ -140,7 +140,9 @@ function useFindings(r: Row): Finding[] {
  */
 function climb(raw: string | undefined): string {
   if (!raw) return '';
-  const shown = JSON.stringify(raw.length > 200 ? `${raw.slice(0, 200)}…` : raw);
+  // Cut on a character boundary: half a surrogate pair would fail the alert's insert.
+  const cut = raw.length > 200 ? (raw.charCodeAt(199) >= 0xd800 && raw.charCodeAt(199) <= 0xdbff ? 199 : 200) : raw.length;
+  const shown = JSON.stringify(cut < raw.length ? `${raw.slice(0, cut)}…` : raw);
   return normalizeResource(raw).climbed
     ? ` (sent as ${shown}: the raw resource tried to climb out of its grant with ..)`
     : ` (sent as ${shown})`;
