@@ -142,7 +142,14 @@ describe('redactText, named carriers', () => {
   });
 
   it('leaves words that only look like names alone', () => {
-    for (const text of ['the token expired', 'Basic authentication', 'SELECT id FROM tokens WHERE token_type = $1', 'tokens=3 keys=2']) {
+    for (const text of [
+      'the token expired',
+      'Basic authentication',
+      'SELECT id FROM tokens WHERE token_type = $1',
+      'tokens=3 keys=2',
+      'scopes secret:read password:write',
+      '/v1/api-key:rotate',
+    ]) {
       expect(redactText(text)).toEqual({ text, count: 0 });
     }
   });

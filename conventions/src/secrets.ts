@@ -197,7 +197,10 @@ function namedAt(text: string, i: number): Hit | undefined {
     const { start, end } = valueAt(text, k + (encodedEq ? 3 : 1), false);
     return replaceValue(text, start, end);
   }
-  if (sep === 58 && namesCredential(name)) {
+  // `name: value` as a header is written, or `"name": "value"` in JSON; `secret:read` (an OAuth
+  // scope, a path) has neither space nor quote after the colon and is left alone.
+  const after = text.charCodeAt(k + 1);
+  if (sep === 58 && (after === 32 || after === 9 || after === 34 || after === 39) && namesCredential(name)) {
     let v = k + 1;
     while (v < text.length && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
     if (text.charCodeAt(v) === 34 || text.charCodeAt(v) === 39) {
