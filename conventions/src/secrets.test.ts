@@ -187,3 +187,9 @@ describe('redactText, private keys', () => {
     expect(redactText(`key: ${pem} end`).text).not.toContain('MHcCAQEE');
   });
 });
+
+describe('redactText, schemes after a dot', () => {
+  it('finds a bearer credential that follows a dot, as in an attribute name', () => {
+    expect(redactText('deploy.Bearer 9f8e7d6c5b4a39281706').text).toBe(`deploy.Bearer ${sha('9f8e7d6c5b4a39281706')}`);
+  });
+});

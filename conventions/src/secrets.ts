@@ -280,7 +280,7 @@ const MAYBE_SECRET = /[=:%]|-----BEGIN|[A-Za-z0-9._~+/-]{12}/;
  * overlaps what follows it (the `e…` run ends at a dot it cannot contain).
  */
 const TRIGGER =
-  /[=:]|%3[Dd]|(?<![A-Za-z0-9_-])(?:A(?:KIA|SIA|BIA|CCA|Iza)|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|[sr]k[-_]|ya29\.|hv[sb]\.|npm_|e[A-Za-z0-9_-]{10,}\.|-----BEGIN )|(?<![A-Za-z0-9_.-])(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc]|[Tt][Oo][Kk][Ee][Nn])\s/g;
+  /[=:]|%3[Dd]|(?<![A-Za-z0-9_-])(?:A(?:KIA|SIA|BIA|CCA|Iza)|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|[sr]k[-_]|ya29\.|hv[sb]\.|npm_|e[A-Za-z0-9_-]{10,}\.|-----BEGIN )|(?<![A-Za-z0-9_-])(?:[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc]|[Tt][Oo][Kk][Ee][Nn])\s/g;
 
 /** Every secret in `text`, left to right, none overlapping. */
 function scan(text: string): Hit[] {
