@@ -9,10 +9,12 @@ import {
   agentOf,
   attrToString,
   environmentOf,
+  globProblem,
   isStorableMs,
   msToRfc3339,
   nanosToRfc3339,
   redactSecrets,
+  normalizeResource,
   redactText,
   resourceOf,
   str,
@@ -71,6 +73,9 @@ export function normalizeSpans(
     // One map for every span of the resource (rows are not changed after they are built).
     const resourceStrings = toStringMap(resource);
     for (const scope of rs.scopes) {
+      // The instrumentation scope's name is stored with every span: text a sender controls too.
+      const scopeName = redactText(scope.scopeName);
+      result.secretsRedacted += scopeName.count;
       for (const span of scope.spans) {
         const at = index++;
         const problem = spanProblem(span);
@@ -103,7 +108,7 @@ export function normalizeSpans(
           const name = redactText(span.name);
           result.secretsRedacted += name.count;
           const stored = name.count ? { ...span, name: name.text } : span;
-          result.rows.spans.push(spanRow(stored, scope.scopeName, attrs, own, resource, resourceStrings, base));
+          result.rows.spans.push(spanRow(stored, scopeName.text, attrs, own, resource, resourceStrings, base));
         } else {
           result.dropped++;
         }
@@ -132,6 +137,10 @@ function spanRow(
   base: { time: string; ingested_at: string; trace_id: string; span_id: string },
 ): SpanRow {
   const scopes = strList(attrs, ATTR.tokenScope);
+  const raw = resourceOf(attrs);
+  // Decoding can reveal a credential that its escapes hid (`access_token%3D…`): redacted again.
+  let normal = normalizeResource(raw).resource;
+  if (normal !== raw) normal = redactText(normal).text;
   // Fields listed rather than `...base` spread: the spread made this the hottest line of ingest.
   return {
     time: base.time,
@@ -152,7 +161,8 @@ function spanRow(
     action: actionOf(attrs, span.name),
     environment: environmentOf(attrs),
     scopes,
-    resource: resourceOf(attrs),
+    resource: normal,
+    resource_raw: normal === raw ? '' : raw,
     tool: str(attrs, ATTR.toolName),
     scope_name: scopeName,
     attributes: toStringMap(own),
@@ -178,6 +188,9 @@ export function tokenEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'j
   if (expiresProblem) return expiresProblem;
   // A renewal extends the same token's life: without its new expiry it says nothing.
   if (event === 'renewed' && expires === undefined) return `token.event renewed needs ${ATTR.tokenExpiresAt}`;
+  const resources = strList(attrs, ATTR.tokenResources);
+  const patternProblem = resourcesProblem(resources);
+  if (patternProblem) return patternProblem;
   const maxSession = wholeNumber(attrs, ATTR.tokenMaxSession);
   if (maxSession !== undefined && !(Number.isFinite(maxSession) && maxSession <= 4_294_967_295)) {
     return 'token.max_session_s must be a whole number of seconds';
@@ -193,7 +206,7 @@ export function tokenEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'j
     workload_id: workloadOf(attrs),
     audience: strList(attrs, ATTR.tokenAudience),
     scopes: strList(attrs, ATTR.tokenScopes),
-    resources: strList(attrs, ATTR.tokenResources),
+    resources,
     expires_at: expires === undefined ? null : msToRfc3339(expires),
     max_session_s: maxSession ?? null,
     environment: environmentOf(attrs),
@@ -202,6 +215,20 @@ export function tokenEventRow(attrs: Attributes, base: Base, source: 'otlp' | 'j
     source,
     attributes: toStringMap(attrs),
   };
+}
+
+/**
+ * Why the `token.resources` patterns of a grant cannot be stored, or undefined. Every later match
+ * of a use against them costs in proportion to the pattern, so a pattern longer or with more
+ * wildcards than core allows refuses the whole event (a grant stored without it would flag
+ * every use of the token).
+ */
+function resourcesProblem(patterns: string[]): string | undefined {
+  for (let i = 0; i < patterns.length; i++) {
+    const problem = globProblem(patterns[i] as string);
+    if (problem) return `token.resources[${i}] ${problem}`;
+  }
+  return undefined;
 }
 
 /** A `task_events` row, or a message saying why the event cannot be stored. */

@@ -36,6 +36,7 @@ function spanRow(traceId: string, over: Partial<SpanRow> = {}): SpanRow {
     environment: 'production',
     scopes: ['repo:read', 'contents:read'],
     resource: 'org/repo/src/a.ts',
+    resource_raw: '',
     tool: 'github.get_file',
     scope_name: 'bench',
     attributes: { 'token.id': 'sha256:abc', 'quote"and\\back': 'line\nbreak\ttab \u2028 ünïcode 🚀' },

@@ -40,6 +40,7 @@ export const SPAN_COLUMNS = columns<SpanRow>()([
   'environment',
   'scopes',
   'resource',
+  'resource_raw',
   'tool',
   'scope_name',
   'attributes',

@@ -19,7 +19,10 @@ export interface SpanRow {
   action: string;
   environment: string;
   scopes: string[];
+  /** The normal form grants are matched against (core `normalizeResource`). */
   resource: string;
+  /** The resource as sent when it differs from `resource`, else ''. */
+  resource_raw: string;
   tool: string;
   scope_name: string;
   attributes: Record<string, string>;

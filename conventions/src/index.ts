@@ -4,6 +4,7 @@ export {
   fingerprint,
   looksLikeSecret,
   namesCredential,
+  redactKey,
   redactSecrets,
   redactText,
   tokenFingerprint,

@@ -84,3 +84,80 @@ describe('secret redaction', () => {
     );
   });
 });
+
+/** A secret value no format describes: only its name or its place gives it away. */
+const OPAQUE = fc.stringMatching(/^[A-Za-z0-9]{10,30}$/).map((s) => `Q${s}9`);
+const anyCase = (name: string) =>
+  fc
+    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+    .map((up) => [...name].map((ch, i) => (up[i] ? ch.toUpperCase() : ch.toLowerCase())).join(''));
+const PARAMETER_NAMES = [
+  'token',
+  'access_token',
+  'code',
+  'sig',
+  'signature',
+  'X-Amz-Security-Token',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'key',
+  'api_key',
+  'secret',
+  'password',
+  'pwd',
+];
+/** A JWT whose header and payload are any JSON objects, spaced as any encoder may write them. */
+const ANY_JWT = fc
+  .tuple(
+    fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+    fc.constantFrom('', ' ', '\n', '  '),
+    OPAQUE,
+  )
+  .map(([payload, space, sig]) =>
+    [
+      Buffer.from(`{${space}"alg":${space}"ES256"}`).toString('base64url'),
+      Buffer.from(JSON.stringify(payload, null, space.length ? space : undefined)).toString('base64url'),
+      Buffer.from(sig).toString('base64url'),
+    ].join('.'),
+  );
+
+/** Text that carries a secret in each of the ways a sender writes one, with the part that must go. */
+const PLANTED: fc.Arbitrary<{ text: string; secret: string }> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(...PARAMETER_NAMES).chain(anyCase), OPAQUE, fc.constantFrom('?', '&', '; '))
+    .map(([name, secret, lead]) => ({ text: `https://x.example/p${lead}${name}=${secret}&page=2`, secret })),
+  ANY_JWT.map((jwt) => ({ text: `token was ${jwt} (expired)`, secret: jwt.slice(jwt.indexOf('.') + 1) })),
+  fc
+    .tuple(anyCase('password'), anyCase('pwd'), OPAQUE)
+    .chain(([a, b, secret]) =>
+      fc.constantFrom(
+        { text: `Server=db;Database=app;User Id=sa;${a}=${secret};`, secret },
+        { text: `Driver={x};UID=sa;${b}=${secret}`, secret },
+      ),
+    ),
+  fc
+    .tuple(anyCase('x-api-key'), anyCase('authorization'), OPAQUE)
+    .chain(([a, b, secret]) =>
+      fc.constantFrom(
+        { text: `request failed; ${a}: ${secret} was refused`, secret },
+        { text: `headers {"${a}": "${secret}"}`, secret },
+        { text: `sent ${b}: ${secret}\nand gave up`, secret },
+      ),
+    ),
+);
+
+describe('secret redaction of named and structured carriers', () => {
+  it('removes every planted secret, whatever the case of its name and whatever text surrounds it', () => {
+    fc.assert(
+      fc.property(PLANTED, fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }), (planted, before, after) => {
+        for (const text of [planted.text, `${before} ${planted.text} ${after}`]) {
+          const r = redactText(text);
+          expect(r.text).not.toContain(planted.secret);
+          expect(r.count).toBeGreaterThanOrEqual(1);
+          expect(redactText(r.text)).toEqual({ text: r.text, count: 0 });
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
+    );
+  });
+});

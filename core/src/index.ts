@@ -32,7 +32,18 @@ export {
 } from './time.js';
 export * from './conventions/attributes.js';
 export { ID_ATTRIBUTES, MAX_ID_LENGTH } from './conventions/ids.js';
-export { globToClickHouseRegex, globToRegExp, matchesAnyGlob } from './conventions/glob.js';
+export {
+  MAX_GLOB_LENGTH,
+  MAX_GLOB_WILDCARDS,
+  type CompiledGlob,
+  anyGlobMatcher,
+  compileGlob,
+  globProblem,
+  globToClickHouseRegex,
+  matchesAnyGlob,
+  matchesGlob,
+} from './conventions/glob.js';
+export { type NormalizedResource, normalizeResource, percentDecode } from './conventions/resource.js';
 export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';

@@ -64,6 +64,21 @@ describe('SecretRedactingSpanProcessor', () => {
     expect(redactor.redacted - before).toBe(4);
   });
 
+  it('redacts attribute names, values named for a credential and the instrumentation scope', () => {
+    exporter.reset();
+    tracer.startSpan('named', { attributes: { [`cache.${GITHUB}`]: 'hit', 'http.request.header.x-api-key': 'opaque-key-1' } }).end();
+    provider.getTracer(`lib ${OPENAI}`, `1.0 ${GITHUB}`).startSpan('scoped').end();
+    const [named, scoped] = exporter.getFinishedSpans();
+    expect(named?.attributes).toEqual({
+      [`cache.${tokenFingerprint(GITHUB)}`]: 'hit',
+      'http.request.header.x-api-key': tokenFingerprint('opaque-key-1'),
+    });
+    expect(scoped?.instrumentationScope).toMatchObject({
+      name: `lib ${tokenFingerprint(OPENAI)}`,
+      version: `1.0 ${tokenFingerprint(GITHUB)}`,
+    });
+  });
+
   it('leaves spans without secrets exactly as they were', () => {
     exporter.reset();
     tracer.startSpan('GET /repos/{owner}/{repo}', { attributes: { 'url.full': 'https://api.github.com/repos/acme/widgets', n: 3 } }).end();

@@ -1,7 +1,7 @@
 import type { AttributeValue, Attributes, Context } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { redactText } from './secrets.js';
+import { FINGERPRINT_PREFIX, namesCredential, redactKey, redactText, tokenFingerprint } from './secrets.js';
 
 /** Options of {@link SecretRedactingSpanProcessor}. */
 export interface SecretRedactingSpanProcessorOptions {
@@ -68,6 +68,15 @@ export class SecretRedactingSpanProcessor implements SpanProcessor {
     const name = redactText(span.name);
     if (name.count) span.name = name.text;
     count += name.count;
+    const scope = span.instrumentationScope;
+    if (scope) {
+      const scopeName = redactText(scope.name);
+      const scopeVersion = scope.version ? redactText(scope.version) : { text: scope.version, count: 0 };
+      if (scopeName.count || scopeVersion.count) {
+        span.instrumentationScope = { ...scope, name: scopeName.text, version: scopeVersion.text };
+        count += scopeName.count + scopeVersion.count;
+      }
+    }
     if (span.status.message) {
       const message = redactText(span.status.message);
       if (message.count) span.status = { ...span.status, message: message.text };
@@ -99,11 +108,29 @@ export class SecretRedactingSpanProcessor implements SpanProcessor {
   }
 }
 
-/** Replaces secrets in OpenTelemetry attribute values in place; returns how many were replaced. */
+/**
+ * Replaces secrets in OpenTelemetry attribute names and values in place (the value of an
+ * attribute named for a credential whole); returns how many were replaced.
+ */
 export function redactAttributes(attributes: Attributes): number {
   let count = 0;
-  for (const key of Object.keys(attributes)) {
+  for (const original of Object.keys(attributes)) {
+    let key = original;
+    const named = redactKey(original);
+    if (named.count) {
+      attributes[named.key] = attributes[original];
+      delete attributes[original];
+      key = named.key;
+      count += named.count;
+    }
     const value = attributes[key];
+    if (namesCredential(original) && (typeof value === 'string' || typeof value === 'number') && value !== '') {
+      if (typeof value === 'number' || !value.startsWith(FINGERPRINT_PREFIX)) {
+        attributes[key] = tokenFingerprint(String(value));
+        count++;
+      }
+      continue;
+    }
     if (typeof value === 'string') {
       const r = redactText(value);
       if (r.count) {

@@ -1,4 +1,4 @@
-import { type Store, matchesAnyGlob } from '@intentwatch/core';
+import { type Store, anyGlobMatcher } from '@intentwatch/core';
 import type { DimensionOut, IntentVsActualOut, TaskOut, TokenEventOut } from '../contract/schemas.js';
 
 /** The comparison of a token nothing is known about (no id: an alert about an agent as a whole). */
@@ -58,6 +58,7 @@ export async function intentVsActual(
   const scopes = grant?.scopes ?? [];
   const resources = grant?.resources ?? [];
   const tools = task?.tools ?? [];
+  const allowedResource = anyGlobMatcher(resources);
   const environments = grant?.environment ? [grant.environment] : [];
   const agents = grant?.agentId ? [grant.agentId] : [];
   return {
@@ -66,7 +67,7 @@ export async function intentVsActual(
     intent: task?.intent ?? '',
     services: dimension('services', audience, (v) => audience.includes(v)),
     scopes: dimension('scopes', scopes, (v) => scopes.includes(v)),
-    resources: dimension('resources', resources, (v) => matchesAnyGlob(v, resources)),
+    resources: dimension('resources', resources, allowedResource),
     // Tools are the task's plan, not the grant's: the task decides whether they are known.
     tools: dimension('tools', tools, (v) => tools.includes(v), task !== null),
     environments: dimension('environments', environments, (v) => environments.includes(v)),

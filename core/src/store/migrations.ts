@@ -471,6 +471,13 @@ export const MIGRATIONS: Migration[] = [
     statements: (ctx) => addColumnDdl('spans', "mcp_method LowCardinality(String) MATERIALIZED attributes['mcp.method.name']", ctx),
   },
   {
+    version: 5,
+    // The resource as sent, beside the normal form in `resource` that grants are matched
+    // against ('' when normalising changed nothing; see core/src/conventions/resource.ts).
+    name: 'signals: spans.resource_raw',
+    statements: (ctx) => addColumnDdl('spans', "resource_raw String DEFAULT ''", ctx),
+  },
+  {
     version: 10,
     name: 'triage: suppressions',
     statements: (ctx) => createTableDdl(suppressions, ctx),

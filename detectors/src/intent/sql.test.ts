@@ -1,4 +1,4 @@
-import { globToRegExp } from '@intentwatch/core';
+import { globToClickHouseRegex, matchesGlob } from '@intentwatch/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStore, openTestStore } from '../test-support/store.js';
@@ -20,16 +20,30 @@ describe('globRegexSql', () => {
       )
     ).map((r) => Boolean(Number(r.m)));
 
-  it('matches exactly what globToRegExp matches, for any pattern and path', async () => {
-    const piece = fc.constantFrom('a', 'b', '/', '*', '**', '.', '-', '+', '(', '[', '\\', '$');
-    const pattern = fc.array(piece, { maxLength: 8 }).map((p) => p.join(''));
+  it('matches exactly what the JavaScript matcher (matchesGlob) matches, for any pattern and path', async () => {
+    const piece = fc.constantFrom('a', 'b', '/', '*', '**', '**/', '/**', '.', '-', '+', '(', '[', '\\', '$', '?', '{', '|', 'é', '😀');
+    const pattern = fc.array(piece, { maxLength: 10 }).map((p) => p.join(''));
     const path = fc
-      .array(fc.constantFrom('a', 'b', '/', '.', '-', '+', '(', '[', '\\', '$', 'ab/'), { maxLength: 10 })
+      .array(fc.constantFrom('a', 'b', '/', '//', '.', '-', '+', '(', '[', '\\', '$', 'ab/', '\n', 'é', '😀', '*'), { maxLength: 12 })
       .map((p) => p.join(''));
-    const pairs = fc.sample(fc.tuple(pattern, path), { numRuns: 3000, seed: 42 });
+    const runs = Number(process.env.FUZZ_RUNS ?? 3000);
+    const pairs = fc.sample(fc.tuple(pattern, path), { numRuns: runs, seed: Number(process.env.FUZZ_SEED ?? 42) });
     const sql = await matchInSql(pairs);
-    const mismatches = pairs.filter(([p, s], i) => globToRegExp(p).test(s) !== sql[i]);
+    const mismatches = pairs.filter(([p, s], i) => matchesGlob(p, s) !== sql[i]);
     expect(mismatches).toEqual([]);
+    // The expression built in JavaScript (for reading, and for queries with a constant pattern) is the same.
+    const built = pairs.slice(0, 500);
+    const [row] = await t.store.query<{ same: number }>(
+      `SELECT arrayAll((p, re) -> ${globRegexSql('p')} = re, {patterns:Array(String)}, {res:Array(String)}) AS same`,
+      { patterns: built.map((b) => b[0]), res: built.map((b) => globToClickHouseRegex(b[0])) },
+    );
+    expect(Number(row?.same)).toBe(1);
+  });
+
+  it('finds a mismatch when there is one (the comparison can fail)', async () => {
+    const [m] = await matchInSql([['a/*', 'a/b/c']]);
+    expect(m).toBe(false);
+    expect(matchesGlob('a/**', 'a/b/c')).not.toBe(m);
   });
 
   it('follows the conventions: * within a segment, ** across segments, /** also matching none', async () => {

@@ -12,7 +12,7 @@
 export const END_EVENTS = "('completed', 'failed', 'cancelled')";
 
 const USE_COLUMNS =
-  'time, ingested_at, trace_id, span_id, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, tool, mcp_method';
+  'time, ingested_at, trace_id, span_id, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, resource_raw, tool, mcp_method';
 
 /**
  * The token uses a run examines: those ingested in (since, until], plus — when lifecycle events
@@ -52,7 +52,7 @@ export function tasksSql(tasksFrom: string): string {
 
 /**
  * A ClickHouse expression: the RE2 regular expression for the resource glob `pattern` (an SQL
- * expression), by the rules of CONVENTIONS.md §1.2 and exactly as `globToRegExp` in core
+ * expression), by the rules of CONVENTIONS.md §1.2 and exactly as `globToClickHouseRegex` in core
  * builds it (a test holds the two to the same answers): `*` within one path segment, `**`
  * across segments, `/**` at the end and `**​/` also matching no segment; everything else
  * literal. Patterns are data (one per grant), so they are turned into expressions in SQL.

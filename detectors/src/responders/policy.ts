@@ -1,4 +1,4 @@
-import { HttpError, globToRegExp } from '@intentwatch/core';
+import { type CompiledGlob, HttpError, compileGlob, matchesGlob } from '@intentwatch/core';
 import { SEVERITIES, type Severity, severityRank } from '../alerts/model.js';
 import { type SecretBox, isSealed, sealedFingerprint, secretFingerprint } from './secret-box.js';
 
@@ -175,15 +175,15 @@ export function policyMatches(
   if (m.severities?.length && !m.severities.includes(alert.severity as Severity)) return false;
   if (m.minSeverity && severityRank(alert.severity) < severityRank(m.minSeverity)) return false;
   if (m.environments?.length && !m.environments.includes(alert.environment)) return false;
-  if (m.agents?.length && !m.agents.some((g) => agentGlob(g).test(alert.agentId))) return false;
+  if (m.agents?.length && !m.agents.some((g) => matchesGlob(agentGlob(g), alert.agentId))) return false;
   return true;
 }
 
-const globs = new Map<string, RegExp>();
-function agentGlob(pattern: string): RegExp {
+const globs = new Map<string, CompiledGlob>();
+function agentGlob(pattern: string): CompiledGlob {
   let re = globs.get(pattern);
   if (!re) {
-    re = globToRegExp(pattern);
+    re = compileGlob(pattern);
     globs.set(pattern, re);
   }
   return re;

@@ -1,3 +1,4 @@
+import { normalizeResource } from '@intentwatch/core';
 import type { Finding } from '../../alerts/model.js';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { grantsSql } from '@intentwatch/core';
@@ -28,7 +29,7 @@ export const scopeCreep = defineDetector({
     'If the agent was steered by untrusted input (prompt injection), revoke the token and end the task.',
   ],
   tuning: [
-    'Scopes and tools are compared exactly; resources by the globs of token.resources (* within a segment, ** across).',
+    'Scopes and tools are compared exactly; resources by the globs of token.resources (* within a segment, ** across), in their normal form: percent-escapes decoded, repeated slashes collapsed, . and .. segments resolved.',
     'Empty token.scopes / token.resources / task.tools mean "not restricted" and never fire.',
   ],
   query: (ctx) => [usesQuery(ctx), escalationQuery()],
@@ -42,7 +43,7 @@ function usesQuery(ctx: DetectContext): string {
          joined AS (
            SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id,
                   u.agent_id AS agent_id, u.caller AS caller, u.target AS target, u.environment AS environment,
-                  ${scopeList('u.scopes')} AS used_scopes, u.resource AS resource, u.tool AS tool, u.mcp_method AS mcp_method,
+                  ${scopeList('u.scopes')} AS used_scopes, u.resource AS resource, u.resource_raw AS resource_raw, u.tool AS tool, u.mcp_method AS mcp_method,
                   g.grant_event AS grant_event, g.grantee AS grantee, ${scopeList('g.granted_scopes')} AS granted_scopes,
                   g.granted_resources AS granted_resources,
                   if(g.grant_task_id != '', g.grant_task_id, u.task_id) AS task_id
@@ -121,7 +122,7 @@ function useFindings(r: Row): Finding[] {
     out.push({
       ...base,
       key: `resource:${r.target}`,
-      reason: `${intent({})} and resources ${list(r.granted_resources)} touched ${r.resource}, outside its resources, used by ${who}`,
+      reason: `${intent({})} and resources ${list(r.granted_resources)} touched ${r.resource}, outside its resources${climb(r.resource_raw)}, used by ${who}`,
     });
   }
   if (Number(r.outside_tools)) {
@@ -135,6 +136,20 @@ function useFindings(r: Row): Finding[] {
     });
   }
   return out;
+}
+
+/**
+ * What the analyst needs to know when the resource as sent differs from its normal form (which
+ * the grant was matched against): a `..` in it, plain or percent-encoded, tried to climb out.
+ */
+function climb(raw: string | undefined): string {
+  if (!raw) return '';
+  // Cut on a character boundary: half a surrogate pair would fail the alert's insert.
+  const cut = raw.length > 200 ? (raw.charCodeAt(199) >= 0xd800 && raw.charCodeAt(199) <= 0xdbff ? 199 : 200) : raw.length;
+  const shown = JSON.stringify(cut < raw.length ? `${raw.slice(0, cut)}…` : raw);
+  return normalizeResource(raw).climbed
+    ? ` (sent as ${shown}: the raw resource tried to climb out of its grant with ..)`
+    : ` (sent as ${shown})`;
 }
 
 async function escalation(r: Row, ctx: DetectContext): Promise<Finding> {

@@ -127,6 +127,51 @@ export const scenarios: Scenario[] = [
     alerts: [{ tokenId: 'tok-sc-oauth', severity: 'high', count: 1, reason: ['exercised scope mail.send outside its grant'] }],
   },
   {
+    name: 'a use climbs out of its granted prefix with a .. segment',
+    expect: 'alert',
+    spans: [
+      issued('tok-sc-dots', 0, { task: 'T-sc-11', agent: 'log-bot', audience: ['s3'], resources: ['buckets/logs/**'] }),
+      use('tok-sc-dots', 5, { agent: 'log-bot', target: 's3', resource: 'buckets/logs/2026/a.gz' }),
+      use('tok-sc-dots', 6, { agent: 'log-bot', target: 's3', resource: 'buckets/logs/../secrets/key' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-sc-dots',
+        severity: 'high',
+        count: 1,
+        reason: [
+          'touched buckets/secrets/key, outside its resources',
+          'sent as "buckets/logs/../secrets/key": the raw resource tried to climb out of its grant',
+        ],
+      },
+    ],
+  },
+  {
+    name: 'a use climbs out of its granted prefix with percent-encoded slashes and dots',
+    expect: 'alert',
+    spans: [
+      issued('tok-sc-enc', 0, { task: 'T-sc-12', agent: 'log-bot', audience: ['s3'], resources: ['buckets/logs/**'] }),
+      use('tok-sc-enc', 6, { agent: 'log-bot', target: 's3', resource: 'buckets/logs/x%2F..%2F..%2Fsecrets%2Fkey' }),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-sc-enc',
+        severity: 'high',
+        count: 1,
+        reason: ['touched buckets/secrets/key, outside its resources', 'the raw resource tried to climb out of its grant'],
+      },
+    ],
+  },
+  {
+    name: 'a resource with dot segments and repeated slashes that stay inside the grant',
+    expect: 'silent',
+    spans: [
+      issued('tok-sc-dots-ok', 0, { task: 'T-sc-13', agent: 'log-bot', audience: ['s3'], resources: ['buckets/logs/**'] }),
+      use('tok-sc-dots-ok', 5, { agent: 'log-bot', target: 's3', resource: 'buckets/logs/a/./b' }),
+      use('tok-sc-dots-ok', 6, { agent: 'log-bot', target: 's3', resource: 'buckets//logs/a/../b%2Fc' }),
+    ],
+  },
+  {
     name: 'uses within scopes, resources and tools',
     expect: 'silent',
     spans: [
