@@ -1,0 +1,125 @@
+import { Worker } from 'node:worker_threads';
+import type { IngestLimits } from '@intentwatch/core';
+import { LimitExceededError } from '../limits.js';
+import { JsonShapeError, decodeJsonRequestYielding } from './decode-json.js';
+import type { DecodedResourceSpans, DecodedSpan } from './model.js';
+import type { Attributes } from '@intentwatch/core';
+
+/**
+ * OTLP/JSON bodies of at least this many bytes are decoded on a worker thread. `JSON.parse` of a
+ * body runs in one go and builds every object of it at once: for a maximal body (16 MiB, 30,000
+ * spans) that is one block of the event loop of ~150 ms of CPU, plus the collection of the garbage
+ * it leaves, stretched many times over on a busy machine — while health checks, other senders,
+ * the API and the detectors share that loop. Smaller bodies stay on the main thread (sliced),
+ * where starting a thread would cost more than it saves.
+ */
+export const OFF_THREAD_JSON_BYTES = 1 << 20;
+
+/** Spans handed from the worker to the main thread per turn of its event loop. */
+const SLICE_SPANS = 1000;
+
+/** Worker threads decoding at once; further large bodies wait their turn (each holds its body and its parse). */
+const MAX_THREADS = 2;
+
+export type ToDecodeWorker = 'next';
+export type FromDecodeWorker =
+  | { t: 'resource'; resource: Attributes }
+  | { t: 'scope'; scopeName: string }
+  | { t: 'spans'; spans: DecodedSpan[] }
+  | { t: 'done' }
+  | { t: 'error'; kind: 'limit'; limit: keyof IngestLimits; what: string }
+  | { t: 'error'; kind: 'shape' | 'other'; message: string };
+
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot(): Promise<() => void> {
+  if (running >= MAX_THREADS) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  return () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
+}
+
+/**
+ * Decodes an OTLP/JSON ExportTraceServiceRequest as {@link decodeJsonRequestYielding} does, with
+ * the same limits and errors (LimitExceededError, JsonShapeError, SyntaxError), but a large body
+ * is checked, parsed and walked on a worker thread: the main thread only takes the result in, a
+ * slice of spans per turn.
+ */
+export async function decodeJsonRequestOffThread(body: Buffer, limits: IngestLimits, sliceWork: number): Promise<DecodedResourceSpans[]> {
+  if (body.length < OFF_THREAD_JSON_BYTES) return decodeJsonRequestYielding(body.toString('utf8'), limits, sliceWork);
+  const release = await slot();
+  try {
+    return await inWorker(body, limits);
+  } finally {
+    release();
+  }
+}
+
+function workerUrl(): { url: URL; execArgv: string[] } {
+  // From the TypeScript sources (tests, `--conditions=source`) the worker is a .ts file too.
+  const fromSource = import.meta.url.endsWith('.ts');
+  return {
+    url: new URL(fromSource ? './json-decode-worker.ts' : './json-decode-worker.js', import.meta.url),
+    execArgv: fromSource ? ['--conditions=source', '--import', 'tsx'] : [],
+  };
+}
+
+function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSpans[]> {
+  const { url, execArgv } = workerUrl();
+  // The body is copied once into memory the worker owns, and moved there without another copy.
+  const copy = new Uint8Array(body.length);
+  copy.set(body);
+  const worker = new Worker(url, {
+    workerData: { body: copy, limits, sliceSpans: SLICE_SPANS },
+    transferList: [copy.buffer],
+    execArgv,
+  });
+  const out: DecodedResourceSpans[] = [];
+  return new Promise<DecodedResourceSpans[]>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      fn();
+      void worker.terminate();
+    };
+    worker.on('message', (m: FromDecodeWorker) => {
+      switch (m.t) {
+        case 'resource':
+          out.push({ resource: m.resource, scopes: [] });
+          break;
+        case 'scope':
+          out.at(-1)?.scopes.push({ scopeName: m.scopeName, spans: [] });
+          break;
+        case 'spans': {
+          const spans = out.at(-1)?.scopes.at(-1)?.spans;
+          if (spans) for (const s of m.spans) spans.push(s);
+          break;
+        }
+        case 'done':
+          settle(() => resolve(out));
+          return;
+        case 'error':
+          settle(() =>
+            reject(
+              m.kind === 'limit'
+                ? new LimitExceededError(m.limit, m.what)
+                : m.kind === 'shape'
+                  ? new JsonShapeError(m.message)
+                  : new Error(m.message),
+            ),
+          );
+          return;
+      }
+      // The next slice is asked for on the next turn: what waits on the loop goes first.
+      setImmediate(() => worker.postMessage('next' satisfies ToDecodeWorker));
+    });
+    worker.on('error', (e) => settle(() => reject(e)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the JSON decoding thread stopped (exit code ${code})`))));
+    worker.on('online', () => worker.postMessage('next' satisfies ToDecodeWorker));
+  });
+}
