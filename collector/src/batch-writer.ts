@@ -1,4 +1,5 @@
 import { HttpError, type Store, StoreError, counter, createLogger, gauge, histogram } from '@intentwatch/core';
+import { joinInSlices } from './join-in-slices.js';
 import { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
 
@@ -66,15 +67,15 @@ async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey,
   return out;
 }
 
-/** One insert body from the parts of many requests: lines joined, bytes appended. */
-function insertBody(parts: readonly (string[] | Buffer[])[]): Buffer {
+/** One insert body from the parts of many requests: lines joined, bytes appended (a megabyte per turn). */
+async function insertBody(parts: readonly (string[] | Buffer[])[]): Promise<Buffer> {
   const lines: string[][] = [];
   const bytes: Buffer[] = [];
   for (const part of parts) {
     if (part.length > 0 && Buffer.isBuffer(part[0])) bytes.push(...(part as Buffer[]));
     else lines.push(part as string[]);
   }
-  return bytes.length === 0 ? joinLines(lines) : Buffer.concat([joinLines(lines), ...bytes]);
+  return bytes.length === 0 ? joinLines(lines) : joinInSlices([joinLines(lines), ...bytes]);
 }
 
 /**
@@ -218,7 +219,7 @@ export class BatchWriter {
     const { table, columns } = TABLE_ENCODINGS[key];
     const started = performance.now();
     try {
-      await this.#store.insertFormatted(table, columns, ROW_FORMAT, insertBody(parts));
+      await this.#store.insertFormatted(table, columns, ROW_FORMAT, await insertBody(parts));
     } catch (e) {
       insertFailures.inc({ table });
       throw e;

@@ -70,12 +70,13 @@ function workerUrl(): { url: URL; execArgv: string[] } {
 
 function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSpans[]> {
   const { url, execArgv } = workerUrl();
-  // The body is copied once into memory the worker owns, and moved there without another copy.
-  const copy = new Uint8Array(body.length);
-  copy.set(body);
+  // The body moves to the worker without a copy when it owns its memory (the body reader joins a
+  // large body into a buffer of its own; nothing reads it here afterwards); else it is copied once.
+  const owned = body.byteOffset === 0 && body.buffer.byteLength === body.length && !(body.buffer instanceof SharedArrayBuffer);
+  const copy = owned ? new Uint8Array(body.buffer, 0, body.length) : Uint8Array.from(body);
   const worker = new Worker(url, {
     workerData: { body: copy, limits, sliceSpans: SLICE_SPANS },
-    transferList: [copy.buffer],
+    transferList: [copy.buffer as ArrayBuffer],
     execArgv,
   });
   const out: DecodedResourceSpans[] = [];
