@@ -10,7 +10,7 @@ import { jsonLimitSteps } from './json-limits.js';
 import { DecodeBudget, LimitExceededError } from './limits.js';
 import { normalizeInSlices, nextTurn } from './normalize-in-slices.js';
 import { JsonShapeError } from './otlp/decode-json.js';
-import { decodeJsonRequestOffThread } from './otlp/json-off-thread.js';
+import { DecodeThreadError, decodeJsonRequestOffThread } from './otlp/json-off-thread.js';
 import type { DecodedResourceSpans } from './otlp/model.js';
 import { readTraceRequestYielding } from './otlp/protobuf-reader.js';
 import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
@@ -124,7 +124,7 @@ export class Collector {
             ? await readTraceRequestYielding(body, new DecodeBudget(limits, 'spans'), DECODE_SLICE_WORK)
             : await decodeJsonRequestOffThread(body, limits, DECODE_SLICE_WORK);
       } catch (e) {
-        if (e instanceof LimitExceededError) throw e;
+        if (e instanceof LimitExceededError || e instanceof DecodeThreadError) throw e;
         const detail = e instanceof JsonShapeError || e instanceof SyntaxError ? e.message : describeDecodeError(e);
         throw new HttpError(400, 'invalid_body', `the body is not an OTLP ExportTraceServiceRequest in ${encoding}: ${detail}`);
       }

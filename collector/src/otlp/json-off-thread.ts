@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { IngestLimits } from '@intentwatch/core';
 import { LimitExceededError } from '../limits.js';
@@ -59,22 +61,37 @@ export async function decodeJsonRequestOffThread(body: Buffer, limits: IngestLim
   }
 }
 
-function workerUrl(): { url: URL; execArgv: string[] } {
-  // From the TypeScript sources (tests, `--conditions=source`) the worker is a .ts file too.
-  const fromSource = import.meta.url.endsWith('.ts');
+/**
+ * The worker's code: the built module, or from the TypeScript sources (tests, `--conditions=source`)
+ * the .ts module behind the TypeScript loader the sources run with, registered in the new thread.
+ */
+function workerSource(): { source: string | URL; eval: boolean; execArgv: string[] } {
+  if (!import.meta.url.endsWith('.ts')) return { source: new URL('./json-decode-worker.js', import.meta.url), eval: false, execArgv: [] };
+  // The ES module build of tsx's API (its `import` export; a require() resolution gives the CommonJS one).
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  const worker = new URL('./json-decode-worker.ts', import.meta.url).href;
   return {
-    url: new URL(fromSource ? './json-decode-worker.ts' : './json-decode-worker.js', import.meta.url),
-    execArgv: fromSource ? ['--conditions=source', '--import', 'tsx'] : [],
+    source: `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); })`,
+    eval: true,
+    execArgv: ['--conditions=source'],
   };
 }
 
+/** The decoding thread failed (it could not start, or stopped): not the sender's fault. */
+export class DecodeThreadError extends Error {}
+
 function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSpans[]> {
-  const { url, execArgv } = workerUrl();
+  const { source, eval: isEval, execArgv } = workerSource();
   // The body moves to the worker without a copy when it owns its memory (the body reader joins a
   // large body into a buffer of its own; nothing reads it here afterwards); else it is copied once.
   const owned = body.byteOffset === 0 && body.buffer.byteLength === body.length && !(body.buffer instanceof SharedArrayBuffer);
   const copy = owned ? new Uint8Array(body.buffer, 0, body.length) : Uint8Array.from(body);
-  const worker = new Worker(url, {
+  const worker = new Worker(source, {
+    eval: isEval,
     workerData: { body: copy, limits, sliceSpans: SLICE_SPANS },
     transferList: [copy.buffer as ArrayBuffer],
     execArgv,
@@ -111,7 +128,7 @@ function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSp
                 ? new LimitExceededError(m.limit, m.what)
                 : m.kind === 'shape'
                   ? new JsonShapeError(m.message)
-                  : new Error(m.message),
+                  : new DecodeThreadError(m.message),
             ),
           );
           return;
@@ -119,8 +136,8 @@ function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSp
       // The next slice is asked for on the next turn: what waits on the loop goes first.
       setImmediate(() => worker.postMessage('next' satisfies ToDecodeWorker));
     });
-    worker.on('error', (e) => settle(() => reject(e)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`the JSON decoding thread stopped (exit code ${code})`))));
+    worker.on('error', (e) => settle(() => reject(new DecodeThreadError(`the JSON decoding thread failed: ${e.message}`, { cause: e }))));
+    worker.on('exit', (code) => settle(() => reject(new DecodeThreadError(`the JSON decoding thread stopped (exit code ${code})`))));
     worker.on('online', () => worker.postMessage('next' satisfies ToDecodeWorker));
   });
 }
