@@ -46,11 +46,14 @@ const insertedRows = counter('intentwatch_rows_inserted_total', 'Rows committed 
 const insertFailures = counter('intentwatch_insert_failures_total', 'Batches the store refused', ['table']);
 const pendingGauge = gauge('intentwatch_ingest_pending_rows', 'Rows accepted by the collector and not yet committed');
 
-/** Rows encoded between two turns of the event loop (a few milliseconds of work). */
+/** Requests of more rows than this are encoded to bytes in slices (see {@link encodeInSlices}). */
 const ENCODE_SLICE_ROWS = 2000;
 
+/** Rows encoded between two turns of the event loop (a few milliseconds of work). */
+const ENCODE_ROWS_PER_TURN = 500;
+
 /**
- * Every table's rows encoded to insert bytes, {@link ENCODE_SLICE_ROWS} at a time with a
+ * Every table's rows encoded to insert bytes, {@link ENCODE_ROWS_PER_TURN} at a time with a
  * `setImmediate` turn between slices.
  */
 async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey, Buffer[]>>> {
@@ -58,9 +61,9 @@ async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey,
   for (const key of TABLE_KEYS) {
     const rows: object[] = batch[key];
     const slices: Buffer[] = [];
-    for (let i = 0; i < rows.length; i += ENCODE_SLICE_ROWS) {
+    for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_SLICE_ROWS))]));
+      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_ROWS_PER_TURN))]));
     }
     out[key] = slices;
   }
