@@ -1,4 +1,5 @@
 import { HttpError, type Store, StoreError, counter, createLogger, gauge, histogram } from '@intentwatch/core';
+import { joinInSlices } from './join-in-slices.js';
 import { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
 
@@ -45,11 +46,14 @@ const insertedRows = counter('intentwatch_rows_inserted_total', 'Rows committed 
 const insertFailures = counter('intentwatch_insert_failures_total', 'Batches the store refused', ['table']);
 const pendingGauge = gauge('intentwatch_ingest_pending_rows', 'Rows accepted by the collector and not yet committed');
 
-/** Rows encoded between two turns of the event loop (a few milliseconds of work). */
+/** Requests of more rows than this are encoded to bytes in slices (see {@link encodeInSlices}). */
 const ENCODE_SLICE_ROWS = 2000;
 
+/** Rows encoded between two turns of the event loop (a few milliseconds of work). */
+const ENCODE_ROWS_PER_TURN = 500;
+
 /**
- * Every table's rows encoded to insert bytes, {@link ENCODE_SLICE_ROWS} at a time with a
+ * Every table's rows encoded to insert bytes, {@link ENCODE_ROWS_PER_TURN} at a time with a
  * `setImmediate` turn between slices.
  */
 async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey, Buffer[]>>> {
@@ -57,24 +61,24 @@ async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey,
   for (const key of TABLE_KEYS) {
     const rows: object[] = batch[key];
     const slices: Buffer[] = [];
-    for (let i = 0; i < rows.length; i += ENCODE_SLICE_ROWS) {
+    for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_SLICE_ROWS))]));
+      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_ROWS_PER_TURN))]));
     }
     out[key] = slices;
   }
   return out;
 }
 
-/** One insert body from the parts of many requests: lines joined, bytes appended. */
-function insertBody(parts: readonly (string[] | Buffer[])[]): Buffer {
+/** One insert body from the parts of many requests: lines joined, bytes appended (a megabyte per turn). */
+async function insertBody(parts: readonly (string[] | Buffer[])[]): Promise<Buffer> {
   const lines: string[][] = [];
   const bytes: Buffer[] = [];
   for (const part of parts) {
     if (part.length > 0 && Buffer.isBuffer(part[0])) bytes.push(...(part as Buffer[]));
     else lines.push(part as string[]);
   }
-  return bytes.length === 0 ? joinLines(lines) : Buffer.concat([joinLines(lines), ...bytes]);
+  return bytes.length === 0 ? joinLines(lines) : joinInSlices([joinLines(lines), ...bytes]);
 }
 
 /**
@@ -218,7 +222,7 @@ export class BatchWriter {
     const { table, columns } = TABLE_ENCODINGS[key];
     const started = performance.now();
     try {
-      await this.#store.insertFormatted(table, columns, ROW_FORMAT, insertBody(parts));
+      await this.#store.insertFormatted(table, columns, ROW_FORMAT, await insertBody(parts));
     } catch (e) {
       insertFailures.inc({ table });
       throw e;

@@ -3,6 +3,7 @@ import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { HttpError } from '@intentwatch/core';
 import type { NextFunction, Request, Response } from 'express';
+import { joinInSlices } from './join-in-slices.js';
 
 /**
  * Reads a request body of at most `limit` bytes both as sent and after decompression (gzip,
@@ -66,7 +67,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     const done = () => {
       if (settled) return;
       settled = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept));
+      if (chunks.length === 1) resolve(chunks[0]!);
+      else joinInSlices(chunks, kept).then(resolve, reject);
     };
     req.on('error', () => fail(aborted()));
     req.on('close', () => {

@@ -25,12 +25,15 @@ export const LIMIT_VARIABLES: Record<keyof IngestLimits, string> = {
 /** A request past one of the ingest limits: 413, with a message naming the limit and its variable. */
 export class LimitExceededError extends HttpError {
   readonly limit: keyof IngestLimits;
+  /** What was passed, with the limit: "more than 65536 spans in one request". */
+  readonly what: string;
 
   /** `what` says what was passed, with the limit: "more than 65536 spans in one request". */
   constructor(limit: keyof IngestLimits, what: string) {
     const advice = limit === 'maxItemsPerRequest' || limit === 'maxGroupsPerRequest' ? '; send smaller batches' : '';
     super(413, 'limit_exceeded', `${what} (${LIMIT_VARIABLES[limit]}); nothing of the request was stored${advice}`);
     this.limit = limit;
+    this.what = what;
   }
 }
 

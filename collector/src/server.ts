@@ -9,7 +9,8 @@ import { eventsFromJsonInSlices } from './json-events.js';
 import { jsonLimitSteps } from './json-limits.js';
 import { DecodeBudget, LimitExceededError } from './limits.js';
 import { normalizeInSlices, nextTurn } from './normalize-in-slices.js';
-import { decodeJsonRequestYielding, JsonShapeError } from './otlp/decode-json.js';
+import { JsonShapeError } from './otlp/decode-json.js';
+import { DecodeThreadError, decodeJsonRequestOffThread } from './otlp/json-off-thread.js';
 import type { DecodedResourceSpans } from './otlp/model.js';
 import { readTraceRequestYielding } from './otlp/protobuf-reader.js';
 import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
@@ -121,13 +122,13 @@ export class Collector {
         decoded =
           encoding === 'protobuf'
             ? await readTraceRequestYielding(body, new DecodeBudget(limits, 'spans'), DECODE_SLICE_WORK)
-            : await decodeJsonRequestYielding(body.toString('utf8'), limits, DECODE_SLICE_WORK);
+            : await decodeJsonRequestOffThread(body, limits, DECODE_SLICE_WORK);
       } catch (e) {
-        if (e instanceof LimitExceededError) throw e;
+        if (e instanceof LimitExceededError || e instanceof DecodeThreadError) throw e;
         const detail = e instanceof JsonShapeError || e instanceof SyntaxError ? e.message : describeDecodeError(e);
         throw new HttpError(400, 'invalid_body', `the body is not an OTLP ExportTraceServiceRequest in ${encoding}: ${detail}`);
       }
-      // JSON.parse above ran in one go: what waits on the loop goes first.
+      // A small JSON body was parsed here in one go: what waits on the loop goes first.
       if (encoding === 'json') await nextTurn();
       const result = await normalizeInSlices(decoded, this.#config);
       if (result.secretsRedacted) redacted.inc(result.secretsRedacted);

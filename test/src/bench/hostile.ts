@@ -6,6 +6,7 @@ import {
   gzip,
   invalidEvents,
   manyAttributes,
+  maximalJsonRequest,
   maximalRequest,
 } from '../support/hostile-bodies.js';
 import type { Monitor } from './monitor.js';
@@ -48,29 +49,9 @@ export interface HostileCaseResult {
 const PROTOBUF = { 'content-type': 'application/x-protobuf' };
 const PROTOBUF_GZIP = { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' };
 
-/** OTLP/JSON of `spans` ordinary token uses (about 450 bytes a span). */
-function maximalJson(spans: number, service: string): string {
-  const now = `${BigInt(Date.now()) * 1_000_000n}`;
-  const attr = (k: string, v: string) => `{"key":"${k}","value":{"stringValue":"${v}"}}`;
-  const attrs = [
-    attr('token.id', `tok-${service}`),
-    attr('task.id', 'task-maximal'),
-    attr('gen_ai.agent.id', 'maximal-agent'),
-    attr('server.address', 'api.example.com'),
-    attr('token.scope', 'repo:read'),
-  ].join(',');
-  const parts: string[] = [];
-  for (let i = 0; i < spans; i++) {
-    parts.push(
-      `{"traceId":"${randomBytes(16).toString('hex')}","spanId":"${randomBytes(8).toString('hex')}","name":"use","kind":3,"startTimeUnixNano":"${now}","endTimeUnixNano":"${now}","attributes":[${attrs}]}`,
-    );
-  }
-  return `{"resourceSpans":[{"resource":{"attributes":[${attr('service.name', service)}]},"scopeSpans":[{"scope":{"name":"bench"},"spans":[${parts.join(',')}]}]}]}`;
-}
-
 export function hostileCases(runId: string): HostileCase[] {
   const maximal = maximalRequest({ service: `${runId}-maximal`, tokenId: `tok-${runId}-maximal` });
-  const json = maximalJson(30_000, `${runId}-maximal-json`);
+  const json = maximalJsonRequest({ service: `${runId}-maximal-json`, tokenId: `tok-${runId}-maximal-json` }).body;
   return [
     { name: 'maximal protobuf (65,536 spans, 12.5 MB)', path: '/v1/traces', headers: PROTOBUF, body: maximal.body, spans: maximal.spans },
     {

@@ -119,3 +119,35 @@ export function maximalRequest(options: { spans?: number; service: string; token
   const resource = field(0x0a, field(0x0a, keyValue('service.name', options.service))); // ResourceSpans.resource{ attributes }
   return { body: field(RESOURCE_SPANS, Buffer.concat([resource, field(SPANS, Buffer.concat(parts))])), spans };
 }
+
+/**
+ * OTLP/JSON of `spans` ordinary token uses (about 500 bytes a span; 30,000 spans come to 15 MB,
+ * near the default 16 MiB body limit): every span a use of `tokenId` on `serverAddress`, starting
+ * at `startNanos` (default: now).
+ */
+export function maximalJsonRequest(options: {
+  spans?: number;
+  service: string;
+  tokenId: string;
+  serverAddress?: string;
+  startNanos?: bigint;
+}): { body: string; spans: number } {
+  const spans = options.spans ?? 30_000;
+  const now = `${options.startNanos ?? BigInt(Date.now()) * 1_000_000n}`;
+  const attr = (k: string, v: string) => `{"key":"${k}","value":{"stringValue":"${v}"}}`;
+  const attrs = [
+    attr('token.id', options.tokenId),
+    attr('task.id', 'task-maximal'),
+    attr('gen_ai.agent.id', 'maximal-agent'),
+    attr('server.address', options.serverAddress ?? 'api.example.com'),
+    attr('token.scope', 'repo:read'),
+  ].join(',');
+  const parts: string[] = [];
+  for (let i = 0; i < spans; i++) {
+    parts.push(
+      `{"traceId":"${randomBytes(16).toString('hex')}","spanId":"${randomBytes(8).toString('hex')}","name":"use","kind":3,"startTimeUnixNano":"${now}","endTimeUnixNano":"${now}","attributes":[${attrs}]}`,
+    );
+  }
+  const body = `{"resourceSpans":[{"resource":{"attributes":[${attr('service.name', options.service)}]},"scopeSpans":[{"scope":{"name":"bench"},"spans":[${parts.join(',')}]}]}]}`;
+  return { body, spans };
+}
