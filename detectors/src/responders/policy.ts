@@ -297,7 +297,7 @@ export function sealSecrets(policy: Policy, box: SecretBox | undefined): Policy 
     return box.seal(s, policy.id);
   });
   let url = policy.endpoint.url;
-  if (policy.target === 'notify' && /^https?:\/\//i.test(url) && !REDACTED_URL.test(url)) {
+  if (policy.target === 'notify' && /^https?:\/\//i.test(url) && !REDACTED_URL.test(url) && !isSealed(sealedPart(url))) {
     if (!box) {
       throw new HttpError(
         400,
