@@ -99,11 +99,9 @@ const policyInputFields = {
   revoke: RevokeModeSchema.optional().meta({ description: 'token, session (default) or chain' }),
   body: BodyFormatSchema.optional().meta({ description: 'standard (default) or caep' }),
   dryRun: z.boolean().optional().meta({ description: 'Record what would be sent, send nothing (default false)' }),
-  maxPerMinute: int(1, 10_000)
-    .optional()
-    .meta({
-      description: 'Revocations a minute past which the policy pauses (default 10); for notify, messages a minute past which they wait',
-    }),
+  maxPerMinute: int(1, 10_000).optional().meta({
+    description: 'Revocations a minute past which the policy pauses (default 10); for notify, messages a minute past which they wait',
+  }),
   retry: z.strictObject(retryFields).optional(),
   batchMs: int(0, 600_000, ' of ms')
     .optional()
