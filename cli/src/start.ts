@@ -85,9 +85,9 @@ async function startRoles(
   // Revoke policies and deliveries: the API manages them and queues manual revokes; the detectors role delivers.
   // The Shared Signals transmitter is a channel of the responder: same alerts, queue, audit trail and limits.
   const ssf = has('api') || has('detectors') ? await SsfTransmitter.open({ store, config }) : undefined;
-  // Chat notifications (INTENTWATCH_NOTIFY_WEBHOOK) are one more channel: messages go where deliveries run.
+  // Chat notifications (notify policies; INTENTWATCH_NOTIFY_WEBHOOK is one) are one more channel: messages go where deliveries run.
   const chat = ChatNotifier.create({ store, config });
-  const channels = [...(ssf ? [ssf] : []), ...(chat ? [chat] : [])];
+  const channels = [...(ssf ? [ssf] : []), chat];
   const responder = has('api') || has('detectors') ? await Responder.open({ store, config, channels }) : undefined;
   if (responder) stops.push(() => responder.close());
 
@@ -134,9 +134,11 @@ async function startRoles(
     );
     if (responder) {
       await responder.start();
-      const policies = responder.policies.list();
+      const all = responder.policies.list();
+      const policies = all.filter((p) => p.target !== 'notify');
+      const notifying = all.filter((p) => p.target === 'notify').map((p) => p.id);
       say(
-        `  responders  ${chat ? `chat notifications of ${config.responders.notify?.minSeverity}+ alerts; ` : ''}${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
+        `  responders  ${notifying.length ? `chat notifications (${notifying.join(', ')}); ` : ''}${policies.length ? `${policies.length} revoke polic${policies.length === 1 ? 'y' : 'ies'} (${policies.map((p) => `${p.id}${p.dryRun ? ' dry-run' : ''}`).join(', ')})` : 'no revoke policy: nothing is revoked until an admin adds one'}${config.redisUrl ? ', deliveries as BullMQ jobs' : ''}`,
       );
     }
   }

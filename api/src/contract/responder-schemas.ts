@@ -2,7 +2,7 @@
  * The shapes of the responders' routes (revoke policies, revoke requests and their deliveries,
  * dead letters, OCSF findings), declared as the rest of the API's are (see schemas.ts).
  */
-import { BODY_FORMATS, POLICY_STATES, REVOCATION_STATUSES, REVOKE_MODES } from '@intentwatch/detectors';
+import { BODY_FORMATS, POLICY_STATES, POLICY_TARGETS, REVOCATION_STATUSES, REVOKE_MODES } from '@intentwatch/detectors';
 import { z } from 'zod';
 import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, detectorId, named, rfc3339, text } from './schemas.js';
 
@@ -14,6 +14,7 @@ const policyId = z.string().regex(POLICY_ID, 'letters, digits, - and _ (up to 64
 export const PolicyIdParams = z.strictObject({ id: policyId });
 
 const RevokeModeSchema = z.enum(REVOKE_MODES);
+const PolicyTargetSchema = z.enum(POLICY_TARGETS);
 const BodyFormatSchema = z.enum(BODY_FORMATS);
 const RevocationStatusSchema = z.enum(REVOCATION_STATUSES);
 
@@ -64,24 +65,47 @@ const retryFields = {
   maxDelayMs: int(1, 86_400_000, ' of ms').optional().meta({ description: 'Longest wait between attempts' }),
 };
 
+const URL_FORMS = /^(https?:\/\/\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/i;
+
 const policyInputFields = {
   description: text(2000).optional(),
+  target: PolicyTargetSchema.optional().meta({
+    description:
+      'revoke (default): a signed revoke request to endpoint. notify: a human-readable chat message to the Slack-compatible incoming webhook endpoint.url, batched over batchMs and at most maxPerMinute messages a minute (messages past it wait)',
+  }),
   enabled: z.boolean().optional().meta({ description: 'A disabled policy matches nothing and refuses manual revokes (default true)' }),
   match: z.strictObject(matchFields).optional().meta({ description: 'Which alerts the policy acts on; absent: every alert' }),
   endpoint: z.strictObject({
     url: z
       .string()
       .max(2048, 'at most 2048 characters')
-      .regex(/^https?:\/\//i, 'an http(s) URL')
-      .meta({ description: 'https to a public address, unless the host is in INTENTWATCH_WEBHOOK_ALLOW' }),
-    secrets: z.array(SecretInput).min(1, 'one or two secrets (two while rotating)').max(2, 'one or two secrets (two while rotating)'),
+      .superRefine((v, ctx) => {
+        // A notify policy's URL is a secret: a malformed one is never quoted back.
+        if (!URL_FORMS.test(v))
+          ctx.addIssue({ code: 'custom', message: 'an http(s) URL, or env:VARIABLE for a notify policy', input: '(not shown)' });
+      })
+      .meta({
+        pattern: URL_FORMS.source,
+        description:
+          'https to a public address, unless the host is in INTENTWATCH_WEBHOOK_ALLOW. For a notify policy, the Slack-compatible incoming-webhook URL (stored encrypted; refused unless INTENTWATCH_SECRETS_KEY is set), env:NAME, or the <origin>/…<fingerprint> the API shows, which keeps the URL the policy has',
+      }),
+    secrets: z
+      .array(SecretInput)
+      .max(2, 'one or two secrets (two while rotating)')
+      .optional()
+      .meta({ description: 'One or two signing secrets (two while rotating) for a revoke policy; none for a notify policy' }),
     timeoutMs: int(100, 60_000, ' of ms').optional(),
   }),
   revoke: RevokeModeSchema.optional().meta({ description: 'token, session (default) or chain' }),
   body: BodyFormatSchema.optional().meta({ description: 'standard (default) or caep' }),
   dryRun: z.boolean().optional().meta({ description: 'Record what would be sent, send nothing (default false)' }),
-  maxPerMinute: int(1, 10_000).optional().meta({ description: 'Revocations a minute past which the policy pauses (default 10)' }),
+  maxPerMinute: int(1, 10_000).optional().meta({
+    description: 'Revocations a minute past which the policy pauses (default 10); for notify, messages a minute past which they wait',
+  }),
   retry: z.strictObject(retryFields).optional(),
+  batchMs: int(0, 600_000, ' of ms')
+    .optional()
+    .meta({ description: 'notify only: alerts matched within this long of the first are one message (default 2000)' }),
   source: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
   state: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
   requests: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
@@ -124,8 +148,9 @@ export const PolicySchema = named(
       environments: z.array(z.string()).optional(),
       agents: z.array(z.string()).optional(),
     }),
+    target: PolicyTargetSchema.meta({ description: 'revoke or notify' }),
     endpoint: z.strictObject({
-      url: z.string(),
+      url: z.string().meta({ description: 'For a notify policy: env:NAME as given, or <origin>/… and 12 hex digits of the URL’s SHA-256' }),
       secrets: z.array(SecretShown),
       timeoutMs: z.number().int().optional(),
     }),
@@ -133,6 +158,7 @@ export const PolicySchema = named(
     body: BodyFormatSchema,
     dryRun: z.boolean(),
     maxPerMinute: z.number().int(),
+    batchMs: z.number().int().optional(),
     retry: z
       .strictObject({
         maxAttempts: z.number().int().optional(),
@@ -140,9 +166,10 @@ export const PolicySchema = named(
         maxDelayMs: z.number().int().optional(),
       })
       .optional(),
-    source: z
-      .enum(['file', 'api', 'env'])
-      .meta({ description: 'The policies file, the API, or INTENTWATCH_DEMO_WEBHOOK; only api policies change through the API' }),
+    source: z.enum(['file', 'api', 'env']).meta({
+      description:
+        'The policies file, the API, or the environment (INTENTWATCH_DEMO_WEBHOOK, INTENTWATCH_NOTIFY_WEBHOOK); only api policies change through the API',
+    }),
     state: PolicyStateSchema,
     requests: z.partialRecord(RevocationStatusSchema, Count).meta({ description: 'Its revoke requests by status' }),
   }),

@@ -3,6 +3,8 @@ import type { AlertSnapshot } from './alert-reader.js';
 import type { DeliveryLog } from './delivery-log.js';
 import type { DeliveryJob, DeliveryQueue, JobOutcome, Revocation } from './delivery-queue.js';
 import type { EndpointGuard } from './endpoint-guard.js';
+import type { Policy } from './policy.js';
+import type { PolicyStore } from './policy-store.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** What the responder shares with a channel: one queue, one audit trail, one limiter, one endpoint guard. */
@@ -12,6 +14,10 @@ export interface ChannelContext {
   limiter: RateLimiter;
   guard: EndpointGuard;
   alerts: AlertStore;
+  /** The policies in force (file, API, environment), re-read by the responder. */
+  policies: PolicyStore;
+  /** A notify policy's incoming-webhook URL (env reference read, encryption opened); throws when it does not resolve. */
+  resolveUrl(policy: Policy): string;
   /** True where jobs added to `queue` run (the responder was started here, or the queue is BullMQ). */
   runsJobs(): boolean;
 }

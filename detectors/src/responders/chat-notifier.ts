@@ -7,7 +7,8 @@ import type { ChannelContext, ResponderChannel } from './channel.js';
 import type { RevocationStatus } from './delivery-log.js';
 import type { DeliveryJob, JobOutcome, Revocation } from './delivery-queue.js';
 import type { WebhookAlert } from './payload.js';
-import { RESPONDER_DETECTOR_PREFIX } from './policy.js';
+import { ENV_NOTIFY_POLICY_ID, policyMatches, redactUrl } from './policy.js';
+import { nextVersion } from '../version.js';
 import { postWebhook } from './webhook-client.js';
 
 export interface ChatNotifierOptions {
@@ -15,14 +16,22 @@ export interface ChatNotifierOptions {
   config: Pick<Config, 'responders'>;
 }
 
-/** The audit-trail policy id of chat notifications. */
-export const NOTIFY_POLICY_ID = 'notify:chat';
+/** The audit-trail policy id of the notify policy `INTENTWATCH_NOTIFY_WEBHOOK` makes. */
+export const NOTIFY_POLICY_ID = ENV_NOTIFY_POLICY_ID;
 /** Most alerts one message lists; the rest are counted with a link to the queue. */
 const MAX_ALERTS_PER_MESSAGE = 10;
-/** Alerts waiting for the next message; past this a burst is counted, not listed. */
+/** Alerts waiting for the next message of one policy; past this a burst is counted, not listed. */
 const MAX_PENDING = 1000;
-/** Alert ids (with the severity told) remembered so that an alert's updates are not told again. */
+/** Alerts (with the severity told) remembered per process, so that an alert's updates are not claimed again. */
 const MAX_TOLD = 50_000;
+/** Batching window of a notify policy that sets none. */
+const DEFAULT_BATCH_MS = 2000;
+/**
+ * Claims are rows of `responder_state` (ReplacingMergeTree by version): written with
+ * `CLAIM_TOP - version`, so that the earliest claim of an alert is the one every reader (and
+ * every merge) keeps.
+ */
+const CLAIM_TOP = 1n << 62n;
 
 const messagesTotal = counter('intentwatch_chat_notifications_total', 'Chat messages sent about alerts, by outcome', ['outcome']);
 
@@ -32,45 +41,51 @@ interface Pending {
   granted: string;
 }
 
+interface Batch {
+  pending: Pending[];
+  overflow: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /**
- * Tells people about alerts in a chat channel: a Slack-compatible incoming webhook
- * (`INTENTWATCH_NOTIFY_WEBHOOK`; Slack, Mattermost, Rocket.Chat and Teams workflows take the same
- * `{text, blocks}`). Each message says, per alert, the title and severity, the reason, the
+ * Tells people about alerts in a chat channel: every enabled policy of target `notify` posts to
+ * its Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat and Teams workflows take
+ * the same `{text, blocks}`) about the alerts it matches (detector, severity, environment,
+ * agent, as revoke policies match). `INTENTWATCH_NOTIFY_WEBHOOK` is a shorthand for one such
+ * policy (`notify:chat`). Each message says, per alert, the title and severity, the reason, the
  * intent the token was issued for against what it was used for, and a link to the alert page.
  *
- * A burst is one message: alerts that arrive within `INTENTWATCH_NOTIFY_BATCH_MS` of the first
- * are batched (at most 10 listed, the rest counted), and at most
- * `INTENTWATCH_NOTIFY_MAX_PER_MINUTE` messages go out a minute — a message past the limit waits
- * for the window (it is not dropped). An alert is told once per severity it reaches; suppressed,
- * resolved and false-positive alerts are not told. A channel of the responder: messages are
- * requests in its audit trail (policy id `notify:chat`, shown on the first alert they name),
- * delivered through its queue with its retries, `Retry-After` and endpoint guard.
+ * A burst is one message: alerts a policy matches within its `batchMs` of the first are batched
+ * (at most 10 listed, the rest counted), and at most `maxPerMinute` messages a policy go out a
+ * minute — a message past the limit waits for the window (it is not dropped). An alert is told
+ * once per policy and severity it reaches, across every worker: before a message is queued its
+ * alerts are claimed in the store (`responder_state`, one key per policy, alert and severity;
+ * the earliest claim wins), so two workers that saw the same alerts send one message.
+ * Suppressed, resolved and false-positive alerts are not told. A channel of the responder:
+ * messages are requests in its audit trail (under the policy's id, shown on the first alert
+ * they name), delivered through its queue with its retries, `Retry-After` and endpoint guard;
+ * the URL, whose path is a secret, is recorded only as its origin and a fingerprint.
  */
 export class ChatNotifier implements ResponderChannel {
   readonly #log = createLogger('detectors.responders.chat');
   readonly #store: Store;
-  readonly #settings: NonNullable<Config['responders']['notify']>;
   readonly #publicUrl: string;
   readonly #timeoutMs: number;
   readonly #maxAttempts: number;
   readonly #told = new Map<string, number>();
-  #pending: Pending[] = [];
-  #overflow = 0;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #batches = new Map<string, Batch>();
   #ctx: ChannelContext | undefined;
 
-  private constructor(options: ChatNotifierOptions, settings: NonNullable<Config['responders']['notify']>) {
+  constructor(options: ChatNotifierOptions) {
     this.#store = options.store;
-    this.#settings = settings;
     this.#publicUrl = options.config.responders.publicUrl;
     this.#timeoutMs = options.config.responders.timeoutMs;
     this.#maxAttempts = options.config.responders.maxAttempts;
   }
 
-  /** A notifier when `INTENTWATCH_NOTIFY_WEBHOOK` is set; undefined otherwise. */
-  static create(options: ChatNotifierOptions): ChatNotifier | undefined {
-    const settings = options.config.responders.notify;
-    return settings ? new ChatNotifier(options, settings) : undefined;
+  /** The notifier of the responder's notify policies (those of the file, the API and `INTENTWATCH_NOTIFY_WEBHOOK`). */
+  static create(options: ChatNotifierOptions): ChatNotifier {
+    return new ChatNotifier(options);
   }
 
   attach(context: ChannelContext): void {
@@ -78,68 +93,125 @@ export class ChatNotifier implements ResponderChannel {
   }
 
   owns(job: DeliveryJob): boolean {
-    return job.policyId === NOTIFY_POLICY_ID;
+    return this.#ctx?.policies.get(job.policyId)?.target === 'notify';
   }
 
   async onRevocations(): Promise<void> {}
 
   async onAlerts(snapshots: AlertSnapshot[]): Promise<void> {
-    const min = severityRank(this.#settings.minSeverity);
-    const fresh = snapshots
-      .map((s) => s.alert)
-      .filter(
-        (a) =>
-          !a.detector.startsWith(RESPONDER_DETECTOR_PREFIX) &&
-          severityRank(a.severity) >= min &&
-          (this.#told.get(a.id) ?? -1) < severityRank(a.severity),
-      );
-    if (fresh.length === 0) return;
-    for (const a of fresh) {
-      this.#told.delete(a.id);
-      this.#told.set(a.id, severityRank(a.severity));
+    const policies = this.#context()
+      .policies.list()
+      .filter((p) => p.enabled && p.target === 'notify');
+    for (const policy of policies) {
+      const fresh = snapshots
+        .map((s) => s.alert)
+        .filter((a) => policyMatches(policy, a) && (this.#told.get(`${policy.id}\n${a.id}`) ?? -1) < severityRank(a.severity));
+      if (fresh.length === 0) continue;
+      for (const a of fresh) {
+        const key = `${policy.id}\n${a.id}`;
+        this.#told.delete(key);
+        this.#told.set(key, severityRank(a.severity));
+      }
+      while (this.#told.size > MAX_TOLD) this.#told.delete(this.#told.keys().next().value as string);
+      const batch = this.#batches.get(policy.id) ?? { pending: [], overflow: 0, timer: undefined };
+      this.#batches.set(policy.id, batch);
+      const room = Math.max(0, MAX_PENDING - batch.pending.length);
+      const listed = fresh.slice(0, room);
+      batch.overflow += fresh.length - listed.length;
+      const intents = await this.#intents(listed);
+      for (const a of listed) batch.pending.push({ alert: a, ...(intents.get(a.id) ?? { intent: '', granted: '' }) });
+      if (!batch.timer) {
+        batch.timer = setTimeout(
+          () =>
+            void this.flush(policy.id).catch((e: unknown) =>
+              this.#log.error({ err: String(e), policy: policy.id }, 'chat message not queued'),
+            ),
+          policy.batchMs ?? DEFAULT_BATCH_MS,
+        );
+        batch.timer.unref?.();
+      }
     }
-    while (this.#told.size > MAX_TOLD) this.#told.delete(this.#told.keys().next().value as string);
-    const room = Math.max(0, MAX_PENDING - this.#pending.length);
-    const listed = fresh.slice(0, room);
-    this.#overflow += fresh.length - listed.length;
-    const intents = await this.#intents(listed);
-    for (const a of listed) this.#pending.push({ alert: a, ...(intents.get(a.id) ?? { intent: '', granted: '' }) });
-    this.#timer ??= setTimeout(
-      () => void this.flush().catch((e: unknown) => this.#log.error({ err: String(e) }, 'chat message not queued')),
-      this.#settings.batchMs,
-    );
-    this.#timer.unref?.();
   }
 
-  /** Queues the message of the alerts waiting now (the batch timer calls it; tests and shutdown may too). */
-  async flush(now = Date.now()): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#pending;
-    const overflow = this.#overflow;
-    this.#pending = [];
-    this.#overflow = 0;
-    if (batch.length === 0) return;
-    const ctx = this.#context();
-    const first = batch[0]?.alert as WebhookAlert;
-    const id = `chat_${randomBytes(12).toString('hex')}`;
-    const r: Revocation = {
-      webhookId: id,
-      policyId: NOTIFY_POLICY_ID,
-      dedupKey: `chat:${first.id}:${first.severity}`,
-      alertId: first.id,
-      mode: 'token',
-      tokenId: first.tokenId,
-      sessionRoot: first.rootTokenId,
-      tokens: [],
-      chain: [],
-      dryRun: false,
-      requestedBy: 'policy',
-      payload: JSON.stringify(chatMessage(batch, overflow, this.#publicUrl)),
-      createdAt: new Date(now).toISOString(),
-    };
-    await ctx.deliveryLog.save([{ revocation: r, state: { status: 'queued', attempts: 0, lastError: '' } }]);
-    if (ctx.runsJobs()) await ctx.queue.add({ ...r, attempt: 1 });
+  /**
+   * Queues the message of the alerts waiting now, for one policy or all (the batch timer calls
+   * it; tests and shutdown may too). Alerts another worker has claimed are left out.
+   */
+  async flush(policyId?: string, now = Date.now()): Promise<void> {
+    const ids = policyId === undefined ? [...this.#batches.keys()] : [policyId];
+    for (const id of ids) {
+      const b = this.#batches.get(id);
+      if (!b) continue;
+      this.#batches.delete(id);
+      if (b.timer) clearTimeout(b.timer);
+      const policy = this.#context().policies.get(id);
+      if (!policy || b.pending.length === 0) continue;
+      const mine = new Set(
+        await this.#claim(
+          id,
+          b.pending.map((p) => p.alert),
+          now,
+        ),
+      );
+      const batch = b.pending.filter((p) => mine.has(p.alert.id));
+      // The overflow of a burst is counted only by the worker that claimed the burst's first alert.
+      const overflow = mine.has(b.pending[0]?.alert.id ?? '') ? b.overflow : 0;
+      if (batch.length === 0) continue;
+      const ctx = this.#context();
+      const first = batch[0]?.alert as WebhookAlert;
+      const r: Revocation = {
+        webhookId: `chat_${randomBytes(12).toString('hex')}`,
+        policyId: id,
+        dedupKey: `chat:${first.id}:${first.severity}`,
+        alertId: first.id,
+        mode: 'token',
+        tokenId: first.tokenId,
+        sessionRoot: first.rootTokenId,
+        tokens: [],
+        chain: [],
+        dryRun: policy.dryRun,
+        requestedBy: 'policy',
+        payload: JSON.stringify(chatMessage(batch, overflow, this.#publicUrl)),
+        createdAt: new Date(now).toISOString(),
+      };
+      const held = ctx.policies.state(id).state !== 'active';
+      await ctx.deliveryLog.save([
+        { revocation: r, state: { status: held ? 'held' : 'queued', attempts: 0, lastError: ctx.policies.state(id).reason } },
+      ]);
+      if (!held && ctx.runsJobs()) await ctx.queue.add({ ...r, attempt: 1 });
+    }
+  }
+
+  /** The alerts of `alerts` this worker is the first to claim for `policyId` (at their severity). */
+  async #claim(policyId: string, alerts: WebhookAlert[], now: number): Promise<string[]> {
+    const name = (a: WebhookAlert) => `notify:${policyId}:${a.id}:${a.severity}`;
+    const names = alerts.map(name);
+    const taken = new Set(
+      (
+        await this.#store.query<{ name: string }>('SELECT DISTINCT name FROM responder_state WHERE name IN {names:Array(String)}', {
+          names,
+        })
+      ).map((r) => r.name),
+    );
+    const open = alerts.filter((a) => !taken.has(name(a)));
+    if (open.length === 0) return [];
+    const mark = nextVersion();
+    await this.#store.insert(
+      'responder_state',
+      open.map((a) => ({
+        name: name(a),
+        watermark: String(mark),
+        updated_at: new Date(now).toISOString(),
+        version: (CLAIM_TOP - BigInt(mark)).toString(),
+      })),
+    );
+    const winners = await this.#store.query<{ name: string; mark: string }>(
+      `SELECT name, toString(argMax(watermark, version)) AS mark FROM responder_state
+       WHERE name IN {names:Array(String)} GROUP BY name`,
+      { names: open.map(name) },
+    );
+    const won = new Set(winners.filter((w) => w.mark === String(mark)).map((w) => w.name));
+    return open.filter((a) => won.has(name(a))).map((a) => a.id);
   }
 
   async deliver(job: DeliveryJob): Promise<JobOutcome> {
@@ -149,15 +221,12 @@ export class ChatNotifier implements ResponderChannel {
       await ctx.deliveryLog.save([{ revocation: strip(job), state: { status, attempts, lastError } }]);
       return undefined;
     };
-    // The message waits for the window rather than being dropped: a burst is never lost, only slowed.
-    if (!(await ctx.limiter.acquire(NOTIFY_POLICY_ID, job.webhookId, this.#settings.maxPerMinute, 60_000))) {
-      const waiting = `waiting for the rate limit (${this.#settings.maxPerMinute} messages a minute)`;
-      await ctx.deliveryLog.save([{ revocation: strip(job), state: { status: 'queued', attempts: job.attempt - 1, lastError: waiting } }]);
-      return { retryInMs: Math.ceil(60_000 / this.#settings.maxPerMinute) };
-    }
-    const endpoint = describe(this.#settings.url);
+    const policy = ctx.policies.get(job.policyId);
+    if (!policy) return finish('discarded', `policy ${job.policyId} no longer exists`, job.attempt - 1);
+    if (!policy.enabled) return finish('disabled', `policy ${policy.id} is disabled`, job.attempt - 1);
+    const endpoint = redactUrl(policy.endpoint.url);
     const record = (
-      status: 'delivered' | 'failed' | 'dead' | 'refused',
+      status: 'delivered' | 'failed' | 'dead' | 'refused' | 'dry_run',
       httpStatus: number,
       latencyMs: number,
       error: string,
@@ -167,7 +236,7 @@ export class ChatNotifier implements ResponderChannel {
         webhookId: job.webhookId,
         alertId: job.alertId,
         policyId: job.policyId,
-        dryRun: false,
+        dryRun: job.dryRun,
         endpoint,
         attempt: job.attempt,
         status,
@@ -176,33 +245,49 @@ export class ChatNotifier implements ResponderChannel {
         error,
         nextAttemptAt: next === null ? null : new Date(next).toISOString(),
       });
+    // The message waits for the window rather than being dropped: a burst is never lost, only slowed.
+    if (!(await ctx.limiter.acquire(`notify:${policy.id}`, job.webhookId, policy.maxPerMinute, 60_000))) {
+      const waiting = `waiting for the rate limit (${policy.maxPerMinute} messages a minute)`;
+      await ctx.deliveryLog.save([{ revocation: strip(job), state: { status: 'queued', attempts: job.attempt - 1, lastError: waiting } }]);
+      return { retryInMs: Math.ceil(60_000 / policy.maxPerMinute) };
+    }
+    if (job.dryRun) {
+      await record('dry_run', 0, 0, '', null);
+      return finish('dry_run', '');
+    }
     let url: URL;
+    let raw = '';
     try {
-      url = ctx.guard.checkUrl(this.#settings.url);
+      raw = ctx.resolveUrl(policy);
+      url = ctx.guard.checkUrl(raw);
     } catch (e) {
-      await record('refused', 0, 0, (e as Error).message, null);
-      return finish('refused', (e as Error).message);
+      // Never the URL itself in the audit trail: its path is the channel's secret.
+      const error = raw ? (e as Error).message.split(raw).join(endpoint) : (e as Error).message;
+      await record('refused', 0, 0, error, null);
+      return finish('refused', error);
     }
     const result = await postWebhook(url, { 'content-type': 'application/json' }, job.payload, {
-      timeoutMs: this.#timeoutMs,
+      timeoutMs: policy.endpoint.timeoutMs ?? this.#timeoutMs,
       guard: ctx.guard,
     });
+    const error = result.error.split(raw).join(endpoint);
     if (result.refused) {
-      await record('refused', 0, result.latencyMs, result.error, null);
-      return finish('refused', result.error);
+      await record('refused', 0, result.latencyMs, error, null);
+      return finish('refused', error);
     }
     if (result.status >= 200 && result.status < 300) {
       await record('delivered', result.status, result.latencyMs, '', null);
       return finish('delivered', '');
     }
-    if (job.attempt >= this.#maxAttempts) {
-      await record('dead', result.status, result.latencyMs, result.error, null);
-      await ctx.deliveryLog.deadLetter(job, job.attempt, result.status, result.error);
-      return finish('dead', result.error);
+    const retry = { maxAttempts: this.#maxAttempts, baseDelayMs: 500, maxDelayMs: 300_000, ...policy.retry };
+    if (job.attempt >= retry.maxAttempts) {
+      await record('dead', result.status, result.latencyMs, error, null);
+      await ctx.deliveryLog.deadLetter(job, job.attempt, result.status, error);
+      return finish('dead', error);
     }
-    const delay = nextDelay(job.attempt, { baseDelayMs: 500, maxDelayMs: 300_000 }, parseRetryAfter(result.retryAfter));
-    await record('failed', result.status, result.latencyMs, result.error, Date.now() + delay);
-    await ctx.deliveryLog.save([{ revocation: strip(job), state: { status: 'retrying', attempts: job.attempt, lastError: result.error } }]);
+    const delay = nextDelay(job.attempt, retry, parseRetryAfter(result.retryAfter));
+    await record('failed', result.status, result.latencyMs, error, Date.now() + delay);
+    await ctx.deliveryLog.save([{ revocation: strip(job), state: { status: 'retrying', attempts: job.attempt, lastError: error } }]);
     return { retryInMs: delay };
   }
 
@@ -285,15 +370,6 @@ export function chatMessage(batch: readonly Pending[], overflow: number, publicU
     '\n',
   );
   return { text, blocks };
-}
-
-/** Origin only: a chat webhook's path is its secret. */
-function describe(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '(invalid URL)';
-  }
 }
 
 function strip(j: Revocation & { attempt?: number }): Revocation {

@@ -31,8 +31,12 @@ export {
 } from './payload.js';
 export {
   BODY_FORMATS,
+  ENV_NOTIFY_POLICY_ID,
+  POLICY_TARGETS,
   REVOKE_MODES,
   demoPolicy,
+  envNotifyPolicy,
+  redactUrl,
   parsePolicy,
   policyMatches,
   publicPolicy,
@@ -40,6 +44,7 @@ export {
   type Policy,
   type PolicyMatch,
   type PolicySource,
+  type PolicyTarget,
   type RetrySettings,
   type RevokeMode,
 } from './policy.js';

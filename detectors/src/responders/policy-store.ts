@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, HttpError, type Store, createLogger, quoteIdentifier, shownAuditName } from '@intentwatch/core';
 import { nextVersion } from '../version.js';
-import { type Policy, demoPolicy, isPlainSecret, parsePolicy, restoreSecrets, sealSecrets } from './policy.js';
+import { type Policy, demoPolicy, envNotifyPolicy, isPlainSecret, parsePolicy, restoreSecrets, sealSecrets } from './policy.js';
 import type { SecretBox } from './secret-box.js';
 
 /** active: delivering. paused: the circuit breaker tripped; held until an admin resumes. disabled: the endpoint answered 410 Gone. */
@@ -55,6 +55,8 @@ export class PolicyStore {
     options: {
       policiesFile?: string | undefined;
       demoWebhook?: { url: string; secret: string } | undefined;
+      /** `INTENTWATCH_NOTIFY_WEBHOOK` and its settings: a notify policy (id `notify:chat`). */
+      notify?: Parameters<typeof envNotifyPolicy>[0] | undefined;
       policies?: Policy[];
       /** Encrypts the secrets of API policies (`INTENTWATCH_SECRETS_KEY`). */
       secrets?: SecretBox | undefined;
@@ -66,6 +68,10 @@ export class PolicyStore {
     }
     for (const p of options.policies ?? []) ps.#fixed.set(p.id, p);
     if (options.demoWebhook) ps.#fixed.set('demo', demoPolicy(options.demoWebhook.url, options.demoWebhook.secret));
+    if (options.notify) {
+      const p = envNotifyPolicy(options.notify);
+      ps.#fixed.set(p.id, p);
+    }
     await ps.#sealPlainRows();
     await ps.refresh();
     return ps;
@@ -120,7 +126,7 @@ export class PolicyStore {
       throw new HttpError(
         409,
         'read_only_policy',
-        `policy ${parsed.id} comes from ${this.#fixed.get(parsed.id)?.source === 'env' ? 'INTENTWATCH_DEMO_WEBHOOK' : 'the policies file'} and cannot be changed through the API`,
+        `policy ${parsed.id} comes from ${this.#fixed.get(parsed.id)?.source === 'env' ? 'the environment (INTENTWATCH_DEMO_WEBHOOK or INTENTWATCH_NOTIFY_WEBHOOK)' : 'the policies file'} and cannot be changed through the API`,
       );
     }
     const policy = sealSecrets(restoreSecrets(parsed, this.#stored.get(parsed.id)), this.#box);

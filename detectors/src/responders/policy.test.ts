@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, policyMatches, publicPolicy, resolveSecrets, restoreSecrets } from './policy.js';
+import { parsePolicy, policyMatches, publicPolicy, resolveSecrets, resolveUrl, restoreSecrets, sealSecrets } from './policy.js';
+import { SecretBox } from './secret-box.js';
 import { readPolicyFile } from './policy-store.js';
 
 const SECRET = `whsec_${Buffer.from('a-secret-of-thirty-two-bytes!!!!').toString('base64')}`;
@@ -83,5 +84,45 @@ describe('readPolicyFile', () => {
     const twice = join(dir, 'twice.json');
     writeFileSync(twice, JSON.stringify([base, base]));
     expect(() => readPolicyFile(twice)).toThrow(/appears twice/);
+  });
+});
+
+describe('notify policies', () => {
+  const HOOK = 'https://hooks.slack.example/services/T1/B1/HookSecretPath';
+  const notify = { id: 'oncall', target: 'notify', endpoint: { url: HOOK }, match: { minSeverity: 'high' } };
+
+  it('need no signing secret, take a batching window, and match alerts as revoke policies do', () => {
+    const p = parsePolicy(notify, 'file');
+    expect(p).toMatchObject({ target: 'notify', endpoint: { secrets: [] } });
+    expect(parsePolicy({ ...notify, batchMs: 3000 }, 'file').batchMs).toBe(3000);
+    expect(policyMatches(p, alert)).toBe(true);
+    expect(policyMatches(p, { ...alert, severity: 'medium' })).toBe(false);
+    expect(parsePolicy(base, 'file').target).toBe('revoke');
+  });
+
+  it('refuse signing secrets, a batching window on a revoke policy, and never echo a malformed URL', () => {
+    expect(() => parsePolicy({ ...notify, endpoint: { url: HOOK, secrets: [SECRET] } }, 'api')).toThrow(/none for a notify policy/);
+    expect(() => parsePolicy({ ...base, batchMs: 100 }, 'api')).toThrow(/batchMs/);
+    let message = '';
+    try {
+      parsePolicy({ ...notify, endpoint: { url: 'ftp://hooks/HookSecretPath' } }, 'api');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/endpoint.url/);
+    expect(message).not.toContain('HookSecretPath');
+  });
+
+  it('store their URL encrypted, show its origin and fingerprint, and keep it when sent back as shown', () => {
+    const box = new SecretBox(Buffer.alloc(32, 7));
+    const stored = sealSecrets(parsePolicy(notify, 'api'), box);
+    expect(JSON.stringify(stored)).not.toContain('HookSecretPath');
+    const shown = publicPolicy(stored);
+    expect(shown.endpoint.url).toMatch(/^https:\/\/hooks\.slack\.example\/…[0-9a-f]{12}$/);
+    const back = restoreSecrets(parsePolicy({ ...notify, endpoint: shown.endpoint }, 'api'), stored);
+    expect(resolveUrl(sealSecrets(back, box), {}, box)).toBe(HOOK);
+    expect(() => sealSecrets(parsePolicy(notify, 'api'), undefined)).toThrow(/INTENTWATCH_SECRETS_KEY/);
+    expect(resolveUrl(parsePolicy({ ...notify, endpoint: { url: 'env:HOOK' } }, 'file'), { HOOK }, undefined)).toBe(HOOK);
+    expect(() => resolveUrl(parsePolicy({ ...notify, endpoint: { url: 'env:HOOK' } }, 'file'), {}, undefined)).toThrow(/env:HOOK/);
   });
 });

@@ -15,6 +15,15 @@ export type RevokeMode = (typeof REVOKE_MODES)[number];
 export const BODY_FORMATS = ['standard', 'caep'] as const;
 export type BodyFormat = (typeof BODY_FORMATS)[number];
 
+/**
+ * What a policy does with the alerts it matches. `revoke`: a signed revoke request to its
+ * endpoint. `notify`: a human-readable chat message to a Slack-compatible incoming webhook
+ * (`endpoint.url`, whose path is a secret; no signing secrets), batched over `batchMs` and at
+ * most `maxPerMinute` messages a minute (past it messages wait; nothing is dropped or paused).
+ */
+export const POLICY_TARGETS = ['revoke', 'notify'] as const;
+export type PolicyTarget = (typeof POLICY_TARGETS)[number];
+
 /** Which alerts a policy acts on. An absent or empty list matches anything. */
 export interface PolicyMatch {
   detectors?: string[];
@@ -46,7 +55,13 @@ export interface Policy {
   /** A disabled policy matches nothing and refuses manual revokes (default true). */
   enabled: boolean;
   match: PolicyMatch;
+  /** `revoke` (default) or `notify`. */
+  target: PolicyTarget;
   endpoint: {
+    /**
+     * The receiver. For a `notify` policy the incoming-webhook URL is a secret: `env:NAME`, or a
+     * literal URL stored encrypted like signing secrets and shown only as its origin and a fingerprint.
+     */
     url: string;
     /**
      * One secret, or two during rotation (both signatures are sent): `whsec_…` literals or
@@ -64,6 +79,8 @@ export interface Policy {
   /** Circuit breaker: past this many revocations in a minute the policy pauses (default 10). */
   maxPerMinute: number;
   retry?: Partial<RetrySettings>;
+  /** `notify` only: alerts arriving within this many ms of the first are one message (default 2000). */
+  batchMs?: number;
   /** Where the policy comes from: the policies file, the API, or `INTENTWATCH_DEMO_WEBHOOK`. */
   source: PolicySource;
 }
@@ -76,7 +93,23 @@ export const RESPONDER_DETECTOR_PREFIX = 'responder_';
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const LITERAL_SECRET = /^whsec_[A-Za-z0-9+/=]{24,}$/;
 const ENV_SECRET = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
-const KEYS = ['id', 'description', 'enabled', 'match', 'endpoint', 'revoke', 'body', 'dryRun', 'maxPerMinute', 'retry'];
+const ENV_URL = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
+const KEYS = [
+  'id',
+  'description',
+  'enabled',
+  'match',
+  'target',
+  'endpoint',
+  'revoke',
+  'body',
+  'dryRun',
+  'maxPerMinute',
+  'retry',
+  'batchMs',
+];
+/** A notify URL as the API shows it: origin, then a fingerprint of the whole URL. */
+const REDACTED_URL = /^https?:\/\/[^/\s]+\/…[0-9a-f]{12}$/;
 
 /** Fields of a policy as the API shows it, accepted (and ignored) so that a policy read can be sent back. */
 const SHOWN_ONLY = ['source', 'state', 'requests'];
@@ -95,10 +128,20 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
   if (typeof id !== 'string' || !ID.test(id)) bad('id', 'letters, digits, - and _ (up to 64, starting with a letter or digit)', id);
   const match = object(o.match ?? {}, 'match');
   const endpoint = object(o.endpoint, 'endpoint');
+  const target =
+    optional<PolicyTarget>(o.target, 'target', POLICY_TARGETS.join(', '), (v) => POLICY_TARGETS.includes(v as PolicyTarget)) ?? 'revoke';
   const url = endpoint.url;
-  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) bad('endpoint.url', 'an http(s) URL', url);
-  const secrets = endpoint.secrets;
-  if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) {
+  if (target === 'notify') {
+    const sealed = options.stored === true && typeof url === 'string' && isSealed(sealedPart(url));
+    if (typeof url !== 'string' || !(sealed || ENV_URL.test(url) || REDACTED_URL.test(url) || /^https?:\/\/[^\s]+$/i.test(url))) {
+      // The URL is a secret: never quoted back.
+      bad('endpoint.url', 'an http(s) incoming-webhook URL or env:VARIABLE', typeof url === 'string' ? redactUrl(url) : url);
+    }
+  } else if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) bad('endpoint.url', 'an http(s) URL', url);
+  const secrets = target === 'notify' && endpoint.secrets === undefined ? [] : endpoint.secrets;
+  if (target === 'notify') {
+    if (!Array.isArray(secrets) || secrets.length > 0) bad('endpoint.secrets', 'none for a notify policy (its URL is the secret)', '…');
+  } else if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) {
     bad('endpoint.secrets', 'one or two secrets (two while rotating)', secrets);
   }
   for (const s of secrets as unknown[]) {
@@ -112,6 +155,7 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
     description: optional<string>(o.description, 'description', 'a string', (v) => typeof v === 'string') ?? '',
     enabled: optional<boolean>(o.enabled, 'enabled', 'true or false', (v) => typeof v === 'boolean') ?? true,
     match: {},
+    target,
     endpoint: { url: url as string, secrets: secrets as string[] },
     revoke: optional<RevokeMode>(o.revoke, 'revoke', REVOKE_MODES.join(', '), (v) => REVOKE_MODES.includes(v as RevokeMode)) ?? 'session',
     body: optional<BodyFormat>(o.body, 'body', BODY_FORMATS.join(', '), (v) => BODY_FORMATS.includes(v as BodyFormat)) ?? 'standard',
@@ -123,6 +167,11 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
     intIn(v, 100, 60_000),
   );
   if (timeoutMs !== undefined) policy.endpoint.timeoutMs = timeoutMs;
+  const batchMs = optional<number>(o.batchMs, 'batchMs', 'a whole number of ms from 0 to 600000', (v) => intIn(v, 0, 600_000));
+  if (batchMs !== undefined) {
+    if (target !== 'notify') bad('batchMs', 'nothing (batchMs is for notify policies)', batchMs);
+    policy.batchMs = batchMs;
+  }
   const list = (name: keyof PolicyMatch, check: (v: string) => boolean, expected: string): string[] | undefined => {
     const v = match[name];
     if (v === undefined) return undefined;
@@ -247,14 +296,85 @@ export function sealSecrets(policy: Policy, box: SecretBox | undefined): Policy 
     }
     return box.seal(s, policy.id);
   });
-  return { ...policy, endpoint: { ...policy.endpoint, secrets } };
+  let url = policy.endpoint.url;
+  if (policy.target === 'notify' && /^https?:\/\//i.test(url) && !REDACTED_URL.test(url) && !isSealed(sealedPart(url))) {
+    if (!box) {
+      throw new HttpError(
+        400,
+        'invalid_policy',
+        'endpoint.url: an incoming-webhook URL given through the API is stored only encrypted (its path is a secret), and INTENTWATCH_SECRETS_KEY is not set: give the URL as env:NAME (a variable of the processes that deliver), or set INTENTWATCH_SECRETS_KEY where the API and the responders run',
+      );
+    }
+    url = `${new URL(url).origin}|${box.seal(url, policy.id)}`;
+  }
+  return { ...policy, endpoint: { ...policy.endpoint, url, secrets } };
 }
 
 const REDACTED = /^whsec_…[0-9a-f]{12}$/;
 
 /** The policy without its secret values, as the API returns it. */
 export function publicPolicy(policy: Policy): Policy {
-  return { ...policy, endpoint: { ...policy.endpoint, secrets: policy.endpoint.secrets.map(redactSecret) } };
+  const url = policy.target === 'notify' ? redactUrl(policy.endpoint.url) : policy.endpoint.url;
+  return { ...policy, endpoint: { ...policy.endpoint, url, secrets: policy.endpoint.secrets.map(redactSecret) } };
+}
+
+/**
+ * A notify URL as the API, logs and the audit trail show it: `env:` references as they are,
+ * a URL (plain or encrypted) as its origin and 12 hex digits of its SHA-256.
+ */
+export function redactUrl(url: string): string {
+  if (ENV_URL.test(url) || REDACTED_URL.test(url)) return url;
+  const sealed = sealedPart(url);
+  if (isSealed(sealed)) return `${sealedOrigin(url)}/…${sealedFingerprint(sealed) ?? ''}`;
+  const fingerprint = secretFingerprint(url);
+  let origin = 'https://invalid';
+  try {
+    origin = new URL(url).origin;
+  } catch {}
+  return `${origin}/…${fingerprint}`;
+}
+
+function sealedPart(stored: string): string {
+  const i = stored.indexOf('|');
+  return i > 0 ? stored.slice(i + 1) : stored;
+}
+
+/** Sealed notify URLs carry their origin in front (`origin|enc:v1:…`) so that a redacted view needs no key. */
+function sealedOrigin(stored: string): string {
+  const i = stored.indexOf('|');
+  return i > 0 ? stored.slice(0, i) : 'https://encrypted';
+}
+
+/**
+ * The incoming-webhook URL of a notify policy: `env:` references read from `env`, encrypted
+ * ones decrypted with `box`. Throws HttpError 400 naming the reference (never the URL).
+ */
+export function resolveUrl(policy: Policy, env: NodeJS.ProcessEnv, box?: SecretBox): string {
+  const u = policy.endpoint.url;
+  if (policy.target !== 'notify') return u;
+  if (ENV_URL.test(u)) {
+    const v = env[u.slice(4)]?.trim();
+    if (!v || !/^https?:\/\//i.test(v)) {
+      throw new HttpError(400, 'invalid_policy', `endpoint.url: ${u} names a variable that does not hold an http(s) URL`);
+    }
+    return v;
+  }
+  const sealed = sealedPart(u);
+  if (isSealed(sealed)) {
+    if (!box) {
+      throw new HttpError(
+        400,
+        'invalid_policy',
+        `endpoint.url: ${redactUrl(u)} is stored encrypted, and INTENTWATCH_SECRETS_KEY is not set in this process`,
+      );
+    }
+    try {
+      return box.open(sealed, policy.id);
+    } catch (e) {
+      throw new HttpError(400, 'invalid_policy', `endpoint.url: ${(e as Error).message}`);
+    }
+  }
+  return u;
 }
 
 /**
@@ -268,7 +388,14 @@ export function restoreSecrets(policy: Policy, previous: Policy | undefined): Po
     if (!original) bad('endpoint.secrets', 'a secret (a redacted one only stands for a secret the policy already has)', s);
     return original as string;
   });
-  return { ...policy, endpoint: { ...policy.endpoint, secrets } };
+  let url = policy.endpoint.url;
+  if (policy.target === 'notify' && REDACTED_URL.test(url)) {
+    if (previous?.target !== 'notify' || redactUrl(previous.endpoint.url) !== url) {
+      bad('endpoint.url', 'a URL (a redacted one only stands for the URL the policy already has)', url);
+    }
+    url = previous.endpoint.url;
+  }
+  return { ...policy, endpoint: { ...policy.endpoint, url, secrets } };
 }
 
 /** The policy `INTENTWATCH_DEMO_WEBHOOK` turns on: revoke the session of every high or critical alert. */
@@ -278,11 +405,36 @@ export function demoPolicy(url: string, secret: string): Policy {
     description: 'INTENTWATCH_DEMO_WEBHOOK: revoke the session of every high or critical alert',
     enabled: true,
     match: { minSeverity: 'high' },
+    target: 'revoke',
     endpoint: { url, secrets: [secret] },
     revoke: 'session',
     body: 'standard',
     dryRun: false,
     maxPerMinute: 60,
+    source: 'env',
+  };
+}
+
+/** The id of the notify policy `INTENTWATCH_NOTIFY_WEBHOOK` makes (the audit trail's id of chat messages before policies had targets). */
+export const ENV_NOTIFY_POLICY_ID = 'notify:chat';
+
+/**
+ * The notify policy `INTENTWATCH_NOTIFY_WEBHOOK` stands for: every alert of `minSeverity` or
+ * above, told in a chat channel (a shorthand for a policy of target `notify`).
+ */
+export function envNotifyPolicy(settings: { url: string; minSeverity: Severity; maxPerMinute: number; batchMs: number }): Policy {
+  return {
+    id: ENV_NOTIFY_POLICY_ID,
+    description: `INTENTWATCH_NOTIFY_WEBHOOK: tell the chat channel of every ${settings.minSeverity} or higher alert`,
+    enabled: true,
+    match: { minSeverity: settings.minSeverity },
+    target: 'notify',
+    endpoint: { url: settings.url, secrets: [] },
+    revoke: 'token',
+    body: 'standard',
+    dryRun: false,
+    maxPerMinute: settings.maxPerMinute,
+    batchMs: settings.batchMs,
     source: 'env',
   };
 }

@@ -18,7 +18,17 @@ import {
 import { type DeliveryJob, type DeliveryQueue, InProcessQueue, type JobOutcome, type Revocation } from './delivery-queue.js';
 import { EndpointGuard, EndpointRefusedError } from './endpoint-guard.js';
 import { buildBody } from './payload.js';
-import { type Policy, REVOKE_MODES, type RetrySettings, type RevokeMode, policyMatches, publicPolicy, resolveSecrets } from './policy.js';
+import {
+  type Policy,
+  REVOKE_MODES,
+  type RetrySettings,
+  type RevokeMode,
+  policyMatches,
+  publicPolicy,
+  redactUrl,
+  resolveSecrets,
+  resolveUrl,
+} from './policy.js';
 import { type PolicyState, PolicyStore } from './policy-store.js';
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './rate-limiter.js';
 import { type RevokeTarget, RevokeTargets } from './revoke-targets.js';
@@ -191,6 +201,8 @@ export class Responder {
       limiter: this.#limiter,
       guard,
       alerts: this.#alerts,
+      policies,
+      resolveUrl: (p: Policy) => resolveUrl(p, this.#env, box),
       runsJobs: () => this.#started || !(this.#queue instanceof InProcessQueue),
     };
     for (const c of this.#channels) c.attach(context);
@@ -208,15 +220,24 @@ export class Responder {
     const policies = await PolicyStore.open(options.store, {
       policiesFile: options.config.responders.policiesFile,
       demoWebhook: options.config.responders.demoWebhook,
+      notify: options.config.responders.notify,
       secrets: box,
       ...(options.policies ? { policies: options.policies } : {}),
     });
     for (const p of policies.list()) {
       if (p.source === 'api') continue;
+      let url: string;
       try {
-        guard.checkUrl(p.endpoint.url);
+        url = resolveUrl(p, options.env ?? process.env, box);
       } catch (e) {
-        throw new EndpointRefusedError(`policy ${p.id}: ${(e as Error).message}`);
+        throw new ConfigError(`policy ${p.id}: ${(e as Error).message}`);
+      }
+      try {
+        guard.checkUrl(url);
+      } catch (e) {
+        // A notify URL's path is a secret: the refusal names its origin only.
+        const shown = p.target === 'notify' ? `${(e as Error).message.split(url).join(redactUrl(url))}` : (e as Error).message;
+        throw new EndpointRefusedError(`policy ${p.id}: ${shown}`);
       }
       try {
         resolveSecrets(p, options.env ?? process.env);
@@ -316,6 +337,9 @@ export class Responder {
     const policy = this.policies.get(policyId);
     if (!policy) throw new HttpError(404, 'not_found', `no policy with id ${policyId}`);
     if (!policy.enabled) throw new HttpError(409, 'policy_disabled', `policy ${policyId} is disabled`);
+    if (policy.target === 'notify') {
+      throw new HttpError(409, 'not_a_revoke_policy', `policy ${policyId} notifies a chat channel and revokes nothing`);
+    }
     if (mode !== undefined && !REVOKE_MODES.includes(mode as RevokeMode)) {
       throw new HttpError(400, 'invalid_parameter', `mode must be one of ${REVOKE_MODES.join(', ')} (got "${mode}")`);
     }
@@ -355,11 +379,15 @@ export class Responder {
   /** Creates or replaces an API policy after checking its endpoint (DNS included). */
   async putPolicy(input: unknown, actor: string): Promise<PolicyView> {
     const url = (input as { endpoint?: { url?: unknown } } | null)?.endpoint?.url;
-    if (typeof url === 'string') {
+    const notify = (input as { target?: unknown } | null)?.target === 'notify';
+    // env:NAME and redacted notify URLs are checked where they resolve: at start and at every connection.
+    if (typeof url === 'string' && /^https?:\/\//i.test(url) && !(notify && url.includes('/…'))) {
       try {
         await this.guard.check(url);
       } catch (e) {
-        if (e instanceof EndpointRefusedError) throw new HttpError(400, 'endpoint_refused', e.message);
+        if (e instanceof EndpointRefusedError) {
+          throw new HttpError(400, 'endpoint_refused', notify ? e.message.split(url).join(redactUrl(url)) : e.message);
+        }
         throw e;
       }
     }
@@ -450,7 +478,8 @@ export class Responder {
   }
 
   async #trigger(snapshots: AlertSnapshot[], now: number): Promise<number> {
-    const policies = this.policies.list().filter((p) => p.enabled);
+    // Notify policies are the chat notifier's (a channel); these are the revoke ones.
+    const policies = this.policies.list().filter((p) => p.enabled && p.target !== 'notify');
     if (policies.length === 0) return 0;
     let candidates: { policy: Policy; snapshot: AlertSnapshot }[] = [];
     for (const snapshot of snapshots) {
