@@ -27,7 +27,7 @@ export interface JsonEventsResult {
 }
 
 /**
- * Token or task lifecycle events posted as JSON (CONVENTIONS.md §1.4): each item an object whose
+ * Token or task lifecycle events posted as JSON (docs/conventions.md §1.4): each item an object whose
  * keys are the attribute names, plus `time` (RFC 3339 or epoch seconds; the time of receipt when
  * absent). Items that cannot be stored are counted and the first few reported by index; the
  * others are stored. Items, attributes and nested values are counted against `limits` as they are

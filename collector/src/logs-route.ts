@@ -20,7 +20,7 @@ export const LOG_SUMMARY_HEADER = 'intentwatch-log-summary';
 
 /**
  * `POST /v1/logs`: OTLP/HTTP logs whose records are identity systems' audit records
- * (CONVENTIONS.md §1.5). Answers as `/v1/traces` does: 200 with `partialSuccess`
+ * (docs/conventions.md §1.5). Answers as `/v1/traces` does: 200 with `partialSuccess`
  * (`rejectedLogRecords`, the first messages) once every stored row is committed.
  */
 export function logsHandler(options: NormalizeOptions, store: (rows: RowBatch) => Promise<void>) {

@@ -27,7 +27,7 @@ const request = (resource: Attributes, ...spans: DecodedSpan[]): DecodedResource
 ];
 
 describe('normalizeSpans: token use', () => {
-  it('fills the CONVENTIONS §1.1 fields, span attributes winning over resource ones', () => {
+  it('fills the docs/conventions.md §1.1 fields, span attributes winning over resource ones', () => {
     const result = normalizeSpans(
       request(
         {

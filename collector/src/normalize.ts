@@ -53,7 +53,7 @@ const MAX_NANOS = 9_223_372_036_854_775_807n;
 
 /**
  * Turns decoded OTLP spans into rows of `spans`, `token_events` and `task_events`, as
- * CONVENTIONS.md §1 defines them. Span attributes win over resource attributes. A span that
+ * docs/conventions.md §1 defines them. Span attributes win over resource attributes. A span that
  * cannot be stored faithfully is rejected with a reason; the others are unaffected.
  */
 export function normalizeSpans(

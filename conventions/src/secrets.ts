@@ -4,7 +4,7 @@ export type RedactableValue = string | number | boolean | null | RedactableValue
 
 /**
  * Secret detection and fingerprinting. A token's identity in intentwatch is its fingerprint
- * (CONVENTIONS.md §1.1): the JWT `jti` when the token is a JWT that has one, else `sha256:` and
+ * (docs/conventions.md §1.1): the JWT `jti` when the token is a JWT that has one, else `sha256:` and
  * the hex SHA-256 of the token's bytes. The agent SDK and the collector both compute it with
  * this module, so a secret that slips through an agent's instrumentation and is
  * replaced by the collector still names the same token.

@@ -17,7 +17,7 @@ function problem(env: NodeJS.ProcessEnv): string {
 }
 
 describe('loadConfig', () => {
-  it('has the defaults of CONVENTIONS §3', () => {
+  it('has the defaults of docs/conventions.md §3', () => {
     const c = load({});
     expect(c.host).toBe('127.0.0.1');
     expect(c.otlpPort).toBe(4318);

@@ -54,7 +54,7 @@ export interface DemoFleet {
  * the SDK: a token broker issuing, refreshing, exchanging and revoking tokens; an orchestrator
  * starting and completing tasks; agents doing ordinary work within their grants (with a
  * back-dated history for the crawler, so that its usage baseline exists from the start); and, a few seconds after
- * start and then on a schedule, one episode of misuse for each detector of CONVENTIONS.md §2.
+ * start and then on a schedule, one episode of misuse for each detector of docs/conventions.md §2.
  */
 export function startDemoFleet(options: DemoOptions): DemoFleet {
   if (!options.endpoint) throw new TypeError('the demo fleet needs the collector endpoint');

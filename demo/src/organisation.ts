@@ -1,7 +1,7 @@
 /**
  * The simulated organisation: who works there, what each agent is for and what its tokens may
  * do. Benign agents stay inside their grants; the misuse cast (see `misuse/`) steps outside
- * them, one CONVENTIONS.md §2 detector each.
+ * them, one docs/conventions.md §2 detector each.
  */
 
 /** One kind of call an agent makes with its token. `{n}` in a resource becomes a number. */

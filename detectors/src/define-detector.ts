@@ -38,10 +38,10 @@ export interface DetectContext {
 export type Row = Record<string, any>;
 
 interface DetectorMeta {
-  /** Stable id (CONVENTIONS.md §2). */
+  /** Stable id (docs/conventions.md §2). */
   id: string;
   title: string;
-  /** Default severity (CONVENTIONS.md §2); a finding may carry a higher one, as the table says. */
+  /** Default severity (docs/conventions.md §2); a finding may carry a higher one, as the table says. */
   severity: Severity;
   description: string;
   /** Framework identifiers, each with its scheme prefix: `OWASP-ASI03`, `OWASP-NHI9`, `MITRE-ATLAS-AML.T0091.000`, `MITRE-ATTACK-T1550.001`. */

@@ -1,4 +1,4 @@
-/** Attribute names of CONVENTIONS.md §1, as the SDK writes them. */
+/** Attribute names of docs/conventions.md §1, as the SDK writes them. */
 export const ATTR = {
   tokenId: 'token.id',
   taskId: 'task.id',
@@ -31,7 +31,7 @@ export function toMillis(t: TimeInput): number {
   return t instanceof Date ? t.getTime() : t;
 }
 
-/** RFC 3339 text of a time, as CONVENTIONS.md §1 timestamps are written. */
+/** RFC 3339 text of a time, as docs/conventions.md §1 timestamps are written. */
 export function rfc3339(t: TimeInput): string {
   return new Date(toMillis(t)).toISOString();
 }

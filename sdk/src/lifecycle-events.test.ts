@@ -31,7 +31,7 @@ interface TokenEventRow {
 }
 
 describe('TokenEvents and TaskEvents', () => {
-  it('store every lifecycle attribute of CONVENTIONS §1.2 and §1.3 through the collector', async () => {
+  it('store every lifecycle attribute of docs/conventions.md §1.2 and §1.3 through the collector', async () => {
     const broker = createAgentTracerProvider({ serviceName: 'token-broker', environment: 'prod', endpoint: monitor.endpoint });
     const orchestrator = createAgentTracerProvider({ serviceName: 'orchestrator', endpoint: monitor.endpoint });
     const tokens = new TokenEvents(broker.getTracer('broker'));

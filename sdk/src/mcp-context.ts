@@ -3,7 +3,7 @@ import { ATTR } from './attributes.js';
 
 /**
  * What travels with an MCP request and what the server reads from it: the `_meta` keys of the
- * task, the attributes of CONVENTIONS.md §1.6, and the claims a bearer token asserts. Shared by
+ * task, the attributes of docs/conventions.md §1.6, and the claims a bearer token asserts. Shared by
  * the client hook and the server integration so that both sides name things the same way.
  */
 

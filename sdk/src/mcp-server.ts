@@ -52,7 +52,7 @@ const carrierGetter = {
 };
 
 /**
- * Makes every request an MCP server receives on `transport` a token use of CONVENTIONS.md §1.6:
+ * Makes every request an MCP server receives on `transport` a token use of docs/conventions.md §1.6:
  * a SERVER span `{method} {tool|prompt|uri}` with the fingerprint of the presented bearer token
  * (`token.id`; the token itself is never recorded), the task the client names (`task.id`, from
  * `_meta["intentwatch/task.id"]` or W3C baggage `task.id`), the agent, the scopes the token

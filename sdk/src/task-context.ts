@@ -1,6 +1,6 @@
 import { type Context, context, createContextKey } from '@opentelemetry/api';
 
-/** The task an agent is working on (CONVENTIONS.md §1.3), as carried in the OpenTelemetry context. */
+/** The task an agent is working on (docs/conventions.md §1.3), as carried in the OpenTelemetry context. */
 export interface TaskInfo {
   /** `task.id`: the orchestrator's id of the task. */
   id: string;

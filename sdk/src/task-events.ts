@@ -1,7 +1,7 @@
 import { type Attributes, ROOT_CONTEXT, SpanKind, type Tracer } from '@opentelemetry/api';
 import { ATTR, type TimeInput, rfc3339, toMillis } from './attributes.js';
 
-/** A task as the orchestrator starts it (CONVENTIONS.md §1.3). */
+/** A task as the orchestrator starts it (docs/conventions.md §1.3). */
 export interface TaskStart {
   id: string;
   /** The agent that will do the task. */
@@ -24,7 +24,7 @@ export interface TaskEnd {
 export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
 
 /**
- * Emits the task lifecycle spans of CONVENTIONS.md §1.3 (`task.event` = started, completed,
+ * Emits the task lifecycle spans of docs/conventions.md §1.3 (`task.event` = started, completed,
  * failed, cancelled) for an orchestrator written in Node. Events are root spans.
  *
  * @example

@@ -8,7 +8,7 @@ export interface TokenRef {
   tokenId?: string;
 }
 
-/** What a token was issued for (CONVENTIONS.md §1.2). */
+/** What a token was issued for (docs/conventions.md §1.2). */
 export interface Grant extends TokenRef {
   /** The grantee (`gen_ai.agent.id`): the agent the token is for, not the broker. */
   agentId: string;
@@ -46,7 +46,7 @@ function idOf(ref: TokenRef): string {
 }
 
 /**
- * Emits the token lifecycle spans of CONVENTIONS.md §1.2 (`token.event` = issued, refreshed,
+ * Emits the token lifecycle spans of docs/conventions.md §1.2 (`token.event` = issued, refreshed,
  * exchanged, revoked) for a token broker written in Node. Use a tracer whose resource is the
  * broker's own service; the grantee is named on each event. Each method returns the token id.
  * Events are root spans: they never pick up the task context of the code that emits them.

@@ -2,7 +2,7 @@ import type { Attributes, Span } from '@opentelemetry/api';
 import { ATTR } from './attributes.js';
 import { tokenFingerprint } from './secrets.js';
 
-/** One use of a token (CONVENTIONS.md §1.1): what was presented, to whom, to do what. */
+/** One use of a token (docs/conventions.md §1.1): what was presented, to whom, to do what. */
 export interface TokenUse {
   /** The raw credential presented; only its fingerprint leaves this function. */
   token?: string;

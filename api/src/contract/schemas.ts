@@ -67,7 +67,7 @@ export const SuppressionSchema = named(
   'A detector muted for one token, agent, target or environment until an expiry. Muted detections are still recorded and counted.',
 );
 
-/** An alert as CONVENTIONS.md §2.1 defines it, plus the suppression that mutes it. */
+/** An alert as docs/conventions.md §2.1 defines it, plus the suppression that mutes it. */
 const alertFields = {
   id: z.string(),
   detector: z.string(),
@@ -93,7 +93,7 @@ const alertFields = {
     description: 'The active suppression that mutes this open alert; null when none does (or the alert is not open)',
   }),
 };
-export const AlertSchema = named('Alert', z.strictObject(alertFields), 'An alert (CONVENTIONS.md §2.1)');
+export const AlertSchema = named('Alert', z.strictObject(alertFields), 'An alert (docs/conventions.md §2.1)');
 
 export const AlertPageSchema = named(
   'AlertPage',
@@ -143,7 +143,7 @@ export const UseSchema = named(
     statusCode: z.number().int().meta({ description: 'OTLP status: 0 unset, 1 ok, 2 error' }),
     alertIds: z.array(z.string()).meta({ description: 'Alerts this use is evidence of' }),
   }),
-  'One use of a token, as the collector stored it (CONVENTIONS.md §1.1)',
+  'One use of a token, as the collector stored it (docs/conventions.md §1.1)',
 );
 
 export const TokenEventSchema = named(
@@ -168,7 +168,7 @@ export const TokenEventSchema = named(
     traceId: z.string(),
     spanId: z.string(),
   }),
-  'A token lifecycle event (CONVENTIONS.md §1.2)',
+  'A token lifecycle event (docs/conventions.md §1.2)',
 );
 
 export const TaskSchema = named(
@@ -183,7 +183,7 @@ export const TaskSchema = named(
     endedAt: NullableTime,
     endEvent: z.string().nullable().meta({ description: 'completed, failed or cancelled' }),
   }),
-  'A task as the orchestrator described it (CONVENTIONS.md §1.3)',
+  'A task as the orchestrator described it (docs/conventions.md §1.3)',
 );
 
 export const EvidenceDetailSchema = named(
@@ -299,7 +299,7 @@ export const LineageStateSchema = named(
   z.strictObject({
     status: z
       .enum(['valid', 'expired', 'revoked', 'revoked_through_session', 'revoked_through_delegator', 'task_ended'])
-      .meta({ description: 'The token’s effective state now, by the lineage rules (CONVENTIONS.md §1.2)' }),
+      .meta({ description: 'The token’s effective state now, by the lineage rules (docs/conventions.md §1.2)' }),
     revokedAt: NullableTime.meta({ description: 'When the revocation in force happened' }),
     revokedBy: z.string().nullable().meta({ description: 'The token whose revoked event ended this token’s authority' }),
     revokedVia: z

@@ -8,7 +8,7 @@ import type { Desk } from '../desk.js';
 import { bind } from '../route.js';
 
 /**
- * Alerts (CONVENTIONS.md §2.2): the queue with filters, sorting and a cursor; counts; one alert
+ * Alerts (docs/conventions.md §2.2): the queue with filters, sorting and a cursor; counts; one alert
  * with its evidence resolved; triage by PATCH (analyst), every change in the audit trail.
  */
 export function alertsRouter(desk: Desk): Router {

@@ -4,7 +4,7 @@ import { routes } from '../contract/routes.js';
 import type { Desk } from '../desk.js';
 import { bind } from '../route.js';
 
-/** `GET /v1/tokens/:id`: grants, session, delegation chain, intent vs actual, timeline of uses (CONVENTIONS.md §2.2). */
+/** `GET /v1/tokens/:id`: grants, session, delegation chain, intent vs actual, timeline of uses (docs/conventions.md §2.2). */
 export function tokensRouter(desk: Desk): Router {
   const router = Router();
   bind(router, routes.getToken, async ({ params, query }) => {

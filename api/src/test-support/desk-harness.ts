@@ -25,7 +25,7 @@ export const KEYS = {
 
 type Attr = string | number | string[];
 
-/** One span: attributes per CONVENTIONS.md §1, `at` seconds after the scenario's start. */
+/** One span: attributes per docs/conventions.md §1, `at` seconds after the scenario's start. */
 export interface SpanSpec {
   at: number;
   name: string;

@@ -8,7 +8,7 @@ import { parseJson } from '../well-formed.js';
 import { PLANNED_FORMATS, SOURCE_FORMATS, formatById, recogniseFormat } from './registry.js';
 import { isObject, type MappedEvent, type SourceFormat, type SourceRecord } from './types.js';
 
-/** The resource attribute that names a log's format (CONVENTIONS.md §1.5). */
+/** The resource attribute that names a log's format (docs/conventions.md §1.5). */
 export const SOURCE_ATTRIBUTE = 'intentwatch.source';
 
 export interface LogsResult {

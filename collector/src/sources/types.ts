@@ -9,7 +9,7 @@ export interface MappedEvent {
   timeMs: number;
   /** The span name stored with a use (and read as its action when no other says otherwise). */
   name: string;
-  /** Attributes of CONVENTIONS.md §1 (`token.event`, `token.id`, `task.event`, …). */
+  /** Attributes of docs/conventions.md §1 (`token.event`, `token.id`, `task.event`, …). */
   attrs: Attributes;
   /** `service.name` of the synthetic resource: the caller of a use, the issuing system of a grant. */
   serviceName: string;
@@ -22,7 +22,7 @@ export interface MappedEvent {
  */
 export type Mapping = { events: MappedEvent[]; id: string } | { skip: string } | { error: string };
 
-/** An identity system's audit log format (CONVENTIONS.md §1.5). */
+/** An identity system's audit log format (docs/conventions.md §1.5). */
 export interface SourceFormat {
   /** The value of `intentwatch.source` and of `intentwatch import --format`. */
   id: string;

@@ -47,7 +47,7 @@ export async function openTestStore(): Promise<TestStore> {
   return t;
 }
 
-/** The collector's configuration with the defaults of CONVENTIONS §3, `env` applied. */
+/** The collector's configuration with the defaults of docs/conventions.md §3, `env` applied. */
 export function collectorConfig(env: NodeJS.ProcessEnv = {}): Readonly<Config> {
   return loadConfig({ INTENTWATCH_BATCH_MS: '20', ...env }, { dotenv: false });
 }

@@ -12,7 +12,7 @@ import {
   workloadOf,
 } from './attributes.js';
 
-describe('targetService (CONVENTIONS §1.1 target service)', () => {
+describe('targetService (docs/conventions.md §1.1 target service)', () => {
   const all: Attributes = {
     'service.peer.name': 'github',
     'peer.service': 'legacy-peer',
@@ -44,7 +44,7 @@ describe('targetService (CONVENTIONS §1.1 target service)', () => {
   });
 });
 
-describe('actionOf (CONVENTIONS §1.1 action)', () => {
+describe('actionOf (docs/conventions.md §1.1 action)', () => {
   it('prefers the tool name', () => {
     expect(actionOf({ 'gen_ai.tool.name': 'create_issue', 'http.request.method': 'POST', 'http.route': '/x' }, 'span')).toBe(
       'create_issue',
@@ -64,7 +64,7 @@ describe('actionOf (CONVENTIONS §1.1 action)', () => {
   });
 });
 
-describe('resourceOf (CONVENTIONS §1.1 token.resource)', () => {
+describe('resourceOf (docs/conventions.md §1.1 token.resource)', () => {
   it('is token.resource, else url.path, else http.route', () => {
     expect(resourceOf({ 'token.resource': 'repos/acme/api', 'url.path': '/p', 'http.route': '/r' })).toBe('repos/acme/api');
     expect(resourceOf({ 'url.path': '/p', 'http.route': '/r' })).toBe('/p');
@@ -72,7 +72,7 @@ describe('resourceOf (CONVENTIONS §1.1 token.resource)', () => {
     expect(resourceOf({})).toBe('');
   });
 
-  it('is the MCP resource uri of a resources/read when no token.resource is given (CONVENTIONS §1.6)', () => {
+  it('is the MCP resource uri of a resources/read when no token.resource is given (docs/conventions.md §1.6)', () => {
     expect(resourceOf({ 'mcp.resource.uri': 'tickets://T-1', 'url.path': '/mcp' })).toBe('tickets://T-1');
     expect(resourceOf({ 'token.resource': 'tickets/T-1', 'mcp.resource.uri': 'tickets://T-1' })).toBe('tickets/T-1');
   });

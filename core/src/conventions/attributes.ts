@@ -1,5 +1,5 @@
 /**
- * The attribute contract of CONVENTIONS.md §1: names, and the pure functions that read a
+ * The attribute contract of docs/conventions.md §1: names, and the pure functions that read a
  * span's merged attributes (resource first, span over it) into intentwatch's fields.
  */
 
@@ -38,7 +38,7 @@ export type TokenEventKind = (typeof TOKEN_EVENTS)[number];
 export const TASK_EVENTS = ['started', 'completed', 'failed', 'cancelled'] as const;
 export type TaskEventKind = (typeof TASK_EVENTS)[number];
 
-/** Target service attributes, in the order CONVENTIONS.md §1.1 gives them. */
+/** Target service attributes, in the order docs/conventions.md §1.1 gives them. */
 const TARGET_KEYS = ['service.peer.name', 'peer.service', 'server.address'] as const;
 const TARGET_KEYS_AFTER_URL = ['rpc.service', 'db.system.name', 'db.system'] as const;
 
@@ -106,7 +106,7 @@ function urlHost(value: string): string {
   }
 }
 
-/** The service a use was aimed at (CONVENTIONS.md §1.1 "target service"). */
+/** The service a use was aimed at (docs/conventions.md §1.1 "target service"). */
 export function targetService(attrs: Attributes): string {
   const direct = firstStr(attrs, TARGET_KEYS);
   if (direct) return direct;

@@ -1,5 +1,5 @@
 /**
- * Resource patterns of CONVENTIONS.md §1.2: `*` matches within one path segment, `**` across
+ * Resource patterns of docs/conventions.md §1.2: `*` matches within one path segment, `**` across
  * segments (including none). Everything else matches itself. Segments are separated by `/`.
  *
  * There is one semantics and two linear-time implementations of it: {@link compileGlob} here

@@ -1,5 +1,5 @@
 /**
- * The normal form of a resource (CONVENTIONS.md §1.1 `token.resource`, `url.path`, `http.route`)
+ * The normal form of a resource (docs/conventions.md §1.1 `token.resource`, `url.path`, `http.route`)
  * that grants are matched against: percent-escapes decoded once (as UTF-8), repeated slashes
  * collapsed, and `.` / `..` segments resolved as RFC 3986 §5.2.4 does (a `..` above the start is
  * dropped). A `scheme://authority` prefix is kept as it is and the rest normalised.

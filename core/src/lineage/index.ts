@@ -3,7 +3,7 @@
  * effective state at an instant. Detectors (SQL on ClickHouse and the runner's re-check set),
  * responders' revoke targets and the API's token view all read lineage through this module.
  *
- * The rules (CONVENTIONS.md §1.2), each with why:
+ * The rules (docs/conventions.md §1.2), each with why:
  * - A session is a root `issued` (or `exchanged`) token and every `refreshed` descendant.
  *   Why: a refresh token continues the same grant (RFC 6749 §6).
  * - Revoking any token of a session ends the whole session from that instant; a refresh or

@@ -2,7 +2,7 @@ import type { Store } from '../store/store.js';
 import { parseStoreTime } from '../time.js';
 import { GRANT_EVENTS_SQL } from './sql.js';
 
-/** A token's grant: its first issued/refreshed/exchanged event (CONVENTIONS.md §1.2). */
+/** A token's grant: its first issued/refreshed/exchanged event (docs/conventions.md §1.2). */
 export interface Grant {
   tokenId: string;
   event: 'issued' | 'refreshed' | 'exchanged';
@@ -439,7 +439,7 @@ export function delegationChain(sessionRoot: string, grants: ReadonlyMap<string,
 }
 
 /**
- * A refresh keeps the grantee (CONVENTIONS.md §1.2): true when `grant`, a `refreshed` token, names
+ * A refresh keeps the grantee (docs/conventions.md §1.2): true when `grant`, a `refreshed` token, names
  * a grantee other than its session's. Workloads decide when both name one; unnamed sides never differ.
  */
 export function refreshChangesGrantee(grant: Grant, session: Session): boolean {

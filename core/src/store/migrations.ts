@@ -30,7 +30,7 @@ const migrationsTable: TableSpec = {
  *
  * Sort key: `ingested_at` first. The detectors' hot query is "what arrived since my watermark",
  * and with ingestion time leading the primary index narrows every run to the new rows alone,
- * so a run costs O(new rows) whatever the history (DESIGN.md, cost growth). Look-ups by token,
+ * so a run costs O(new rows) whatever the history (docs/design.md, targets). Look-ups by token,
  * agent, task or trace go through bloom-filter skip indexes; `time` has a min-max index because
  * event time tracks ingestion time closely for live traffic. Partitions are days of ingestion
  * (set by the collector, so a sender's clock cannot create thousands of partitions), which also
@@ -80,7 +80,7 @@ const spans = (ctx: MigrationContext): TableSpec => ({
 });
 
 /**
- * `token_events`: grants and revocations (CONVENTIONS.md §1.2). Small and read by every
+ * `token_events`: grants and revocations (docs/conventions.md §1.2). Small and read by every
  * detector run, always by token, so it is sorted by token then time. No TTL: a long-lived grant
  * must outlive the retention of the uses it explains.
  */
@@ -114,7 +114,7 @@ const tokenEvents: TableSpec = {
   shardingKey: 'cityHash64(token_id)',
 };
 
-/** `task_events`: task lifecycle from the orchestrator (CONVENTIONS.md §1.3), sorted by task. */
+/** `task_events`: task lifecycle from the orchestrator (docs/conventions.md §1.3), sorted by task. */
 const taskEvents: TableSpec = {
   name: 'task_events',
   columns: [
@@ -463,7 +463,7 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 4,
-    // An MCP use (CONVENTIONS.md §1.6) is named as one in alert reasons. Its method is taken from
+    // An MCP use (docs/conventions.md §1.6) is named as one in alert reasons. Its method is taken from
     // the attribute map once, at insert: detectors then read a near-empty LowCardinality column
     // instead of the whole map (measured: the map read made a window query several times slower).
     // Parts written before this version compute it from the map when read.

@@ -12,7 +12,7 @@ export interface EpisodeContext {
   tag: string;
 }
 
-/** One kind of misuse of CONVENTIONS.md §2, acted out by agents of its own. */
+/** One kind of misuse of docs/conventions.md §2, acted out by agents of its own. */
 export interface Episode {
   /** The detector this episode should make fire. */
   detector: string;

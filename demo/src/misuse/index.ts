@@ -9,7 +9,7 @@ import { usageAnomaly } from './usage-anomaly.js';
 
 export type { Episode, EpisodeContext } from './episode.js';
 
-/** Every misuse episode: one per detector of CONVENTIONS.md §2, and a revocation that must propagate down a delegation. */
+/** Every misuse episode: one per detector of docs/conventions.md §2, and a revocation that must propagate down a delegation. */
 export const EPISODES: readonly Episode[] = [
   crossServiceReuse,
   refreshExtendedSession,

@@ -1,5 +1,5 @@
 /**
- * The alert as CONVENTIONS.md §2.1 defines it, and the finding a detector produces for one piece
+ * The alert as docs/conventions.md §2.1 defines it, and the finding a detector produces for one piece
  * of evidence. Findings are grouped into alerts by their dedup key.
  */
 
@@ -27,7 +27,7 @@ export interface AlertNote {
   text: string;
 }
 
-/** An alert as the API returns it (CONVENTIONS.md §2.1). */
+/** An alert as the API returns it (docs/conventions.md §2.1). */
 export interface Alert {
   id: string;
   detector: string;

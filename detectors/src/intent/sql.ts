@@ -52,7 +52,7 @@ export function tasksSql(tasksFrom: string): string {
 
 /**
  * A ClickHouse expression: the RE2 regular expression for the resource glob `pattern` (an SQL
- * expression), by the rules of CONVENTIONS.md §1.2 and exactly as `globToClickHouseRegex` in core
+ * expression), by the rules of docs/conventions.md §1.2 and exactly as `globToClickHouseRegex` in core
  * builds it (a test holds the two to the same answers): `*` within one path segment, `**`
  * across segments, `/**` at the end and `**​/` also matching no segment; everything else
  * literal. Patterns are data (one per grant), so they are turned into expressions in SQL.

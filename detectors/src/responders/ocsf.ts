@@ -41,7 +41,7 @@ const STATUS_ID: Record<string, { id: number; name: string }> = {
   resolved: { id: 4, name: 'Resolved' },
 };
 
-/** ATT&CK names of the techniques our detectors cite (CONVENTIONS.md §2); ATLAS ids go by id alone. */
+/** ATT&CK names of the techniques our detectors cite (docs/conventions.md §2); ATLAS ids go by id alone. */
 const TECHNIQUE_NAMES: Record<string, string> = {
   T1550: 'Use Alternate Authentication Material',
   'T1550.001': 'Application Access Token',
@@ -183,7 +183,7 @@ export function toOcsf(s: AlertSnapshot, delegationChain: string[] = []): OcsfDe
     unmapped: {
       token_id: a.tokenId,
       root_token_id: a.rootTokenId,
-      // From the session root up the `exchanged` links to the origin grant (CONVENTIONS.md §1.2).
+      // From the session root up the `exchanged` links to the origin grant (docs/conventions.md §1.2).
       delegation_chain: delegationChain,
       task_id: a.taskId,
       environment: a.environment,

@@ -1,5 +1,5 @@
 /**
- * Framework identifiers carried by alerts (CONVENTIONS.md §2), one scheme per framework:
+ * Framework identifiers carried by alerts (docs/conventions.md §2), one scheme per framework:
  * `OWASP-ASI<nn>` (OWASP Top 10 for Agentic Applications 2026), `OWASP-NHI<n>` (OWASP
  * Non-Human Identities Top 10 2025), `MITRE-ATLAS-<technique>` and `MITRE-ATTACK-<technique>`.
  */

@@ -6,7 +6,7 @@ import { staleTokenUse } from './stale_token_use/detector.js';
 import { ungovernedToken } from './ungoverned_token/detector.js';
 import { usageAnomaly } from './usage_anomaly/detector.js';
 
-/** Every detector, one line each (CONVENTIONS.md §2). */
+/** Every detector, one line each (docs/conventions.md §2). */
 export const DETECTORS: readonly Detector[] = [
   crossServiceReuse,
   refreshExtendedSession,

@@ -51,7 +51,7 @@ export function secondsBetween(from: string, to: string): number {
 }
 
 /**
- * What an MCP use did, when the use carries `mcp.method.name` (CONVENTIONS.md §1.6): "MCP tool
+ * What an MCP use did, when the use carries `mcp.method.name` (docs/conventions.md §1.6): "MCP tool
  * refund on server mcp-billing", "MCP resources/read of tickets://T-1 on server mcp-tickets";
  * undefined for any other use.
  */

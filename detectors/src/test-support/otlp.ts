@@ -59,7 +59,7 @@ export function otlpJson(spans: readonly ScenarioSpan[], baseMs: number): string
   });
 }
 
-/** The JSON event form (CONVENTIONS.md §1.4) of lifecycle spans. */
+/** The JSON event form (docs/conventions.md §1.4) of lifecycle spans. */
 export function jsonEvents(spans: readonly ScenarioSpan[], baseMs: number): string {
   return JSON.stringify(spans.map((s) => ({ ...resolveAttrs(s.attrs, baseMs), time: new Date(baseMs + s.at * 1000).toISOString() })));
 }

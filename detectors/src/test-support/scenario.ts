@@ -3,7 +3,7 @@ import type { Severity } from '../alerts/model.js';
 /** An attribute value; a function is evaluated when the scenario is played, with its start time (epoch ms). */
 export type AttrInput = string | number | boolean | string[] | ((baseMs: number) => string);
 
-/** One span of a scenario: attributes per CONVENTIONS.md §1, at `at` seconds after the scenario's start. */
+/** One span of a scenario: attributes per docs/conventions.md §1, at `at` seconds after the scenario's start. */
 export interface ScenarioSpan {
   at: number;
   name: string;
@@ -157,7 +157,7 @@ export const span = {
   },
 };
 
-/** A token use that is an MCP request (CONVENTIONS.md §1.6): `use` plus `mcp.method.name` (default `tools/call`). */
+/** A token use that is an MCP request (docs/conventions.md §1.6): `use` plus `mcp.method.name` (default `tools/call`). */
 export function mcpUse(token: string, at: number, o: Parameters<typeof span.use>[2] & { method?: string; uri?: string }): ScenarioSpan {
   const { method = 'tools/call', uri, ...rest } = o;
   const s = span.use(token, at, rest);

@@ -16,7 +16,7 @@ import {
 } from './workload.js';
 
 /**
- * Injected violations: for each detector of CONVENTIONS.md §2, an episode on a token of its own
+ * Injected violations: for each detector of docs/conventions.md §2, an episode on a token of its own
  * that breaks exactly one rule — so that an alert of that detector on that token is a hit, and
  * any other alert on it, or on the benign load, is a false positive. `setup` is sent ahead (the
  * grant, the task, history); `offending()` is built at the moment it is sent, so its times are

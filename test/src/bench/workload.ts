@@ -7,7 +7,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 /**
  * The benchmark's traffic: a fleet of agents, each holding tokens granted for one task, and the
  * OTLP/protobuf requests their SDKs would send — encoded by the OpenTelemetry SDK's own
- * serializer, from spans shaped as CONVENTIONS.md §1 describes (token uses with the usual HTTP
+ * serializer, from spans shaped as docs/conventions.md §1 describes (token uses with the usual HTTP
  * client attributes, plus the agent and LLM spans around them as context). Everything is
  * derived from a seed, so a sender process and the raw-insert process build identical rows.
  */
@@ -94,7 +94,7 @@ function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)] as T;
 }
 
-/** The token id a broker would report: `sha256:` + hex digest (CONVENTIONS.md §1.1). */
+/** The token id a broker would report: `sha256:` + hex digest (docs/conventions.md §1.1). */
 export function tokenIdFor(name: string): string {
   return `sha256:${createHash('sha256').update(name).digest('hex')}`;
 }

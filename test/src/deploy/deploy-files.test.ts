@@ -18,7 +18,7 @@ import {
 } from './deploy-files.js';
 
 /**
- * The deployment files read as an operator would, role by role, against CONVENTIONS.md §3: each
+ * The deployment files read as an operator would, role by role, against docs/conventions.md §3: each
  * role runs `intentwatch <role>` from our image with variables `loadConfig` reads and accepts,
  * health probes hit the port the role listens on, and the ClickHouse cluster the roles name is
  * the one the ClickHouse servers are configured as.

@@ -33,7 +33,7 @@ describe.each(['proto', 'http'] as const)('an agent on @opentelemetry/sdk-node w
     expect(new Set(counts.map((r) => Number(r.seq)))).toEqual(new Set(Array.from({ length: SPANS }, (_, i) => i)));
   });
 
-  it('gets each span normalised as CONVENTIONS §1.1 says, times exact to the nanosecond', async () => {
+  it('gets each span normalised as docs/conventions.md §1.1 says, times exact to the nanosecond', async () => {
     const rows = await monitor.store.query<Record<string, unknown> & { seq: string }>(
       `SELECT attributes['test.seq'] AS seq, time, token_id, task_id, agent_id, target, action, scopes, resource, environment, caller,
               kind, scope_name, length(trace_id) AS trace_len, length(span_id) AS span_len

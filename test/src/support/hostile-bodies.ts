@@ -95,7 +95,7 @@ export const gzip = (body: Buffer | string) => gzipSync(body);
 
 /**
  * The largest request the default limits let through, made of ordinary token uses: `spans`
- * spans (65,536 by default) of one agent, each with the attributes of CONVENTIONS §1 and
+ * spans (65,536 by default) of one agent, each with the attributes of docs/conventions.md §1 and
  * `extraAttributes` more: about 190 bytes a span, 12.5 MB in all (under the 16 MiB body limit).
  */
 export function maximalRequest(options: { spans?: number; service: string; tokenId: string; extraAttributes?: number }): {

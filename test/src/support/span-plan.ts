@@ -12,7 +12,7 @@ export interface PlannedSpan {
   /** Start as [seconds, nanoseconds] (OpenTelemetry HrTime), exact to the nanosecond. */
   start: [number, number];
   attributes: Record<string, PlanValue>;
-  /** The normalised `spans` row fields CONVENTIONS.md §1.1 defines. */
+  /** The normalised `spans` row fields docs/conventions.md §1.1 defines. */
   expected: {
     time: string;
     token_id: string;

@@ -2,7 +2,7 @@ import { type Scenario, mcpUse, span } from '../../test-support/scenario.js';
 
 const { issued, refreshed, exchanged, use, started } = span;
 
-/** Named cases for cross_service_reuse: each sub-case of CONVENTIONS.md §2 fires; benign traffic does not. */
+/** Named cases for cross_service_reuse: each sub-case of docs/conventions.md §2 fires; benign traffic does not. */
 export const scenarios: Scenario[] = [
   {
     name: 'a token issued for github is used against slack',
