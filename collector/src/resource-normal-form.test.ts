@@ -60,6 +60,7 @@ describe('token.resources patterns at ingest', () => {
         { index: 0, message: `token.resources[0] is ${tooLong.length} characters long; at most ${MAX_GLOB_LENGTH} are allowed` },
         { index: 2, message: 'token.resources[0] contains a control character' },
       ],
+      rejectedCount: 2,
     });
   });
 });

@@ -28,6 +28,8 @@ describe('normalizeResource', () => {
     expect(norm('//a')).toBe('/a');
     expect(norm('https://api.example.com//repos/./acme/../x')).toBe('https://api.example.com/repos/x');
     expect(norm('file:///srv/../etc')).toBe('file:///etc');
+    expect(norm('tickets://T-7')).toBe('tickets://T-7');
+    expect(norm('tickets://T-7/.')).toBe('tickets://T-7/');
   });
 
   it('leaves an ordinary resource untouched', () => {

@@ -96,7 +96,8 @@ export function normalizeResource(raw: string): NormalizedResource {
   }
   let resource = (absolute ? '/' : '') + kept.join('/');
   if (trailing && kept.length > 0) resource += '/';
-  // A path that resolves to nothing still names something: the root, not "no resource".
-  if (resource === '' && raw !== '') resource = '/';
+  // A path that resolves to nothing still names something: the root, not "no resource". An
+  // origin with no path at all (`tickets://T-7`, an MCP resource URI) stays as it was sent.
+  if (resource === '' && path !== '') resource = '/';
   return { resource: origin + resource, climbed };
 }

@@ -52,7 +52,7 @@ describe('A planted pathological resource pattern', () => {
         },
       ]),
     });
-    expect(await grant.json()).toEqual({ accepted: 1, rejected: [] });
+    expect(await grant.json()).toEqual({ accepted: 1, rejected: [], rejectedCount: 0 });
     const use = await fetch(`http://127.0.0.1:${otlp}/v1/traces`, {
       method: 'POST',
       headers: ingest,
