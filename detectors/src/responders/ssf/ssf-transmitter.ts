@@ -392,6 +392,12 @@ export class SsfTransmitter implements ResponderChannel {
     const finish = async (status: RevocationStatus, lastError: string, attempts = job.attempt - 1): Promise<undefined> => {
       setsTotal.inc({ event: eventOf(job), outcome: status });
       await ctx.deliveryLog.save([{ revocation: stripJob(job), state: { status, attempts, lastError } }]);
+      if (status === 'held') {
+        // The stream may have been enabled while this SET was found paused, after the release
+        // read the held ones: release again, or it would stay held for good.
+        const now = await this.streams.get(streamId, true).catch(() => undefined);
+        if (now?.status === 'enabled') await this.#release(now);
+      }
       return undefined;
     };
     let s: StreamRecord;
