@@ -69,7 +69,9 @@ export class DetectorHarness {
    * events — once more after its settle time. Returns the detector's alerts about the scenario.
    */
   async play(detector: Detector, scenario: Scenario, options: PlayOptions = {}): Promise<Alert[]> {
-    const baseMs = options.baseMs ?? Date.now() - 20 * 60_000;
+    const align = (scenario.alignStartS ?? 0) * 1000;
+    const unaligned = Date.now() - 20 * 60_000;
+    const baseMs = options.baseMs ?? (align > 0 ? unaligned - (unaligned % align) : unaligned);
     const batches: ScenarioSpan[][] = options.order
       ? options.order.map((i) => [scenario.spans[i] as ScenarioSpan])
       : [...groupBy(scenario.spans, (s) => s.delivery ?? 0).entries()].sort(([a], [b]) => a - b).map(([, v]) => v);

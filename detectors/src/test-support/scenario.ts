@@ -34,6 +34,11 @@ export interface Scenario {
   spans: ScenarioSpan[];
   /** For `expect: 'alert'`: every alert the detector must raise about this scenario's tokens, and no other. */
   alerts?: ExpectedAlert[];
+  /**
+   * The start is aligned down to a multiple of this many seconds of event time, for scenarios
+   * whose spans must fall into known buckets (a burst that must not straddle two minutes).
+   */
+  alignStartS?: number;
 }
 
 interface Who {

@@ -33,13 +33,15 @@ const TARGETS = ['bigquery', 'gcs'];
 const WIDE = ['bigquery', 'gcs', 'secretmanager', 'iam', 'compute', 'kms', 'pubsub', 'sql'];
 
 /**
- * Named cases for usage_anomaly. Times are seconds after a start 20 minutes ago; buckets are
- * 60 s of event time, baselines 60 buckets, warm-up 10 buckets (the defaults).
+ * Named cases for usage_anomaly. Times are seconds after a start 20 minutes ago, on a minute
+ * boundary so that a 20 s burst falls into one bucket; buckets are 60 s of event time, baselines
+ * 60 buckets, warm-up 10 buckets (the defaults).
  */
 export const scenarios: Scenario[] = [
   {
     name: 'an agent with 14 minutes of steady history bursts to ten times its rate across new services',
     expect: 'alert',
+    alignStartS: 60,
     spans: [...steady('tok-ua-1', 'report-bot-ua', TARGETS, 0, 840, 6), ...burst('tok-ua-1', 'report-bot-ua', WIDE, 965, 64)],
     alerts: [
       {
@@ -57,17 +59,20 @@ export const scenarios: Scenario[] = [
   {
     name: 'the same burst arriving before its back-dated history',
     expect: 'alert',
+    alignStartS: 60,
     spans: [...burst('tok-ua-2', 'report-bot-ub', WIDE, 965, 64, 0), ...steady('tok-ua-2', 'report-bot-ub', TARGETS, 0, 840, 6, 1)],
     alerts: [{ tokenId: 'tok-ua-2', severity: 'medium', reason: ['agent report-bot-ub', 'requests against a median of 6'] }],
   },
   {
     name: 'a new agent busy from its first minute (warm-up)',
     expect: 'silent',
+    alignStartS: 60,
     spans: [...burst('tok-ua-new', 'fresh-bot-ua', WIDE, 900, 80)],
   },
   {
     name: 'a steady agent whose rate wobbles',
     expect: 'silent',
+    alignStartS: 60,
     spans: [...steady('tok-ua-ok', 'steady-bot-ua', TARGETS, 0, 840, 6), ...steady('tok-ua-ok', 'steady-bot-ua', TARGETS, 840, 960, 9)],
   },
 ];
