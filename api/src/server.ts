@@ -16,6 +16,7 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { ApiKeys } from './api-keys.js';
 import { authenticate } from './auth.js';
+import { toHttpError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { uiRouter } from './ui.js';
 
@@ -207,17 +208,17 @@ export class Api {
     return (err, req, res, _next) => {
       let e: HttpError;
       const type = (err as { type?: string }).type;
-      if (err instanceof HttpError) e = err;
-      else if (type === 'entity.too.large') e = new HttpError(413, 'body_too_large', `the request body is larger than ${MAX_JSON_BODY}`);
+      const known = toHttpError(err);
+      if (known) {
+        e = known;
+        if (err instanceof StoreError) this.#log.error({ path: req.path, err: err.message }, 'store unavailable');
+      } else if (type === 'entity.too.large') e = new HttpError(413, 'body_too_large', `the request body is larger than ${MAX_JSON_BODY}`);
       else if (type === 'entity.parse.failed') e = new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
       // The router cannot decode a path parameter (`/v1/alerts/%E0%A4%A`): the client's mistake, not ours.
       else if (err instanceof URIError) e = new HttpError(400, 'invalid_path', 'the path is not valid percent-encoded UTF-8');
       else if (type === 'charset.unsupported' || type === 'encoding.unsupported')
         e = new HttpError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON');
-      else if (err instanceof StoreError && err.code === 'store_unavailable') {
-        this.#log.error({ path: req.path, err: err.message }, 'store unavailable');
-        e = new HttpError(503, 'store_unavailable', 'the store is unavailable; retry shortly', { headers: { 'Retry-After': '5' } });
-      } else {
+      else {
         this.#log.error({ path: req.path, err: err instanceof Error ? err.message : String(err) }, 'unhandled error');
         e = new HttpError(500, 'internal', 'internal error');
       }

@@ -32,6 +32,40 @@ export class StoreError extends IntentwatchError {
 }
 
 /**
+ * The domain's refusals: what a caller asked for is malformed, absent, in conflict with what is
+ * stored, or asked too often. Stores and services throw these; the API alone decides which HTTP
+ * status each becomes (`api/src/errors.ts`). `code` is the stable machine-readable reason.
+ */
+export class InvalidInputError extends IntentwatchError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The thing asked for does not exist. */
+export class NotFoundError extends IntentwatchError {
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'not_found', message, options);
+  }
+}
+
+/** The request contradicts what is stored (already lifted, read-only, disabled, too many). */
+export class ConflictError extends IntentwatchError {}
+
+/** Asked too often; `retryAfterS` says when asking again can succeed. */
+export class TooManyRequestsError extends IntentwatchError {
+  readonly retryAfterS: number;
+
+  constructor(code: string, message: string, retryAfterS: number) {
+    super(code, message);
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+/** A part this deployment did not enable (a key it was not given). */
+export class UnavailableError extends IntentwatchError {}
+
+/**
  * An error that maps to an HTTP answer: `status` is the response status, `code` and
  * `message` go into the `{ "error": { "code", "message" } }` body.
  */

@@ -8,7 +8,17 @@ export {
   type Config,
   type IngestLimits,
 } from './config.js';
-export { ConfigError, HttpError, IntentwatchError, StoreError } from './errors.js';
+export {
+  ConfigError,
+  ConflictError,
+  HttpError,
+  IntentwatchError,
+  InvalidInputError,
+  NotFoundError,
+  StoreError,
+  TooManyRequestsError,
+  UnavailableError,
+} from './errors.js';
 export { createLogger, rootLogger, type Logger } from './logger.js';
 export { REDACTED_PASSWORD, redactUrlPasswords } from './redact-url.js';
 export { shownAuditName } from './audit-name.js';

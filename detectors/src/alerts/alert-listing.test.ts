@@ -98,15 +98,18 @@ describe('AlertStore listing', () => {
     expect(ns(await all({}))).toHaveLength(8);
   });
 
-  it('refuses malformed values and cursors of another sort with a 400 naming the field', async () => {
-    await expect(alerts.list({ severity: ['high', 'urgent'] })).rejects.toMatchObject({ status: 400, message: /severity/ });
-    await expect(alerts.list({ sort: 'name' as never })).rejects.toMatchObject({ status: 400, message: /sort/ });
+  it('refuses malformed values and cursors of another sort as invalid input naming the field', async () => {
+    await expect(alerts.list({ severity: ['high', 'urgent'] })).rejects.toMatchObject({ name: 'InvalidInputError', message: /severity/ });
+    await expect(alerts.list({ sort: 'name' as never })).rejects.toMatchObject({ name: 'InvalidInputError', message: /sort/ });
     const page = await alerts.list({ sort: 'count', limit: 2 });
-    await expect(alerts.list({ sort: 'severity', cursor: page.nextCursor! })).rejects.toMatchObject({ status: 400, message: /cursor/ });
+    await expect(alerts.list({ sort: 'severity', cursor: page.nextCursor! })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: /cursor/,
+    });
     await expect(
       alerts.list({ cursor: Buffer.from('{"s":"lastSeen","o":"desc","k":["1) OR 1=1"],"id":"x"}').toString('base64url') }),
     ).rejects.toMatchObject({
-      status: 400,
+      name: 'InvalidInputError',
     });
   });
 });
@@ -178,8 +181,8 @@ describe('Suppressions', () => {
     expect(lifted).toMatchObject({ deletedBy: 'key:admin', deletedAt: expect.any(String) });
     expect(await suppressions.active()).toEqual([]);
     expect((await suppressions.list({ all: true })).map((x) => x.id)).toEqual([s.id]);
-    await expect(suppressions.lift(s.id, 'key:admin')).rejects.toMatchObject({ status: 409 });
-    await expect(suppressions.lift('nope', 'key:admin')).rejects.toMatchObject({ status: 404 });
+    await expect(suppressions.lift(s.id, 'key:admin')).rejects.toMatchObject({ name: 'ConflictError' });
+    await expect(suppressions.lift('nope', 'key:admin')).rejects.toMatchObject({ name: 'NotFoundError' });
   });
 
   it('expire on their own and refuse an expiry in the past or beyond a year', async () => {
@@ -193,9 +196,11 @@ describe('Suppressions', () => {
     expect((await suppressions.active(now + 61_000)).map((x) => x.id)).not.toContain(s.id);
     const base = { detector: '*', scope: 'agent' as const, value: 'x', reason: 'r' };
     await expect(suppressions.create({ ...base, expiresAt: new Date(now - 1000).toISOString() }, 'a')).rejects.toMatchObject({
-      status: 400,
+      name: 'InvalidInputError',
     });
-    await expect(suppressions.create({ ...base, expiresAt: '2126-01-01T00:00:00Z' }, 'a')).rejects.toMatchObject({ status: 400 });
-    await expect(suppressions.create({ ...base, expiresAt: 'tomorrow' }, 'a')).rejects.toMatchObject({ status: 400 });
+    await expect(suppressions.create({ ...base, expiresAt: '2126-01-01T00:00:00Z' }, 'a')).rejects.toMatchObject({
+      name: 'InvalidInputError',
+    });
+    await expect(suppressions.create({ ...base, expiresAt: 'tomorrow' }, 'a')).rejects.toMatchObject({ name: 'InvalidInputError' });
   });
 });

@@ -130,9 +130,15 @@ describe('AlertStore', () => {
   });
 
   it('rejects malformed filters with a message naming the parameter', async () => {
-    await expect(alerts.list({ severity: 'huge' })).rejects.toMatchObject({ status: 400, message: /severity must be one of/ });
-    await expect(alerts.list({ since: 'yesterday' })).rejects.toMatchObject({ status: 400, message: /since must be an RFC 3339/ });
-    await expect(alerts.list({ cursor: 'nonsense' })).rejects.toMatchObject({ status: 400, message: /cursor/ });
-    await expect(alerts.list({ limit: 0 })).rejects.toMatchObject({ status: 400, message: /limit/ });
+    await expect(alerts.list({ severity: 'huge' })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: /severity must be one of/,
+    });
+    await expect(alerts.list({ since: 'yesterday' })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: /since must be an RFC 3339/,
+    });
+    await expect(alerts.list({ cursor: 'nonsense' })).rejects.toMatchObject({ name: 'InvalidInputError', message: /cursor/ });
+    await expect(alerts.list({ limit: 0 })).rejects.toMatchObject({ name: 'InvalidInputError', message: /limit/ });
   });
 });

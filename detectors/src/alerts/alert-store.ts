@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { HttpError, STORE_TIME_RANGE, type Store, counter, rfc3339ToNanos, shownAuditName } from '@intentwatch/core';
+import { InvalidInputError, NotFoundError, STORE_TIME_RANGE, type Store, counter, rfc3339ToNanos, shownAuditName } from '@intentwatch/core';
 import { rfc3339ToDateTime64, toMs } from '../time.js';
 import { nextVersion } from '../version.js';
 import {
@@ -162,19 +162,19 @@ export class AlertStore {
 
   /**
    * Alerts matching `filter`, most recently seen first unless `filter.sort` says otherwise, with
-   * a cursor for the next page. Throws an HttpError (400) for a malformed filter value.
+   * a cursor for the next page. Throws an InvalidInputError for a malformed filter value.
    */
   async list(filter: AlertFilter = {}): Promise<AlertPage> {
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      throw new HttpError(400, 'invalid_parameter', `limit must be a whole number from 1 to 500 (got ${filter.limit})`);
+      throw new InvalidInputError('invalid_parameter', `limit must be a whole number from 1 to 500 (got ${filter.limit})`);
     }
     const sort = filter.sort ?? 'lastSeen';
     if (!(ALERT_SORTS as readonly string[]).includes(sort)) {
-      throw new HttpError(400, 'invalid_parameter', `sort must be one of ${ALERT_SORTS.join(', ')} (got "${sort}")`);
+      throw new InvalidInputError('invalid_parameter', `sort must be one of ${ALERT_SORTS.join(', ')} (got "${sort}")`);
     }
     const order = filter.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') throw new HttpError(400, 'invalid_parameter', `order must be asc or desc (got "${order}")`);
+    if (order !== 'asc' && order !== 'desc') throw new InvalidInputError('invalid_parameter', `order must be asc or desc (got "${order}")`);
     const params: Record<string, unknown> = { limit: limit + 1 };
     const where = conditions(filter, params);
     const keys = SORT_KEYS[sort];
@@ -294,11 +294,11 @@ export class AlertStore {
 
   /**
    * Applies an analyst's triage change and records it in the audit trail; returns the alert
-   * as it now reads. Throws HttpError 404 when the alert does not exist.
+   * as it now reads. Throws a NotFoundError when the alert does not exist.
    */
   async updateTriage(id: string, change: TriageChange, actor: string): Promise<Alert> {
     const current = await this.get(id);
-    if (!current) throw new HttpError(404, 'not_found', `no alert with id ${id}`);
+    if (!current) throw new NotFoundError(`no alert with id ${id}`);
     const now = Date.now();
     const events: object[] = [];
     const status = change.status ?? current.status;
@@ -576,7 +576,7 @@ const oneOf = (name: string, value: string | readonly string[] | undefined, allo
   const values = (typeof value === 'string' ? [value] : [...(value ?? [])]).filter((v) => v !== '');
   for (const v of values) {
     if (allowed && !allowed.includes(v)) {
-      throw new HttpError(400, 'invalid_parameter', `${name} must be one of ${allowed.join(', ')} (got "${v}")`);
+      throw new InvalidInputError('invalid_parameter', `${name} must be one of ${allowed.join(', ')} (got "${v}")`);
     }
   }
   return values;
@@ -623,8 +623,7 @@ function conditions(filter: AlertFilter, params: Record<string, unknown>): strin
   if (filter.since) {
     const since = rfc3339ToDateTime64(filter.since);
     if (!since) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         'invalid_parameter',
         `since must be an RFC 3339 time such as 2026-11-25T10:00:00Z, ${STORE_TIME_RANGE} (got "${filter.since.slice(0, 60)}")`,
       );
@@ -634,7 +633,7 @@ function conditions(filter: AlertFilter, params: Record<string, unknown>): strin
   }
   const mode = filter.suppressed ?? 'exclude';
   if (mode !== 'exclude' && mode !== 'include' && mode !== 'only') {
-    throw new HttpError(400, 'invalid_parameter', `suppressed must be exclude, include or only (got "${mode}")`);
+    throw new InvalidInputError('invalid_parameter', `suppressed must be exclude, include or only (got "${mode}")`);
   }
   if (mode !== 'include') {
     const muted = filter.suppressions?.length ? `(status = 'open' AND ${suppressionIndexSql(filter.suppressions, params)} > 0)` : '0';
@@ -672,7 +671,7 @@ function encodeCursor(sort: AlertSort, order: 'asc' | 'desc', values: string[], 
 }
 
 function decodeCursor(cursor: string, sort: AlertSort, order: 'asc' | 'desc'): { values: string[]; id: string } {
-  const invalid = () => new HttpError(400, 'invalid_parameter', 'cursor is not a cursor this API returned; pass nextCursor unchanged');
+  const invalid = () => new InvalidInputError('invalid_parameter', 'cursor is not a cursor this API returned; pass nextCursor unchanged');
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -684,8 +683,7 @@ function decodeCursor(cursor: string, sort: AlertSort, order: 'asc' | 'desc'): {
   const c = parsed as { s?: unknown; o?: unknown; k?: unknown; id?: unknown };
   if (typeof c !== 'object' || c === null || !Array.isArray(c.k) || typeof c.id !== 'string') throw invalid();
   if (c.s !== sort || c.o !== order) {
-    throw new HttpError(
-      400,
+    throw new InvalidInputError(
       'invalid_parameter',
       `cursor belongs to a listing sorted by ${String(c.s)} ${String(c.o)}; keep sort and order unchanged while paging`,
     );
@@ -700,8 +698,7 @@ function decodeCursor(cursor: string, sort: AlertSort, order: 'asc' | 'desc'): {
       if (t) return t;
       // A cursor is opaque but not signed: one edited to hold a time the store cannot compare with.
       if (rfc3339ToNanos(v) !== undefined) {
-        throw new HttpError(
-          400,
+        throw new InvalidInputError(
           'invalid_parameter',
           `cursor holds a time outside what the store holds (${STORE_TIME_RANGE}); pass nextCursor unchanged`,
         );

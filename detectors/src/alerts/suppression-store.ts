@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { HttpError, type Store, shownAuditName } from '@intentwatch/core';
+import { ConflictError, InvalidInputError, NotFoundError, type Store, shownAuditName } from '@intentwatch/core';
 import { rfc3339ToDateTime64, toMs } from '../time.js';
 import { nextVersion } from '../version.js';
 
@@ -108,14 +108,14 @@ export class SuppressionStore {
     this.#store = store;
   }
 
-  /** Stores a new suppression by `author`. Throws HttpError 400 for a bad expiry. */
+  /** Stores a new suppression by `author`. Throws an InvalidInputError for a bad expiry. */
   async create(input: NewSuppression, author: string, now = Date.now()): Promise<Suppression> {
     const expiresMs = rfc3339ToDateTime64(input.expiresAt) ? toMs(input.expiresAt) : Number.NaN;
     if (!Number.isFinite(expiresMs) || expiresMs <= now) {
-      throw new HttpError(400, 'invalid_body', `expiresAt must be an RFC 3339 time in the future (got "${input.expiresAt}")`);
+      throw new InvalidInputError('invalid_body', `expiresAt must be an RFC 3339 time in the future (got "${input.expiresAt}")`);
     }
     if (expiresMs - now > MAX_SUPPRESSION_MS) {
-      throw new HttpError(400, 'invalid_body', 'expiresAt must be within a year: a suppression is a pause, not an exclusion');
+      throw new InvalidInputError('invalid_body', 'expiresAt must be within a year: a suppression is a pause, not an exclusion');
     }
     const row = {
       id: randomUUID(),
@@ -168,7 +168,7 @@ export class SuppressionStore {
   }
 
   /**
-   * Lifts a suppression before its expiry; returns it as it now reads. Throws HttpError 404 when
+   * Lifts a suppression before its expiry; returns it as it now reads. Throws a NotFoundError when
    * it does not exist, 409 when it was already lifted or has expired.
    */
   async lift(id: string, actor: string, now = Date.now()): Promise<Suppression> {
@@ -178,9 +178,9 @@ export class SuppressionStore {
       { id },
     );
     const current = rows[0];
-    if (!current) throw new HttpError(404, 'not_found', `no suppression with id ${id}`);
-    if (current.deleted_at) throw new HttpError(409, 'conflict', `suppression ${id} was already lifted at ${current.deleted_at}`);
-    if (toMs(current.expires_at) <= now) throw new HttpError(409, 'conflict', `suppression ${id} expired at ${current.expires_at}`);
+    if (!current) throw new NotFoundError(`no suppression with id ${id}`);
+    if (current.deleted_at) throw new ConflictError('conflict', `suppression ${id} was already lifted at ${current.deleted_at}`);
+    if (toMs(current.expires_at) <= now) throw new ConflictError('conflict', `suppression ${id} expired at ${current.expires_at}`);
     const { version: _previous, ...fields } = current;
     await this.#store.insert('suppressions', [
       { ...fields, deleted_at: new Date(now).toISOString(), deleted_by: actor, version: nextVersion() },
