@@ -214,6 +214,40 @@ describe('revoking a lineage', () => {
     expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(4);
   });
 
+  it('counts a request an earlier version made for a whole session as made for every token it listed', async () => {
+    const rx = await receiver();
+    const r = await responder([policy('upgraded', 'env-upgraded', rx)]);
+    await lineage('p7');
+    const earlier = await raise('env-upgraded-before', 'p7', 'p7', 'jira');
+    // As an earlier version recorded it: one request naming the session as it then was.
+    await r.deliveryLog.save([
+      {
+        revocation: {
+          webhookId: 'msg_earlier_session_request',
+          policyId: 'upgraded',
+          dedupKey: 'session:p7',
+          alertId: earlier,
+          mode: 'session',
+          tokenId: 'p7',
+          sessionRoot: 'p7',
+          tokens: ['p7', 'p7-r1'],
+          chain: ['p7'],
+          dryRun: false,
+          requestedBy: 'policy',
+          payload: '{}',
+          createdAt: new Date().toISOString(),
+        },
+        state: { status: 'delivered', attempts: 1, lastError: '' },
+      },
+    ]);
+    const id = await raise('env-upgraded', 'p7-r1', 'p7');
+
+    const views = await eventually(() => r.deliveries(id), settled(2));
+
+    expect(views.map((v) => v.token).sort()).toEqual(['p7-r2', 'p7-sub']);
+    expect(revokedTokens(rx)).toEqual(['p7-r2', 'p7-sub']);
+  });
+
   it('counts dry runs and the rate limit per request: each token is its own dry run and its own slot in the limit', async () => {
     const rx = await receiver();
     const r = await responder([
