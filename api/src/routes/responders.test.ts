@@ -301,9 +301,14 @@ describe('responder routes', () => {
     const accepted = mine().filter((r) => r.status === 204);
     expect(accepted.map((r) => tokenOf(r.body)).sort()).toEqual(['ch-root', 'ch-root-r', 'ch-sub']);
     expect(accepted.map((r) => r.id).sort()).toEqual(revocations.map((r) => r.webhookId).sort());
-    const shown = (await (await call('GET', `/v1/alerts/${id}/deliveries`, VIEWER)).json()) as {
-      deliveries: { token: string; relation: string; status: string; attempts: number }[];
-    };
+    // The receiver answers before the responder records the answer: read until every request is settled.
+    const shown = await eventually(
+      async () =>
+        (await (await call('GET', `/v1/alerts/${id}/deliveries`, VIEWER)).json()) as {
+          deliveries: { token: string; relation: string; status: string; attempts: number }[];
+        },
+      (v) => v.deliveries.length === 3 && v.deliveries.every((d) => d.status === 'delivered'),
+    );
     expect(shown.deliveries.map((d) => [d.token, d.relation, d.status, d.attempts]).sort()).toEqual([
       ['ch-root', 'delegator', 'delivered', 2],
       ['ch-root-r', 'delegator', 'delivered', 1],
