@@ -28,5 +28,5 @@ export { FINGERPRINT_PREFIX, looksLikeSecret, redactText, tokenFingerprint } fro
 export { type TaskEnd, TaskEvents, type TaskOutcome, type TaskStart } from './task-events.js';
 export { type TaskInfo, currentTask, withTask } from './task-context.js';
 export { TaskContextSpanProcessor } from './task-context-span-processor.js';
-export { type DerivedGrant, type Grant, type Revocation, type TokenRef, TokenEvents } from './token-events.js';
+export { type DerivedGrant, type Grant, type Renewal, type Revocation, type TokenRef, TokenEvents } from './token-events.js';
 export { type TokenUse, recordTokenUse, tokenUseAttributes } from './token-use.js';

@@ -1,3 +1,4 @@
+import { Lineage, stateAt } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEvents, TokenEvents, createAgentTracerProvider, tokenFingerprint, withTask } from './index.js';
 import { type TestMonitor, startTestMonitor } from './test-support/monitor.js';
@@ -129,5 +130,43 @@ describe('TokenEvents and TaskEvents', () => {
       { event: 'completed', task_id: 'T-7', agent_id: '', intent: '', tools: [], deadline: null },
     ]);
     expect(await monitor.storedText()).not.toContain(secret);
+  });
+
+  it('stores a renewal through the collector as the same token living on until its new expiry', async () => {
+    const broker = createAgentTracerProvider({ serviceName: 'vault', environment: 'prod', endpoint: monitor.endpoint });
+    const tokens = new TokenEvents(broker.getTracer('broker'));
+    const t0 = Date.parse('2026-11-26T09:00:00Z');
+    const lease = 'hvs.CAESIJrenewable-lease-token-0123456789';
+
+    const id = tokens.issued({
+      token: lease,
+      agentId: 'deploy-bot',
+      taskId: 'T-8',
+      audience: ['vault'],
+      scopes: ['secret:read'],
+      expiresAt: t0 + 600_000,
+      time: t0,
+    });
+    expect(tokens.renewed({ token: lease, expiresAt: t0 + 3_600_000, time: t0 + 540_000 })).toBe(id);
+    expect(() => tokens.renewed({ tokenId: id } as never)).toThrow(/expiresAt/);
+    await broker.shutdown();
+
+    const rows = await monitor.store.query<TokenEventRow>(
+      'SELECT * EXCEPT (attributes) FROM token_events WHERE token_id = {id:String} ORDER BY time',
+      { id },
+    );
+    expect(rows.map((r) => [r.event, r.parent_id, Date.parse(r.expires_at ?? '')])).toEqual([
+      ['issued', '', t0 + 600_000],
+      ['renewed', '', t0 + 3_600_000],
+    ]);
+    expect(rows[1]).toMatchObject({ caller: 'vault', agent_id: '', environment: 'prod' });
+    // The lineage reads it as the same token living longer: valid past its first expiry, expired after the renewed one.
+    const lineage = (await new Lineage(monitor.store).lineages([id])).get(id);
+    expect(lineage?.renewals).toHaveLength(1);
+    const later = stateAt(lineage as NonNullable<typeof lineage>, t0 + 1_200_000);
+    expect(later.status).toBe('valid');
+    expect(Date.parse(later.renewedUntil ?? '')).toBe(t0 + 3_600_000);
+    expect(stateAt(lineage as NonNullable<typeof lineage>, t0 + 3_700_000).status).toBe('expired');
+    expect(await monitor.storedText()).not.toContain(lease);
   });
 });

@@ -34,6 +34,14 @@ export interface DerivedGrant extends Grant {
   parentId: string;
 }
 
+/** A renewal (Vault-style): the same token lives on until `expiresAt`; counts toward its session's `token.max_session_s`. */
+export interface Renewal extends TokenRef {
+  /** The token's new expiry (required: a renewal without one says nothing). */
+  expiresAt: TimeInput;
+  /** When the token was renewed; default now. */
+  time?: TimeInput;
+}
+
 export interface Revocation extends TokenRef {
   reason?: string;
   time?: TimeInput;
@@ -47,13 +55,14 @@ function idOf(ref: TokenRef): string {
 
 /**
  * Emits the token lifecycle spans of docs/conventions.md §1.2 (`token.event` = issued, refreshed,
- * exchanged, revoked) for a token broker written in Node. Use a tracer whose resource is the
+ * exchanged, renewed, revoked) for a token broker written in Node. Use a tracer whose resource is the
  * broker's own service; the grantee is named on each event. Each method returns the token id.
  * Events are root spans: they never pick up the task context of the code that emits them.
  *
  * @example
  * const events = new TokenEvents(trace.getTracer('broker'));
  * events.issued({ token, agentId: 'triage-bot', taskId: 'T-9', audience: ['github'], scopes: ['issues:read'] });
+ * events.renewed({ token, expiresAt: Date.now() + 3_600_000 });
  */
 export class TokenEvents {
   readonly #tracer: Tracer;
@@ -72,6 +81,12 @@ export class TokenEvents {
 
   exchanged(grant: DerivedGrant): string {
     return this.#emit('exchanged', idOf(grant), { ...grantAttributes(grant), [ATTR.tokenParentId]: grant.parentId }, grant.time);
+  }
+
+  /** The same token's life extended to `expiresAt` (a lease renewed, not a new token: no new id, no parent). */
+  renewed(renewal: Renewal): string {
+    if (!Number.isFinite(toMillis(renewal.expiresAt))) throw new TypeError("a renewal needs expiresAt: the token's new expiry");
+    return this.#emit('renewed', idOf(renewal), { [ATTR.tokenExpiresAt]: rfc3339(renewal.expiresAt) }, renewal.time);
   }
 
   revoked(revocation: Revocation): string {

@@ -206,12 +206,20 @@ export const RevokeBody = named(
 const revocationFields = {
   webhookId: z.string().meta({ description: 'The webhook-id, the same on every attempt' }),
   policyId: z.string(),
-  dedupKey: z.string().meta({ description: 'token:<id>, session:<root> or chain:<origin>: one revoke per key per policy' }),
+  dedupKey: z.string().meta({
+    description:
+      'token:<id>: one revoke per token per policy (session:<root> or chain:<origin> on requests made before a revoke became one request per token)',
+  }),
   alertId: z.string(),
   mode: RevokeModeSchema,
-  tokenId: z.string(),
+  tokenId: z.string().meta({ description: 'The token the alert names' }),
   sessionRoot: z.string(),
-  tokens: z.array(z.string()).meta({ description: 'Every token the broker is asked to revoke' }),
+  tokens: z.array(z.string()).meta({ description: 'Every token the broker is asked to revoke: [token]' }),
+  token: z.string().meta({ description: 'The token this request revokes (one request per token)' }),
+  relation: z.string().meta({
+    description:
+      'How token stands to the alert’s token: self, session (its session), delegated (exchanged from its session), delegator (up its delegation chain), chain (elsewhere in the delegation tree)',
+  }),
   chain: z.array(z.string()).meta({ description: 'From the session root up the exchanged links to the origin' }),
   dryRun: z.boolean(),
   requestedBy: z.string().meta({ description: 'policy, or analyst:<key name>' }),
@@ -225,7 +233,16 @@ export const RevocationSchema = named(
   'A revoke request as it was made: queued, or held, disabled… as its policy stands',
 );
 
-export const RevokeAcceptedSchema = named('RevokeAccepted', z.strictObject({ revocation: RevocationSchema }));
+export const RevokeAcceptedSchema = named(
+  'RevokeAccepted',
+  z.strictObject({
+    // The first request made (the alert's own token's, when it had none yet): the answer before a revoke became one request per token.
+    revocation: RevocationSchema,
+    revocations: z.array(RevocationSchema).meta({
+      description: 'Every request made, one per token of the lineage (tokens that already had one under the policy are left out)',
+    }),
+  }),
+);
 
 export const DeliveryAttemptSchema = named(
   'DeliveryAttempt',

@@ -24,7 +24,10 @@ let api: Api;
 let base: string;
 let receiver: Server;
 let receiverUrl: string;
-const received: { id: string; verified: boolean; body: string }[] = [];
+const received: { id: string; verified: boolean; body: string; status: number }[] = [];
+/** Tokens whose first revoke request the receiver fails (503). */
+const failFirst = new Set<string>();
+const tokenOf = (body: string) => (JSON.parse(body) as { data: { revoke: { token: string } } }).data.revoke.token;
 const one = (h: IncomingHttpHeaders, name: string) => String(h[name] ?? '');
 
 const call = (method: string, path: string, key: string, body?: unknown) =>
@@ -83,8 +86,9 @@ beforeAll(async () => {
       } catch {
         verified = false;
       }
-      received.push({ id: String(req.headers['webhook-id']), verified, body });
-      res.writeHead(verified ? 204 : 401).end();
+      const status = !verified ? 401 : failFirst.delete(tokenOf(body)) ? 503 : 204;
+      received.push({ id: String(req.headers['webhook-id']), verified, body, status });
+      res.writeHead(status).end();
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -222,7 +226,9 @@ describe('responder routes', () => {
     expect((await call('POST', `/v1/alerts/${id}/revoke`, VIEWER, { policyId: 'broker' })).status).toBe(403);
     const res = await call('POST', `/v1/alerts/${id}/revoke`, ANALYST, { policyId: 'broker', mode: 'token' });
     expect(res.status).toBe(202);
-    expect(((await res.json()) as { revocation: object }).revocation).toMatchObject({ status: 'queued', mode: 'token', tokens: ['hand1'] });
+    const answer = (await res.json()) as { revocation: object; revocations: object[] };
+    expect(answer.revocation).toMatchObject({ status: 'queued', mode: 'token', tokens: ['hand1'], token: 'hand1', relation: 'self' });
+    expect(answer.revocations).toEqual([answer.revocation]);
     const again = await call('POST', `/v1/alerts/${id}/revoke`, ANALYST, { policyId: 'broker', mode: 'token' });
     expect(again.status).toBe(409);
     await eventually(
@@ -249,6 +255,66 @@ describe('responder routes', () => {
     expect(lines.map((l) => l.finding_info.uid).sort()).toEqual([id, alertId(SOURCE.id, 'hand1', 'slack')].sort());
     expect(lines.every((l) => l.class_uid === 2004)).toBe(true);
     expect((await call('GET', '/v1/export/ocsf?since=yesterday', VIEWER)).status).toBe(400);
+  });
+
+  it("sends an analyst's revoke of a delegation chain as one signed request per token, each token once though one first attempt fails", async () => {
+    const now = new Date().toISOString();
+    const event = (token: string, kind: string, parent: string, agent: string) => ({
+      time: now,
+      ingested_at: now,
+      event: kind,
+      token_id: token,
+      parent_id: parent,
+      agent_id: agent,
+      source: 'test',
+    });
+    await store.insert('token_events', [
+      event('ch-root', 'issued', '', 'planner'),
+      event('ch-root-r', 'refreshed', 'ch-root', 'planner'),
+      event('ch-sub', 'exchanged', 'ch-root-r', 'coder'),
+    ]);
+    await new AlertStore(store).record(SOURCE, [{ ...finding('ch-sub', 'staging'), rootTokenId: 'ch-sub' }]);
+    const id = alertId(SOURCE.id, 'ch-sub', 'slack');
+    failFirst.add('ch-root');
+    const before = received.length;
+
+    const res = await call('POST', `/v1/alerts/${id}/revoke`, ANALYST, { policyId: 'broker', mode: 'chain' });
+
+    expect(res.status).toBe(202);
+    const { revocation, revocations } = (await res.json()) as {
+      revocation: { token: string };
+      revocations: { token: string; relation: string; webhookId: string; status: string }[];
+    };
+    expect(revocation.token).toBe('ch-sub');
+    expect(revocations.map((r) => [r.token, r.relation, r.status])).toEqual([
+      ['ch-sub', 'self', 'queued'],
+      ['ch-root', 'delegator', 'queued'],
+      ['ch-root-r', 'delegator', 'queued'],
+    ]);
+    const mine = () => received.slice(before);
+    await eventually(
+      async () => mine().filter((r) => r.status === 204).length,
+      (n) => n === 3,
+    );
+    expect(mine().every((r) => r.verified)).toBe(true);
+    expect(mine().map((r) => [tokenOf(r.body), r.status])).toContainEqual(['ch-root', 503]);
+    const accepted = mine().filter((r) => r.status === 204);
+    expect(accepted.map((r) => tokenOf(r.body)).sort()).toEqual(['ch-root', 'ch-root-r', 'ch-sub']);
+    expect(accepted.map((r) => r.id).sort()).toEqual(revocations.map((r) => r.webhookId).sort());
+    // The receiver answers before the responder records the answer: read until every request is settled.
+    const shown = await eventually(
+      async () =>
+        (await (await call('GET', `/v1/alerts/${id}/deliveries`, VIEWER)).json()) as {
+          deliveries: { token: string; relation: string; status: string; attempts: number }[];
+        },
+      (v) => v.deliveries.length === 3 && v.deliveries.every((d) => d.status === 'delivered'),
+    );
+    expect(shown.deliveries.map((d) => [d.token, d.relation, d.status, d.attempts]).sort()).toEqual([
+      ['ch-root', 'delegator', 'delivered', 2],
+      ['ch-root-r', 'delegator', 'delivered', 1],
+      ['ch-sub', 'self', 'delivered', 1],
+    ]);
+    expect((await call('POST', `/v1/alerts/${id}/revoke`, ANALYST, { policyId: 'broker', mode: 'chain' })).status).toBe(409);
   });
 
   it('lets an admin resume a paused policy, and delete an API policy', async () => {

@@ -46,9 +46,11 @@ export function respondersRouter(responder: Responder, ocsf: OcsfExporter): Rout
 
   bind(router, routes.listDeadLetters, async ({ query }) => ({ deadLetters: await responder.deliveryLog.deadLetters(query.limit ?? 100) }));
 
-  bind(router, routes.revokeAlert, async ({ params, body, identity }) => ({
-    revocation: await responder.request(params.id, body.policyId, identity.name, body.mode),
-  }));
+  bind(router, routes.revokeAlert, async ({ params, body, identity }) => {
+    const revocations = await responder.request(params.id, body.policyId, identity.name, body.mode);
+    // `revocation` is what this answer held before a revoke became one request per token.
+    return { revocation: revocations[0] as (typeof revocations)[number], revocations };
+  });
 
   bind(router, routes.listAlertDeliveries, async ({ params }) => {
     const deliveries = await responder.deliveries(params.id);

@@ -301,8 +301,9 @@ const suppressions: TableSpec = {
  * `revocations`: one logical row per revoke request (its `webhook_id`), the latest `version`
  * telling its state: queued, retrying, delivered, dead, held (a paused policy or its rate limit),
  * dry_run, refused (endpoint not allowed), disabled (endpoint answered 410), discarded. Sorted by
- * policy and dedup key, so "has this session already been revoked under this policy?" is a
- * primary-key lookup. `payload` is the exact body sent on every attempt (no secrets in it).
+ * policy and dedup key (`token:<id>`: one request per token), so "has this token already been
+ * revoked under this policy?" is a primary-key lookup. `payload` is the exact body sent on every
+ * attempt (no secrets in it).
  */
 const revocations: TableSpec = {
   name: 'revocations',
@@ -489,6 +490,16 @@ export const MIGRATIONS: Migration[] = [
       [revocations, deliveries, deliveryDeadLetters, responderPolicies, responderPolicyState, responderState].flatMap((t) =>
         createTableDdl(t, ctx),
       ),
+  },
+  {
+    version: 21,
+    // One revoke request per token (docs/conventions.md §2.3): the token a request revokes and
+    // how it stands to the alert's token ('' on requests made before, and on other channels').
+    name: 'responders: revocations.token, revocations.relation',
+    statements: (ctx) => [
+      ...addColumnDdl('revocations', "token String DEFAULT ''", ctx),
+      ...addColumnDdl('revocations', "relation LowCardinality(String) DEFAULT ''", ctx),
+    ],
   },
   {
     version: 30,

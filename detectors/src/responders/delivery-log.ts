@@ -83,6 +83,8 @@ interface RevocationRow {
   session_root: string;
   tokens: string[];
   chain: string[];
+  token: string;
+  relation: string;
   dry_run: number;
   requested_by: string;
   payload: string;
@@ -93,7 +95,7 @@ interface RevocationRow {
   updated_at: string;
 }
 
-const LATEST = `SELECT webhook_id, policy_id, dedup_key, alert_id, mode, token_id, session_root, tokens, chain, dry_run,
+const LATEST = `SELECT webhook_id, policy_id, dedup_key, alert_id, mode, token_id, session_root, tokens, chain, token, relation, dry_run,
   requested_by, payload, status, attempts, last_error, created_at, updated_at FROM revocations`;
 
 /** The responders' tables: revoke requests (`revocations`), attempts (`deliveries`), dead letters. */
@@ -120,6 +122,8 @@ export class DeliveryLog {
         session_root: r.sessionRoot,
         tokens: r.tokens,
         chain: r.chain,
+        token: r.token ?? '',
+        relation: r.relation ?? '',
         dry_run: r.dryRun ? 1 : 0,
         requested_by: r.requestedBy,
         payload: r.payload,
@@ -180,6 +184,32 @@ export class DeliveryLog {
       const list = out.get(r.dedupKey) ?? [];
       list.push(r);
       out.set(r.dedupKey, list);
+    }
+    return out;
+  }
+
+  /**
+   * The requests already made under `policyId` for each of `tokens`, by token, oldest first: its
+   * own (dedup key `token:<id>`), and any made for a whole lineage at once (`lineageKeys`:
+   * `session:<root>`, `chain:<origin>`, as earlier versions made them) that listed it.
+   */
+  async byToken(
+    policyId: string,
+    tokens: readonly string[],
+    lineageKeys: readonly string[] = [],
+  ): Promise<Map<string, (Revocation & RevocationState)[]>> {
+    const out = new Map<string, (Revocation & RevocationState)[]>();
+    const wanted = new Set(tokens);
+    const rows = await this.existing(policyId, [...tokens.map((t) => `token:${t}`), ...lineageKeys]);
+    for (const [key, list] of rows) {
+      for (const r of list) {
+        for (const token of key.startsWith('token:') ? [key.slice('token:'.length)] : r.tokens) {
+          if (!wanted.has(token)) continue;
+          const mine = out.get(token) ?? [];
+          mine.push(r);
+          out.set(token, mine);
+        }
+      }
     }
     return out;
   }
@@ -335,6 +365,8 @@ function fromRow(r: RevocationRow): Revocation & RevocationState {
     sessionRoot: r.session_root,
     tokens: r.tokens,
     chain: r.chain,
+    token: r.token,
+    relation: r.relation,
     dryRun: Number(r.dry_run) === 1,
     requestedBy: shownAuditName(r.requested_by),
     payload: r.payload,

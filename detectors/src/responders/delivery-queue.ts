@@ -7,9 +7,15 @@ export interface Revocation {
   dedupKey: string;
   alertId: string;
   mode: string;
+  /** The token the alert names. */
   tokenId: string;
   sessionRoot: string;
+  /** The tokens the request revokes: `[token]` for a revoke request; earlier versions listed a whole lineage in one request. */
   tokens: string[];
+  /** The token this revoke request revokes (one request per token); absent on other requests (Shared Signals, chat). */
+  token?: string;
+  /** How `token` stands to the alert's token: self, session, delegated, delegator or chain. */
+  relation?: string;
   chain: string[];
   dryRun: boolean;
   requestedBy: string;

@@ -27,6 +27,7 @@ export {
   buildBody,
   revokeReason,
   type RevokeRequestBody,
+  type RevokeSection,
   type WebhookAlert,
 } from './payload.js';
 export {
@@ -50,8 +51,8 @@ export {
 } from './policy.js';
 export { POLICY_STATES, PolicyStore, readPolicyFile, type PolicyState, type PolicyStateName } from './policy-store.js';
 export { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js';
-export { BREAKER_SOURCE, Responder, type PolicyView, type ResponderOptions } from './responder.js';
-export { RevokeTargets, type RevokeTarget } from './revoke-targets.js';
+export { BREAKER_SOURCE, Responder, type PolicyView, type RequestedRevocation, type ResponderOptions } from './responder.js';
+export { REVOKE_RELATIONS, RevokeTargets, type RevokeMember, type RevokeRelation, type RevokeTarget } from './revoke-targets.js';
 export { signedHeaders, webhookId } from './signing.js';
 export type { ChannelContext, ResponderChannel } from './channel.js';
 export * from './ssf/index.js';

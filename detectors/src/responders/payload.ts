@@ -1,6 +1,6 @@
 import type { Alert } from '../alerts/model.js';
 import type { BodyFormat } from './policy.js';
-import type { RevokeTarget } from './revoke-targets.js';
+import type { RevokeMember, RevokeRelation, RevokeTarget } from './revoke-targets.js';
 
 /** The alert as a webhook carries it: everything but the analysts' notes and assignee. */
 export type WebhookAlert = Omit<Alert, 'assignee' | 'notes'>;
@@ -15,7 +15,7 @@ export interface RevokeRequestBody {
   timestamp: string;
   data: {
     alert: WebhookAlert;
-    revoke: { mode: RevokeTarget['mode']; tokens: string[]; sessionRoot: string; chain: string[] };
+    revoke: RevokeSection;
     /** One sentence: why this is being revoked. */
     reason: string;
     policy: string;
@@ -24,11 +24,27 @@ export interface RevokeRequestBody {
   };
 }
 
+/**
+ * What one request revokes. One request per token: `token` is the token this request asks the
+ * broker to revoke and `relation` how it stands to the alert's token (see RevokeRelation);
+ * `tokens` is `[token]`, so that a receiver that revokes every token listed revokes each once.
+ */
+export interface RevokeSection {
+  mode: RevokeTarget['mode'];
+  token: string;
+  relation: RevokeRelation;
+  tokens: string[];
+  sessionRoot: string;
+  chain: string[];
+}
+
 export interface BodyInput {
   format: BodyFormat;
   webhookId: string;
   alert: WebhookAlert;
   target: RevokeTarget;
+  /** The one token of the target this request revokes. */
+  member: RevokeMember;
   policyId: string;
   requestedBy: string;
   /** Epoch ms of the request. */
@@ -42,23 +58,26 @@ export function revokeReason(alert: WebhookAlert, requestedBy: string): string {
 }
 
 /**
- * The JSON body of a revoke request, built once and sent unchanged on every attempt (only the
- * signature headers change), so that a receiver can de-duplicate on `webhook-id`.
+ * The JSON body of a revoke request for one token, built once and sent unchanged on every
+ * attempt (only the signature headers change), so that a receiver can de-duplicate on `webhook-id`.
  *
  * `caep` gives a Security Event Token-shaped JSON object (not a signed JWT: the Standard Webhooks
- * signature authenticates it) with one CAEP `session-revoked` event whose subject is the session
- * root (`token` mode: the token; `chain` mode: the origin of the delegation chain).
+ * signature authenticates it) with one CAEP `session-revoked` event whose subject is the token
+ * this request revokes.
  */
 export function buildBody(input: BodyInput): string {
-  const { alert, target } = input;
+  const { alert, target, member } = input;
   const reason = revokeReason(alert, input.requestedBy);
+  const revoke: RevokeSection = {
+    mode: target.mode,
+    token: member.tokenId,
+    relation: member.relation,
+    tokens: [member.tokenId],
+    sessionRoot: target.sessionRoot,
+    chain: target.chain,
+  };
   if (input.format === 'caep') {
-    const subject =
-      target.mode === 'token'
-        ? target.tokenId
-        : target.mode === 'chain'
-          ? (target.chain[target.chain.length - 1] as string)
-          : target.sessionRoot;
+    const subject = member.tokenId;
     const seconds = Math.floor(input.requestedAt / 1000);
     return JSON.stringify({
       iss: 'intentwatch',
@@ -78,7 +97,7 @@ export function buildBody(input: BodyInput): string {
         detector: alert.detector,
         severity: alert.severity,
         policy: input.policyId,
-        revoke: { mode: target.mode, tokens: target.tokens, sessionRoot: target.sessionRoot, chain: target.chain },
+        revoke,
       },
     });
   }
@@ -87,7 +106,7 @@ export function buildBody(input: BodyInput): string {
     timestamp: new Date(input.requestedAt).toISOString(),
     data: {
       alert,
-      revoke: { mode: target.mode, tokens: target.tokens, sessionRoot: target.sessionRoot, chain: target.chain },
+      revoke,
       reason,
       policy: input.policyId,
       requestedBy: input.requestedBy,

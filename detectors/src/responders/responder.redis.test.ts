@@ -105,6 +105,58 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     expect(views[0]?.attemptLog.map((a) => a.status)).toEqual(['failed', 'delivered']);
   });
 
+  it("delivers each token of a lineage once when its worker stops with one token's retry pending in Redis", async () => {
+    // The first attempt for the delegated token fails; every other request is accepted.
+    let failed = false;
+    const rx = await receiver((_n, _id, body) => {
+      if (failed || JSON.parse(body).data.revoke.token !== 'lin-sub') return { status: 204 };
+      failed = true;
+      return { status: 503, headers: { 'retry-after': '2' } };
+    });
+    const p = policy('lineage', 'env-lineage', rx);
+    const now = new Date().toISOString();
+    await ts.store.insert(
+      'token_events',
+      [
+        ['lin', 'issued', ''],
+        ['lin-r1', 'refreshed', 'lin'],
+        ['lin-r2', 'refreshed', 'lin-r1'],
+        ['lin-sub', 'exchanged', 'lin-r2'],
+      ].map(([token, event, parent]) => ({
+        time: now,
+        ingested_at: now,
+        event,
+        token_id: token,
+        parent_id: parent,
+        agent_id: 'a',
+        source: 'test',
+      })),
+    );
+    const first = await worker([p]);
+    const f = { ...finding('env-lineage', 'lin-r1'), rootTokenId: 'lin' };
+    await alerts.record(SOURCE, [f]);
+    const id = alertId(SOURCE.id, 'lin', f.key);
+
+    await eventually(
+      () => first.deliveries(id),
+      (v) => v.length === 4 && v.filter((x) => x.status === 'delivered').length === 3 && v.some((x) => x.status === 'retrying'),
+    );
+    await (first.queue as BullmqDeliveryQueue).closeWorker();
+    await first.close();
+    const second = await worker([p]);
+    const views = await eventually(
+      () => second.deliveries(id),
+      (v) => v.length === 4 && delivered(v),
+      20_000,
+    );
+
+    expect(views.map((v) => v.token).sort()).toEqual(['lin', 'lin-r1', 'lin-r2', 'lin-sub']);
+    expect(rx.requests.every((q) => q.verified)).toBe(true);
+    expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(4);
+    expect([...rx.revoked.values()].map((b) => JSON.parse(b).data.revoke.token).sort()).toEqual(['lin', 'lin-r1', 'lin-r2', 'lin-sub']);
+    expect(rx.requests).toHaveLength(5);
+  });
+
   it('holds one rate limit across two workers sharing Redis, and delivers each request once', async () => {
     const rx = await receiver();
     const p = policy('shared', 'env-shared', rx, { maxPerMinute: 4 });

@@ -98,8 +98,18 @@ async function settled(r: Responder, alert: string, done: (v: RevocationView[]) 
 
 const finalStatus = (v: RevocationView[]) => v.length > 0 && v.every((x) => !['queued', 'retrying'].includes(x.status));
 
+/** The bodies the receiver took, by the token each request revokes. */
+function byToken(rx: WebhookReceiver): Map<string, RevokeRequestBody> {
+  const out = new Map<string, RevokeRequestBody>();
+  for (const body of rx.revoked.values()) {
+    const b = JSON.parse(body) as RevokeRequestBody;
+    out.set(b.data.revoke.token, b);
+  }
+  return out;
+}
+
 describe('Responder', () => {
-  it('posts a revoke of the whole session that an independent receiver verifies, and records the attempt on the alert', async () => {
+  it('posts a revoke of each token of the session that an independent receiver verifies, and records each attempt on the alert', async () => {
     const rx = await receiver();
     const r = await responder([policy('verify', 'env-verify', rx)]);
     await grant('root-1', 'issued');
@@ -107,24 +117,36 @@ describe('Responder', () => {
     await grant('root-1-b', 'refreshed', 'root-1-a');
     const id = await raise('env-verify', 'root-1-b', { rootTokenId: 'root-1' });
 
-    const views = await settled(r, id, finalStatus);
+    const views = await settled(r, id, (v) => v.length === 3 && finalStatus(v));
 
-    expect(rx.requests).toHaveLength(1);
-    const req = rx.requests[0];
-    expect(req?.verified).toBe(true);
-    expect(req?.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
-    const body = JSON.parse(req?.body ?? '{}') as RevokeRequestBody;
+    expect(rx.requests).toHaveLength(3);
+    expect(rx.requests.every((q) => q.verified && /^msg_[0-9a-f]{32}$/.test(q.webhookId))).toBe(true);
+    expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(3);
+    const bodies = byToken(rx);
+    expect([...bodies.keys()].sort()).toEqual(['root-1', 'root-1-a', 'root-1-b']);
+    const body = bodies.get('root-1-b') as RevokeRequestBody;
     expect(body.type).toBe('token.revoke_requested');
     expect(Date.parse(body.timestamp)).toBeGreaterThan(0);
     expect(body.data.alert).toMatchObject({ id, detector: 'cross_service_reuse', tokenId: 'root-1-b', rootTokenId: 'root-1' });
-    expect(body.data.revoke).toMatchObject({ mode: 'session', sessionRoot: 'root-1', chain: ['root-1'] });
-    expect([...body.data.revoke.tokens].sort()).toEqual(['root-1', 'root-1-a', 'root-1-b']);
+    expect(body.data.revoke).toEqual({
+      mode: 'session',
+      token: 'root-1-b',
+      relation: 'self',
+      tokens: ['root-1-b'],
+      sessionRoot: 'root-1',
+      chain: ['root-1'],
+    });
+    expect(bodies.get('root-1')?.data.revoke).toMatchObject({ token: 'root-1', relation: 'session', tokens: ['root-1'] });
     expect(body.data.reason).toContain(id);
-    expect(views).toHaveLength(1);
-    expect(views[0]).toMatchObject({ status: 'delivered', attempts: 1, webhookId: req?.webhookId, policyId: 'verify' });
-    expect(views[0]?.attemptLog).toEqual([
-      expect.objectContaining({ attempt: 1, status: 'delivered', httpStatus: 204, error: '', endpoint: rx.url }),
-    ]);
+    expect(views).toHaveLength(3);
+    for (const req of rx.requests) {
+      const view = views.find((v) => v.webhookId === req.webhookId);
+      expect(view).toMatchObject({ status: 'delivered', attempts: 1, policyId: 'verify', tokenId: 'root-1-b' });
+      expect(view?.token).toBe((JSON.parse(req.body) as RevokeRequestBody).data.revoke.token);
+      expect(view?.attemptLog).toEqual([
+        expect.objectContaining({ attempt: 1, status: 'delivered', httpStatus: 204, error: '', endpoint: rx.url }),
+      ]);
+    }
   });
 
   it('revokes a session with everything delegated from it: a revocation must not leave exchanged descendants alive', async () => {
@@ -139,12 +161,20 @@ describe('Responder', () => {
     await grant('lin-other', 'issued', '', 'planner');
     const id = await raise('env-lineage', 'lin-root', { rootTokenId: 'lin-root' });
 
-    await settled(r, id, finalStatus);
+    await settled(r, id, (v) => v.length === 5 && finalStatus(v));
 
-    expect(rx.requests).toHaveLength(1);
-    const body = JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody;
-    expect(body.data.revoke).toMatchObject({ mode: 'session', sessionRoot: 'lin-root', chain: ['lin-root'] });
-    expect([...body.data.revoke.tokens].sort()).toEqual(['lin-root', 'lin-root-r', 'lin-x', 'lin-x-r', 'lin-y']);
+    expect(rx.requests).toHaveLength(5);
+    const relations = [...byToken(rx)].map(([token, b]) => [token, b.data.revoke.relation]).sort();
+    expect(relations).toEqual([
+      ['lin-root', 'self'],
+      ['lin-root-r', 'session'],
+      ['lin-x', 'delegated'],
+      ['lin-x-r', 'delegated'],
+      ['lin-y', 'delegated'],
+    ]);
+    for (const b of byToken(rx).values()) {
+      expect(b.data.revoke).toMatchObject({ mode: 'session', sessionRoot: 'lin-root', chain: ['lin-root'] });
+    }
   });
 
   it('names the whole delegation chain in chain mode, from the origin down through exchanges and refreshes', async () => {
@@ -156,13 +186,18 @@ describe('Responder', () => {
     await grant('deleg-1-r', 'refreshed', 'deleg-1', 'coder');
     const id = await raise('env-chain', 'deleg-1-r', { rootTokenId: 'deleg-1' });
 
-    await settled(r, id, finalStatus);
+    await settled(r, id, (v) => v.length === 4 && finalStatus(v));
 
-    const body = JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody;
-    expect(body.data.revoke.mode).toBe('chain');
-    expect(body.data.revoke.sessionRoot).toBe('deleg-1');
-    expect(body.data.revoke.chain).toEqual(['deleg-1', 'origin-1']);
-    expect([...body.data.revoke.tokens].sort()).toEqual(['deleg-1', 'deleg-1-r', 'origin-1', 'origin-1-r']);
+    const bodies = byToken(rx);
+    expect([...bodies].map(([token, b]) => [token, b.data.revoke.relation]).sort()).toEqual([
+      ['deleg-1', 'session'],
+      ['deleg-1-r', 'self'],
+      ['origin-1', 'delegator'],
+      ['origin-1-r', 'delegator'],
+    ]);
+    for (const b of bodies.values()) {
+      expect(b.data.revoke).toMatchObject({ mode: 'chain', sessionRoot: 'deleg-1', chain: ['deleg-1', 'origin-1'] });
+    }
   });
 
   it('retries a receiver that fails twice with the same webhook-id, so it revokes exactly once', async () => {
@@ -303,17 +338,18 @@ describe('Responder', () => {
     expect(rx.revoked.size).toBe(4);
   });
 
-  it('revokes a session once per policy, however many alerts and updates concern it', async () => {
+  it('revokes each token of a session once per policy, however many alerts and updates concern it', async () => {
     const rx = await receiver();
     const r = await responder([policy('once', 'env-once', rx)]);
     const a = await raise('env-once', 'once-1-r', { rootTokenId: 'once-1', key: 'slack' });
     const b = await raise('env-once', 'once-1', { rootTokenId: 'once-1', key: 'jira', source: { ...SOURCE, id: 'scope_creep' } });
-    await settled(r, a, (v) => finalStatus(v));
+    await settled(r, a, (v) => v.length === 2 && finalStatus(v));
     await raise('env-once', 'once-1-r', { rootTokenId: 'once-1', key: 'slack' });
     const c = await raise('env-once', 'once-2');
     await settled(r, c, finalStatus);
 
-    expect(rx.revoked.size).toBe(2);
+    expect(rx.revoked.size).toBe(3);
+    expect([...byToken(rx).keys()].sort()).toEqual(['once-1', 'once-1-r', 'once-2']);
     expect(await r.deliveries(b)).toEqual([]);
   });
 
@@ -352,7 +388,9 @@ describe('Responder', () => {
     const id = await raise('env-manual', 'manual-1');
 
     const requested = await r.request(id, 'manual', 'key:ana');
-    expect(requested).toMatchObject({ status: 'queued', requestedBy: 'analyst:key:ana', alertId: id });
+    expect(requested).toEqual([
+      expect.objectContaining({ status: 'queued', requestedBy: 'analyst:key:ana', alertId: id, token: 'manual-1', relation: 'self' }),
+    ]);
     await settled(r, id, finalStatus);
 
     expect(rx.requests).toHaveLength(1);
@@ -369,7 +407,7 @@ describe('Responder', () => {
     closing.push(() => apiSide.close());
     const id = await raise('env-handoff', 'handoff-1');
 
-    expect(await apiSide.request(id, 'handoff', 'key:ana')).toMatchObject({ status: 'queued' });
+    expect(await apiSide.request(id, 'handoff', 'key:ana')).toEqual([expect.objectContaining({ status: 'queued' })]);
     const worker = await responder([p]);
     const views = await settled(worker, id, finalStatus);
 
@@ -398,21 +436,27 @@ describe('Responder', () => {
     expect(rx.requests[1]?.receivedAt).toBeGreaterThanOrEqual(due - 5);
   });
 
-  it('sends a CAEP session-revoked event as the body when the policy asks for it', async () => {
+  it('sends a CAEP session-revoked event per token as the body when the policy asks for it', async () => {
     const rx = await receiver();
     const r = await responder([policy('caep', 'env-caep', rx, { body: 'caep' })]);
     const id = await raise('env-caep', 'caep-1-r', { rootTokenId: 'caep-1' });
 
-    await settled(r, id, finalStatus);
+    await settled(r, id, (v) => v.length === 2 && finalStatus(v));
 
-    const set = JSON.parse(rx.requests[0]?.body ?? '{}') as Record<string, unknown>;
-    expect(rx.requests[0]?.verified).toBe(true);
-    expect(set).toMatchObject({
-      iss: 'intentwatch',
-      jti: rx.requests[0]?.webhookId,
-      sub_id: { format: 'opaque', id: 'caep-1' },
-      events: { [CAEP_SESSION_REVOKED]: { initiating_entity: 'policy', reason_admin: { en: expect.stringContaining(id) } } },
+    expect(rx.requests).toHaveLength(2);
+    const subjects = rx.requests.map((q) => {
+      const set = JSON.parse(q.body) as { sub_id: { id: string } };
+      expect(q.verified).toBe(true);
+      expect(set).toMatchObject({
+        iss: 'intentwatch',
+        jti: q.webhookId,
+        sub_id: { format: 'opaque' },
+        events: { [CAEP_SESSION_REVOKED]: { initiating_entity: 'policy', reason_admin: { en: expect.stringContaining(id) } } },
+        intentwatch: { alertId: id, revoke: { token: set.sub_id.id, tokens: [set.sub_id.id], sessionRoot: 'caep-1' } },
+      });
+      return set.sub_id.id;
     });
+    expect(subjects.sort()).toEqual(['caep-1', 'caep-1-r']);
   });
 
   it('acts on nothing an active suppression mutes', async () => {

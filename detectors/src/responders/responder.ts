@@ -31,7 +31,7 @@ import {
 } from './policy.js';
 import { type PolicyState, PolicyStore } from './policy-store.js';
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './rate-limiter.js';
-import { type RevokeTarget, RevokeTargets } from './revoke-targets.js';
+import { type RevokeMember, type RevokeTarget, RevokeTargets } from './revoke-targets.js';
 import { SecretBox } from './secret-box.js';
 import { signedHeaders, webhookId } from './signing.js';
 import { postWebhook } from './webhook-client.js';
@@ -78,6 +78,9 @@ export const BREAKER_SOURCE: AlertSource = {
   frameworks: [],
 };
 
+/** A revoke request as an analyst's revoke answers it: without its body, with the status it got. */
+export type RequestedRevocation = Omit<Revocation, 'payload'> & { token: string; relation: string; status: RevocationStatus };
+
 /** A policy as the API shows it: no secret values, its state, and its requests by status. */
 export interface PolicyView extends Policy {
   state: PolicyState;
@@ -115,8 +118,9 @@ const requestedTotal = counter('intentwatch_revocations_requested_total', 'Revok
  *
  * - Trigger: every `pollMs` it reads alerts whose detection changed since its watermark
  *   (`alerts.version`, re-reading a short lag for late commits), and for each open alert a policy
- *   matches, resolves what to revoke and queues one request — unless the policy already has a
- *   request for that token, session or chain (one revoke per session per policy).
+ *   matches, resolves the lineage to revoke (the token, its session, what was delegated from it)
+ *   and queues one request per token — each with its own webhook-id, retries and audit row —
+ *   leaving out tokens the policy already has a request for (one revoke per token per policy).
  * - Delivery: through the queue (BullMQ or in-process), signed per Standard Webhooks with the
  *   same `webhook-id` on every attempt; backoff with jitter, `Retry-After` honoured, 410 disables
  *   the policy, dead letter after the last attempt; every attempt recorded.
@@ -322,16 +326,13 @@ export class Responder {
 
   /**
    * An analyst's revoke from an alert, through `policyId`'s endpoint (its match is skipped; its
-   * dry-run, rate limit, breaker and endpoint checks are not). Throws HttpError 404 for an
-   * unknown alert or policy, 409 when the policy is disabled or the session already has an open
-   * or delivered request under it.
+   * dry-run, rate limit, breaker and endpoint checks are not): one request per token of the
+   * lineage `mode` names, leaving out tokens that already have an open or delivered request under
+   * the policy. Returns the requests made, the alert's own token first. Throws HttpError 404 for
+   * an unknown alert or policy, 409 when the policy is disabled or every token already has an
+   * open or delivered request under it.
    */
-  async request(
-    alertId: string,
-    policyId: string,
-    actor: string,
-    mode?: string,
-  ): Promise<Omit<Revocation, 'payload'> & { status: RevocationStatus }> {
+  async request(alertId: string, policyId: string, actor: string, mode?: string): Promise<RequestedRevocation[]> {
     const snapshot = (await this.#reader.load([alertId])).get(alertId);
     if (!snapshot) throw new HttpError(404, 'not_found', `no alert with id ${alertId}`);
     const policy = this.policies.get(policyId);
@@ -348,20 +349,38 @@ export class Responder {
       { tokenId: snapshot.alert.tokenId, rootTokenId: snapshot.alert.rootTokenId, mode: chosen },
     ]);
     const t = target as RevokeTarget;
-    const earlier = (await this.deliveryLog.existing(policy.id, [t.dedupKey])).get(t.dedupKey) ?? [];
-    const standing = earlier.find((e) => !RETRYABLE_BY_HAND.includes(e.status));
-    if (standing) {
+    if (t.members.length === 0) throw new HttpError(409, 'nothing_to_revoke', `alert ${alertId} names no token to revoke`);
+    const earlier = await this.deliveryLog.byToken(policy.id, t.tokens, [t.dedupKey]);
+    const now = Date.now();
+    const made: Revocation[] = [];
+    const standing: string[] = [];
+    for (const m of t.members) {
+      const before = earlier.get(m.tokenId) ?? [];
+      const stands = before.find((e) => !RETRYABLE_BY_HAND.includes(e.status));
+      if (stands) {
+        standing.push(`${tokenKey(m.tokenId)} ${stands.webhookId} (${stands.status})`);
+        continue;
+      }
+      // A request by hand after one that failed for good is a new request: the next generation of its id.
+      const generation = before.filter((e) => e.dedupKey === tokenKey(m.tokenId)).length;
+      made.push(this.#revocation(policy, snapshot, t, m, generation, `analyst:${actor}`, now));
+    }
+    if (made.length === 0) {
+      const shown = standing.slice(0, 5).join('; ') + (standing.length > 5 ? `; and ${standing.length - 5} more` : '');
       throw new HttpError(
         409,
         'already_requested',
-        `${t.dedupKey} already has revoke request ${standing.webhookId} under policy ${policy.id} (${standing.status})`,
+        `every token of ${t.dedupKey} already has a revoke request under policy ${policy.id}: ${shown}`,
       );
     }
-    const revocation = this.#revocation(policy, snapshot, t, earlier.length, `analyst:${actor}`, Date.now());
-    const status = await this.#enqueue([revocation]);
-    requestedTotal.inc({ policy: policy.id, by: 'analyst' });
-    const { payload: _payload, ...shown } = revocation;
-    return { ...shown, status: status.get(revocation.webhookId) ?? 'queued' };
+    const status = await this.#enqueue(made);
+    requestedTotal.inc({ policy: policy.id, by: 'analyst' }, made.length);
+    return made.map(({ payload: _payload, ...shown }) => ({
+      ...shown,
+      token: shown.token ?? '',
+      relation: shown.relation ?? '',
+      status: status.get(shown.webhookId) ?? 'queued',
+    }));
   }
 
   /** Policies as the API shows them. */
@@ -504,16 +523,19 @@ export class Responder {
     });
     const revocations: Revocation[] = [];
     for (const { policy, items } of byPolicy.values()) {
-      const existing = await this.deliveryLog.existing(
+      const earlier = await this.deliveryLog.byToken(
         policy.id,
+        items.flatMap((i) => i.target.tokens),
         items.map((i) => i.target.dedupKey),
       );
-      const taken = new Set(existing.keys());
+      const taken = new Set(earlier.keys());
       for (const { snapshot, target } of items) {
-        if (taken.has(target.dedupKey)) continue;
-        taken.add(target.dedupKey);
-        revocations.push(this.#revocation(policy, snapshot, target, 0, 'policy', now));
-        requestedTotal.inc({ policy: policy.id, by: 'policy' });
+        for (const member of target.members) {
+          if (taken.has(member.tokenId)) continue;
+          taken.add(member.tokenId);
+          revocations.push(this.#revocation(policy, snapshot, target, member, 0, 'policy', now));
+          requestedTotal.inc({ policy: policy.id, by: 'policy' });
+        }
       }
     }
     await this.#enqueue(revocations);
@@ -529,24 +551,29 @@ export class Responder {
     for (const c of this.#channels) await c.onAlerts(open, now);
   }
 
+  /** The request that revokes one token of a target: its webhook-id follows from the policy, the token and the generation. */
   #revocation(
     policy: Policy,
     snapshot: AlertSnapshot,
     target: RevokeTarget,
+    member: RevokeMember,
     generation: number,
     requestedBy: string,
     now: number,
   ): Revocation {
-    const id = webhookId(policy.id, target.dedupKey, generation);
+    const dedupKey = tokenKey(member.tokenId);
+    const id = webhookId(policy.id, dedupKey, generation);
     return {
       webhookId: id,
       policyId: policy.id,
-      dedupKey: target.dedupKey,
+      dedupKey,
       alertId: snapshot.alert.id,
       mode: target.mode,
       tokenId: target.tokenId,
       sessionRoot: target.sessionRoot,
-      tokens: target.tokens,
+      tokens: [member.tokenId],
+      token: member.tokenId,
+      relation: member.relation,
       chain: target.chain,
       dryRun: policy.dryRun,
       requestedBy,
@@ -555,6 +582,7 @@ export class Responder {
         webhookId: id,
         alert: snapshot.alert,
         target,
+        member,
         policyId: policy.id,
         requestedBy,
         requestedAt: now,
@@ -745,6 +773,11 @@ export class Responder {
     for (const c of counts) if (c.policyId === p.id) requests[c.status] = c.count;
     return { ...publicPolicy(p), state: this.policies.state(p.id), requests };
   }
+}
+
+/** The dedup key of the requests that revoke `tokenId`: one revoke per token per policy. */
+function tokenKey(tokenId: string): string {
+  return `token:${tokenId}`;
 }
 
 /** Origin and path of an endpoint: what logs and attempt records show (a query string may hold a token). */

@@ -33,6 +33,15 @@ const SSF_EVENT_NAMES = {
   verify: 'SSF verification',
 };
 
+/** How the token a revoke request names stands to the alert's token (see detectors/src/responders/revoke-targets.ts). */
+const RELATION_NAMES = {
+  self: "the alert's token",
+  session: 'its session',
+  delegated: 'delegated from its session',
+  delegator: 'up its delegation chain',
+  chain: 'elsewhere in its delegation chain',
+};
+
 export async function render(ctx) {
   const id = ctx.params[0];
   let [alert, deliveries] = await Promise.all([api.alert(id), loadDeliveries()]);
@@ -393,13 +402,22 @@ export async function render(ctx) {
                   r.dryRun ? ' (dry run)' : '',
                   r.attempts ? ` · ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : '',
                 ),
-                r.tokens?.length
+                // One request per token: its token and how it stands to the alert's. Requests made
+                // before that listed a whole lineage at once.
+                r.token
                   ? h(
                       'div',
-                      { class: 'chips' },
-                      r.tokens.slice(0, 6).map((t) => h('span', { class: 'chip' }, t)),
+                      { class: 'chips', 'data-testid': 'delivery-token' },
+                      h('span', { class: 'chip' }, r.token),
+                      r.relation ? h('span', { class: 'muted' }, ` ${RELATION_NAMES[r.relation] ?? r.relation}`) : null,
                     )
-                  : null,
+                  : r.tokens?.length
+                    ? h(
+                        'div',
+                        { class: 'chips' },
+                        r.tokens.slice(0, 6).map((t) => h('span', { class: 'chip' }, t)),
+                      )
+                    : null,
                 r.lastError ? h('div', { class: 'sub deviation' }, r.lastError) : null,
               ),
             ),
@@ -462,8 +480,8 @@ export async function render(ctx) {
       { class: 'input', name: 'mode' },
       [
         ['token', `this token only (${a.tokenId})`],
-        ['session', `the whole session (root ${a.rootTokenId})`],
-        ['chain', 'the session and every token delegated from it'],
+        ['session', `the whole session (root ${a.rootTokenId}) and every token delegated from it`],
+        ['chain', 'the whole delegation chain, from its origin down'],
       ].map(([v, label]) => h('option', { value: v, selected: v === policies[0].revoke }, label)),
     );
     policy.addEventListener('change', () => {
@@ -481,12 +499,16 @@ export async function render(ctx) {
           onsubmit: async (e) => {
             e.preventDefault();
             try {
-              const { revocation } = await api.revoke(id, {
+              const { revocation, revocations = [revocation] } = await api.revoke(id, {
                 policyId: /** @type {HTMLSelectElement} */ (policy).value,
                 mode: /** @type {HTMLSelectElement} */ (mode).value,
               });
               dialog.remove();
-              toast(`Revoke requested: ${revocation.status}${revocation.dryRun ? ' (dry run)' : ''}`, 'ok');
+              const n = revocations.length;
+              toast(
+                `Revoke requested for ${n} token${n === 1 ? '' : 's'}, one request each: ${revocation.status}${revocation.dryRun ? ' (dry run)' : ''}`,
+                'ok',
+              );
               await reload();
             } catch (err) {
               error.textContent = err instanceof ApiError ? err.message : String(err);

@@ -14,8 +14,8 @@ export interface ReceivedRequest {
   receivedAt: number;
 }
 
-/** What to answer to the n-th request (from 1): a status and headers. */
-export type Script = (n: number, webhookId: string) => { status: number; headers?: Record<string, string> };
+/** What to answer to the n-th request (from 1), given its webhook-id and body: a status and headers. */
+export type Script = (n: number, webhookId: string, body: string) => { status: number; headers?: Record<string, string> };
 
 /**
  * A broker's webhook endpoint for tests: a real HTTP server that verifies every request with
@@ -53,7 +53,7 @@ export class WebhookReceiver {
         } catch (e) {
           verifyError = e instanceof Error ? e.message : String(e);
         }
-        const answer = verified ? this.#script(this.requests.length + 1, webhookId) : { status: 401 };
+        const answer = verified ? this.#script(this.requests.length + 1, webhookId, body) : { status: 401 };
         this.requests.push({
           webhookId,
           timestamp: header(h, 'webhook-timestamp'),
