@@ -333,6 +333,67 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     expect(sets.map((c) => [typeOf(c), c.sub_id])).toEqual([[COMPROMISE, { format: 'jwt_id', iss: 'https://idp.example.test/', jti }]]);
   }, 60_000);
 
+  it('reports a token seen in an environment it was not issued for and a session refreshed for another agent as compromised, not a call outside the audience', async () => {
+    const res = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/compromise',
+      delivery: { method: POLL },
+      events_requested: [RISK, COMPROMISE],
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const base = Date.now() - 10 * 60_000;
+    const s = spansAt(base);
+    const tag = randomBytes(4).toString('hex');
+    const [copied, root, refreshed, misused] = ['copied', 'root', 'refreshed', 'misused'].map((n) => `tok-${n}-${tag}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const grant = { task: `T-${tag}`, audience: ['k8s'], scopes: ['deploy'], expiresIn: 3600 };
+    await h.send(
+      [
+        // Issued for staging, presented by its own grantee from production: the secret was copied where it should not be.
+        s.grant('issued', copied, 0, { ...grant, agent: 'deploy-bot', env: 'staging' }),
+        s.use(copied, 30, { agent: 'deploy-bot', target: 'k8s', env: 'prod', scope: 'deploy' }),
+        // A session refreshed for an agent it was never issued to: its refresh token left its grantee.
+        s.grant('issued', root, 40, { ...grant, agent: 'planner-bot', env: 'prod' }),
+        s.grant('refreshed', refreshed, 60, { ...grant, parent: root, agent: 'thief-bot', env: 'prod' }),
+        // Its grantee, in its environment, against a service outside its audience: misuse, not theft.
+        s.grant('issued', misused, 80, { ...grant, agent: 'mail-bot', env: 'prod' }),
+        s.use(misused, 90, { agent: 'mail-bot', target: 'crm', env: 'prod', scope: 'deploy' }),
+      ],
+      base,
+    );
+    const claims: Record<string, unknown>[] = [];
+    let ack: string[] = [];
+    const riskAbout = (token: string) =>
+      claims.some((c) => typeOf(c) === RISK && JSON.stringify(c.sub_id) === JSON.stringify({ format: 'opaque', id: token }));
+    await until(
+      'events about the three alerts',
+      async () => {
+        await h.detect();
+        const page = await poll(stream.stream_id, { ack, returnImmediately: true, maxEvents: 1000 });
+        for (const set of Object.values(page.sets)) claims.push(await verify(set, 'https://receiver.example.test/compromise'));
+        ack = Object.keys(page.sets);
+        return claims.length;
+      },
+      // The risk change and the compromise of one alert are made together: once the risk is here, so is any compromise.
+      () => riskAbout(copied) && riskAbout(root) && riskAbout(misused),
+    );
+    const compromises = claims.filter((c) => typeOf(c) === COMPROMISE);
+    expect(compromises.map((c) => (c.sub_id as { id: string }).id).sort()).toEqual([copied, root].sort());
+    const byToken = (id: string) => eventOf(compromises.find((c) => (c.sub_id as { id: string }).id === id) as Record<string, unknown>);
+    // RISC 1.0 §2.7: credential_type is required; the admin reason says what was seen.
+    expect(byToken(copied)).toMatchObject({ credential_type: 'bearer-token', intentwatch: { compromise: 'other_environment' } });
+    expect((byToken(copied).reason_admin as { en: string }).en).toMatch(/environment/);
+    expect(byToken(root)).toMatchObject({
+      credential_type: 'refresh-token',
+      agent_id: 'thief-bot',
+      intentwatch: { compromise: 'refresh_other' },
+    });
+    for (const c of compromises) expect(typeof eventOf(c).event_timestamp).toBe('number');
+  }, 60_000);
+
   it('rotates its signing key with both keys published during the overlap', async () => {
     const before = (await (await h.call('/ssf/jwks.json', { key: null })).json()) as { keys: { kid: string }[] };
     const rotated = await admin('/v1/ssf/keys/rotate', 'POST');
