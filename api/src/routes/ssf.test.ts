@@ -17,6 +17,7 @@ const RISK = 'https://schemas.openid.net/secevent/caep/event-type/risk-level-cha
 const REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const COMPROMISE = 'https://schemas.openid.net/secevent/risc/event-type/credential-compromise';
 const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
+const UPDATED = 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated';
 const RECEIVER_AUTH = `Bearer rcv-${randomBytes(12).toString('hex')}`;
 
 interface Pushed {
@@ -469,6 +470,57 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     for (const c of risks)
       expect(breakerId.alerts.map((a) => a.id)).not.toContain((eventOf(c).intentwatch as { alert_id: string }).alert_id);
   }, 90_000);
+
+  it('tells the receiver of every status change made through the API in a stream-updated SET, and of none when the status stays', async () => {
+    const aud = 'https://receiver.example.test/status';
+    const res = await admin('/ssf/streams', 'POST', {
+      aud,
+      events_requested: [RISK],
+      delivery: { method: PUSH, endpoint_url: `${receiverUrl}/events` },
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const updates = async () => {
+      const out: Record<string, unknown>[] = [];
+      for (const p of pushed) {
+        const c = await jwtVerify(p.body, jwks, { issuer: ISSUER, audience: aud, typ: 'secevent+jwt' }).catch(() => undefined);
+        if (c && typeOf(c.payload) === UPDATED) out.push(await verify(p.body, aud));
+      }
+      return out;
+    };
+    const change = async (status: string, reason?: string) => {
+      const r = await admin('/ssf/status', 'POST', { stream_id: stream.stream_id, status, ...(reason ? { reason } : {}) });
+      expect(r.status).toBe(200);
+    };
+    await change('paused', 'maintenance window');
+    await change('paused', 'still in maintenance');
+    await change('enabled');
+    await change('enabled');
+    // A disabled stream sends nothing more, except the event that says so (SSF 1.0 §8.1.5: before stopping).
+    await change('disabled', 'receiver retired');
+    const log = h.responder?.deliveryLog;
+    if (!log) throw new Error('the harness runs the responders');
+    const policy = `ssf:${stream.stream_id}`;
+    const got = await until(
+      'the three stream-updated events, all delivered',
+      async () => ({
+        claims: await updates(),
+        open: (await Promise.all((['queued', 'retrying'] as const).map((st) => log.withStatus(policy, st)))).flat().length,
+      }),
+      (v) => v.open === 0 && v.claims.length >= 3,
+    );
+    // SSF 1.0 §8.1.5: status required, reason optional; the subject is the stream, as opaque.
+    const events = got.claims.map((c) => eventOf(c));
+    expect(new Set(events.map((e) => JSON.stringify(e)))).toEqual(
+      new Set([
+        JSON.stringify({ status: 'paused', reason: 'maintenance window' }),
+        JSON.stringify({ status: 'enabled' }),
+        JSON.stringify({ status: 'disabled', reason: 'receiver retired' }),
+      ]),
+    );
+    for (const c of got.claims) expect(c.sub_id).toEqual({ format: 'opaque', id: stream.stream_id });
+    const delivered = (await log.withStatus(policy, 'delivered')).filter((r) => r.dedupKey.startsWith('updated:'));
+    expect(delivered.map((r) => r.webhookId).sort()).toEqual(got.claims.map((c) => c.jti as string).sort());
+  });
 
   it('manages a stream: read, update, status, delete', async () => {
     const id = pollStream.stream_id as string;

@@ -226,3 +226,18 @@ export function sessionRevokedEvent(
     dedupKey: `revoked:${r.sessionRoot || r.tokenId}`,
   };
 }
+
+/** SSF 1.0 §8.1.5: a stream-updated event, its subject the stream itself as `opaque`. */
+export function statusEvent(streamId: string, status: string, reason: string, now: number, dedupKey: string): SsfEvent {
+  return {
+    type: SSF_STREAM_UPDATED,
+    subject: { format: 'opaque', id: streamId },
+    payload: reason ? { status, reason } : { status },
+    txn: `stream:${streamId}:${now}`,
+    toe: Math.floor(now / 1000),
+    alertId: '',
+    tokenId: '',
+    sessionRoot: '',
+    dedupKey,
+  };
+}

@@ -25,8 +25,10 @@ import {
   type TokenFacts,
   alertEvents,
   sessionRevokedEvent,
+  statusEvent,
 } from './ssf-events.js';
 import { type SsfAlgorithm, SsfKeys } from './ssf-keys.js';
+import { StreamActivity } from './stream-activity.js';
 import { type StreamRecord, type StreamStatus, StreamStore } from './stream-store.js';
 
 export interface SsfTransmitterOptions {
@@ -96,6 +98,10 @@ export class SsfTransmitter implements ResponderChannel {
   readonly #longPollMs: number;
   readonly #minVerificationS: number;
   readonly #arrivals = new EventEmitter();
+  /** SSF 1.0 §8.1.1 `inactivity_timeout` in seconds; 0: none. */
+  readonly #inactivityS: number;
+  readonly #activity: StreamActivity;
+  #lastInactivityCheck = 0;
   #ctx: ChannelContext | undefined;
 
   private constructor(options: SsfTransmitterOptions, keys: SsfKeys, streams: StreamStore) {
@@ -107,6 +113,9 @@ export class SsfTransmitter implements ResponderChannel {
     this.#reader = new AlertReader(options.store);
     this.#longPollMs = options.longPollMs ?? 25_000;
     this.#minVerificationS = options.minVerificationIntervalS ?? 5;
+    this.#inactivityS = options.config.responders.ssfInactivityTimeoutS ?? 0;
+    // Activity within a tenth of the timeout (at most a minute) is recorded once.
+    this.#activity = new StreamActivity(options.store, Math.min(60_000, this.#inactivityS * 100));
     this.#arrivals.setMaxListeners(0);
   }
 
@@ -166,6 +175,7 @@ export class SsfTransmitter implements ResponderChannel {
       events_delivered: delivered(s),
       delivery,
       min_verification_interval: this.#minVerificationS,
+      ...(this.#inactivityS > 0 ? { inactivity_timeout: this.#inactivityS } : {}),
       description: s.description,
       max_per_minute: s.maxPerMinute,
       dry_run: s.dryRun,
@@ -217,6 +227,14 @@ export class SsfTransmitter implements ResponderChannel {
       if (d.authorizationHeader) s.delivery.authorizationHeaderSealed = this.streams.sealHeader(s.streamId, d.authorizationHeader);
     }
     await this.streams.save(s, actor);
+    await this.#touch(s.streamId);
+    return s;
+  }
+
+  /** SSF 1.0 §8.1.1.2, one stream: a read by its receiver is activity (§8.1.1 `inactivity_timeout`). */
+  async readStream(streamId: string): Promise<StreamRecord> {
+    const s = await this.streams.get(streamId);
+    await this.#touch(s.streamId);
     return s;
   }
 
@@ -227,12 +245,15 @@ export class SsfTransmitter implements ResponderChannel {
   /** SSF 1.0 §8.1.2.1. */
   async status(streamId: string): Promise<{ stream_id: string; status: StreamStatus; reason?: string }> {
     const s = await this.streams.get(streamId);
+    await this.#touch(s.streamId);
     return { stream_id: s.streamId, status: s.status, ...(s.reason ? { reason: s.reason } : {}) };
   }
 
   /**
    * SSF 1.0 §8.1.2.2. Paused: SETs are held (recorded, not sent or served); enabled again: the
-   * held ones go out. Disabled: SETs are dropped (recorded as disabled).
+   * held ones go out. Disabled: SETs are dropped (recorded as disabled). A change of status
+   * sends the receiver a stream-updated event (§8.1.5): before the stream stops when it pauses or
+   * is disabled, upon enabling when it is enabled again (before the held SETs).
    */
   async setStatus(
     streamId: string,
@@ -241,10 +262,17 @@ export class SsfTransmitter implements ResponderChannel {
     actor: string,
   ): Promise<{ stream_id: string; status: StreamStatus; reason?: string }> {
     const s = structuredClone(await this.streams.get(streamId, true));
+    const was = s.status;
+    const now = Date.now();
+    const updated = statusEvent(s.streamId, status, reason, now, `updated:${now}:${status}`);
+    // Told while the stream still runs: a stream-updated event goes out even from a paused or disabled stream.
+    if (was !== status && status !== 'enabled') await this.#emit(s, [updated], actor, now);
     s.status = status;
     s.reason = reason;
     await this.streams.save(s, actor);
+    if (was !== status && status === 'enabled') await this.#emit(s, [updated], actor, now);
     if (status === 'enabled') await this.#release(s);
+    await this.#touch(s.streamId);
     return this.status(streamId);
   }
 
@@ -255,6 +283,7 @@ export class SsfTransmitter implements ResponderChannel {
       s.subjects.push(subject);
       await this.streams.save(s, actor);
     }
+    await this.#touch(s.streamId);
   }
 
   /** SSF 1.0 §8.1.3.3; 404 when the stream does not name the subject. */
@@ -264,6 +293,7 @@ export class SsfTransmitter implements ResponderChannel {
     s.subjects = s.subjects.filter((x) => !StreamStore.wants({ ...s, subjects: [x] }, subject));
     if (s.subjects.length === before) throw new HttpError(404, 'not_found', 'the stream does not name this subject');
     await this.streams.save(s, actor);
+    await this.#touch(s.streamId);
   }
 
   /** SSF 1.0 §8.1.4.2: a verification event with the receiver's `state`, over the stream's own delivery; 429 when asked too often. */
@@ -278,6 +308,7 @@ export class SsfTransmitter implements ResponderChannel {
     }
     s.lastVerificationAt = now;
     await this.streams.save(s, actor);
+    await this.#touch(s.streamId, now);
     const event: SsfEvent = {
       type: SSF_VERIFICATION,
       // SSF 1.0 §8.1.4.1: the subject of a verification event is the stream itself, as opaque.
@@ -308,6 +339,7 @@ export class SsfTransmitter implements ResponderChannel {
     if (s.delivery.method !== POLL_METHOD) {
       throw new HttpError(400, 'invalid_request', `stream ${streamId} delivers by push (${PUSH_METHOD}), not poll`);
     }
+    await this.#touch(s.streamId);
     const policyId = POLICY_PREFIX + s.streamId;
     const log = this.#log;
     const ctx = this.#context();
@@ -408,9 +440,9 @@ export class SsfTransmitter implements ResponderChannel {
     } catch {
       return finish('discarded', `stream ${streamId} was deleted`);
     }
-    // SSF 1.0 §8.1.5: the stream-updated event that says the transmitter paused the stream still goes out.
+    // SSF 1.0 §8.1.5: the stream-updated event that says the stream was paused or disabled still goes out.
     const control = job.dedupKey.startsWith('updated:');
-    if (s.status === 'disabled') return finish('disabled', `stream ${streamId} is disabled${s.reason ? `: ${s.reason}` : ''}`);
+    if (s.status === 'disabled' && !control) return finish('disabled', `stream ${streamId} is disabled${s.reason ? `: ${s.reason}` : ''}`);
     if (s.status === 'paused' && !control) return finish('held', `stream ${streamId} is paused${s.reason ? `: ${s.reason}` : ''}`);
     if (!control && !(await ctx.limiter.acquire(job.policyId, job.webhookId, s.maxPerMinute, 60_000))) {
       // The limit read a moment ago may have been raised since (or the stream paused by another delivery).
@@ -479,7 +511,39 @@ export class SsfTransmitter implements ResponderChannel {
     return { retryInMs: delay };
   }
 
+  /**
+   * SSF 1.0 §8.1.1 `inactivity_timeout`: pauses each enabled stream whose receiver has neither
+   * polled it nor called a management endpoint about it for that long, telling it first with a
+   * stream-updated event. Looked at a few times per timeout (at most every 30 s).
+   */
+  async onTick(now: number): Promise<void> {
+    if (this.#inactivityS <= 0) return;
+    const timeoutMs = this.#inactivityS * 1000;
+    if (now - this.#lastInactivityCheck < Math.min(30_000, Math.max(250, timeoutMs / 4))) return;
+    this.#lastInactivityCheck = now;
+    const enabled = (await this.streams.list()).filter((s) => s.status === 'enabled');
+    if (enabled.length === 0) return;
+    const activity = await this.#activity.last();
+    for (const listed of enabled) {
+      const last = Math.max(activity.get(listed.streamId) ?? 0, Date.parse(listed.createdAt) || 0);
+      if (now - last <= timeoutMs) continue;
+      // Read again: another process may have changed the stream a moment ago.
+      const s = await this.streams.get(listed.streamId, true).catch(() => undefined);
+      if (s?.status !== 'enabled') continue;
+      const reason = `no activity from the receiver for more than ${this.#inactivityS} s (the stream's inactivity_timeout): enable it again (POST /ssf/status) to receive the SETs held meanwhile`;
+      // One event per quiet spell, whichever process sees it first (the audit trail's dedup key).
+      await this.#emit(s, [statusEvent(s.streamId, 'paused', reason, now, `updated:inactive:${last}`)], 'transmitter', now);
+      await this.streams.save({ ...s, status: 'paused', reason }, 'transmitter');
+      this.#log.warn({ stream: s.streamId, inactivityTimeoutS: this.#inactivityS }, 'SSF stream paused: no receiver activity');
+    }
+  }
+
   // ---- internals ----
+
+  /** Receiver activity on a stream restarts its inactivity timeout (SSF 1.0 §8.1.1). */
+  async #touch(streamId: string, now = Date.now()): Promise<void> {
+    if (this.#inactivityS > 0) await this.#activity.touch(streamId, now);
+  }
 
   #context(): ChannelContext {
     if (!this.#ctx) throw new Error('the Shared Signals transmitter is not attached to a responder (ResponderOptions.channels)');
@@ -595,18 +659,7 @@ export class SsfTransmitter implements ResponderChannel {
     const current = await this.streams.get(s.streamId, true);
     if (current.status !== 'enabled') return current.reason || reason;
     // SSF 1.0 §8.1.5: the receiver hears of the pause before the stream stops.
-    const updated: SsfEvent = {
-      type: SSF_STREAM_UPDATED,
-      subject: { format: 'opaque', id: s.streamId },
-      payload: { status: 'paused', reason },
-      txn: `stream:${s.streamId}:${now}`,
-      toe: Math.floor(now / 1000),
-      alertId: '',
-      tokenId: '',
-      sessionRoot: '',
-      dedupKey: `updated:${now}`,
-    };
-    await this.#emit(current, [updated], 'responder', now);
+    await this.#emit(current, [statusEvent(s.streamId, 'paused', reason, now, `updated:${now}`)], 'responder', now);
     await this.streams.save({ ...current, status: 'paused', reason }, 'responder');
     const finding: Finding = {
       key: `stream:${s.streamId}`,
