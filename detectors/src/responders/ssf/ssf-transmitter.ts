@@ -70,6 +70,8 @@ export const SSF_BREAKER_SOURCE: AlertSource = {
 
 const POLICY_PREFIX = 'ssf:';
 const DEFAULT_MAX_PER_MINUTE = 600;
+/** How long a claim to make or release a SET stands: far longer than saving its row takes. */
+const CLAIM_TTL_MS = 60_000;
 const DEFAULT_MAX_EVENTS = 100;
 const MAX_EVENTS = 1000;
 
@@ -593,6 +595,8 @@ export class SsfTransmitter implements ResponderChannel {
     for (const e of mine) {
       if (taken.has(e.dedupKey)) continue;
       taken.add(e.dedupKey);
+      // Every worker sees the same alerts: one alone makes the SET of an event (until its row is saved and seen).
+      if (!(await ctx.queue.claim(`ssf-emit:${policyId}:${e.dedupKey}`, CLAIM_TTL_MS))) continue;
       const jti = randomBytes(16).toString('hex');
       // RFC 8417 §2.2 claims, profiled by SSF 1.0 §4.1: explicit typ, no sub, no exp; sub_id per RFC 9493 §4.
       const set = await new SignJWT({ sub_id: e.subject, events: { [e.type]: e.payload }, txn: e.txn, toe: e.toe })
@@ -636,7 +640,12 @@ export class SsfTransmitter implements ResponderChannel {
   /** Held SETs of a stream enabled again: queued (push) or served (poll). */
   async #release(s: StreamRecord): Promise<void> {
     const ctx = this.#context();
-    const held = await ctx.deliveryLog.withStatus(POLICY_PREFIX + s.streamId, 'held', 100_000);
+    const found = await ctx.deliveryLog.withStatus(POLICY_PREFIX + s.streamId, 'held', 100_000);
+    // Two processes may release at once, one of them from a read made before the other released
+    // and delivered: each held state of a SET is released by one process alone, or a stale
+    // release would queue a delivered SET again.
+    const held: typeof found = [];
+    for (const h of found) if (await ctx.queue.claim(`ssf-release:${h.webhookId}:${h.updatedAt}`, CLAIM_TTL_MS)) held.push(h);
     if (held.length === 0) return;
     const poll = s.delivery.method === POLL_METHOD;
     await ctx.deliveryLog.save(
