@@ -22,13 +22,13 @@ import {
   SSF_VERIFICATION,
   type SsfEvent,
   type SubjectId,
-  type TokenFacts,
   alertEvents,
   sessionRevokedEvent,
   statusEvent,
 } from './ssf-events.js';
 import { type SsfAlgorithm, SsfKeys } from './ssf-keys.js';
 import { StreamActivity } from './stream-activity.js';
+import { tokenFacts } from './token-facts.js';
 import { type StreamRecord, type StreamStatus, StreamStore } from './stream-store.js';
 
 export interface SsfTransmitterOptions {
@@ -398,7 +398,10 @@ export class SsfTransmitter implements ResponderChannel {
     // The responders' own alerts (a paused policy or stream) are about us, not about a token.
     const findings = snapshots.filter((s) => !s.alert.detector.startsWith(RESPONDER_DETECTOR_PREFIX));
     if (findings.length === 0) return;
-    const facts = await this.#facts(findings.flatMap((s) => [s.alert.tokenId, s.alert.rootTokenId]));
+    const facts = await tokenFacts(
+      this.#store,
+      findings.flatMap((s) => [s.alert.tokenId, s.alert.rootTokenId]),
+    );
     const events = findings.flatMap((s) => alertEvents(s.alert, facts));
     for (const s of streams) await this.#emit(s, events, 'policy', now);
   }
@@ -411,7 +414,10 @@ export class SsfTransmitter implements ResponderChannel {
     if (streams.length === 0) return;
     const [alerts, facts] = await Promise.all([
       this.#reader.load([...new Set(made.map((r) => r.alertId))]),
-      this.#facts(made.map((r) => r.sessionRoot || r.tokenId)),
+      tokenFacts(
+        this.#store,
+        made.map((r) => r.sessionRoot || r.tokenId),
+      ),
     ]);
     const events = made.map((r) =>
       sessionRevokedEvent(r, alerts.get(r.alertId)?.alert, facts.get(r.sessionRoot || r.tokenId)?.issuer || undefined),
@@ -523,6 +529,13 @@ export class SsfTransmitter implements ResponderChannel {
     const timeoutMs = this.#inactivityS * 1000;
     if (now - this.#lastInactivityCheck < Math.min(30_000, Math.max(250, timeoutMs / 4))) return;
     this.#lastInactivityCheck = now;
+    // A failed look is tried again at the next one; it must not hold up the alerts.
+    await this.#pauseInactive(now, timeoutMs).catch((e: unknown) =>
+      this.#log.error({ err: e instanceof Error ? e.message : String(e) }, 'looking for inactive streams failed; trying again'),
+    );
+  }
+
+  async #pauseInactive(now: number, timeoutMs: number): Promise<void> {
     const enabled = (await this.streams.list()).filter((s) => s.status === 'enabled');
     if (enabled.length === 0) return;
     const activity = await this.#activity.last();
@@ -544,7 +557,13 @@ export class SsfTransmitter implements ResponderChannel {
 
   /** Receiver activity on a stream restarts its inactivity timeout (SSF 1.0 §8.1.1). */
   async #touch(streamId: string, now = Date.now()): Promise<void> {
-    if (this.#inactivityS > 0) await this.#activity.touch(streamId, now);
+    if (this.#inactivityS <= 0) return;
+    // The receiver's request succeeds all the same: activity not recorded now is recorded at its next request.
+    await this.#activity
+      .touch(streamId, now)
+      .catch((e: unknown) =>
+        this.#log.warn({ stream: streamId, err: e instanceof Error ? e.message : String(e) }, 'recording receiver activity failed'),
+      );
   }
 
   #context(): ChannelContext {
@@ -703,36 +722,6 @@ export class SsfTransmitter implements ResponderChannel {
       endpoint,
       attempt,
     });
-  }
-
-  /** Grantee, workload, environment, grant kind and issuer of each token, from its latest grant (`token.issuer` is the JWT issuer a broker may name). */
-  async #facts(tokenIds: string[]): Promise<Map<string, TokenFacts>> {
-    const ids = [...new Set(tokenIds.filter(Boolean))];
-    const out = new Map<string, TokenFacts>();
-    if (ids.length === 0) return out;
-    const rows = await this.#store.query<{
-      token_id: string;
-      grantee: string;
-      grantee_workload: string;
-      issuer: string;
-      grant_environment: string;
-      grant_event: string;
-    }>(
-      `SELECT token_id, argMax(agent_id, time) AS grantee, argMax(workload_id, time) AS grantee_workload,
-              argMax(attributes['token.issuer'], time) AS issuer, argMax(environment, time) AS grant_environment, argMax(event, time) AS grant_event
-       FROM token_events WHERE token_id IN {ids:Array(String)} AND event IN ('issued', 'refreshed', 'exchanged')
-       GROUP BY token_id`,
-      { ids },
-    );
-    for (const r of rows)
-      out.set(r.token_id, {
-        grantee: r.grantee,
-        issuer: r.issuer,
-        granteeWorkload: r.grantee_workload,
-        environment: r.grant_environment,
-        event: r.grant_event,
-      });
-    return out;
   }
 
   #arrival(streamId: string, ms: number, signal?: AbortSignal): Promise<void> {

@@ -22,10 +22,10 @@ export class StreamActivity {
 
   async touch(streamId: string, now = Date.now()): Promise<void> {
     if (now - (this.#written.get(streamId) ?? 0) < this.#spacingMs) return;
-    this.#written.set(streamId, now);
     await this.#store.insert('responder_state', [
       { name: ACTIVITY_PREFIX + streamId, watermark: now, updated_at: new Date(now).toISOString(), version: nextVersion() },
     ]);
+    this.#written.set(streamId, now);
   }
 
   /** The last recorded activity of each stream, epoch ms. */
