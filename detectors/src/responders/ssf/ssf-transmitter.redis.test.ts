@@ -8,7 +8,7 @@ import type { AlertSource, Finding } from '../../alerts/model.js';
 import { type TestStore, eventually, openTestStore } from '../../test-support/store.js';
 import { BullmqDeliveryQueue } from '../bullmq-delivery-queue.js';
 import { Responder } from '../responder.js';
-import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD } from './ssf-events.js';
+import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD, SSF_STREAM_UPDATED } from './ssf-events.js';
 import { SsfTransmitter } from './ssf-transmitter.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
@@ -183,6 +183,13 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     // What the receiver got is what the audit trail calls delivered, each once.
     const delivered = (await a.responder.deliveryLog.withStatus(policy, 'delivered', 10_000)).filter((r) => r.dedupKey.startsWith('risk:'));
     expect(delivered.map((r) => r.webhookId).sort()).toEqual([...jtis].sort());
+    // The one change both made is told once (SSF 1.0 §8.1.5 stream-updated).
+    const told = received
+      .map((set) => decodeJwt(set))
+      .filter((c) => c.aud === AUD)
+      .map((c) => (c.events as Record<string, { status?: string }>)[SSF_STREAM_UPDATED]?.status)
+      .filter((st) => st !== undefined);
+    expect(told).toEqual(['paused', 'enabled']);
   }, 90_000);
 
   it('never sends a SET again that a process released from a read made before another process released and delivered it', async () => {

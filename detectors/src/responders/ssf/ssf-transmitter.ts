@@ -266,9 +266,11 @@ export class SsfTransmitter implements ResponderChannel {
     const s = structuredClone(await this.streams.get(streamId, true));
     const was = s.status;
     const now = Date.now();
-    const updated = statusEvent(s.streamId, status, reason, now, `updated:${now}:${status}`);
+    // Named by the change (from which status since when, to which): two processes making the same change tell it once.
+    const updated = statusEvent(s.streamId, status, reason, now, `updated:${was}@${s.statusSince ?? s.createdAt}:${status}`);
     // Told while the stream still runs: a stream-updated event goes out even from a paused or disabled stream.
     if (was !== status && status !== 'enabled') await this.#emit(s, [updated], actor, now);
+    if (was !== status) s.statusSince = new Date(now).toISOString();
     s.status = status;
     s.reason = reason;
     await this.streams.save(s, actor);
@@ -548,7 +550,7 @@ export class SsfTransmitter implements ResponderChannel {
       const reason = `no activity from the receiver for more than ${this.#inactivityS} s (the stream's inactivity_timeout): enable it again (POST /ssf/status) to receive the SETs held meanwhile`;
       // One event per quiet spell, whichever process sees it first (the audit trail's dedup key).
       await this.#emit(s, [statusEvent(s.streamId, 'paused', reason, now, `updated:inactive:${last}`)], 'transmitter', now);
-      await this.streams.save({ ...s, status: 'paused', reason }, 'transmitter');
+      await this.streams.save({ ...s, status: 'paused', reason, statusSince: new Date(now).toISOString() }, 'transmitter');
       this.#log.warn({ stream: s.streamId, inactivityTimeoutS: this.#inactivityS }, 'SSF stream paused: no receiver activity');
     }
   }
@@ -688,7 +690,7 @@ export class SsfTransmitter implements ResponderChannel {
     if (current.status !== 'enabled') return current.reason || reason;
     // SSF 1.0 §8.1.5: the receiver hears of the pause before the stream stops.
     await this.#emit(current, [statusEvent(s.streamId, 'paused', reason, now, `updated:${now}`)], 'responder', now);
-    await this.streams.save({ ...current, status: 'paused', reason }, 'responder');
+    await this.streams.save({ ...current, status: 'paused', reason, statusSince: new Date(now).toISOString() }, 'responder');
     const finding: Finding = {
       key: `stream:${s.streamId}`,
       severity: 'high',
