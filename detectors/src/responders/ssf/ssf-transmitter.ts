@@ -266,8 +266,7 @@ export class SsfTransmitter implements ResponderChannel {
     const s = structuredClone(await this.streams.get(streamId, true));
     const was = s.status;
     const now = Date.now();
-    // Named by the change (from which status since when, to which): two processes making the same change tell it once.
-    const updated = statusEvent(s.streamId, status, reason, now, `updated:${was}@${s.statusSince ?? s.createdAt}:${status}`);
+    const updated = statusEvent(s.streamId, status, reason, now, changeKey(s, status));
     // Told while the stream still runs: a stream-updated event goes out even from a paused or disabled stream.
     if (was !== status && status !== 'enabled') await this.#emit(s, [updated], actor, now);
     if (was !== status) s.statusSince = new Date(now).toISOString();
@@ -548,8 +547,7 @@ export class SsfTransmitter implements ResponderChannel {
       const s = await this.streams.get(listed.streamId, true).catch(() => undefined);
       if (s?.status !== 'enabled') continue;
       const reason = `no activity from the receiver for more than ${this.#inactivityS} s (the stream's inactivity_timeout): enable it again (POST /ssf/status) to receive the SETs held meanwhile`;
-      // One event per quiet spell, whichever process sees it first (the audit trail's dedup key).
-      await this.#emit(s, [statusEvent(s.streamId, 'paused', reason, now, `updated:inactive:${last}`)], 'transmitter', now);
+      await this.#emit(s, [statusEvent(s.streamId, 'paused', reason, now, changeKey(s, 'paused'))], 'transmitter', now);
       await this.streams.save({ ...s, status: 'paused', reason, statusSince: new Date(now).toISOString() }, 'transmitter');
       this.#log.warn({ stream: s.streamId, inactivityTimeoutS: this.#inactivityS }, 'SSF stream paused: no receiver activity');
     }
@@ -689,7 +687,7 @@ export class SsfTransmitter implements ResponderChannel {
     const current = await this.streams.get(s.streamId, true);
     if (current.status !== 'enabled') return current.reason || reason;
     // SSF 1.0 §8.1.5: the receiver hears of the pause before the stream stops.
-    await this.#emit(current, [statusEvent(s.streamId, 'paused', reason, now, `updated:${now}`)], 'responder', now);
+    await this.#emit(current, [statusEvent(s.streamId, 'paused', reason, now, changeKey(current, 'paused'))], 'responder', now);
     await this.streams.save({ ...current, status: 'paused', reason, statusSince: new Date(now).toISOString() }, 'responder');
     const finding: Finding = {
       key: `stream:${s.streamId}`,
@@ -739,6 +737,15 @@ export class SsfTransmitter implements ResponderChannel {
       signal?.addEventListener('abort', done);
     });
   }
+}
+
+/**
+ * The dedup key of a stream-updated event, named by the change (from which status, since when,
+ * to which): processes that make the same change at once (an admin on two API replicas, the rate
+ * limit tripping in two workers, an inactivity pause seen by both) tell the receiver once.
+ */
+function changeKey(s: StreamRecord, to: StreamStatus): string {
+  return `updated:${s.status}@${s.statusSince ?? s.createdAt}:${to}`;
 }
 
 /** SSF 1.0 §8.1.1 `events_delivered`: the requested types this transmitter supports. */
