@@ -211,6 +211,7 @@ export const configSchema = z.object({
     message: 'a URL with no query or fragment (the Shared Signals issuer)',
   }),
   INTENTWATCH_SSF_KEY_OVERLAP_S: positiveInt(86_400, 0),
+  INTENTWATCH_SSF_INACTIVITY_TIMEOUT_S: positiveInt(0, 0),
   INTENTWATCH_PUBLIC_URL: url(['https:', 'http:']),
   INTENTWATCH_NOTIFY_WEBHOOK: url(['https:', 'http:']),
   INTENTWATCH_NOTIFY_MIN_SEVERITY: z
@@ -304,6 +305,12 @@ export interface ResponderConfig {
   ssfIssuer: string;
   /** `INTENTWATCH_SSF_KEY_OVERLAP_S`: how long a replaced signing key stays in the JWKS after a rotation (default one day). */
   ssfKeyOverlapS: number;
+  /**
+   * `INTENTWATCH_SSF_INACTIVITY_TIMEOUT_S`: a stream's `inactivity_timeout` (SSF 1.0 §8.1.1): a
+   * stream whose receiver neither polls it nor calls a management endpoint about it for this
+   * long is paused, after a stream-updated event tells the receiver. 0 (default): never.
+   */
+  ssfInactivityTimeoutS: number;
   /**
    * `INTENTWATCH_PUBLIC_URL`: where people and receivers reach the API and web UI (links in chat
    * messages; the default Shared Signals issuer). Default `http://<HOST>:<API_PORT>`.
@@ -421,6 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
       ssfIssuer: (e.INTENTWATCH_SSF_ISSUER ?? e.INTENTWATCH_PUBLIC_URL ?? defaultIssuer(e.HOST, e.API_PORT)).replace(/\/+$/, ''),
       publicUrl: (e.INTENTWATCH_PUBLIC_URL ?? defaultIssuer(e.HOST, e.API_PORT)).replace(/\/+$/, ''),
       ssfKeyOverlapS: e.INTENTWATCH_SSF_KEY_OVERLAP_S,
+      ssfInactivityTimeoutS: e.INTENTWATCH_SSF_INACTIVITY_TIMEOUT_S,
     },
   };
   if (e.INTENTWATCH_POLICIES_FILE) config.responders.policiesFile = path.resolve(e.INTENTWATCH_POLICIES_FILE);

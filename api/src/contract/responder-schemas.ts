@@ -2,7 +2,14 @@
  * The shapes of the responders' routes (revoke policies, revoke requests and their deliveries,
  * dead letters, OCSF findings), declared as the rest of the API's are (see schemas.ts).
  */
-import { BODY_FORMATS, POLICY_STATES, POLICY_TARGETS, REVOCATION_STATUSES, REVOKE_MODES } from '@intentwatch/detectors';
+import {
+  BODY_FORMATS,
+  ENV_NOTIFY_POLICY_ID,
+  POLICY_STATES,
+  POLICY_TARGETS,
+  REVOCATION_STATUSES,
+  REVOKE_MODES,
+} from '@intentwatch/detectors';
 import { z } from 'zod';
 import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, detectorId, named, rfc3339, text } from './schemas.js';
 
@@ -11,7 +18,19 @@ import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, detectorI
 const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const policyId = z.string().regex(POLICY_ID, 'letters, digits, - and _ (up to 64, starting with a letter or digit)');
 
-export const PolicyIdParams = z.strictObject({ id: policyId });
+/**
+ * A policy in a path: an id as above, or one the program itself names with a colon — the notify
+ * policy `INTENTWATCH_NOTIFY_WEBHOOK` makes (`notify:chat`), which cannot be created through the
+ * API but can be read and resumed. Written as is or percent-encoded (`notify%3Achat`).
+ */
+const pathPolicyId = z
+  .string()
+  .refine((id) => POLICY_ID.test(id) || id === ENV_NOTIFY_POLICY_ID, {
+    message: `letters, digits, - and _ (up to 64, starting with a letter or digit), or ${ENV_NOTIFY_POLICY_ID}`,
+  })
+  .meta({ description: `A policy id, or ${ENV_NOTIFY_POLICY_ID} (also as notify%3Achat)` });
+
+export const PolicyIdParams = z.strictObject({ id: pathPolicyId });
 
 const RevokeModeSchema = z.enum(REVOKE_MODES);
 const PolicyTargetSchema = z.enum(POLICY_TARGETS);

@@ -450,7 +450,8 @@ export const routes = {
     id: 'updateSsfStreamStatus',
     method: 'post',
     path: '/ssf/status',
-    summary: 'Enable, pause (SETs held) or disable (SETs dropped) a stream (SSF 1.0 §8.1.2.2); enabling sends the held SETs',
+    summary:
+      'Enable, pause (SETs held) or disable (SETs dropped) a stream (SSF 1.0 §8.1.2.2); enabling sends the held SETs; a change reaches the receiver as a stream-updated SET (§8.1.5)',
     tag: 'shared-signals',
     role: 'admin',
     body: StreamStatusBody,

@@ -64,6 +64,10 @@ export const StreamSchema = named(
     events_delivered: z.array(z.string()),
     delivery: z.strictObject({ method: z.string(), endpoint_url: z.string() }),
     min_verification_interval: z.number().int(),
+    inactivity_timeout: z.number().int().optional().meta({
+      description:
+        'Seconds without receiver activity after which the stream is paused (INTENTWATCH_SSF_INACTIVITY_TIMEOUT_S); absent: never',
+    }),
     description: z.string(),
     max_per_minute: z.number().int(),
     dry_run: z.boolean(),

@@ -17,6 +17,7 @@ const RISK = 'https://schemas.openid.net/secevent/caep/event-type/risk-level-cha
 const REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const COMPROMISE = 'https://schemas.openid.net/secevent/risc/event-type/credential-compromise';
 const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification';
+const UPDATED = 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated';
 const RECEIVER_AUTH = `Bearer rcv-${randomBytes(12).toString('hex')}`;
 
 interface Pushed {
@@ -333,6 +334,67 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     expect(sets.map((c) => [typeOf(c), c.sub_id])).toEqual([[COMPROMISE, { format: 'jwt_id', iss: 'https://idp.example.test/', jti }]]);
   }, 60_000);
 
+  it('reports a token seen in an environment it was not issued for and a session refreshed for another agent as compromised, not a call outside the audience', async () => {
+    const res = await admin('/ssf/streams', 'POST', {
+      aud: 'https://receiver.example.test/compromise',
+      delivery: { method: POLL },
+      events_requested: [RISK, COMPROMISE],
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const base = Date.now() - 10 * 60_000;
+    const s = spansAt(base);
+    const tag = randomBytes(4).toString('hex');
+    const [copied, root, refreshed, misused] = ['copied', 'root', 'refreshed', 'misused'].map((n) => `tok-${n}-${tag}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const grant = { task: `T-${tag}`, audience: ['k8s'], scopes: ['deploy'], expiresIn: 3600 };
+    await h.send(
+      [
+        // Issued for staging, presented by its own grantee from production: the secret was copied where it should not be.
+        s.grant('issued', copied, 0, { ...grant, agent: 'deploy-bot', env: 'staging' }),
+        s.use(copied, 30, { agent: 'deploy-bot', target: 'k8s', env: 'prod', scope: 'deploy' }),
+        // A session refreshed for an agent it was never issued to: its refresh token left its grantee.
+        s.grant('issued', root, 40, { ...grant, agent: 'planner-bot', env: 'prod' }),
+        s.grant('refreshed', refreshed, 60, { ...grant, parent: root, agent: 'thief-bot', env: 'prod' }),
+        // Its grantee, in its environment, against a service outside its audience: misuse, not theft.
+        s.grant('issued', misused, 80, { ...grant, agent: 'mail-bot', env: 'prod' }),
+        s.use(misused, 90, { agent: 'mail-bot', target: 'crm', env: 'prod', scope: 'deploy' }),
+      ],
+      base,
+    );
+    const claims: Record<string, unknown>[] = [];
+    let ack: string[] = [];
+    const riskAbout = (token: string) =>
+      claims.some((c) => typeOf(c) === RISK && JSON.stringify(c.sub_id) === JSON.stringify({ format: 'opaque', id: token }));
+    await until(
+      'events about the three alerts',
+      async () => {
+        await h.detect();
+        const page = await poll(stream.stream_id, { ack, returnImmediately: true, maxEvents: 1000 });
+        for (const set of Object.values(page.sets)) claims.push(await verify(set, 'https://receiver.example.test/compromise'));
+        ack = Object.keys(page.sets);
+        return claims.length;
+      },
+      // The risk change and the compromise of one alert are made together: once the risk is here, so is any compromise.
+      () => riskAbout(copied) && riskAbout(root) && riskAbout(misused),
+    );
+    const compromises = claims.filter((c) => typeOf(c) === COMPROMISE);
+    expect(compromises.map((c) => (c.sub_id as { id: string }).id).sort()).toEqual([copied, root].sort());
+    const byToken = (id: string) => eventOf(compromises.find((c) => (c.sub_id as { id: string }).id === id) as Record<string, unknown>);
+    // RISC 1.0 §2.7: credential_type is required; the admin reason says what was seen.
+    expect(byToken(copied)).toMatchObject({ credential_type: 'bearer-token', intentwatch: { compromise: 'other_environment' } });
+    expect((byToken(copied).reason_admin as { en: string }).en).toMatch(/environment/);
+    expect(byToken(root)).toMatchObject({
+      credential_type: 'refresh-token',
+      agent_id: 'thief-bot',
+      intentwatch: { compromise: 'refresh_other' },
+    });
+    for (const c of compromises) expect(typeof eventOf(c).event_timestamp).toBe('number');
+  }, 60_000);
+
   it('rotates its signing key with both keys published during the overlap', async () => {
     const before = (await (await h.call('/ssf/jwks.json', { key: null })).json()) as { keys: { kid: string }[] };
     const rotated = await admin('/v1/ssf/keys/rotate', 'POST');
@@ -408,6 +470,57 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     for (const c of risks)
       expect(breakerId.alerts.map((a) => a.id)).not.toContain((eventOf(c).intentwatch as { alert_id: string }).alert_id);
   }, 90_000);
+
+  it('tells the receiver of every status change made through the API in a stream-updated SET, and of none when the status stays', async () => {
+    const aud = 'https://receiver.example.test/status';
+    const res = await admin('/ssf/streams', 'POST', {
+      aud,
+      events_requested: [RISK],
+      delivery: { method: PUSH, endpoint_url: `${receiverUrl}/events` },
+    });
+    const stream = (await res.json()) as { stream_id: string };
+    const updates = async () => {
+      const out: Record<string, unknown>[] = [];
+      for (const p of pushed) {
+        const c = await jwtVerify(p.body, jwks, { issuer: ISSUER, audience: aud, typ: 'secevent+jwt' }).catch(() => undefined);
+        if (c && typeOf(c.payload) === UPDATED) out.push(await verify(p.body, aud));
+      }
+      return out;
+    };
+    const change = async (status: string, reason?: string) => {
+      const r = await admin('/ssf/status', 'POST', { stream_id: stream.stream_id, status, ...(reason ? { reason } : {}) });
+      expect(r.status).toBe(200);
+    };
+    await change('paused', 'maintenance window');
+    await change('paused', 'still in maintenance');
+    await change('enabled');
+    await change('enabled');
+    // A disabled stream sends nothing more, except the event that says so (SSF 1.0 §8.1.5: before stopping).
+    await change('disabled', 'receiver retired');
+    const log = h.responder?.deliveryLog;
+    if (!log) throw new Error('the harness runs the responders');
+    const policy = `ssf:${stream.stream_id}`;
+    const got = await until(
+      'the three stream-updated events, all delivered',
+      async () => ({
+        claims: await updates(),
+        open: (await Promise.all((['queued', 'retrying'] as const).map((st) => log.withStatus(policy, st)))).flat().length,
+      }),
+      (v) => v.open === 0 && v.claims.length >= 3,
+    );
+    // SSF 1.0 §8.1.5: status required, reason optional; the subject is the stream, as opaque.
+    const events = got.claims.map((c) => eventOf(c));
+    expect(new Set(events.map((e) => JSON.stringify(e)))).toEqual(
+      new Set([
+        JSON.stringify({ status: 'paused', reason: 'maintenance window' }),
+        JSON.stringify({ status: 'enabled' }),
+        JSON.stringify({ status: 'disabled', reason: 'receiver retired' }),
+      ]),
+    );
+    for (const c of got.claims) expect(c.sub_id).toEqual({ format: 'opaque', id: stream.stream_id });
+    const delivered = (await log.withStatus(policy, 'delivered')).filter((r) => r.dedupKey.startsWith('updated:'));
+    expect(delivered.map((r) => r.webhookId).sort()).toEqual(got.claims.map((c) => c.jti as string).sort());
+  });
 
   it('manages a stream: read, update, status, delete', async () => {
     const id = pollStream.stream_id as string;

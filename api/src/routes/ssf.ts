@@ -50,7 +50,7 @@ export function ssfRouter(transmitter: SsfTransmitter | undefined): Router {
 
   bind(router, routes.readStreams, async ({ query }) => {
     const tx = t();
-    if (query.stream_id !== undefined) return tx.view(await tx.streams.get(query.stream_id));
+    if (query.stream_id !== undefined) return tx.view(await tx.readStream(query.stream_id));
     return (await tx.streams.list()).map((s) => tx.view(s));
   });
 

@@ -96,6 +96,10 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
     return true;
   }
 
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.#connection.set(`${this.#options.prefix}:claim:${key}`, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
+  }
+
   /** Where BullMQ holds a request's job: waiting, delayed, active, completed, failed, or unknown. */
   async jobState(webhookId: string): Promise<string> {
     return this.#queue.getJobState(webhookId);

@@ -40,4 +40,6 @@ export interface ResponderChannel {
   onAlerts(snapshots: AlertSnapshot[], now: number): Promise<void>;
   /** Revoke requests just made (by a policy or an analyst), with the status each got. */
   onRevocations(revocations: { revocation: Revocation; status: string }[], now: number): Promise<void>;
+  /** Every look of the responder for changed alerts, for work of the channel's own on a clock. */
+  onTick?(now: number): Promise<void>;
 }

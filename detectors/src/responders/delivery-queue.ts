@@ -50,6 +50,12 @@ export interface DeliveryQueue {
   add(job: DeliveryJob, delayMs?: number, openedAt?: number): Promise<boolean>;
   /** True while this queue holds the job (waiting, delayed or running) in this process's view. */
   holds(webhookId: string): boolean;
+  /**
+   * True for the first caller of `key` within `ttlMs` among every process sharing this queue
+   * (in-process: this process; BullMQ: every worker on the Redis, an atomic SET NX): the claim
+   * that lets one process alone act on something all of them see.
+   */
+  claim(key: string, ttlMs: number): Promise<boolean>;
   /** Starts running jobs through `handler`. */
   start(handler: DeliveryHandler): void;
   /** Stops taking jobs, waits for running ones; waiting and delayed jobs stay where they are (BullMQ) or are dropped (in-process). */
@@ -71,6 +77,7 @@ interface Entry {
 export class InProcessQueue implements DeliveryQueue {
   readonly #log = createLogger('detectors.responders.queue');
   readonly #entries = new Map<string, Entry>();
+  readonly #claims = new Map<string, number>();
   readonly #ready: string[] = [];
   readonly #concurrency: number;
   #handler: DeliveryHandler | undefined;
@@ -80,6 +87,14 @@ export class InProcessQueue implements DeliveryQueue {
 
   constructor(options: { concurrency?: number } = {}) {
     this.#concurrency = options.concurrency ?? 8;
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    if (this.#claims.size >= 10_000) for (const [k, until] of this.#claims) if (until <= now) this.#claims.delete(k);
+    if ((this.#claims.get(key) ?? 0) > now) return false;
+    this.#claims.set(key, now + ttlMs);
+    return true;
   }
 
   /** A job ends here when it finishes, so there is no finished job to run again: `openedAt` is not needed. */

@@ -121,14 +121,11 @@ export class PolicyStore {
    * policy, 400 for an invalid one, or for a `whsec_` secret when there is no secrets key.
    */
   async put(input: unknown, actor: string): Promise<Policy> {
+    // A fixed policy is refused before its input is judged: its id may be one an API policy cannot take (notify:chat).
+    const id = (input as { id?: unknown } | null)?.id;
+    if (typeof id === 'string' && this.#fixed.has(id)) this.#readOnly(id);
     const parsed = parsePolicy(input, 'api');
-    if (this.#fixed.has(parsed.id)) {
-      throw new HttpError(
-        409,
-        'read_only_policy',
-        `policy ${parsed.id} comes from ${this.#fixed.get(parsed.id)?.source === 'env' ? 'the environment (INTENTWATCH_DEMO_WEBHOOK or INTENTWATCH_NOTIFY_WEBHOOK)' : 'the policies file'} and cannot be changed through the API`,
-      );
-    }
+    if (this.#fixed.has(parsed.id)) this.#readOnly(parsed.id);
     const policy = sealSecrets(restoreSecrets(parsed, this.#stored.get(parsed.id)), this.#box);
     const { source: _source, ...body } = policy;
     await this.#store.insert('responder_policies', [
@@ -146,6 +143,14 @@ export class PolicyStore {
   }
 
   /** Deletes an API policy. Throws HttpError 404 when unknown, 409 for a file or demo policy. */
+  #readOnly(id: string): never {
+    throw new HttpError(
+      409,
+      'read_only_policy',
+      `policy ${id} comes from ${this.#fixed.get(id)?.source === 'env' ? 'the environment (INTENTWATCH_DEMO_WEBHOOK or INTENTWATCH_NOTIFY_WEBHOOK)' : 'the policies file'} and cannot be changed through the API`,
+    );
+  }
+
   async delete(id: string, actor: string): Promise<void> {
     if (this.#fixed.has(id)) throw new HttpError(409, 'read_only_policy', `policy ${id} is not managed through the API`);
     const existing = this.#stored.get(id);

@@ -294,6 +294,7 @@ export class Responder {
       await this.#recover(this.#lastRecovery === 0 ? now + 1 : now - this.#recoveryMs / 2);
       this.#lastRecovery = now;
     }
+    for (const c of this.#channels) await c.onTick?.(now);
     if (this.#watermark === undefined) this.#watermark = await this.#loadWatermark();
     const watermark = this.#watermark;
     // New changes move the watermark; a second read of the lag behind it catches rows another

@@ -75,6 +75,12 @@ export interface TokenFacts {
   grantee: string;
   /** From the grant's `token.issuer` attribute: the `iss` of a JWT token, when the broker names it. */
   issuer: string;
+  /** The grantee's workload (`workload.id`), when the grant names one. */
+  granteeWorkload?: string;
+  /** The environment the token was issued for (`deployment.environment.name` of the grant). */
+  environment?: string;
+  /** The kind of the latest grant event: `issued`, `refreshed` or `exchanged`. */
+  event?: string;
 }
 
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
@@ -88,19 +94,54 @@ function context(alert: WebhookAlert): Record<string, unknown> {
   };
 }
 
+export type CompromiseKind = 'other_caller' | 'other_environment' | 'refresh_other';
+
 /**
- * True when the alert says a token was presented by someone other than its grantee: a
- * `cross_service_reuse` finding whose calling agent is not the grantee the token's grant names. That is a stolen credential, not only a misused one.
+ * Why a `cross_service_reuse` alert says the credential itself is compromised, not only misused,
+ * or undefined when it does not:
+ * - `other_caller`: the token was presented by someone other than its grantee;
+ * - `other_environment`: the token was seen in an environment it was never issued for (a secret
+ *   seen where it should not be: copied into another deployment);
+ * - `refresh_other`: the session was refreshed for someone other than its grantee (its refresh
+ *   token is in another's hands).
+ * An alert only about the audience (the grantee, in its environment, calling another service)
+ * is misuse, not theft: it sends no credential-compromise.
  */
-export function isStolenToken(alert: WebhookAlert, facts: TokenFacts | undefined): boolean {
-  if (alert.detector !== 'cross_service_reuse' || !facts) return false;
-  return facts.grantee !== '' && alert.agentId !== '' && alert.agentId !== facts.grantee;
+export function compromiseOf(
+  alert: WebhookAlert,
+  token: TokenFacts | undefined,
+  session: TokenFacts | undefined,
+): CompromiseKind | undefined {
+  if (alert.detector !== 'cross_service_reuse' || !token) return undefined;
+  if (token.event === 'refreshed' && session) {
+    // As the detector judges it (core refreshChangesGrantee): workloads when both name one, else agents.
+    const changed =
+      token.granteeWorkload && session.granteeWorkload
+        ? token.granteeWorkload !== session.granteeWorkload
+        : token.grantee !== '' && session.grantee !== '' && token.grantee !== session.grantee;
+    if (changed) return 'refresh_other';
+  }
+  if (token.grantee !== '' && alert.agentId !== '' && alert.agentId !== token.grantee) return 'other_caller';
+  if (token.environment && alert.environment !== '' && alert.environment !== token.environment) return 'other_environment';
+  return undefined;
 }
+
+/** True when the alert says the token was stolen (see {@link compromiseOf}). */
+export function isStolenToken(alert: WebhookAlert, facts: TokenFacts | undefined, session?: TokenFacts): boolean {
+  return compromiseOf(alert, facts, session) !== undefined;
+}
+
+const COMPROMISE_REASON: Record<CompromiseKind, string> = {
+  other_caller: 'presented by someone other than its grantee',
+  other_environment: 'seen in an environment it was not issued for',
+  refresh_other: "the session's refresh token was used by someone other than its grantee",
+};
 
 /**
  * The events an alert causes: a CAEP `risk-level-change` of the session (CAEP 1.0 §3.8:
- * principal SESSION, level from the severity), and a RISC `credential-compromise` of the token
- * (RISC 1.0 §2.7) when it was presented by someone other than its grantee.
+ * principal SESSION, level from the severity), and a RISC `credential-compromise` (RISC 1.0
+ * §2.7) when the alert says the credential is in the wrong hands or the wrong place
+ * ({@link compromiseOf}): of the token, or of the session for a refresh by someone else.
  */
 export function alertEvents(alert: WebhookAlert, facts: ReadonlyMap<string, TokenFacts>): SsfEvent[] {
   const sessionRoot = alert.rootTokenId || alert.tokenId;
@@ -128,23 +169,30 @@ export function alertEvents(alert: WebhookAlert, facts: ReadonlyMap<string, Toke
       dedupKey: `risk:${alert.id}:${level}`,
     },
   ];
-  if (isStolenToken(alert, tokenFacts)) {
+  const kind = compromiseOf(alert, tokenFacts, sessionFacts);
+  if (kind) {
+    // A refresh by someone else compromises the session's refresh token: the subject is the session.
+    const refresh = kind === 'refresh_other';
+    const subjectToken = refresh ? sessionRoot : alert.tokenId;
+    const subjectFacts = refresh ? sessionFacts : tokenFacts;
+    const about = context(alert);
     events.push({
       type: RISC_CREDENTIAL_COMPROMISE,
-      subject: tokenSubject(alert.tokenId, tokenFacts?.issuer || undefined),
+      subject: tokenSubject(subjectToken, subjectFacts?.issuer || undefined),
       payload: {
-        // RISC 1.0 §2.7 takes CAEP's credential types "or any other mutually supported": an OAuth bearer token.
-        credential_type: 'bearer-token',
+        // RISC 1.0 §2.7 takes CAEP's credential types "or any other mutually supported": an OAuth bearer or refresh token.
+        credential_type: refresh ? 'refresh-token' : 'bearer-token',
         event_timestamp: toe,
-        reason_admin: { en: alert.reason.slice(0, 1000) },
-        ...context(alert),
+        reason_admin: { en: `${COMPROMISE_REASON[kind]}: ${alert.reason}`.slice(0, 1000) },
+        ...about,
+        intentwatch: { ...(about.intentwatch as object), compromise: kind },
       },
       txn,
       toe,
       alertId: alert.id,
-      tokenId: alert.tokenId,
+      tokenId: subjectToken,
       sessionRoot,
-      dedupKey: `compromise:${alert.tokenId}`,
+      dedupKey: `compromise:${subjectToken}`,
     });
   }
   return events;
@@ -176,5 +224,20 @@ export function sessionRevokedEvent(
     tokenId: r.tokenId,
     sessionRoot: r.sessionRoot,
     dedupKey: `revoked:${r.sessionRoot || r.tokenId}`,
+  };
+}
+
+/** SSF 1.0 §8.1.5: a stream-updated event, its subject the stream itself as `opaque`. */
+export function statusEvent(streamId: string, status: string, reason: string, now: number, dedupKey: string): SsfEvent {
+  return {
+    type: SSF_STREAM_UPDATED,
+    subject: { format: 'opaque', id: streamId },
+    payload: reason ? { status, reason } : { status },
+    txn: `stream:${streamId}:${now}`,
+    toe: Math.floor(now / 1000),
+    alertId: '',
+    tokenId: '',
+    sessionRoot: '',
+    dedupKey,
   };
 }

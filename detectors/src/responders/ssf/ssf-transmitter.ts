@@ -22,11 +22,13 @@ import {
   SSF_VERIFICATION,
   type SsfEvent,
   type SubjectId,
-  type TokenFacts,
   alertEvents,
   sessionRevokedEvent,
+  statusEvent,
 } from './ssf-events.js';
 import { type SsfAlgorithm, SsfKeys } from './ssf-keys.js';
+import { StreamActivity } from './stream-activity.js';
+import { tokenFacts } from './token-facts.js';
 import { type StreamRecord, type StreamStatus, StreamStore } from './stream-store.js';
 
 export interface SsfTransmitterOptions {
@@ -68,6 +70,8 @@ export const SSF_BREAKER_SOURCE: AlertSource = {
 
 const POLICY_PREFIX = 'ssf:';
 const DEFAULT_MAX_PER_MINUTE = 600;
+/** How long a claim to make or release a SET stands: far longer than saving its row takes. */
+const CLAIM_TTL_MS = 60_000;
 const DEFAULT_MAX_EVENTS = 100;
 const MAX_EVENTS = 1000;
 
@@ -96,6 +100,10 @@ export class SsfTransmitter implements ResponderChannel {
   readonly #longPollMs: number;
   readonly #minVerificationS: number;
   readonly #arrivals = new EventEmitter();
+  /** SSF 1.0 §8.1.1 `inactivity_timeout` in seconds; 0: none. */
+  readonly #inactivityS: number;
+  readonly #activity: StreamActivity;
+  #lastInactivityCheck = 0;
   #ctx: ChannelContext | undefined;
 
   private constructor(options: SsfTransmitterOptions, keys: SsfKeys, streams: StreamStore) {
@@ -107,6 +115,9 @@ export class SsfTransmitter implements ResponderChannel {
     this.#reader = new AlertReader(options.store);
     this.#longPollMs = options.longPollMs ?? 25_000;
     this.#minVerificationS = options.minVerificationIntervalS ?? 5;
+    this.#inactivityS = options.config.responders.ssfInactivityTimeoutS ?? 0;
+    // Activity within a tenth of the timeout (at most a minute) is recorded once.
+    this.#activity = new StreamActivity(options.store, Math.min(60_000, this.#inactivityS * 100));
     this.#arrivals.setMaxListeners(0);
   }
 
@@ -166,6 +177,7 @@ export class SsfTransmitter implements ResponderChannel {
       events_delivered: delivered(s),
       delivery,
       min_verification_interval: this.#minVerificationS,
+      ...(this.#inactivityS > 0 ? { inactivity_timeout: this.#inactivityS } : {}),
       description: s.description,
       max_per_minute: s.maxPerMinute,
       dry_run: s.dryRun,
@@ -217,6 +229,14 @@ export class SsfTransmitter implements ResponderChannel {
       if (d.authorizationHeader) s.delivery.authorizationHeaderSealed = this.streams.sealHeader(s.streamId, d.authorizationHeader);
     }
     await this.streams.save(s, actor);
+    await this.#touch(s.streamId);
+    return s;
+  }
+
+  /** SSF 1.0 §8.1.1.2, one stream: a read by its receiver is activity (§8.1.1 `inactivity_timeout`). */
+  async readStream(streamId: string): Promise<StreamRecord> {
+    const s = await this.streams.get(streamId);
+    await this.#touch(s.streamId);
     return s;
   }
 
@@ -227,12 +247,15 @@ export class SsfTransmitter implements ResponderChannel {
   /** SSF 1.0 §8.1.2.1. */
   async status(streamId: string): Promise<{ stream_id: string; status: StreamStatus; reason?: string }> {
     const s = await this.streams.get(streamId);
+    await this.#touch(s.streamId);
     return { stream_id: s.streamId, status: s.status, ...(s.reason ? { reason: s.reason } : {}) };
   }
 
   /**
    * SSF 1.0 §8.1.2.2. Paused: SETs are held (recorded, not sent or served); enabled again: the
-   * held ones go out. Disabled: SETs are dropped (recorded as disabled).
+   * held ones go out. Disabled: SETs are dropped (recorded as disabled). A change of status
+   * sends the receiver a stream-updated event (§8.1.5): before the stream stops when it pauses or
+   * is disabled, upon enabling when it is enabled again (before the held SETs).
    */
   async setStatus(
     streamId: string,
@@ -241,10 +264,18 @@ export class SsfTransmitter implements ResponderChannel {
     actor: string,
   ): Promise<{ stream_id: string; status: StreamStatus; reason?: string }> {
     const s = structuredClone(await this.streams.get(streamId, true));
+    const was = s.status;
+    const now = Date.now();
+    const updated = statusEvent(s.streamId, status, reason, now, changeKey(s, status));
+    // Told while the stream still runs: a stream-updated event goes out even from a paused or disabled stream.
+    if (was !== status && status !== 'enabled') await this.#emit(s, [updated], actor, now);
+    if (was !== status) s.statusSince = new Date(now).toISOString();
     s.status = status;
     s.reason = reason;
     await this.streams.save(s, actor);
+    if (was !== status && status === 'enabled') await this.#emit(s, [updated], actor, now);
     if (status === 'enabled') await this.#release(s);
+    await this.#touch(s.streamId);
     return this.status(streamId);
   }
 
@@ -255,6 +286,7 @@ export class SsfTransmitter implements ResponderChannel {
       s.subjects.push(subject);
       await this.streams.save(s, actor);
     }
+    await this.#touch(s.streamId);
   }
 
   /** SSF 1.0 §8.1.3.3; 404 when the stream does not name the subject. */
@@ -264,6 +296,7 @@ export class SsfTransmitter implements ResponderChannel {
     s.subjects = s.subjects.filter((x) => !StreamStore.wants({ ...s, subjects: [x] }, subject));
     if (s.subjects.length === before) throw new HttpError(404, 'not_found', 'the stream does not name this subject');
     await this.streams.save(s, actor);
+    await this.#touch(s.streamId);
   }
 
   /** SSF 1.0 §8.1.4.2: a verification event with the receiver's `state`, over the stream's own delivery; 429 when asked too often. */
@@ -278,6 +311,7 @@ export class SsfTransmitter implements ResponderChannel {
     }
     s.lastVerificationAt = now;
     await this.streams.save(s, actor);
+    await this.#touch(s.streamId, now);
     const event: SsfEvent = {
       type: SSF_VERIFICATION,
       // SSF 1.0 §8.1.4.1: the subject of a verification event is the stream itself, as opaque.
@@ -308,6 +342,7 @@ export class SsfTransmitter implements ResponderChannel {
     if (s.delivery.method !== POLL_METHOD) {
       throw new HttpError(400, 'invalid_request', `stream ${streamId} delivers by push (${PUSH_METHOD}), not poll`);
     }
+    await this.#touch(s.streamId);
     const policyId = POLICY_PREFIX + s.streamId;
     const log = this.#log;
     const ctx = this.#context();
@@ -364,7 +399,10 @@ export class SsfTransmitter implements ResponderChannel {
     // The responders' own alerts (a paused policy or stream) are about us, not about a token.
     const findings = snapshots.filter((s) => !s.alert.detector.startsWith(RESPONDER_DETECTOR_PREFIX));
     if (findings.length === 0) return;
-    const facts = await this.#facts(findings.flatMap((s) => [s.alert.tokenId, s.alert.rootTokenId]));
+    const facts = await tokenFacts(
+      this.#store,
+      findings.flatMap((s) => [s.alert.tokenId, s.alert.rootTokenId]),
+    );
     const events = findings.flatMap((s) => alertEvents(s.alert, facts));
     for (const s of streams) await this.#emit(s, events, 'policy', now);
   }
@@ -377,7 +415,10 @@ export class SsfTransmitter implements ResponderChannel {
     if (streams.length === 0) return;
     const [alerts, facts] = await Promise.all([
       this.#reader.load([...new Set(made.map((r) => r.alertId))]),
-      this.#facts(made.map((r) => r.sessionRoot || r.tokenId)),
+      tokenFacts(
+        this.#store,
+        made.map((r) => r.sessionRoot || r.tokenId),
+      ),
     ]);
     const events = made.map((r) =>
       sessionRevokedEvent(r, alerts.get(r.alertId)?.alert, facts.get(r.sessionRoot || r.tokenId)?.issuer || undefined),
@@ -408,9 +449,9 @@ export class SsfTransmitter implements ResponderChannel {
     } catch {
       return finish('discarded', `stream ${streamId} was deleted`);
     }
-    // SSF 1.0 §8.1.5: the stream-updated event that says the transmitter paused the stream still goes out.
+    // SSF 1.0 §8.1.5: the stream-updated event that says the stream was paused or disabled still goes out.
     const control = job.dedupKey.startsWith('updated:');
-    if (s.status === 'disabled') return finish('disabled', `stream ${streamId} is disabled${s.reason ? `: ${s.reason}` : ''}`);
+    if (s.status === 'disabled' && !control) return finish('disabled', `stream ${streamId} is disabled${s.reason ? `: ${s.reason}` : ''}`);
     if (s.status === 'paused' && !control) return finish('held', `stream ${streamId} is paused${s.reason ? `: ${s.reason}` : ''}`);
     if (!control && !(await ctx.limiter.acquire(job.policyId, job.webhookId, s.maxPerMinute, 60_000))) {
       // The limit read a moment ago may have been raised since (or the stream paused by another delivery).
@@ -479,7 +520,51 @@ export class SsfTransmitter implements ResponderChannel {
     return { retryInMs: delay };
   }
 
+  /**
+   * SSF 1.0 §8.1.1 `inactivity_timeout`: pauses each enabled stream whose receiver has neither
+   * polled it nor called a management endpoint about it for that long, telling it first with a
+   * stream-updated event. Looked at a few times per timeout (at most every 30 s).
+   */
+  async onTick(now: number): Promise<void> {
+    if (this.#inactivityS <= 0) return;
+    const timeoutMs = this.#inactivityS * 1000;
+    if (now - this.#lastInactivityCheck < Math.min(30_000, Math.max(250, timeoutMs / 4))) return;
+    this.#lastInactivityCheck = now;
+    // A failed look is tried again at the next one; it must not hold up the alerts.
+    await this.#pauseInactive(now, timeoutMs).catch((e: unknown) =>
+      this.#log.error({ err: e instanceof Error ? e.message : String(e) }, 'looking for inactive streams failed; trying again'),
+    );
+  }
+
+  async #pauseInactive(now: number, timeoutMs: number): Promise<void> {
+    const enabled = (await this.streams.list()).filter((s) => s.status === 'enabled');
+    if (enabled.length === 0) return;
+    const activity = await this.#activity.last();
+    for (const listed of enabled) {
+      const last = Math.max(activity.get(listed.streamId) ?? 0, Date.parse(listed.createdAt) || 0);
+      if (now - last <= timeoutMs) continue;
+      // Read again: another process may have changed the stream a moment ago.
+      const s = await this.streams.get(listed.streamId, true).catch(() => undefined);
+      if (s?.status !== 'enabled') continue;
+      const reason = `no activity from the receiver for more than ${this.#inactivityS} s (the stream's inactivity_timeout): enable it again (POST /ssf/status) to receive the SETs held meanwhile`;
+      await this.#emit(s, [statusEvent(s.streamId, 'paused', reason, now, changeKey(s, 'paused'))], 'transmitter', now);
+      await this.streams.save({ ...s, status: 'paused', reason, statusSince: new Date(now).toISOString() }, 'transmitter');
+      this.#log.warn({ stream: s.streamId, inactivityTimeoutS: this.#inactivityS }, 'SSF stream paused: no receiver activity');
+    }
+  }
+
   // ---- internals ----
+
+  /** Receiver activity on a stream restarts its inactivity timeout (SSF 1.0 §8.1.1). */
+  async #touch(streamId: string, now = Date.now()): Promise<void> {
+    if (this.#inactivityS <= 0) return;
+    // The receiver's request succeeds all the same: activity not recorded now is recorded at its next request.
+    await this.#activity
+      .touch(streamId, now)
+      .catch((e: unknown) =>
+        this.#log.warn({ stream: streamId, err: e instanceof Error ? e.message : String(e) }, 'recording receiver activity failed'),
+      );
+  }
 
   #context(): ChannelContext {
     if (!this.#ctx) throw new Error('the Shared Signals transmitter is not attached to a responder (ResponderOptions.channels)');
@@ -529,6 +614,8 @@ export class SsfTransmitter implements ResponderChannel {
     for (const e of mine) {
       if (taken.has(e.dedupKey)) continue;
       taken.add(e.dedupKey);
+      // Every worker sees the same alerts: one alone makes the SET of an event (until its row is saved and seen).
+      if (!(await ctx.queue.claim(`ssf-emit:${policyId}:${e.dedupKey}`, CLAIM_TTL_MS))) continue;
       const jti = randomBytes(16).toString('hex');
       // RFC 8417 §2.2 claims, profiled by SSF 1.0 §4.1: explicit typ, no sub, no exp; sub_id per RFC 9493 §4.
       const set = await new SignJWT({ sub_id: e.subject, events: { [e.type]: e.payload }, txn: e.txn, toe: e.toe })
@@ -572,7 +659,12 @@ export class SsfTransmitter implements ResponderChannel {
   /** Held SETs of a stream enabled again: queued (push) or served (poll). */
   async #release(s: StreamRecord): Promise<void> {
     const ctx = this.#context();
-    const held = await ctx.deliveryLog.withStatus(POLICY_PREFIX + s.streamId, 'held', 100_000);
+    const found = await ctx.deliveryLog.withStatus(POLICY_PREFIX + s.streamId, 'held', 100_000);
+    // Two processes may release at once, one of them from a read made before the other released
+    // and delivered: each held state of a SET is released by one process alone, or a stale
+    // release would queue a delivered SET again.
+    const held: typeof found = [];
+    for (const h of found) if (await ctx.queue.claim(`ssf-release:${h.webhookId}:${h.updatedAt}`, CLAIM_TTL_MS)) held.push(h);
     if (held.length === 0) return;
     const poll = s.delivery.method === POLL_METHOD;
     await ctx.deliveryLog.save(
@@ -595,19 +687,8 @@ export class SsfTransmitter implements ResponderChannel {
     const current = await this.streams.get(s.streamId, true);
     if (current.status !== 'enabled') return current.reason || reason;
     // SSF 1.0 §8.1.5: the receiver hears of the pause before the stream stops.
-    const updated: SsfEvent = {
-      type: SSF_STREAM_UPDATED,
-      subject: { format: 'opaque', id: s.streamId },
-      payload: { status: 'paused', reason },
-      txn: `stream:${s.streamId}:${now}`,
-      toe: Math.floor(now / 1000),
-      alertId: '',
-      tokenId: '',
-      sessionRoot: '',
-      dedupKey: `updated:${now}`,
-    };
-    await this.#emit(current, [updated], 'responder', now);
-    await this.streams.save({ ...current, status: 'paused', reason }, 'responder');
+    await this.#emit(current, [statusEvent(s.streamId, 'paused', reason, now, changeKey(current, 'paused'))], 'responder', now);
+    await this.streams.save({ ...current, status: 'paused', reason, statusSince: new Date(now).toISOString() }, 'responder');
     const finding: Finding = {
       key: `stream:${s.streamId}`,
       severity: 'high',
@@ -643,21 +724,6 @@ export class SsfTransmitter implements ResponderChannel {
     });
   }
 
-  /** Grantee and issuer of each token, from its latest grant (`token.issuer` is the JWT issuer a broker may name). */
-  async #facts(tokenIds: string[]): Promise<Map<string, TokenFacts>> {
-    const ids = [...new Set(tokenIds.filter(Boolean))];
-    const out = new Map<string, TokenFacts>();
-    if (ids.length === 0) return out;
-    const rows = await this.#store.query<{ token_id: string; grantee: string; issuer: string }>(
-      `SELECT token_id, argMax(agent_id, time) AS grantee, argMax(attributes['token.issuer'], time) AS issuer
-       FROM token_events WHERE token_id IN {ids:Array(String)} AND event IN ('issued', 'refreshed', 'exchanged')
-       GROUP BY token_id`,
-      { ids },
-    );
-    for (const r of rows) out.set(r.token_id, { grantee: r.grantee, issuer: r.issuer });
-    return out;
-  }
-
   #arrival(streamId: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
@@ -671,6 +737,15 @@ export class SsfTransmitter implements ResponderChannel {
       signal?.addEventListener('abort', done);
     });
   }
+}
+
+/**
+ * The dedup key of a stream-updated event, named by the change (from which status, since when,
+ * to which): processes that make the same change at once (an admin on two API replicas, the rate
+ * limit tripping in two workers, an inactivity pause seen by both) tell the receiver once.
+ */
+function changeKey(s: StreamRecord, to: StreamStatus): string {
+  return `updated:${s.status}@${s.statusSince ?? s.createdAt}:${to}`;
 }
 
 /** SSF 1.0 §8.1.1 `events_delivered`: the requested types this transmitter supports. */

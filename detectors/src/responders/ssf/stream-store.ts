@@ -24,6 +24,8 @@ export interface StreamRecord {
   dryRun: boolean;
   createdAt: string;
   lastVerificationAt: number;
+  /** When the status last changed (ISO; absent: since the stream was created). */
+  statusSince?: string;
 }
 
 /** Most streams one deployment keeps, and most subjects one stream names: a receiver cannot grow our memory without bound. */
