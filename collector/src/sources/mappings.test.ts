@@ -303,7 +303,7 @@ describe('okta-system-log mapping', () => {
         'gen_ai.agent.id': '0oa8reportagent4x7',
         'token.scopes': ['reports:read'],
         'token.expires_at': '2026-12-02T11:00:00.000Z',
-        'token.audience': ['api://reports'],
+        'token.audience': ['https://reports.agents.example'],
       }),
     ]);
   });
