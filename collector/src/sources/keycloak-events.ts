@@ -4,8 +4,8 @@ import { type MappedEvent, type Mapping, type SourceFormat, type SourceRecord, i
 /**
  * Keycloak user events (`EventRepresentation`, as the Admin REST API's
  * `GET /admin/realms/{realm}/events` returns them, or as an event listener writes them, one JSON
- * object per line; details given at the top level, as the `jboss-logging` listener's key/value
- * lines parse, are read too).
+ * object per line; the `jboss-logging` listener's lines too, once parsed into a map: details at
+ * the top level, values possibly still in double quotes, `time` the log line's RFC 3339 time).
  *
  * Mapped from Keycloak's own documentation and source:
  * - The event: `time` (epoch ms), `type`, `realmId`, `clientId`, `userId`, `sessionId`, `error`,
@@ -36,8 +36,21 @@ export const keycloakEvents: SourceFormat = {
 
 const ISSUING = new Set(['LOGIN', 'CODE_TO_TOKEN', 'CLIENT_LOGIN']);
 
+/** A string field; a value still in the listener's double quotes (`type="LOGIN"`) is read without them. */
+function field(v: unknown, key: string): string {
+  const s = text(v, key);
+  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+}
+
 function detail(r: SourceRecord, key: string): string {
-  return isObject(r.details) ? text(r.details, key) : text(r, key);
+  return isObject(r.details) ? field(r.details, key) : field(r, key);
+}
+
+/** Epoch ms from `time`: a number (EventRepresentation), or an RFC 3339 string (the log line's time). */
+function timeOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return Number.NaN;
+  return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
 }
 
 function words(value: string): string[] {
@@ -45,13 +58,14 @@ function words(value: string): string[] {
 }
 
 function map(r: SourceRecord): Mapping {
-  const type = text(r, 'type');
-  const realm = text(r, 'realmId');
-  const timeMs = typeof r.time === 'number' ? r.time : Number(r.time);
-  if (!type || !realm || !Number.isFinite(timeMs)) return { error: 'a Keycloak event needs type, realmId and time (epoch milliseconds)' };
-  if (text(r, 'error') || type.endsWith('_ERROR')) return { skip: 'a failed event (error)' };
-  const session = text(r, 'sessionId');
-  const client = text(r, 'clientId');
+  const type = field(r, 'type');
+  const realm = field(r, 'realmId');
+  const timeMs = timeOf(r.time);
+  if (!type || !realm || !Number.isFinite(timeMs))
+    return { error: 'a Keycloak event needs type, realmId and time (epoch milliseconds or RFC 3339)' };
+  if (field(r, 'error') || type.endsWith('_ERROR')) return { skip: 'a failed event (error)' };
+  const session = field(r, 'sessionId');
+  const client = field(r, 'clientId');
   const tokenId = detail(r, 'token_id');
   const id = text(r, 'id') || `${realm}:${type}:${timeMs}:${session}:${tokenId}`;
   const grantOf = (c: string) => (session && c ? `keycloak:${realm}/${session}/${c}` : '');
@@ -59,7 +73,7 @@ function map(r: SourceRecord): Mapping {
   const base = (): Attributes => {
     const a: Attributes = { 'keycloak.event_type': type, 'keycloak.realm': realm };
     if (client) a['gen_ai.agent.id'] = client;
-    if (text(r, 'userId')) a['workload.id'] = text(r, 'userId');
+    if (field(r, 'userId')) a['workload.id'] = field(r, 'userId');
     if (task) a['task.id'] = task;
     return a;
   };

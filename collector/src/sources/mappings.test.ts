@@ -275,12 +275,17 @@ describe('keycloak-events mapping', () => {
     expect(keycloakEvents.map(failed)).toEqual({ skip: 'a failed event (error)' });
   });
 
-  it('reads details written at the top level (the jboss-logging listener’s key/value line) as well', () => {
-    const { details, ...rest } = widening as { details: Record<string, string> };
-    expect(lifecycle(keycloakEvents.map({ ...rest, ...details }))[0]).toMatchObject({
+  it('reads a jboss-logging listener line parsed into a map: details at the top level, quoted values, the line’s time', () => {
+    const { details, id: _id, time: _time, ...rest } = widening as { details: Record<string, string>; id: string; time: number };
+    const quoted = Object.fromEntries(Object.entries({ ...rest, ...details }).map(([k, v]) => [k, `"${v}"`]));
+    const mapped = keycloakEvents.map({ ...quoted, time: '2026-12-02T10:07:00.000Z' });
+    expect(lifecycle(mapped)[0]).toMatchObject({
       'token.event': 'exchanged',
+      'token.id': '1a2b3c4d-5e6f-4a7b-8c8d-9e0f1a2b3c45',
+      'token.parent_id': SESSION_GRANT,
       'token.audience': ['billing-api'],
     });
+    expect(eventsOf(mapped)[0]?.timeMs).toBe(Date.parse('2026-12-02T10:07:00.000Z'));
   });
 
   it('issues a client-credentials token with no session on its own', () => {
