@@ -8,9 +8,6 @@ import { vaultAudit } from './vault-audit.js';
 /** The formats `/v1/logs` maps, by `intentwatch.source` value (docs/conventions.md §1.5). */
 export const SOURCE_FORMATS: readonly SourceFormat[] = [kubernetesAudit, cloudtrail, vaultAudit, keycloakEvents, oktaSystemLog];
 
-/** Formats of docs/conventions.md §1.5 that are named but not mapped yet: their records are reported as such. */
-export const PLANNED_FORMATS: readonly string[] = [];
-
 export function formatById(id: string): SourceFormat | undefined {
   return SOURCE_FORMATS.find((f) => f.id === id);
 }
