@@ -133,7 +133,8 @@ const secretsKey = optionalString.transform((v, ctx): SecretKey | undefined => {
   return new SecretKey(bytes);
 });
 
-const schema = z.object({
+/** Every variable the configuration reads, with its validation and default (the README's table is held to it by a test). */
+export const configSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   OTLP_PORT: port(4318),
   API_PORT: port(8080),
@@ -356,7 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { dote
   if (options.dotenv !== false && env === process.env && existsSync('.env')) {
     process.loadEnvFile('.env');
   }
-  const parsed = schema.safeParse(env);
+  const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const variable = String(i.path[0] ?? '?');

@@ -15,10 +15,10 @@ export const TASK_BAGGAGE_KEY = 'task.id';
 
 /** Attribute names of the MCP semantic conventions that §1.6 uses. */
 export const MCP_ATTR = {
-  methodName: 'mcp.method.name',
-  resourceUri: 'mcp.resource.uri',
-  sessionId: 'mcp.session.id',
-  protocolVersion: 'mcp.protocol.version',
+  methodName: ATTR.mcpMethodName,
+  resourceUri: ATTR.mcpResourceUri,
+  sessionId: ATTR.mcpSessionId,
+  protocolVersion: ATTR.mcpProtocolVersion,
   operationName: 'gen_ai.operation.name',
   promptName: 'gen_ai.prompt.name',
   requestId: 'jsonrpc.request.id',

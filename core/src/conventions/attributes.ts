@@ -3,43 +3,16 @@
  * span's merged attributes (resource first, span over it) into intentwatch's fields.
  */
 
+import { ATTR } from '@intentwatch/conventions';
+
 /** An attribute value after decoding OTLP's AnyValue (or a JSON event's value). */
 export type AttrValue = string | number | boolean | null | AttrValue[] | { [key: string]: AttrValue };
 export type Attributes = Record<string, AttrValue>;
 
-export const ATTR = {
-  tokenId: 'token.id',
-  taskId: 'task.id',
-  agentId: 'gen_ai.agent.id',
-  workloadId: 'workload.id',
-  workloadIdAlias: 'gen_ai.agent.identity.id',
-  tokenScope: 'token.scope',
-  tokenResource: 'token.resource',
-  toolName: 'gen_ai.tool.name',
-  tokenEvent: 'token.event',
-  tokenAudience: 'token.audience',
-  tokenScopes: 'token.scopes',
-  tokenResources: 'token.resources',
-  tokenExpiresAt: 'token.expires_at',
-  tokenMaxSession: 'token.max_session_s',
-  tokenParentId: 'token.parent_id',
-  tokenRevokedReason: 'token.revoked_reason',
-  taskEvent: 'task.event',
-  taskIntent: 'task.intent',
-  taskTools: 'task.tools',
-  taskDeadline: 'task.deadline',
-  serviceName: 'service.name',
-  environment: 'deployment.environment.name',
-  environmentLegacy: 'deployment.environment',
-} as const;
-
-export const TOKEN_EVENTS = ['issued', 'refreshed', 'exchanged', 'renewed', 'revoked'] as const;
-export type TokenEventKind = (typeof TOKEN_EVENTS)[number];
-export const TASK_EVENTS = ['started', 'completed', 'failed', 'cancelled'] as const;
-export type TaskEventKind = (typeof TASK_EVENTS)[number];
+export { ATTR, TASK_EVENTS, TOKEN_EVENTS, type TaskEventKind, type TokenEventKind } from '@intentwatch/conventions';
 
 /** Target service attributes, in the order docs/conventions.md §1.1 gives them. */
-const TARGET_KEYS = ['service.peer.name', 'peer.service', 'server.address'] as const;
+const TARGET_KEYS = [ATTR.servicePeerName, 'peer.service', 'server.address'] as const;
 const TARGET_KEYS_AFTER_URL = ['rpc.service', 'db.system.name', 'db.system'] as const;
 
 /** The attribute as a trimmed non-empty string, or '' when absent or not a scalar. */
@@ -128,7 +101,7 @@ export function actionOf(attrs: Attributes, spanName: string): string {
 
 /** The resource acted on: `token.resource`, else `mcp.resource.uri` (§1.6), else `url.path`, else `http.route`. */
 export function resourceOf(attrs: Attributes): string {
-  return firstStr(attrs, [ATTR.tokenResource, 'mcp.resource.uri', 'url.path', 'http.route']);
+  return firstStr(attrs, [ATTR.tokenResource, ATTR.mcpResourceUri, 'url.path', 'http.route']);
 }
 
 /** The environment, from the resource's `deployment.environment.name` (or the legacy key). */
