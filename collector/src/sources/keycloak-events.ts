@@ -25,7 +25,10 @@ import { type MappedEvent, type Mapping, type SourceFormat, type SourceRecord, i
  * `exchanged` from the subject client's session grant (its scope and audience compared with it),
  * REVOKE_GRANT revokes the client's session grant (with it every token of the session and every
  * token exchanged from it), LOGOUT the logging-out client's. The user session is the task
- * (`keycloak:<realm>/<sessionId>`): LOGOUT ends it, for every client in it.
+ * (`keycloak:<realm>/<sessionId>`): LOGOUT ends it, for every client in it. A session grant is
+ * read as its first issuance says (detectors take a token's earliest grant): a client that later
+ * obtains more scope in the same session (a new consent) has its new tokens compared with the
+ * first scope.
  */
 export const keycloakEvents: SourceFormat = {
   id: 'keycloak-events',
