@@ -76,6 +76,29 @@ describe('intentwatch import', () => {
     expect(formatSummary(summary)).toContain('records read: 6\nevents made: 3\nunreadable (not a JSON object, not sent): 1\nskipped: 2');
   });
 
+  it('sends a Vault audit log, and the JSON arrays Keycloak’s and Okta’s APIs return, each by its --format', async () => {
+    expect(await runImport(options('vault-audit', join(FIXTURES, 'vault-audit.ndjson')))).toMatchObject({
+      records: 7,
+      events: 8,
+      rejected: 0,
+      skipped: { 'a request entry (its response entry is read)': 1 },
+    });
+    expect(await runImport(options('keycloak-events', join(FIXTURES, 'keycloak-events.json')))).toMatchObject({
+      records: 6,
+      events: 9,
+      rejected: 0,
+      skipped: { 'a failed event (error)': 1 },
+    });
+    expect(await runImport(options('okta-system-log', join(FIXTURES, 'okta-system-log.json')))).toMatchObject({
+      records: 3,
+      events: 2,
+      rejected: 0,
+      skipped: { 'not a token grant or revocation': 1 },
+    });
+    const grants = await store.query<{ token_id: string }>("SELECT token_id FROM token_events WHERE event = 'exchanged'");
+    expect(grants.map((g) => g.token_id).sort()).toEqual(['0f1a2b3c-4d5e-4f6a-9b7c-8d9e0f1a2b34', '1a2b3c4d-5e6f-4a7b-8c8d-9e0f1a2b3c45']);
+  });
+
   it('draws a progress line only on a terminal', async () => {
     let drawn = '';
     const tty = Object.assign(
@@ -93,7 +116,7 @@ describe('intentwatch import', () => {
 
   it('refuses an unknown format and a missing file argument with a message that says what is expected', () => {
     expect(() => parseImportArgs(['--format', 'syslog', 'x'], {})).toThrow(
-      /--format must be one of kubernetes-audit, cloudtrail \(got "syslog"\)/,
+      /--format must be one of kubernetes-audit, cloudtrail, vault-audit, keycloak-events, okta-system-log \(got "syslog"\)/,
     );
     expect(() => parseImportArgs(['--format', 'cloudtrail'], {})).toThrow(/FILE \(or - for standard input\) is required/);
     expect(parseImportArgs(['--format', 'cloudtrail', 'f'], {})).toMatchObject({ endpoint: 'http://127.0.0.1:4318', batchRecords: 500 });

@@ -18,7 +18,7 @@ export {
   readLogsRequest,
 } from './otlp/logs.js';
 export { normalizeLogs, SOURCE_ATTRIBUTE, type LogsResult } from './sources/normalize-logs.js';
-export { PLANNED_FORMATS, SOURCE_FORMATS } from './sources/registry.js';
+export { SOURCE_FORMATS } from './sources/registry.js';
 export { DecodeBudget, LIMIT_VARIABLES, LimitExceededError } from './limits.js';
 export { checkJsonLimits } from './json-limits.js';
 export { readBody } from './body-reader.js';

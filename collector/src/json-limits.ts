@@ -10,12 +10,16 @@ import { DecodeBudget } from './limits.js';
  * attribute values) with a {@link DecodeBudget} of their own.
  *
  * `shape` says which arrays are which: in OTLP/JSON `resourceSpans` and `scopeSpans` count as
- * groups, `spans` as items and `attributes` against the attributes limit; in an event body the
- * top-level array holds the items and each event's keys are its attributes. Every other array or
- * object is a list. Strings are measured as written (escapes included). Text that is not JSON is
- * left for `JSON.parse` to refuse.
+ * groups, `spans` as items and `attributes` against the attributes limit; in OTLP/JSON logs
+ * `resourceLogs` and `scopeLogs` are the groups and `logRecords` the items, and a record's `body`
+ * (the source's own record, a whole CloudTrail file as one string, say) is bounded by the body
+ * size and the nesting limit, not by the string length limit; in an event body the top-level
+ * array holds the items and each event's keys are its attributes. Every other array or object is
+ * a list. Strings are measured as written (escapes included). Text that is not JSON is left for
+ * `JSON.parse` to refuse.
  */
-export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp' | 'events'): void {
+export type JsonShape = 'otlp' | 'logs' | 'events';
+export function checkJsonLimits(text: string, limits: IngestLimits, shape: JsonShape): void {
   const steps = jsonLimitSteps(text, limits, shape, Number.POSITIVE_INFINITY);
   while (!steps.next().done) {
     // one pass, no pauses
@@ -23,13 +27,18 @@ export function checkJsonLimits(text: string, limits: IngestLimits, shape: 'otlp
 }
 
 /** {@link checkJsonLimits} as steps: it pauses (yields) after every `slice` characters. */
-export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: 'otlp' | 'events', slice: number): Generator<void, void> {
+export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: JsonShape, slice: number): Generator<void, void> {
   let nextPause = slice;
-  const budget = new DecodeBudget(limits, shape === 'otlp' ? 'spans' : 'events');
+  const budget = new DecodeBudget(limits, shape === 'otlp' ? 'spans' : shape === 'logs' ? 'log records' : 'events');
+  const otlp = shape !== 'events';
+  const groupsName =
+    shape === 'logs' ? 'resources and scopes (resourceLogs and scopeLogs)' : 'resources and scopes (resourceSpans and scopeSpans)';
+  /** The depth of the log record body being read (-1: none); its strings are not length-checked. */
+  let bodyDepth = -1;
   // OTLP/JSON spends 3 to 4 levels of JSON per level of attribute value (value, arrayValue,
   // values, item) and 10 levels of structure above an attribute's value; an event's value sits
   // right in the event, in the top-level array.
-  const maxJsonDepth = shape === 'otlp' ? 4 * limits.maxDepth + 12 : limits.maxDepth + 2;
+  const maxJsonDepth = otlp ? 4 * limits.maxDepth + 12 : limits.maxDepth + 2;
   const maxString = limits.maxStringLength;
   const objectKeys = Math.max(64, limits.maxListItems);
   const kinds: number[] = [];
@@ -51,7 +60,7 @@ export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: 'otlp
         budget.item();
         break;
       case GROUPS:
-        budget.group('resources and scopes (resourceSpans and scopeSpans)');
+        budget.group(groupsName);
         break;
       case ATTRIBUTES:
         budget.attributes(c);
@@ -74,11 +83,13 @@ export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: 'otlp
       else if (!isObject && depth === 0) kind = ITEMS;
     } else if (!isObject && (parent & OBJECT) !== 0 && keyEnd - keyStart <= 14) {
       const key = text.slice(keyStart, keyEnd);
-      if (key === 'spans') kind = ITEMS;
-      else if (key === 'resourceSpans' || key === 'resource_spans' || key === 'scopeSpans' || key === 'scope_spans') kind = GROUPS;
+      if (shape === 'logs' ? key === 'logRecords' || key === 'log_records' : key === 'spans') kind = ITEMS;
+      else if (shape === 'logs' ? LOG_GROUPS.has(key) : SPAN_GROUPS.has(key)) kind = GROUPS;
       else if (key === 'attributes') kind = ATTRIBUTES;
+    } else if (shape === 'logs' && isObject && bodyDepth < 0 && (parent & OBJECT) !== 0 && keyEnd - keyStart === 4) {
+      if (text.slice(keyStart, keyEnd) === 'body') bodyDepth = depth;
     }
-    if (isObject && shape === 'otlp') kind = OTLP_OBJECT;
+    if (isObject && otlp) kind = OTLP_OBJECT;
     kinds[depth] = isObject ? kind | OBJECT : kind;
     counts[depth] = 0;
     depth++;
@@ -96,7 +107,7 @@ export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: 'otlp
       while (end > 0 && escaped(text, end)) end = text.indexOf('"', end + 1);
       if (end < 0) return; // unterminated: JSON.parse says so
       const start = i + 1;
-      if (end - start > maxString) budget.string(end - start);
+      if (end - start > maxString && bodyDepth < 0) budget.string(end - start);
       if (expectKey && depth > 0 && (kinds[depth - 1]! & OBJECT) !== 0) {
         keyStart = start;
         keyEnd = end;
@@ -111,6 +122,7 @@ export function* jsonLimitSteps(text: string, limits: IngestLimits, shape: 'otlp
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (depth === 0) return; // unbalanced: JSON.parse says so
       depth--;
+      if (depth === bodyDepth) bodyDepth = -1;
       expectKey = false;
       i++;
     } else if (c === COMMA) {
@@ -138,6 +150,9 @@ function escaped(text: string, at: number): boolean {
   while (k >= 0 && text.charCodeAt(k) === BACKSLASH) k--;
   return (at - 1 - k) % 2 === 1;
 }
+
+const SPAN_GROUPS = new Set(['resourceSpans', 'resource_spans', 'scopeSpans', 'scope_spans']);
+const LOG_GROUPS = new Set(['resourceLogs', 'resource_logs', 'scopeLogs', 'scope_logs']);
 
 const NONE = 0;
 const LIST = 1;

@@ -16,6 +16,13 @@ const k8sRecords = () =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 const cloudtrailRecords = () => (JSON.parse(fixture('cloudtrail.json')) as { Records: Record<string, unknown>[] }).Records;
 
+const vaultRecords = () =>
+  fixture('vault-audit.ndjson')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const VAULT_RAW_BATCH_TOKEN = 'hvb.AAAAAQKq3Xb7YfGm9c2LwZs0TnE5uJ8pRkD4vH6aQeN1oB3tW7yC0iM2gF9sU5xZ8lKjP4dT6rV1nA3qE7wY2cX9bH5mG0fS8uL';
+const VAULT_TOKEN = 'vault:hmac-sha256:894f9936b7d0e5a803bfe420a3d1f6f7c3f85208edcf222c2653406849e377e6';
 const K8S_JTI = '7f3c2a9e-4b1d-4e5a-9c8f-2d6e1b0a5c47';
 const SESSION_TOKEN_PREFIX = 'IQoJb3JpZ2luX2VjEB4aCXVzLWVhc3QtMSJHMEUCIQDYs3kQm9Jx2fWq7cLd0m8nVb1X4oR2tZpK6aH5uE3gA';
 const INGEST_KEY = 'ingest-key-for-logs-test';
@@ -58,6 +65,10 @@ function protobufWithMapBodies(records: unknown[], resource: Record<string, stri
     ],
   };
   return Buffer.from(ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(request)).finish());
+}
+
+function at(v: unknown, ...path: string[]): unknown {
+  return path.reduce<unknown>((cur, k) => (cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined), v);
 }
 
 async function storedText(): Promise<string> {
@@ -169,10 +180,10 @@ describe('POST /v1/logs with records it cannot map', () => {
     expect(summaryOf(res.headers)).toMatchObject({ records: 4, events: 1, rejected: 3 });
   });
 
-  it('rejects records of a format named but not mapped, saying so', async () => {
-    const res = await postJson(logs(), logsRequestJson([{ type: 'response' }], { 'intentwatch.source': 'vault-audit' }), auth);
+  it('rejects records of a format it does not know, naming the ones it does', async () => {
+    const res = await postJson(logs(), logsRequestJson([{ type: 'response' }], { 'intentwatch.source': 'splunk-hec' }), auth);
     expect(res.json().partialSuccess.errorMessage).toContain(
-      'intentwatch.source "vault-audit" is not a format this collector maps (vault-audit is not mapped yet)',
+      'intentwatch.source "splunk-hec" is not a format this collector maps; known: kubernetes-audit, cloudtrail, vault-audit, keycloak-events, okta-system-log',
     );
   });
 
@@ -208,6 +219,55 @@ describe('POST /v1/logs with records it cannot map', () => {
   });
 });
 
+describe('POST /v1/logs with Vault, Keycloak and Okta records', () => {
+  it('stores a Vault login as an issued token keyed by its accessor, its uses, renewal and revocation, recognised by shape', async () => {
+    const res = await postJson(logs(), logsRequestJson(vaultRecords(), {}), auth);
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({});
+    expect(summaryOf(res.headers)).toEqual({
+      records: 7,
+      events: 8,
+      rejected: 0,
+      skipped: { 'a request entry (its response entry is read)': 1 },
+    });
+    const events = await store.query<Record<string, unknown>>(
+      'SELECT event, scopes, expires_at FROM token_events WHERE token_id = {t:String} ORDER BY time',
+      {
+        t: VAULT_TOKEN,
+      },
+    );
+    expect(events).toEqual([
+      expect.objectContaining({ event: 'issued', scopes: ['default', 'kv-triage-read'], expires_at: '2026-12-02T11:00:00.000Z' }),
+      expect.objectContaining({ event: 'renewed', expires_at: '2026-12-02T11:30:00.007Z' }),
+      expect.objectContaining({ event: 'revoked' }),
+    ]);
+    const uses = await store.query<{ resource: string }>('SELECT resource FROM spans WHERE token_id = {t:String} ORDER BY time', {
+      t: VAULT_TOKEN,
+    });
+    expect(uses.map((u) => u.resource)).toEqual(['secret/data/triage/rules', 'auth/token/renew-self', 'secret/data/triage/rules']);
+  });
+
+  it('stores Keycloak’s exchanges under the subject client’s session grant, and Okta’s grant and revocation by jti', async () => {
+    const keycloak = JSON.parse(fixture('keycloak-events.json'));
+    const okta = JSON.parse(fixture('okta-system-log.json'));
+    const k = await postJson(logs(), logsRequestJson(keycloak, { 'intentwatch.source': 'keycloak-events' }), auth);
+    expect(summaryOf(k.headers)).toEqual({ records: 6, events: 9, rejected: 0, skipped: { 'a failed event (error)': 1 } });
+    const o = await postJson(logs(), logsRequestJson(okta, { 'intentwatch.source': 'okta-system-log' }), auth);
+    expect(summaryOf(o.headers)).toEqual({ records: 3, events: 2, rejected: 0, skipped: { 'not a token grant or revocation': 1 } });
+    const exchanged = await store.query<Record<string, unknown>>(
+      "SELECT token_id, parent_id, agent_id, scopes, audience FROM token_events WHERE event = 'exchanged' ORDER BY time",
+    );
+    expect(exchanged.map((e) => [e.agent_id, e.parent_id, e.audience])).toEqual([
+      ['search-agent', 'keycloak:agents/f1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d/triage-agent', ['ticket-search']],
+      ['billing-agent', 'keycloak:agents/f1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d/triage-agent', ['billing-api']],
+    ]);
+    const oktaEvents = await store.query<{ event: string }>('SELECT event FROM token_events WHERE token_id = {t:String} ORDER BY time', {
+      t: 'AT.k3Xq9ZtB7uYw2Lr5NcVm8PfHd1SgJ4aE6oQiRbTnKlM',
+    });
+    expect(oktaEvents.map((e) => e.event)).toEqual(['issued', 'revoked']);
+  });
+});
+
 describe('secrets in audit records', () => {
   it('stores no raw credential from any record: not the TokenRequest token, the session token or the temporary key id', async () => {
     const text = await storedText();
@@ -218,6 +278,19 @@ describe('secrets in audit records', () => {
     expect(text.includes(SESSION_TOKEN_PREFIX), 'sessionToken stored').toBe(false);
     expect(text.includes('ASIAIOSFODNN7EXAMPLE'), 'temporary access key id stored').toBe(false);
     expect(text.includes('AKIAI44QH8DHBEXAMPLE'), 'long-term access key id stored').toBe(false);
+    expect(text).toContain(VAULT_TOKEN);
+    expect(text.includes(VAULT_RAW_BATCH_TOKEN.slice(0, 24)), 'Vault client token logged in clear stored').toBe(false);
+    expect(text.includes('hvb.'), 'a Vault batch token stored').toBe(false);
+    const clientTokens = new Set(
+      vaultRecords().flatMap((r) => [
+        at(r, 'request', 'client_token'),
+        at(r, 'auth', 'client_token'),
+        at(r, 'response', 'auth', 'client_token'),
+      ]),
+    );
+    clientTokens.delete(undefined);
+    expect(clientTokens.size).toBeGreaterThan(3);
+    for (const t of clientTokens) expect(text.includes(String(t)), `client token ${String(t).slice(0, 20)}… stored`).toBe(false);
   });
 });
 

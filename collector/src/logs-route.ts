@@ -1,8 +1,16 @@
-import { HttpError, counter } from '@intentwatch/core';
+import { HttpError, type IngestLimits, counter } from '@intentwatch/core';
+import { LimitExceededError } from './limits.js';
 import type { Request, Response } from 'express';
 import type { NormalizeOptions } from './normalize.js';
 import { JsonShapeError } from './otlp/decode-json.js';
-import { type DecodedResourceLogs, ExportLogsServiceResponse, TooManyRecordsError, decodeLogsJson, readLogsRequest } from './otlp/logs.js';
+import {
+  type DecodedResourceLogs,
+  ExportLogsServiceResponse,
+  MAX_LOG_RECORDS_PER_REQUEST,
+  TooManyRecordsError,
+  decodeLogsJson,
+  readLogsRequest,
+} from './otlp/logs.js';
 import type { RowBatch } from './rows.js';
 import { normalizeLogs } from './sources/normalize-logs.js';
 
@@ -21,18 +29,24 @@ export const LOG_SUMMARY_HEADER = 'intentwatch-log-summary';
 /**
  * `POST /v1/logs`: OTLP/HTTP logs whose records are identity systems' audit records
  * (docs/conventions.md §1.5). Answers as `/v1/traces` does: 200 with `partialSuccess`
- * (`rejectedLogRecords`, the first messages) once every stored row is committed.
+ * (`rejectedLogRecords`, the first messages) once every stored row is committed; 413 naming the
+ * limit (and its variable) for a request past one of the ingest limits, checked before anything
+ * is decoded, as for traces.
  */
-export function logsHandler(options: NormalizeOptions, store: (rows: RowBatch) => Promise<void>) {
+export function logsHandler(options: NormalizeOptions & { ingestLimits: IngestLimits }, store: (rows: RowBatch) => Promise<void>) {
   return async (req: Request, res: Response): Promise<void> => {
     const encoding = req.is(PROTOBUF) ? 'protobuf' : 'json';
     res.locals.encoding = encoding;
     const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
     let decoded: DecodedResourceLogs[];
     try {
-      decoded = encoding === 'protobuf' ? readLogsRequest(body) : decodeLogsJson(body.toString('utf8'));
+      decoded =
+        encoding === 'protobuf'
+          ? readLogsRequest(body, MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits)
+          : decodeLogsJson(body.toString('utf8'), MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits);
     } catch (e) {
       if (e instanceof TooManyRecordsError) throw new HttpError(413, 'too_many_records', e.message);
+      if (e instanceof LimitExceededError) throw e;
       const detail =
         e instanceof JsonShapeError || e instanceof SyntaxError
           ? e.message

@@ -126,3 +126,105 @@ describe('cloudtrail: temporary credentials from AssumeRole with a session polic
     expect(alerts[0]?.reason).toContain('dynamodb is outside its audience [s3]');
   });
 });
+
+describe('vault-audit: a token used after its revocation', () => {
+  const vault = fixture('vault-audit.ndjson')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditRecord);
+  const [request, login, read, renew, revoke, readAfter] = vault as [
+    AuditRecord,
+    AuditRecord,
+    AuditRecord,
+    AuditRecord,
+    AuditRecord,
+    AuditRecord,
+  ];
+  // The accessor as the audit device writes it (HMAC'd), in the login's response and in every later request.
+  const tokenId = 'vault:hmac-sha256:894f9936b7d0e5a803bfe420a3d1f6f7c3f85208edcf222c2653406849e377e6';
+
+  it('stays silent while the token is used within its policies and renewed', async () => {
+    await sendLogs([request, login, read, renew], 'vault-audit');
+    expect(summary(await alertsAbout(tokenId))).toEqual([]);
+  });
+
+  it('stays silent when revoke-accessor arrives: the earlier request came before it', async () => {
+    await sendLogs([revoke]);
+    expect(summary(await alertsAbout(tokenId))).toEqual([]);
+  });
+
+  it('raises a critical stale_token_use for a request made with the token after its accessor was revoked', async () => {
+    await sendLogs([readAfter]);
+    const alerts = await alertsAbout(tokenId);
+    expect(summary(alerts)).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ detector: 'stale_token_use', severity: 'critical', tokenId, agentId: 'triage-bot' });
+    expect(Date.parse(alerts[0]?.firstSeen ?? '')).toBe(Date.parse('2026-12-02T10:41:00.004Z'));
+  });
+});
+
+describe('keycloak-events: token exchange from an agent’s session', () => {
+  const [codeToToken, refresh, narrowing, widening] = JSON.parse(fixture('keycloak-events.json')) as AuditRecord[] as [
+    AuditRecord,
+    AuditRecord,
+    AuditRecord,
+    AuditRecord,
+  ];
+  const narrowed = '0f1a2b3c-4d5e-4f6a-9b7c-8d9e0f1a2b34';
+  const widened = '1a2b3c4d-5e6f-4a7b-8c8d-9e0f1a2b3c45';
+
+  it('stays silent for a refresh and for an exchange that narrows the scope to another agent', async () => {
+    await sendLogs([codeToToken, refresh, narrowing], 'keycloak-events');
+    expect(summary(await alertsAbout(narrowed))).toEqual([]);
+  });
+
+  it('raises a critical scope_creep when an exchange gives the new token a scope its subject’s session never had', async () => {
+    await sendLogs([widening], 'keycloak-events');
+    await alertsAbout(widened); // runs every detector
+    const alerts = (await h.alerts.list({ detector: 'scope_creep', limit: 100 })).alerts.filter((a) => a.reason.includes(widened));
+    expect(summary(alerts)).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ detector: 'scope_creep', severity: 'critical' });
+    expect(alerts[0]?.reason).toContain('billing:refund');
+    expect(alerts[0]?.reason).toContain('exchange');
+    expect((await h.alerts.list({ detector: 'scope_creep', limit: 100 })).alerts.filter((a) => a.reason.includes(narrowed))).toEqual([]);
+  });
+});
+
+describe('okta-system-log: an access token used after its revocation', () => {
+  const [grant, revoke] = JSON.parse(fixture('okta-system-log.json')) as [AuditRecord, AuditRecord];
+  const jti = 'AT.k3Xq9ZtB7uYw2Lr5NcVm8PfHd1SgJ4aE6oQiRbTnKlM';
+  // An Okta access token is a JWT whose jti the System Log names; the agent SDK fingerprints it by that jti.
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const jwt = `${b64({ kid: 'okta-2026', alg: 'RS256' })}.${b64({ ver: 1, jti, iss: 'https://agents.okta.example/oauth2/aus9reports0Ab1Cd2', aud: 'https://reports.agents.example', cid: '0oa8reportagent4x7', scp: ['reports:read'] })}.c2lnbmF0dXJl`;
+  const tokenId = tokenFingerprint(jwt);
+  const BASE = Date.parse('2026-12-02T10:00:00Z');
+  const agentUse = (at: number): ScenarioSpan => ({
+    at,
+    name: 'GET /v1/reports/q3',
+    attrs: {
+      'token.id': tokenId,
+      'server.address': 'reports.agents.example',
+      'gen_ai.agent.id': '0oa8reportagent4x7',
+      'token.scope': 'reports:read',
+    },
+    resource: { 'service.name': 'report-agent' },
+  });
+
+  it('joins the agent’s span to the System Log’s grant: the SDK fingerprint of the access token is its jti', () => {
+    expect(tokenId).toBe(jti);
+  });
+
+  it('stays silent for a use within the grant before the revocation, also once the revocation arrives', async () => {
+    await sendLogs([grant], 'okta-system-log');
+    await h.send([agentUse(5 * 60)], BASE);
+    expect(summary(await alertsAbout(tokenId))).toEqual([]);
+    await sendLogs([revoke]);
+    expect(summary(await alertsAbout(tokenId))).toEqual([]);
+  });
+
+  it('raises a critical stale_token_use when the agent presents the token after Okta revoked it', async () => {
+    await h.send([agentUse(25 * 60)], BASE);
+    const alerts = await alertsAbout(tokenId);
+    expect(summary(alerts)).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ detector: 'stale_token_use', severity: 'critical', tokenId });
+  });
+});

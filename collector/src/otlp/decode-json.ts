@@ -163,7 +163,7 @@ function nanos(v: unknown): bigint {
 }
 
 /** Attributes (depth 0) or a kvlist's items (depth ≥ 1), each counted as a value of the current item. */
-function keyValues(list: unknown, depth: number, budget: DecodeBudget): Attributes {
+export function keyValues(list: unknown, depth: number, budget: DecodeBudget): Attributes {
   const out: Attributes = {};
   if (!Array.isArray(list)) return out;
   if (depth === 0) budget.attributes(list.length);
@@ -176,7 +176,7 @@ function keyValues(list: unknown, depth: number, budget: DecodeBudget): Attribut
   return out;
 }
 
-function anyValue(v: unknown, depth: number, budget: DecodeBudget): AttrValue {
+export function anyValue(v: unknown, depth: number, budget: DecodeBudget): AttrValue {
   if (!isObject(v)) return null;
   budget.depth(depth + 1);
   if (typeof v.stringValue === 'string') return v.stringValue;

@@ -3,7 +3,7 @@ import type Long from 'long';
 import { ExportTraceServiceRequest } from './proto.js';
 import { type DecodedResourceSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
 
-interface PbAnyValue {
+export interface PbAnyValue {
   value?: string;
   stringValue?: string;
   boolValue?: boolean;
@@ -13,7 +13,7 @@ interface PbAnyValue {
   kvlistValue?: { values?: PbKeyValue[] };
   bytesValue?: Uint8Array;
 }
-interface PbKeyValue {
+export interface PbKeyValue {
   key?: string;
   value?: PbAnyValue;
 }
@@ -87,7 +87,7 @@ export function keyValues(kvs: PbKeyValue[] | undefined, depth = 0): Attributes 
   return out;
 }
 
-function anyValue(v: PbAnyValue | undefined, depth: number): AttrValue {
+export function anyValue(v: PbAnyValue | undefined, depth = 0): AttrValue {
   if (!v) return null;
   switch (v.value) {
     case 'stringValue':

@@ -1,8 +1,12 @@
-import type { AttrValue, Attributes } from '@intentwatch/core';
+import { type AttrValue, type Attributes, DEFAULT_INGEST_LIMITS, type IngestLimits } from '@intentwatch/core';
 import protobuf from 'protobufjs';
+import { checkJsonLimits } from '../json-limits.js';
+import { DecodeBudget, LimitExceededError } from '../limits.js';
 import { parseJson } from '../well-formed.js';
-import { JsonShapeError } from './decode-json.js';
-import { MAX_VALUE_DEPTH } from './model.js';
+import { JsonShapeError, anyValue as jsonAnyValue, keyValues as jsonKeyValues } from './decode-json.js';
+import { type PbAnyValue, type PbKeyValue, anyValue as pbAnyValue, keyValues as pbKeyValues } from './decode-protobuf.js';
+import { TooManyLogRecords, checkLogsProtobufLimits } from './logs-limits.js';
+import { COMMON_MESSAGES, LENIENT_STRINGS } from './proto.js';
 
 /**
  * OTLP logs (`POST /v1/logs`): ExportLogsServiceRequest in protobuf or JSON, decoded into the
@@ -37,21 +41,6 @@ export class TooManyRecordsError extends Error {
 /** Log records decoded per request at most (the body size limit applies too). */
 export const MAX_LOG_RECORDS_PER_REQUEST = 10_000;
 
-const ANY_VALUE = {
-  oneofs: {
-    value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] },
-  },
-  fields: {
-    stringValue: { type: 'string', id: 1 },
-    boolValue: { type: 'bool', id: 2 },
-    intValue: { type: 'int64', id: 3 },
-    doubleValue: { type: 'double', id: 4 },
-    arrayValue: { type: 'ArrayValue', id: 5 },
-    kvlistValue: { type: 'KeyValueList', id: 6 },
-    bytesValue: { type: 'bytes', id: 7 },
-  },
-};
-
 const messages = {
   ExportLogsServiceRequest: { fields: { resourceLogs: { rule: 'repeated', type: 'ResourceLogs', id: 1 } } },
   ExportLogsServiceResponse: { fields: { partialSuccess: { type: 'ExportLogsPartialSuccess', id: 1 } } },
@@ -65,7 +54,6 @@ const messages = {
       schemaUrl: { type: 'string', id: 3 },
     },
   },
-  Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 }, droppedAttributesCount: { type: 'uint32', id: 2 } } },
   ScopeLogs: {
     fields: {
       scope: { type: 'InstrumentationScope', id: 1 },
@@ -73,7 +61,6 @@ const messages = {
       schemaUrl: { type: 'string', id: 3 },
     },
   },
-  InstrumentationScope: { fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } } },
   LogRecord: {
     fields: {
       timeUnixNano: { type: 'fixed64', id: 1 },
@@ -89,13 +76,9 @@ const messages = {
       eventName: { type: 'string', id: 12 },
     },
   },
-  KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
-  AnyValue: ANY_VALUE,
-  ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
-  KeyValueList: { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
+  ...COMMON_MESSAGES,
 };
 
-const LENIENT_STRINGS = { features: { utf8_validation: 'NONE' } };
 const root = protobuf.Root.fromJSON({
   nested: {
     otlplogs: { nested: Object.fromEntries(Object.entries(messages).map(([name, m]) => [name, { ...m, options: LENIENT_STRINGS }])) },
@@ -109,20 +92,6 @@ interface LongLike {
   high: number;
   low: number;
 }
-interface PbAnyValue {
-  value?: string;
-  stringValue?: string;
-  boolValue?: boolean;
-  intValue?: LongLike | number;
-  doubleValue?: number;
-  arrayValue?: { values?: PbAnyValue[] };
-  kvlistValue?: { values?: PbKeyValue[] };
-  bytesValue?: Uint8Array;
-}
-interface PbKeyValue {
-  key?: string;
-  value?: PbAnyValue;
-}
 interface PbLogRecord {
   timeUnixNano?: LongLike | number;
   observedTimeUnixNano?: LongLike | number;
@@ -134,26 +103,36 @@ interface PbRequest {
 }
 
 /**
- * Decodes an OTLP/protobuf ExportLogsServiceRequest. Throws on bytes that are not one, and
- * {@link TooManyRecordsError} past `maxRecords`.
+ * Decodes an OTLP/protobuf ExportLogsServiceRequest. The ingest limits are checked on the wire
+ * first ({@link checkLogsProtobufLimits}), so nothing is built for a request past one. Throws on
+ * bytes that are not one, a LimitExceededError past a limit, and {@link TooManyRecordsError} past
+ * `maxRecords`.
  */
-export function readLogsRequest(body: Uint8Array, maxRecords = MAX_LOG_RECORDS_PER_REQUEST): DecodedResourceLogs[] {
+export function readLogsRequest(
+  body: Uint8Array,
+  maxRecords = MAX_LOG_RECORDS_PER_REQUEST,
+  limits: IngestLimits = DEFAULT_INGEST_LIMITS,
+): DecodedResourceLogs[] {
+  try {
+    checkLogsProtobufLimits(body, limits, maxRecords);
+  } catch (e) {
+    if (e instanceof TooManyLogRecords) throw new TooManyRecordsError(maxRecords);
+    throw e;
+  }
   const message = ExportLogsServiceRequest.decode(body) as unknown as PbRequest;
-  let count = 0;
   return (message.resourceLogs ?? []).map((rl) => {
     const records: DecodedLogRecord[] = [];
     for (const sl of rl.scopeLogs ?? []) {
       for (const lr of sl.logRecords ?? []) {
-        if (++count > maxRecords) throw new TooManyRecordsError(maxRecords);
         const time = toBigInt(lr.timeUnixNano);
         records.push({
           timeNanos: time > 0n ? time : toBigInt(lr.observedTimeUnixNano),
-          body: pbValue(lr.body, 0),
-          attributes: pbKeyValues(lr.attributes, 0),
+          body: pbAnyValue(lr.body),
+          attributes: pbKeyValues(lr.attributes),
         });
       }
     }
-    return { resource: pbKeyValues(rl.resource?.attributes, 0), records };
+    return { resource: pbKeyValues(rl.resource?.attributes), records };
   });
 }
 
@@ -163,49 +142,32 @@ function toBigInt(v: LongLike | number | undefined): bigint {
   return (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
 }
 
-function pbKeyValues(kvs: PbKeyValue[] | undefined, depth: number): Attributes {
-  const out: Attributes = {};
-  for (const kv of kvs ?? []) if (kv.key) out[kv.key] = pbValue(kv.value, depth);
-  return out;
-}
-
-function pbValue(v: PbAnyValue | undefined, depth: number): AttrValue {
-  if (!v) return null;
-  switch (v.value) {
-    case 'stringValue':
-      return v.stringValue ?? '';
-    case 'boolValue':
-      return v.boolValue ?? false;
-    case 'intValue': {
-      const big = BigInt.asIntN(64, toBigInt(v.intValue));
-      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big.toString();
-    }
-    case 'doubleValue':
-      return v.doubleValue ?? 0;
-    case 'bytesValue':
-      return Buffer.from(v.bytesValue ?? new Uint8Array()).toString('base64');
-    case 'arrayValue':
-      if (depth >= MAX_VALUE_DEPTH) return '[nested too deep]';
-      return (v.arrayValue?.values ?? []).map((x) => pbValue(x, depth + 1));
-    case 'kvlistValue':
-      if (depth >= MAX_VALUE_DEPTH) return '{nested too deep}';
-      return pbKeyValues(v.kvlistValue?.values, depth + 1);
-    default:
-      return null;
-  }
-}
-
 const BIG_NUMBER_KEYS = /"(timeUnixNano|observedTimeUnixNano|intValue)"(\s*):(\s*)(-?\d+)(?=\s*[,}\]])/g;
 
 /**
- * Parses an OTLP/JSON ExportLogsServiceRequest. Throws {@link JsonShapeError} on another shape and
- * {@link TooManyRecordsError} past `maxRecords`.
+ * Parses an OTLP/JSON ExportLogsServiceRequest. The text is checked against the ingest limits
+ * before it is parsed (`checkJsonLimits(…, 'logs')`: a record's body is bounded by the request's
+ * size and the nesting limit, not the string length limit) and the values as they are decoded,
+ * as for traces. Throws {@link JsonShapeError} on another shape, a LimitExceededError past a
+ * limit and {@link TooManyRecordsError} past `maxRecords`.
  */
-export function decodeLogsJson(text: string, maxRecords = MAX_LOG_RECORDS_PER_REQUEST): DecodedResourceLogs[] {
+export function decodeLogsJson(
+  text: string,
+  maxRecords = MAX_LOG_RECORDS_PER_REQUEST,
+  limits: IngestLimits = DEFAULT_INGEST_LIMITS,
+): DecodedResourceLogs[] {
+  try {
+    checkJsonLimits(text, { ...limits, maxItemsPerRequest: maxRecords }, 'logs');
+  } catch (e) {
+    // The records bound is the collector's own, not the spans limit's variable.
+    if (e instanceof LimitExceededError && e.limit === 'maxItemsPerRequest') throw new TooManyRecordsError(maxRecords);
+    throw e;
+  }
   const parsed: unknown = parseJson(text.replace(BIG_NUMBER_KEYS, '"$1"$2:$3"$4"'));
   if (!isObject(parsed)) throw new JsonShapeError('the body must be a JSON object with a "resourceLogs" array');
   const resourceLogs = parsed.resourceLogs ?? parsed.resource_logs ?? [];
   if (!Array.isArray(resourceLogs)) throw new JsonShapeError('"resourceLogs" must be an array');
+  const budget = new DecodeBudget(limits, 'log records');
   let count = 0;
   return resourceLogs.map((rl, i) => {
     if (!isObject(rl)) throw new JsonShapeError(`resourceLogs[${i}] must be an object`);
@@ -221,14 +183,16 @@ export function decodeLogsJson(text: string, maxRecords = MAX_LOG_RECORDS_PER_RE
         if (++count > maxRecords) throw new TooManyRecordsError(maxRecords);
         const o = isObject(lr) ? lr : {};
         const time = nanos(o.timeUnixNano ?? o.time_unix_nano);
+        budget.startItem();
         records.push({
           timeNanos: time > 0n ? time : nanos(o.observedTimeUnixNano ?? o.observed_time_unix_nano),
-          body: jsonValue(o.body, 0),
-          attributes: jsonKeyValues(o.attributes, 0),
+          body: jsonAnyValue(o.body, 0, budget),
+          attributes: jsonKeyValues(o.attributes, 0, budget),
         });
       }
     });
-    return { resource: jsonKeyValues(resource.attributes, 0), records };
+    budget.startItem();
+    return { resource: jsonKeyValues(resource.attributes, 0, budget), records };
   });
 }
 
@@ -236,43 +200,6 @@ function nanos(v: unknown): bigint {
   if (typeof v === 'string' && /^\d{1,20}$/.test(v)) return BigInt(v);
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return BigInt(Math.trunc(v));
   return 0n;
-}
-
-function jsonKeyValues(list: unknown, depth: number): Attributes {
-  const out: Attributes = {};
-  if (!Array.isArray(list)) return out;
-  for (const kv of list) {
-    if (!isObject(kv) || typeof kv.key !== 'string' || kv.key === '') continue;
-    out[kv.key] = jsonValue(kv.value, depth);
-  }
-  return out;
-}
-
-function jsonValue(v: unknown, depth: number): AttrValue {
-  if (!isObject(v)) return null;
-  if (typeof v.stringValue === 'string') return v.stringValue;
-  if (typeof v.boolValue === 'boolean') return v.boolValue;
-  if (v.intValue !== undefined) {
-    const s = String(v.intValue);
-    if (!/^-?\d+$/.test(s)) return null;
-    const n = Number(s);
-    return Number.isSafeInteger(n) ? n : s;
-  }
-  if (v.doubleValue !== undefined) {
-    const n = Number(v.doubleValue);
-    return Number.isFinite(n) ? n : String(v.doubleValue);
-  }
-  if (typeof v.bytesValue === 'string') return v.bytesValue;
-  if (isObject(v.arrayValue)) {
-    if (depth >= MAX_VALUE_DEPTH) return '[nested too deep]';
-    const values = Array.isArray(v.arrayValue.values) ? v.arrayValue.values : [];
-    return values.map((x) => jsonValue(x, depth + 1));
-  }
-  if (isObject(v.kvlistValue)) {
-    if (depth >= MAX_VALUE_DEPTH) return '{nested too deep}';
-    return jsonKeyValues(v.kvlistValue.values, depth + 1);
-  }
-  return null;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

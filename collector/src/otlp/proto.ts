@@ -1,6 +1,39 @@
 import protobuf from 'protobufjs';
 
 /**
+ * The messages of opentelemetry-proto's common/v1/common.proto and resource/v1/resource.proto that
+ * every signal's request shares (the logs schema in logs.ts is built on them too).
+ */
+export const COMMON_MESSAGES = {
+  KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
+  AnyValue: {
+    oneofs: {
+      value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] },
+    },
+    fields: {
+      stringValue: { type: 'string', id: 1 },
+      boolValue: { type: 'bool', id: 2 },
+      intValue: { type: 'int64', id: 3 },
+      doubleValue: { type: 'double', id: 4 },
+      arrayValue: { type: 'ArrayValue', id: 5 },
+      kvlistValue: { type: 'KeyValueList', id: 6 },
+      bytesValue: { type: 'bytes', id: 7 },
+    },
+  },
+  ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
+  KeyValueList: { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
+  Resource: {
+    fields: {
+      attributes: { rule: 'repeated', type: 'KeyValue', id: 1 },
+      droppedAttributesCount: { type: 'uint32', id: 2 },
+    },
+  },
+  InstrumentationScope: {
+    fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } },
+  },
+};
+
+/**
  * The OTLP trace messages the collector reads and writes, defined from the field numbers of
  * opentelemetry-proto (collector/trace/v1/trace_service.proto, trace/v1/trace.proto,
  * common/v1/common.proto, resource/v1/resource.proto). Span events and links are not declared:
@@ -22,21 +55,12 @@ const messages = {
       schemaUrl: { type: 'string', id: 3 },
     },
   },
-  Resource: {
-    fields: {
-      attributes: { rule: 'repeated', type: 'KeyValue', id: 1 },
-      droppedAttributesCount: { type: 'uint32', id: 2 },
-    },
-  },
   ScopeSpans: {
     fields: {
       scope: { type: 'InstrumentationScope', id: 1 },
       spans: { rule: 'repeated', type: 'Span', id: 2 },
       schemaUrl: { type: 'string', id: 3 },
     },
-  },
-  InstrumentationScope: {
-    fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } },
   },
   Span: {
     fields: {
@@ -55,23 +79,7 @@ const messages = {
     },
   },
   SpanStatus: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
-  KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
-  AnyValue: {
-    oneofs: {
-      value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] },
-    },
-    fields: {
-      stringValue: { type: 'string', id: 1 },
-      boolValue: { type: 'bool', id: 2 },
-      intValue: { type: 'int64', id: 3 },
-      doubleValue: { type: 'double', id: 4 },
-      arrayValue: { type: 'ArrayValue', id: 5 },
-      kvlistValue: { type: 'KeyValueList', id: 6 },
-      bytesValue: { type: 'bytes', id: 7 },
-    },
-  },
-  ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
-  KeyValueList: { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
+  ...COMMON_MESSAGES,
 };
 
 /**
@@ -80,7 +88,7 @@ const messages = {
  * `attributeValueLengthLimit` in the middle of an emoji, say) as such a sequence. Set on every
  * message, since each message of a JSON descriptor starts from the proto3 defaults.
  */
-const LENIENT_STRINGS = { features: { utf8_validation: 'NONE' } };
+export const LENIENT_STRINGS = { features: { utf8_validation: 'NONE' } };
 
 const descriptor = {
   nested: {

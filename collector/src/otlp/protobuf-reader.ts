@@ -26,9 +26,9 @@ import { type DecodedResourceSpans, type DecodedScopeSpans, type DecodedSpan, MA
 const RECURSION_LIMIT = 100;
 
 /** Wire types. */
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
 const SGROUP = 3;
 const EGROUP = 4;
 const I32 = 5;
@@ -55,7 +55,7 @@ const TWO_32 = 4294967296;
 /** Buffer's unchecked slice-to-string methods (what `toString` calls after validating its arguments). */
 type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string; hexSlice(start: number, end: number): string };
 
-class Reader {
+export class Reader {
   readonly buf: Buffer;
   readonly budget: DecodeBudget;
   readonly #maxString: number;

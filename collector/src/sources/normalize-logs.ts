@@ -5,7 +5,7 @@ import { type DecodedResourceLogs, MAX_LOG_RECORDS_PER_REQUEST, TooManyRecordsEr
 import type { DecodedSpan } from '../otlp/model.js';
 import { emptyBatch, type RowBatch } from '../rows.js';
 import { parseJson } from '../well-formed.js';
-import { PLANNED_FORMATS, SOURCE_FORMATS, formatById, recogniseFormat } from './registry.js';
+import { SOURCE_FORMATS, formatById, recogniseFormat } from './registry.js';
 import { isObject, type MappedEvent, type SourceFormat, type SourceRecord } from './types.js';
 
 /** The resource attribute that names a log's format (docs/conventions.md §1.5). */
@@ -96,8 +96,7 @@ export function normalizeLogs(
 }
 
 function unknownFormatMessage(named: string): string {
-  const planned = PLANNED_FORMATS.includes(named) ? ` (${named} is not mapped yet)` : '';
-  return `${SOURCE_ATTRIBUTE} ${JSON.stringify(named.slice(0, 60))} is not a format this collector maps${planned}; known: ${SOURCE_FORMATS.map((f) => f.id).join(', ')}`;
+  return `${SOURCE_ATTRIBUTE} ${JSON.stringify(named.slice(0, 60))} is not a format this collector maps; known: ${SOURCE_FORMATS.map((f) => f.id).join(', ')}`;
 }
 
 /** The record a log body holds: a JSON object, as a string or as an OTLP key-value list. */

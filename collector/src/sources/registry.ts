@@ -1,12 +1,12 @@
 import { cloudtrail } from './cloudtrail.js';
+import { keycloakEvents } from './keycloak-events.js';
 import { kubernetesAudit } from './kubernetes-audit.js';
+import { oktaSystemLog } from './okta-system-log.js';
 import type { SourceFormat, SourceRecord } from './types.js';
+import { vaultAudit } from './vault-audit.js';
 
-/** The formats `/v1/logs` maps, by `intentwatch.source` value. */
-export const SOURCE_FORMATS: readonly SourceFormat[] = [kubernetesAudit, cloudtrail];
-
-/** Formats of docs/conventions.md §1.5 that are named but not mapped yet: their records are reported as such. */
-export const PLANNED_FORMATS: readonly string[] = ['vault-audit', 'keycloak-events', 'okta-system-log'];
+/** The formats `/v1/logs` maps, by `intentwatch.source` value (docs/conventions.md §1.5). */
+export const SOURCE_FORMATS: readonly SourceFormat[] = [kubernetesAudit, cloudtrail, vaultAudit, keycloakEvents, oktaSystemLog];
 
 export function formatById(id: string): SourceFormat | undefined {
   return SOURCE_FORMATS.find((f) => f.id === id);
