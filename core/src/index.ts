@@ -7,6 +7,7 @@ export {
   type ApiRole,
   type Config,
   type IngestLimits,
+  configSchema,
 } from './config.js';
 export {
   ConfigError,

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { configSchema } from '@intentwatch/core';
 import { parse, parseAllDocuments } from 'yaml';
 
 /** Reading the deployment files as an operator's tools do. */
@@ -9,9 +10,7 @@ export const exists = (path: string) => existsSync(new URL(path, REPO));
 
 /** The variables `loadConfig` reads: the keys of its schema in core/src/config.ts. */
 export function configVariables(): Set<string> {
-  const source = read('core/src/config.ts');
-  const block = /const schema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source)?.[1] ?? '';
-  return new Set([...block.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1] as string));
+  return new Set(Object.keys(configSchema.shape));
 }
 
 /** KEY=VALUE lines of an env file (comments and blanks skipped). */
