@@ -54,7 +54,15 @@ export {
   matchesGlob,
 } from './conventions/glob.js';
 export { type NormalizedResource, normalizeResource, percentDecode } from './conventions/resource.js';
-export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
+export {
+  Store,
+  quoteIdentifier,
+  type InsertFormat,
+  type OnlyColumns,
+  type QueryParams,
+  type StoreConfig,
+  type StoreKind,
+} from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
 export {

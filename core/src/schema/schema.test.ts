@@ -4,7 +4,7 @@ import { type TestStore, openTestStore } from '../test-support/store.js';
 import { MIGRATIONS } from '../store/migrations.js';
 import { quoteIdentifier } from '../store/store.js';
 import { createTableDdl } from '../store/table-spec.js';
-import { TABLES, type TableName } from './index.js';
+import { type DetectorStateRow, TABLES, type TableName } from './index.js';
 
 // The schema files state each table's DDL and columns beside the migrations that build it; these
 // tests hold the two together, against what the engine reports after every migration has run.
@@ -96,6 +96,35 @@ const SHIPPED: Record<number, string> = {
   21: '40a175e4c3f3e3e2',
   30: 'e26e7a4cd331aa2f',
 };
+
+describe('Store.insert', () => {
+  it('writes whole rows of the table it names; a missing or unknown column, or another table’s row, does not compile', async () => {
+    const row: DetectorStateRow = {
+      detector: 'schema-test',
+      watermark: '2026-11-25T10:00:00.000Z',
+      updated_at: '2026-11-25T10:00:01.000Z',
+      version: 7,
+    };
+    await t.store.insert('detector_state', [row]);
+    const { version: _version, ...withoutVersion } = row;
+    // Never called: these lines are checked by the compiler (npm run typecheck), each must be an error.
+    const refused = () => [
+      // @ts-expect-error a row without `version`
+      t.store.insert('detector_state', [withoutVersion]),
+      // @ts-expect-error a column the table lacks
+      t.store.insert('detector_state', [{ ...row, watermark_ms: 1 }]),
+      // @ts-expect-error a row of another table
+      t.store.insert('responder_state', [row]),
+      // @ts-expect-error a column the table lacks, also when the others are left to their defaults
+      t.store.insertPartial('detector_state', [{ detector: 'x', watermark_ms: 1 }]),
+    ];
+    expect(refused).toBeTypeOf('function');
+    const stored = await t.store.query<{ detector: string; watermark: string; version: string }>(
+      "SELECT detector, watermark, version FROM detector_state WHERE detector = 'schema-test'",
+    );
+    expect(stored).toEqual([{ detector: 'schema-test', watermark: '2026-11-25T10:00:00.000Z', version: '7' }]);
+  });
+});
 
 describe('shipped migrations', () => {
   it('keep their SQL byte for byte, whatever the schema files now say', () => {

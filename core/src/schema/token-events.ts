@@ -21,7 +21,8 @@ export interface TokenEventRow {
   caller: string;
   trace_id: string;
   span_id: string;
-  source: 'otlp' | 'json';
+  /** How the event arrived: `otlp` or `json` from the collector. */
+  source: string;
   attributes: Record<string, string>;
 }
 
