@@ -264,14 +264,7 @@ export class AlertStore {
 
   /** The audit trail of an alert, oldest first. */
   async history(id: string): Promise<AlertEvent[]> {
-    const rows = await this.#store.query<{
-      time: string;
-      actor: string;
-      action: string;
-      from_status: string;
-      to_status: string;
-      detail: string;
-    }>(
+    const rows = await this.#store.query<Pick<AlertEventRow, 'time' | 'actor' | 'action' | 'from_status' | 'to_status' | 'detail'>>(
       `SELECT time, actor, action, from_status, to_status, detail FROM alert_events
        WHERE alert_id = {id:String} ORDER BY time, event_id LIMIT 1 BY event_id`,
       { id },
