@@ -1,5 +1,5 @@
-import type { InsertFormat } from '@intentwatch/core';
-import type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
+import { type InsertFormat, TABLES } from '@intentwatch/core';
+import type { RowBatch } from './rows.js';
 
 /**
  * Rows as the bytes the store parses: JSONCompactEachRow, one JSON array per row with the
@@ -12,80 +12,14 @@ import type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
  * default, exactly as a key left out of JSONEachRow would be.
  */
 
-/** Every key of T, each once: a column list that misses a field of the row does not compile. */
-type AllKeys<T, L extends readonly (keyof T)[]> =
-  Exclude<keyof T, L[number]> extends never ? L : ['missing columns', Exclude<keyof T, L[number]>];
-
-function columns<T>() {
-  return <const L extends readonly (keyof T)[]>(list: AllKeys<T, L>): readonly string[] => list as readonly string[];
-}
-
-export const SPAN_COLUMNS = columns<SpanRow>()([
-  'time',
-  'end_time',
-  'ingested_at',
-  'trace_id',
-  'span_id',
-  'parent_span_id',
-  'name',
-  'kind',
-  'status_code',
-  'token_id',
-  'task_id',
-  'agent_id',
-  'workload_id',
-  'caller',
-  'target',
-  'action',
-  'environment',
-  'scopes',
-  'resource',
-  'resource_raw',
-  'tool',
-  'scope_name',
-  'attributes',
-  'resource_attributes',
-  'dropped_attributes',
-]);
-
-export const TOKEN_EVENT_COLUMNS = columns<TokenEventRow>()([
-  'time',
-  'ingested_at',
-  'event',
-  'token_id',
-  'parent_id',
-  'task_id',
-  'agent_id',
-  'workload_id',
-  'audience',
-  'scopes',
-  'resources',
-  'expires_at',
-  'max_session_s',
-  'environment',
-  'revoked_reason',
-  'caller',
-  'trace_id',
-  'span_id',
-  'source',
-  'attributes',
-]);
-
-export const TASK_EVENT_COLUMNS = columns<TaskEventRow>()([
-  'time',
-  'ingested_at',
-  'event',
-  'task_id',
-  'agent_id',
-  'intent',
-  'tools',
-  'deadline',
-  'caller',
-  'trace_id',
-  'span_id',
-  'source',
-  'attributes',
-]);
+/**
+ * The columns of each table, from core/src/schema: each list is checked at compile time against
+ * the table's row type (every key once), so a row field without a column, or a column without a
+ * field, does not compile.
+ */
+export const SPAN_COLUMNS: readonly string[] = TABLES.spans.columns;
+export const TOKEN_EVENT_COLUMNS: readonly string[] = TABLES.token_events.columns;
+export const TASK_EVENT_COLUMNS: readonly string[] = TABLES.task_events.columns;
 
 export const ROW_FORMAT: InsertFormat = 'JSONCompactEachRow';
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Store, fingerprint, quoteIdentifier, registry } from '@intentwatch/core';
+import { type SpanRow, type Store, fingerprint, quoteIdentifier, registry } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from './server.js';
 import { hex, keyValues, openTestStore, otlpJson, postJson, postProtobuf, startCollector, toProtobuf } from './test-support/harness.js';
@@ -103,16 +103,11 @@ function leakyRequest(s: ReturnType<typeof freshSecrets>, traceId: string) {
   return request;
 }
 
-interface SpanRow {
-  name: string;
-  action: string;
-  token_id: string;
-  attributes: Record<string, string>;
-  resource_attributes: Record<string, string>;
-}
+/** A span as `spanOf` reads it. */
+type StoredSpan = Pick<SpanRow, 'name' | 'action' | 'token_id' | 'attributes' | 'resource_attributes'>;
 
-async function spanOf(traceId: string): Promise<SpanRow | undefined> {
-  const rows = await store.query<SpanRow>(
+async function spanOf(traceId: string): Promise<StoredSpan | undefined> {
+  const rows = await store.query<StoredSpan>(
     'SELECT name, action, token_id, attributes, resource_attributes FROM spans WHERE trace_id = {t:String}',
     {
       t: traceId,

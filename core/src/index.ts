@@ -55,8 +55,45 @@ export {
   matchesGlob,
 } from './conventions/glob.js';
 export { type NormalizedResource, normalizeResource, percentDecode } from './conventions/resource.js';
-export { Store, quoteIdentifier, type InsertFormat, type QueryParams, type StoreConfig, type StoreKind } from './store/store.js';
+export {
+  Store,
+  quoteIdentifier,
+  type InsertFormat,
+  type OnlyColumns,
+  type QueryParams,
+  type StoreConfig,
+  type StoreKind,
+} from './store/store.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
+export {
+  TABLES,
+  columnList,
+  type AlertEventRow,
+  type AlertHitRow,
+  type AlertRow,
+  type AlertTriageRow,
+  type AllKeys,
+  type DeliveryDeadLetterRow,
+  type DeliveryRow,
+  type DetectorStateRow,
+  type ResponderPolicyRow,
+  type ResponderPolicyStateRow,
+  type ResponderStateRow,
+  type RevocationRow,
+  type SchemaContext,
+  type SchemaMigrationRow,
+  type SpanRow,
+  type SsfKeyRow,
+  type SsfStreamRow,
+  type SuppressionRow,
+  type TableName,
+  type TableRows,
+  type TableSchema,
+  type TaskEventRow,
+  type TokenEventRow,
+  type UInt64,
+  type UsageBucketRow,
+} from './schema/index.js';
 export { fingerprint, looksLikeSecret, namesCredential, redactSecrets, redactText } from '@intentwatch/conventions';
 export * from './lineage/index.js';

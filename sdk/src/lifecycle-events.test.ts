@@ -1,4 +1,4 @@
-import { Lineage, stateAt } from '@intentwatch/core';
+import { Lineage, type TokenEventRow, stateAt } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEvents, TokenEvents, createAgentTracerProvider, tokenFingerprint, withTask } from './index.js';
 import { type TestMonitor, startTestMonitor } from './test-support/monitor.js';
@@ -13,23 +13,8 @@ afterAll(async () => {
   await monitor?.close();
 });
 
-interface TokenEventRow {
-  time: string;
-  event: string;
-  token_id: string;
-  parent_id: string;
-  task_id: string;
-  agent_id: string;
-  workload_id: string;
-  audience: string[];
-  scopes: string[];
-  resources: string[];
-  expires_at: string | null;
-  max_session_s: number | null;
-  environment: string;
-  revoked_reason: string;
-  caller: string;
-}
+/** An event as `SELECT * EXCEPT (attributes)` reads it from `token_events`. */
+type StoredTokenEvent = Omit<TokenEventRow, 'attributes'>;
 
 describe('TokenEvents and TaskEvents', () => {
   it('store every lifecycle attribute of docs/conventions.md §1.2 and §1.3 through the collector', async () => {
@@ -88,7 +73,7 @@ describe('TokenEvents and TaskEvents', () => {
     await Promise.all([broker.shutdown(), orchestrator.shutdown()]);
 
     expect(root).toBe(tokenFingerprint(secret));
-    const events = await monitor.store.query<TokenEventRow>('SELECT * EXCEPT (attributes) FROM token_events ORDER BY time');
+    const events = await monitor.store.query<StoredTokenEvent>('SELECT * EXCEPT (attributes) FROM token_events ORDER BY time');
     expect(events.map((e) => e.event)).toEqual(['issued', 'refreshed', 'exchanged', 'revoked']);
     expect(events[0]).toMatchObject({
       token_id: root,
@@ -151,7 +136,7 @@ describe('TokenEvents and TaskEvents', () => {
     expect(() => tokens.renewed({ tokenId: id } as never)).toThrow(/expiresAt/);
     await broker.shutdown();
 
-    const rows = await monitor.store.query<TokenEventRow>(
+    const rows = await monitor.store.query<StoredTokenEvent>(
       'SELECT * EXCEPT (attributes) FROM token_events WHERE token_id = {id:String} ORDER BY time',
       { id },
     );

@@ -268,7 +268,7 @@ describe('responder routes', () => {
       agent_id: agent,
       source: 'test',
     });
-    await store.insert('token_events', [
+    await store.insertPartial('token_events', [
       event('ch-root', 'issued', '', 'planner'),
       event('ch-root-r', 'refreshed', 'ch-root', 'planner'),
       event('ch-sub', 'exchanged', 'ch-root-r', 'coder'),

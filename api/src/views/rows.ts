@@ -2,7 +2,7 @@
  * Store rows of the signal tables and their API shapes. Every view selects the same columns
  * and maps them here, so a use or an event reads the same on every page.
  */
-import type { Store } from '@intentwatch/core';
+import type { SpanRow, Store, TokenEventRow as StoredTokenEvent } from '@intentwatch/core';
 import type { TaskOut, TokenEventOut, UseOut } from '../contract/schemas.js';
 
 export const GRANT_EVENTS = ['issued', 'refreshed', 'exchanged'] as const;
@@ -11,24 +11,26 @@ export const TASK_END_EVENTS = ['completed', 'failed', 'cancelled'] as const;
 export const USE_COLUMNS =
   'time, trace_id, span_id, name, token_id, task_id, agent_id, workload_id, caller, target, action, environment, scopes, resource, tool, status_code';
 
-export interface UseRow {
-  time: string;
-  trace_id: string;
-  span_id: string;
-  name: string;
-  token_id: string;
-  task_id: string;
-  agent_id: string;
-  workload_id: string;
-  caller: string;
-  target: string;
-  action: string;
-  environment: string;
-  scopes: string[];
-  resource: string;
-  tool: string;
-  status_code: number | string;
-}
+/** A use as {@link USE_COLUMNS} reads it from `spans`. */
+export type UseRow = Pick<
+  SpanRow,
+  | 'time'
+  | 'trace_id'
+  | 'span_id'
+  | 'name'
+  | 'token_id'
+  | 'task_id'
+  | 'agent_id'
+  | 'workload_id'
+  | 'caller'
+  | 'target'
+  | 'action'
+  | 'environment'
+  | 'scopes'
+  | 'resource'
+  | 'tool'
+  | 'status_code'
+>;
 
 export function toUse(r: UseRow, alertIds: string[] = []): UseOut {
   return {
@@ -55,26 +57,8 @@ export function toUse(r: UseRow, alertIds: string[] = []): UseOut {
 export const TOKEN_EVENT_COLUMNS =
   'time, event, token_id, parent_id, task_id, agent_id, workload_id, audience, scopes, resources, expires_at, max_session_s, environment, revoked_reason, caller, source, trace_id, span_id';
 
-export interface TokenEventRow {
-  time: string;
-  event: string;
-  token_id: string;
-  parent_id: string;
-  task_id: string;
-  agent_id: string;
-  workload_id: string;
-  audience: string[];
-  scopes: string[];
-  resources: string[];
-  expires_at: string | null;
-  max_session_s: number | string | null;
-  environment: string;
-  revoked_reason: string;
-  caller: string;
-  source: string;
-  trace_id: string;
-  span_id: string;
-}
+/** An event as {@link TOKEN_EVENT_COLUMNS} reads it from `token_events`. */
+export type TokenEventRow = Omit<StoredTokenEvent, 'ingested_at' | 'attributes'>;
 
 export function toTokenEvent(r: TokenEventRow): TokenEventOut {
   return {

@@ -145,7 +145,7 @@ describe('Lineage on the store', () => {
 
   beforeAll(async () => {
     ts = await openTestStore();
-    await ts.store.insert('token_events', [
+    await ts.store.insertPartial('token_events', [
       // A planner's session (issued, refreshed) delegates to a coder, who refreshes and delegates on.
       event(0, 'issued', 'p0', { agent: 'planner' }),
       event(10, 'refreshed', 'p1', { parent: 'p0', agent: 'planner' }),

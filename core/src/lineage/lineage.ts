@@ -1,3 +1,4 @@
+import type { TokenEventRow } from '../schema/token-events.js';
 import type { Store } from '../store/store.js';
 import { parseStoreTime } from '../time.js';
 import { GRANT_EVENTS_SQL } from './sql.js';
@@ -104,31 +105,11 @@ export const MAX_LINEAGE_DEPTH = 32;
 /** Most tokens one walk down a lineage collects: a runaway refresh loop must stay bounded. */
 export const MAX_LINEAGE_TOKENS = 5000;
 
-interface GrantRow {
-  token_id: string;
-  event: string;
-  time: string;
-  parent_id: string;
-  task_id: string;
-  agent_id: string;
-  workload_id: string;
-  audience: string[];
-  scopes: string[];
-  resources: string[];
-  expires_at: string | null;
-  max_session_s: number | string | null;
-  environment: string;
-  trace_id: string;
-  span_id: string;
-}
+/** A grant as the lineage queries read it from `token_events`. */
+type GrantRow = Omit<TokenEventRow, 'ingested_at' | 'revoked_reason' | 'caller' | 'source' | 'attributes'>;
 
-interface LifeRow {
-  token_id: string;
-  event: string;
-  time: string;
-  expires_at: string | null;
-  revoked_reason: string;
-}
+/** A revocation or renewal as the lineage queries read it. */
+type LifeRow = Pick<TokenEventRow, 'token_id' | 'event' | 'time' | 'expires_at' | 'revoked_reason'>;
 
 /**
  * Reads lineage from `token_events` for many tokens at once: grants up the refresh and exchange

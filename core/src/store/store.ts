@@ -3,10 +3,14 @@ import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Config } from '../config.js';
 import { StoreError } from '../errors.js';
+import type { TableName, TableRows } from '../schema/index.js';
 
 export type StoreKind = 'embedded' | 'server';
 
 export type QueryParams = Record<string, unknown>;
+
+/** R, with every key that is not a column of `Row` made an error: the rows of an insert name only their table's columns. */
+export type OnlyColumns<Row, R> = R & { [K in Exclude<keyof R, keyof Row>]: never };
 
 /** Row formats {@link Store.insertFormatted} accepts: one row per line, so batches concatenate. */
 export type InsertFormat = 'JSONCompactEachRow' | 'JSONEachRow';
@@ -192,10 +196,27 @@ export class Store {
   }
 
   /**
-   * Inserts rows (objects keyed by column) and resolves once ClickHouse has committed them.
-   * Columns left out take their defaults.
+   * Inserts whole rows of `table` (objects keyed by column, typed by the table's row in
+   * `core/src/schema`) and resolves once ClickHouse has committed them. A row that misses a
+   * column, or names one the table lacks, does not compile.
    */
-  async insert(table: string, rows: readonly object[]): Promise<void> {
+  async insert<T extends TableName, R extends TableRows[T]>(table: T, rows: readonly OnlyColumns<TableRows[T], R>[]): Promise<void> {
+    return this.#insertRows(table, rows);
+  }
+
+  /**
+   * Inserts rows that name only some columns of `table`; the others take their defaults. For
+   * fixtures that set up a case; a writer of the product uses {@link insert}, so that a column it
+   * forgets is a compile error rather than a silent default.
+   */
+  async insertPartial<T extends TableName, R extends Partial<TableRows[T]>>(
+    table: T,
+    rows: readonly OnlyColumns<TableRows[T], R>[],
+  ): Promise<void> {
+    return this.#insertRows(table, rows);
+  }
+
+  async #insertRows(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return;
     try {
       await this.#client.insert({ table, values: rows as object[], format: 'JSONEachRow', clickhouse_settings: this.#insertSettings });

@@ -1,5 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { InvalidInputError, NotFoundError, STORE_TIME_RANGE, type Store, counter, rfc3339ToNanos, shownAuditName } from '@intentwatch/core';
+import {
+  type AlertEventRow,
+  type AlertHitRow,
+  type AlertRow,
+  type AlertTriageRow,
+  InvalidInputError,
+  NotFoundError,
+  STORE_TIME_RANGE,
+  type Store,
+  counter,
+  rfc3339ToNanos,
+  shownAuditName,
+} from '@intentwatch/core';
 import { rfc3339ToDateTime64, toMs } from '../time.js';
 import { nextVersion } from '../version.js';
 import {
@@ -113,28 +125,10 @@ export function alertId(detector: string, rootTokenId: string, key: string): str
   return createHash('sha256').update(`${detector}\u0000${rootTokenId}\u0000${key}`, 'utf8').digest('hex').slice(0, 32);
 }
 
-interface AlertRow {
-  id: string;
-  detector: string;
-  severity: string;
-  title: string;
-  reason: string;
-  dedup_key: string;
-  token_id: string;
-  root_token_id: string;
-  agent_id: string;
-  task_id: string;
-  caller: string;
-  target: string;
-  environment: string;
-  frameworks: string[];
-  first_seen: string;
-  last_seen: string;
-  hit_count: string;
-  created_at: string;
-}
+/** An `alerts` row as {@link ALERT_COLUMNS} reads it back (UInt64 as text). */
+type ReadRow = Omit<AlertRow, 'hit_count' | 'updated_at' | 'version'> & { hit_count: string };
 
-interface ListedRow extends AlertRow {
+interface ListedRow extends ReadRow {
   status: string;
   assignee: string;
 }
@@ -270,14 +264,7 @@ export class AlertStore {
 
   /** The audit trail of an alert, oldest first. */
   async history(id: string): Promise<AlertEvent[]> {
-    const rows = await this.#store.query<{
-      time: string;
-      actor: string;
-      action: string;
-      from_status: string;
-      to_status: string;
-      detail: string;
-    }>(
+    const rows = await this.#store.query<Pick<AlertEventRow, 'time' | 'actor' | 'action' | 'from_status' | 'to_status' | 'detail'>>(
       `SELECT time, actor, action, from_status, to_status, detail FROM alert_events
        WHERE alert_id = {id:String} ORDER BY time, event_id LIMIT 1 BY event_id`,
       { id },
@@ -300,7 +287,7 @@ export class AlertStore {
     const current = await this.get(id);
     if (!current) throw new NotFoundError(`no alert with id ${id}`);
     const now = Date.now();
-    const events: object[] = [];
+    const events: AlertEventRow[] = [];
     const status = change.status ?? current.status;
     const assignee = change.assignee === undefined ? (current.assignee ?? '') : (change.assignee ?? '');
     if (status !== current.status || assignee !== (current.assignee ?? '')) {
@@ -353,7 +340,7 @@ export class AlertStore {
     const ids = [...groups.keys()];
     const keys = [...new Set([...groups.values()].flatMap((g) => [...g.hits.keys()]))];
     const [existingRows, knownHits] = await Promise.all([
-      this.#store.query<AlertRow>(
+      this.#store.query<ReadRow>(
         `SELECT ${ALERT_COLUMNS} FROM alerts WHERE id IN {ids:Array(String)} ORDER BY id, version DESC LIMIT 1 BY id`,
         { ids },
       ),
@@ -366,9 +353,9 @@ export class AlertStore {
     const existing = new Map(existingRows.map((r) => [r.id, r]));
     const known = new Set(knownHits.map((h) => `${h.alert_id}\u0000${h.evidence_key}`));
 
-    const hitRows: object[] = [];
-    const alertRows: object[] = [];
-    const eventRows: object[] = [];
+    const hitRows: AlertHitRow[] = [];
+    const alertRows: AlertRow[] = [];
+    const eventRows: AlertEventRow[] = [];
     const reopenCandidates: { id: string; latest: Finding; added: number }[] = [];
     const detectedAt = new Date(now).toISOString();
     for (const [id, g] of groups) {
@@ -458,7 +445,7 @@ export class AlertStore {
         { ids: reopenCandidates.map((c) => c.id) },
       );
       const resolved = new Map(triage.filter((t) => t.status === 'resolved').map((t) => [t.alert_id, t]));
-      const triageRows: object[] = [];
+      const triageRows: AlertTriageRow[] = [];
       for (const c of reopenCandidates) {
         const t = resolved.get(c.id);
         if (!t) continue;

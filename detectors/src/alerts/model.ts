@@ -1,3 +1,5 @@
+import type { AlertRow } from '@intentwatch/core';
+
 /**
  * The alert as docs/conventions.md §2.1 defines it, and the finding a detector produces for one piece
  * of evidence. Findings are grouped into alerts by their dedup key.
@@ -52,25 +54,12 @@ export interface Alert {
 }
 
 /** The detection columns of an `alerts` row (plus its triage status), as every read model selects them. */
-export interface StoredAlertRow {
-  id: string;
-  detector: string;
-  severity: string;
+export type StoredAlertRow = Omit<AlertRow, 'dedup_key' | 'hit_count' | 'created_at' | 'updated_at' | 'version'> & {
+  /** The triage status ('' when never triaged). */
   status: string;
-  title: string;
-  reason: string;
-  token_id: string;
-  root_token_id: string;
-  agent_id: string;
-  task_id: string;
-  caller: string;
-  target: string;
-  environment: string;
-  frameworks: string[];
-  first_seen: string;
-  last_seen: string;
+  /** UInt64, read as text. */
   hit_count: string;
-}
+};
 
 /** An alert's detection fields from its stored row; an alert never triaged is `open`. */
 export function detectionFields(r: StoredAlertRow, evidence: Evidence[]): Omit<Alert, 'assignee' | 'notes'> {

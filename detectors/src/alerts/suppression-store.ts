@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictError, InvalidInputError, NotFoundError, type Store, shownAuditName } from '@intentwatch/core';
+import {
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  type Store,
+  type SuppressionRow as StoredSuppression,
+  shownAuditName,
+} from '@intentwatch/core';
 import { rfc3339ToDateTime64, toMs } from '../time.js';
 import { nextVersion } from '../version.js';
 
@@ -79,18 +86,8 @@ export function suppressionIndexSql(matchers: readonly SuppressionMatcher[], par
     {supDetector:Array(String)}, {supScope:Array(String)}, {supValue:Array(String)})`;
 }
 
-interface SuppressionRow {
-  id: string;
-  detector: string;
-  scope: string;
-  value: string;
-  reason: string;
-  author: string;
-  created_at: string;
-  expires_at: string;
-  deleted_at: string | null;
-  deleted_by: string;
-}
+/** A suppression as the queries below read it (every column but `version`). */
+type SuppressionRow = Omit<StoredSuppression, 'version'>;
 
 /** The longest a suppression may stand: a mute nobody revisits for a year is a hole in coverage. */
 const MAX_SUPPRESSION_MS = 366 * 24 * 3600 * 1000;

@@ -1,4 +1,11 @@
-import { type Store, msToDateTime64, shownAuditName } from '@intentwatch/core';
+import {
+  type DeliveryDeadLetterRow,
+  type DeliveryRow,
+  type Store,
+  type RevocationRow as StoredRevocation,
+  msToDateTime64,
+  shownAuditName,
+} from '@intentwatch/core';
 import { nextVersion } from '../version.js';
 import type { Revocation } from './delivery-queue.js';
 
@@ -73,27 +80,8 @@ export interface DeadLetter {
   time: string;
 }
 
-interface RevocationRow {
-  webhook_id: string;
-  policy_id: string;
-  dedup_key: string;
-  alert_id: string;
-  mode: string;
-  token_id: string;
-  session_root: string;
-  tokens: string[];
-  chain: string[];
-  token: string;
-  relation: string;
-  dry_run: number;
-  requested_by: string;
-  payload: string;
-  status: string;
-  attempts: number | string;
-  last_error: string;
-  created_at: string;
-  updated_at: string;
-}
+/** A request as {@link LATEST} reads it (every column but `version`; `attempts` may come as text). */
+type RevocationRow = Omit<StoredRevocation, 'version' | 'attempts'> & { attempts: number | string };
 
 const LATEST = `SELECT webhook_id, policy_id, dedup_key, alert_id, mode, token_id, session_root, tokens, chain, token, relation, dry_run,
   requested_by, payload, status, attempts, last_error, created_at, updated_at FROM revocations`;
@@ -289,17 +277,12 @@ export class DeliveryLog {
       this.#store.query<RevocationRow>(`${LATEST} WHERE alert_id = {id:String} ORDER BY webhook_id, version DESC LIMIT 1 BY webhook_id`, {
         id: alertId,
       }),
-      this.#store.query<{
-        webhook_id: string;
-        attempt: number;
-        status: string;
-        http_status: number;
-        latency_ms: number | string;
-        error: string;
-        endpoint: string;
-        next_attempt_at: string | null;
-        time: string;
-      }>(
+      this.#store.query<
+        Pick<
+          DeliveryRow,
+          'webhook_id' | 'attempt' | 'status' | 'http_status' | 'latency_ms' | 'error' | 'endpoint' | 'next_attempt_at' | 'time'
+        >
+      >(
         `SELECT webhook_id, attempt, status, http_status, latency_ms, error, endpoint, next_attempt_at, time
          FROM deliveries WHERE alert_id = {id:String} ORDER BY time, attempt`,
         { id: alertId },
@@ -327,16 +310,7 @@ export class DeliveryLog {
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    const rows = await this.#store.query<{
-      webhook_id: string;
-      policy_id: string;
-      alert_id: string;
-      attempts: number;
-      last_http_status: number;
-      last_error: string;
-      payload: string;
-      time: string;
-    }>(
+    const rows = await this.#store.query<DeliveryDeadLetterRow>(
       `SELECT webhook_id, policy_id, alert_id, attempts, last_http_status, last_error, payload, time
        FROM delivery_dead_letters ORDER BY time DESC LIMIT 1 BY policy_id, webhook_id LIMIT {limit:UInt32}`,
       { limit },

@@ -115,7 +115,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     });
     const p = policy('lineage', 'env-lineage', rx);
     const now = new Date().toISOString();
-    await ts.store.insert(
+    await ts.store.insertPartial(
       'token_events',
       [
         ['lin', 'issued', ''],

@@ -87,7 +87,7 @@ async function raise(env: string, token: string, options: Partial<Finding> & { s
 /** A lifecycle event of a token, as the broker reports it. */
 async function grant(token: string, event: 'issued' | 'refreshed' | 'exchanged', parent = '', agent = 'triage-bot'): Promise<void> {
   const now = new Date().toISOString();
-  await ts.store.insert('token_events', [
+  await ts.store.insertPartial('token_events', [
     { time: now, ingested_at: now, event, token_id: token, parent_id: parent, agent_id: agent, source: 'test' },
   ]);
 }

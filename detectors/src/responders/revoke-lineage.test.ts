@@ -78,7 +78,7 @@ async function raise(env: string, token: string, root: string, key = 'github'): 
 
 async function grant(token: string, event: 'issued' | 'refreshed' | 'exchanged', parent = '', agent = 'deploy-bot'): Promise<void> {
   const now = new Date().toISOString();
-  await ts.store.insert('token_events', [
+  await ts.store.insertPartial('token_events', [
     { time: now, ingested_at: now, event, token_id: token, parent_id: parent, agent_id: agent, source: 'test' },
   ]);
 }

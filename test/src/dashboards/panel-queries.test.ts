@@ -218,7 +218,7 @@ async function seedResponders(): Promise<void> {
     version,
     ...extra,
   });
-  await store.insert('revocations', [
+  await store.insertPartial('revocations', [
     revocation('wh-1', 'revoke-critical', 'queued', 1),
     revocation('wh-1', 'revoke-critical', 'delivered', 2, { attempts: 2 }),
     revocation('wh-2', 'revoke-critical', 'retrying', 1, { attempts: 1 }),

@@ -53,7 +53,7 @@ describe('inserts into a ClickHouse cluster', () => {
   it('ask every shard to commit before answering (distributed_foreground_insert=1 on each insert), whatever the server profile says', async () => {
     const store = await open(ch.url, 'intentwatch');
     ch.received.length = 0;
-    await store.insert('alerts', [{ id: 'a1' }]);
+    await store.insertPartial('alerts', [{ id: 'a1' }]);
     await store.insertFormatted('spans', ['span_id'], 'JSONCompactEachRow', Buffer.from('["00f067aa0ba902b7"]\n'));
     await store.close();
     expect(inserts()).toHaveLength(2);
@@ -63,7 +63,7 @@ describe('inserts into a ClickHouse cluster', () => {
   it('leave a single server to its own settings (no Distributed tables to wait for)', async () => {
     const store = await open(ch.url);
     ch.received.length = 0;
-    await store.insert('alerts', [{ id: 'a1' }]);
+    await store.insertPartial('alerts', [{ id: 'a1' }]);
     await store.close();
     expect(inserts()).toHaveLength(1);
     expect(inserts()[0]?.settings.has('distributed_foreground_insert')).toBe(false);

@@ -1,4 +1,4 @@
-import { HttpError, type Store, createLogger } from '@intentwatch/core';
+import { HttpError, type SsfKeyRow, type Store, createLogger } from '@intentwatch/core';
 import { type CryptoKey, type JWK, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import { nextVersion } from '../../version.js';
 import type { SecretBox } from '../secret-box.js';
@@ -7,14 +7,8 @@ import type { SecretBox } from '../secret-box.js';
 export const SSF_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
 export type SsfAlgorithm = (typeof SSF_ALGORITHMS)[number];
 
-interface KeyRow {
-  kid: string;
-  alg: string;
-  public_jwk: string;
-  private_sealed: string;
-  created_at: string;
-  retire_at: string | null;
-}
+/** A key as `#load` reads it (every column but `version`). */
+type KeyRow = Omit<SsfKeyRow, 'version'>;
 
 interface LoadedKey {
   kid: string;
