@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { type Store, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_SUMMARY_HEADER } from './logs-route.js';
+import { LOG_SUMMARY_HEADER } from './routes/logs.js';
 import { ExportLogsServiceRequest, ExportLogsServiceResponse, MAX_LOG_RECORDS_PER_REQUEST, logsRequestJson } from './otlp/logs.js';
 import { RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';

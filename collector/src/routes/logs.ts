@@ -1,8 +1,7 @@
-import { HttpError, type IngestLimits, counter } from '@intentwatch/core';
-import { LimitExceededError } from './limits.js';
+import { HttpError, counter } from '@intentwatch/core';
 import type { Request, Response } from 'express';
-import type { NormalizeOptions } from './normalize.js';
-import { JsonShapeError } from './otlp/decode-json.js';
+import { LimitExceededError } from '../limits.js';
+import { JsonShapeError } from '../otlp/decode-json.js';
 import {
   type DecodedResourceLogs,
   ExportLogsServiceResponse,
@@ -10,13 +9,11 @@ import {
   TooManyRecordsError,
   decodeLogsJson,
   readLogsRequest,
-} from './otlp/logs.js';
-import type { RowBatch } from './rows.js';
-import { normalizeLogs } from './sources/normalize-logs.js';
+} from '../otlp/logs.js';
+import { normalizeLogs } from '../sources/normalize-logs.js';
+import { PROTOBUF, type RouteContext } from './shared.js';
 
 const records = counter('intentwatch_log_records_total', 'Audit log records received on /v1/logs, by outcome', ['outcome']);
-
-const PROTOBUF = 'application/x-protobuf';
 
 /**
  * The header of a `/v1/logs` answer that says what the records became:
@@ -33,7 +30,7 @@ export const LOG_SUMMARY_HEADER = 'intentwatch-log-summary';
  * limit (and its variable) for a request past one of the ingest limits, checked before anything
  * is decoded, as for traces.
  */
-export function logsHandler(options: NormalizeOptions & { ingestLimits: IngestLimits }, store: (rows: RowBatch) => Promise<void>) {
+export function logsRoute({ options, store }: RouteContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const encoding = req.is(PROTOBUF) ? 'protobuf' : 'json';
     res.locals.encoding = encoding;
