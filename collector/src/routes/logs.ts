@@ -2,12 +2,12 @@ import { HttpError, counter } from '@intentwatch/core';
 import type { Request, Response } from 'express';
 import { LimitExceededError } from '../limits.js';
 import { JsonShapeError } from '../otlp/decode-json.js';
+import { DecodeThreadError, decodeLogsJsonOffThread } from '../otlp/json-off-thread.js';
 import {
   type DecodedResourceLogs,
   ExportLogsServiceResponse,
   MAX_LOG_RECORDS_PER_REQUEST,
   TooManyRecordsError,
-  decodeLogsJson,
   readLogsRequest,
 } from '../otlp/logs.js';
 import { normalizeLogs } from '../sources/normalize-logs.js';
@@ -28,7 +28,8 @@ export const LOG_SUMMARY_HEADER = 'intentwatch-log-summary';
  * (docs/conventions.md §1.5). Answers as `/v1/traces` does: 200 with `partialSuccess`
  * (`rejectedLogRecords`, the first messages) once every stored row is committed; 413 naming the
  * limit (and its variable) for a request past one of the ingest limits, checked before anything
- * is decoded, as for traces.
+ * is decoded, as for traces. As for traces too, a JSON body of 1 MiB or more is decoded on a
+ * worker thread (json-off-thread.ts), so that its `JSON.parse` does not hold the event loop.
  */
 export function logsRoute({ options, store }: RouteContext) {
   return async (req: Request, res: Response): Promise<void> => {
@@ -40,10 +41,10 @@ export function logsRoute({ options, store }: RouteContext) {
       decoded =
         encoding === 'protobuf'
           ? readLogsRequest(body, MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits)
-          : decodeLogsJson(body.toString('utf8'), MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits);
+          : await decodeLogsJsonOffThread(body, MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits);
     } catch (e) {
       if (e instanceof TooManyRecordsError) throw new HttpError(413, 'too_many_records', e.message);
-      if (e instanceof LimitExceededError) throw e;
+      if (e instanceof LimitExceededError || e instanceof DecodeThreadError) throw e;
       const detail =
         e instanceof JsonShapeError || e instanceof SyntaxError
           ? e.message
