@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LimitExceededError } from '../limits.js';
 import { JsonShapeError, decodeJsonRequest } from './decode-json.js';
 import type { DecodeWorkerData, FromDecodeWorker, ToDecodeWorker } from './json-off-thread.js';
-import { type DecodedResourceLogs, TooManyRecordsError, decodeLogsJson } from './logs.js';
+import type { DecodedResourceLogs } from './logs.js';
 import type { DecodedResourceSpans } from './model.js';
 
 /**
@@ -17,16 +17,21 @@ const { job, body, sliceItems } = workerData as DecodeWorkerData;
 const port = parentPort;
 if (!port) throw new Error('json-decode-worker runs as a worker thread');
 
+// The logs decoder only for logs: a thread for traces does not load it (and protobufjs) first.
+const logs = job.request === 'logs' ? await import('./logs.js') : undefined;
+
 let pieces: Generator<FromDecodeWorker> | undefined;
 try {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   pieces =
-    job.request === 'logs' ? logSlices(decodeLogsJson(text, job.maxRecords, job.limits)) : spanSlices(decodeJsonRequest(text, job.limits));
+    job.request === 'logs' && logs
+      ? logSlices(logs.decodeLogsJson(text, job.maxRecords, job.limits))
+      : spanSlices(decodeJsonRequest(text, job.limits));
 } catch (e) {
   const error: FromDecodeWorker =
     e instanceof LimitExceededError
       ? { t: 'error', kind: 'limit', limit: e.limit, what: e.what }
-      : e instanceof TooManyRecordsError
+      : logs && e instanceof logs.TooManyRecordsError
         ? { t: 'error', kind: 'records', maxRecords: e.limit }
         : {
             t: 'error',

@@ -208,6 +208,8 @@ describe('audit-log workload (/v1/logs)', () => {
       expect(result.records).toBe(100);
       // The rows the harness expects are the rows the collector makes; the broker's own calls are skipped.
       expect(result.events).toBe(requests[i]!.rows);
+      // `events` (the summary header the senders add up) counts exactly the rows stored.
+      expect(result.rows.spans.length + result.rows.tokenEvents.length + result.rows.taskEvents.length).toBe(result.events);
       expect(result.events + Object.values(result.skipped).reduce((a, b) => a + b, 0)).toBe(100);
     }
   });
