@@ -8,7 +8,7 @@ export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
 export type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
 export { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';
-export { LOG_SUMMARY_HEADER } from './logs-route.js';
+export { LOG_SUMMARY_HEADER } from './routes/logs.js';
 export {
   decodeLogsJson,
   ExportLogsServiceRequest,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Store } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_SUMMARY_HEADER } from './logs-route.js';
+import { LOG_SUMMARY_HEADER } from './routes/logs.js';
 import { ExportLogsServiceRequest, MAX_LOG_RECORDS_PER_REQUEST } from './otlp/logs.js';
 import { RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { type Store, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOG_SUMMARY_HEADER } from './logs-route.js';
+import { LOG_SUMMARY_HEADER } from './routes/logs.js';
+import { OFF_THREAD_JSON_BYTES } from './otlp/json-off-thread.js';
 import { ExportLogsServiceRequest, ExportLogsServiceResponse, MAX_LOG_RECORDS_PER_REQUEST, logsRequestJson } from './otlp/logs.js';
 import { RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';
@@ -322,5 +323,28 @@ describe('POST /v1/logs record bound', () => {
     const res = await postJson(logs(), logsRequestJson([file], { 'intentwatch.source': 'cloudtrail' }), auth);
     expect(res.status).toBe(413);
     expect(res.json().error.message).toContain(`more than ${MAX_LOG_RECORDS_PER_REQUEST} log records`);
+  });
+});
+
+// Last: its 2,000 copies of the CloudTrail records add uses to the tokens the tests above count.
+describe('POST /v1/logs with a large OTLP/JSON body', () => {
+  it('maps every record of a body of 1 MiB or more (decoded on a worker thread) and stores their uses', async () => {
+    // Copies of the fixture's records, each with an event ID of its own.
+    const records = Array.from({ length: 2000 }, (_, i) => ({ ...cloudtrailRecords()[i % 4], eventID: `large-body-${i}` }));
+    const body = logsRequestJson(records, { 'intentwatch.source': 'cloudtrail' });
+    expect(Buffer.byteLength(body)).toBeGreaterThanOrEqual(OFF_THREAD_JSON_BYTES);
+    const res = await postJson(logs(), body, auth);
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({});
+    expect(summaryOf(res.headers)).toEqual({
+      records: 2000,
+      events: 1500,
+      rejected: 0,
+      skipped: { 'no temporary credential issued or used': 500 },
+    });
+    const [uses] = await store.query<{ n: number }>(
+      "SELECT count() AS n FROM spans WHERE startsWith(attributes['aws.cloudtrail.event_id'], 'large-body-')",
+    );
+    expect(Number(uses?.n)).toBe(1000);
   });
 });

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { IngestLimits } from '@intentwatch/core';
 import { LimitExceededError } from '../limits.js';
 import { JsonShapeError, decodeJsonRequestYielding } from './decode-json.js';
+import { type DecodedLogRecord, type DecodedResourceLogs, TooManyRecordsError, decodeLogsJson } from './logs.js';
 import type { DecodedResourceSpans, DecodedSpan } from './model.js';
 import type { Attributes } from '@intentwatch/core';
 
@@ -17,19 +18,32 @@ import type { Attributes } from '@intentwatch/core';
  */
 export const OFF_THREAD_JSON_BYTES = 1 << 20;
 
-/** Spans handed from the worker to the main thread per turn of its event loop. */
-const SLICE_SPANS = 1000;
+/** Spans or log records handed from the worker to the main thread per turn of its event loop. */
+const SLICE_ITEMS = 1000;
 
 /** Worker threads decoding at once; further large bodies wait their turn (each holds its body and its parse). */
 const MAX_THREADS = 2;
 
+/** What a decoding thread decodes: an ExportTraceServiceRequest or an ExportLogsServiceRequest. */
+export type DecodeJob = { request: 'traces'; limits: IngestLimits } | { request: 'logs'; limits: IngestLimits; maxRecords: number };
+export interface DecodeWorkerData {
+  job: DecodeJob;
+  body: Uint8Array;
+  sliceItems: number;
+}
+
 export type ToDecodeWorker = 'next';
-export type FromDecodeWorker =
+/** A piece of the decoded request, in order: a resource, then its scopes and spans (traces) or its records (logs). */
+export type DecodedPiece =
   | { t: 'resource'; resource: Attributes }
   | { t: 'scope'; scopeName: string }
   | { t: 'spans'; spans: DecodedSpan[] }
+  | { t: 'records'; records: DecodedLogRecord[] };
+export type FromDecodeWorker =
+  | DecodedPiece
   | { t: 'done' }
   | { t: 'error'; kind: 'limit'; limit: keyof IngestLimits; what: string }
+  | { t: 'error'; kind: 'records'; maxRecords: number }
   | { t: 'error'; kind: 'shape' | 'other'; message: string };
 
 let running = 0;
@@ -53,9 +67,42 @@ async function slot(): Promise<() => void> {
  */
 export async function decodeJsonRequestOffThread(body: Buffer, limits: IngestLimits, sliceWork: number): Promise<DecodedResourceSpans[]> {
   if (body.length < OFF_THREAD_JSON_BYTES) return decodeJsonRequestYielding(body.toString('utf8'), limits, sliceWork);
+  const out: DecodedResourceSpans[] = [];
+  await offThread(body, { request: 'traces', limits }, (m) => {
+    if (m.t === 'resource') out.push({ resource: m.resource, scopes: [] });
+    else if (m.t === 'scope') out.at(-1)?.scopes.push({ scopeName: m.scopeName, spans: [] });
+    else if (m.t === 'spans') {
+      const spans = out.at(-1)?.scopes.at(-1)?.spans;
+      if (spans) for (const s of m.spans) spans.push(s);
+    }
+  });
+  return out;
+}
+
+/**
+ * Decodes an OTLP/JSON ExportLogsServiceRequest as {@link decodeLogsJson} does, with the same
+ * limits and errors (LimitExceededError, TooManyRecordsError, JsonShapeError, SyntaxError), but a
+ * large body is checked, parsed and walked on a worker thread, as for traces: the main thread
+ * only takes the result in, a slice of records per turn.
+ */
+export async function decodeLogsJsonOffThread(body: Buffer, maxRecords: number, limits: IngestLimits): Promise<DecodedResourceLogs[]> {
+  if (body.length < OFF_THREAD_JSON_BYTES) return decodeLogsJson(body.toString('utf8'), maxRecords, limits);
+  const out: DecodedResourceLogs[] = [];
+  await offThread(body, { request: 'logs', limits, maxRecords }, (m) => {
+    if (m.t === 'resource') out.push({ resource: m.resource, records: [] });
+    else if (m.t === 'records') {
+      const records = out.at(-1)?.records;
+      if (records) for (const r of m.records) records.push(r);
+    }
+  });
+  return out;
+}
+
+/** Runs `job` on a worker thread once one of the {@link MAX_THREADS} is free, handing each piece to `take`. */
+async function offThread(body: Buffer, job: DecodeJob, take: (piece: DecodedPiece) => void): Promise<void> {
   const release = await slot();
   try {
-    return await inWorker(body, limits);
+    await inWorker(body, job, take);
   } finally {
     release();
   }
@@ -84,7 +131,7 @@ function workerSource(): { source: string | URL; eval: boolean; execArgv: string
 /** The decoding thread failed (it could not start, or stopped): not the sender's fault. */
 export class DecodeThreadError extends Error {}
 
-function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSpans[]> {
+function inWorker(body: Buffer, job: DecodeJob, take: (piece: DecodedPiece) => void): Promise<void> {
   const { source, eval: isEval, execArgv } = workerSource();
   // The body moves to the worker without a copy when it owns its memory (the body reader joins a
   // large body into a buffer of its own; nothing reads it here afterwards); else it is copied once.
@@ -92,12 +139,11 @@ function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSp
   const copy = owned ? new Uint8Array(body.buffer, 0, body.length) : Uint8Array.from(body);
   const worker = new Worker(source, {
     eval: isEval,
-    workerData: { body: copy, limits, sliceSpans: SLICE_SPANS },
+    workerData: { job, body: copy, sliceItems: SLICE_ITEMS } satisfies DecodeWorkerData,
     transferList: [copy.buffer as ArrayBuffer],
     execArgv,
   });
-  const out: DecodedResourceSpans[] = [];
-  return new Promise<DecodedResourceSpans[]>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
@@ -106,33 +152,15 @@ function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSp
       void worker.terminate();
     };
     worker.on('message', (m: FromDecodeWorker) => {
-      switch (m.t) {
-        case 'resource':
-          out.push({ resource: m.resource, scopes: [] });
-          break;
-        case 'scope':
-          out.at(-1)?.scopes.push({ scopeName: m.scopeName, spans: [] });
-          break;
-        case 'spans': {
-          const spans = out.at(-1)?.scopes.at(-1)?.spans;
-          if (spans) for (const s of m.spans) spans.push(s);
-          break;
-        }
-        case 'done':
-          settle(() => resolve(out));
-          return;
-        case 'error':
-          settle(() =>
-            reject(
-              m.kind === 'limit'
-                ? new LimitExceededError(m.limit, m.what)
-                : m.kind === 'shape'
-                  ? new JsonShapeError(m.message)
-                  : new DecodeThreadError(m.message),
-            ),
-          );
-          return;
+      if (m.t === 'done') {
+        settle(resolve);
+        return;
       }
+      if (m.t === 'error') {
+        settle(() => reject(workerError(m)));
+        return;
+      }
+      take(m);
       // The next slice is asked for on the next turn: what waits on the loop goes first.
       setImmediate(() => worker.postMessage('next' satisfies ToDecodeWorker));
     });
@@ -140,4 +168,18 @@ function inWorker(body: Buffer, limits: IngestLimits): Promise<DecodedResourceSp
     worker.on('exit', (code) => settle(() => reject(new DecodeThreadError(`the JSON decoding thread stopped (exit code ${code})`))));
     worker.on('online', () => worker.postMessage('next' satisfies ToDecodeWorker));
   });
+}
+
+/** The error the decoder threw in the worker, as it would have been thrown on the main thread. */
+function workerError(m: Extract<FromDecodeWorker, { t: 'error' }>): Error {
+  switch (m.kind) {
+    case 'limit':
+      return new LimitExceededError(m.limit, m.what);
+    case 'records':
+      return new TooManyRecordsError(m.maxRecords);
+    case 'shape':
+      return new JsonShapeError(m.message);
+    default:
+      return new DecodeThreadError(m.message);
+  }
 }

@@ -1,5 +1,6 @@
-import { decodeProtobufRequest, normalizeSpans, readTraceRequest } from '@intentwatch/collector';
+import { decodeLogsJson, decodeProtobufRequest, normalizeLogs, normalizeSpans, readTraceRequest } from '@intentwatch/collector';
 import { describe, expect, it } from 'vitest';
+import { auditLogRequests, cloudTrailExpiration, sessionKeyId } from './audit-logs.js';
 import { detectionQuality, leastSquaresSlope, percentile, summarizeLatencies } from './stats.js';
 import { DETECTOR_IDS, makeEpisode } from './episodes.js';
 import { lifecycleRequests, makeFleet, useRequests } from './workload.js';
@@ -178,5 +179,61 @@ describe('injected violations', () => {
     const burst = decode(ua.offending(at + 30_000)).spans;
     expect(burst).toHaveLength(64);
     expect(new Set(burst.map((s) => s.time.slice(0, 16))).size).toBe(1);
+  });
+});
+
+describe('audit-log workload (/v1/logs)', () => {
+  const at = Date.UTC(2026, 11, 3, 7, 0, 0);
+  const requests = auditLogRequests({ prefix: 'b', requests: 3, recordsPerRequest: 100, startMs: at });
+  const mapped = requests.map((r) => normalizeLogs(decodeLogsJson(Buffer.from(r.body).toString('utf8')), NORMALIZE, at));
+
+  it('writes an expiration the way CloudTrail does', () => {
+    expect(cloudTrailExpiration(Date.UTC(2026, 11, 2, 10, 15, 0))).toBe('Dec 2, 2026, 10:15:00 AM');
+    expect(cloudTrailExpiration(Date.UTC(2026, 0, 9, 0, 5, 7))).toBe('Jan 9, 2026, 12:05:07 AM');
+    expect(cloudTrailExpiration(Date.UTC(2026, 6, 31, 12, 0, 0))).toBe('Jul 31, 2026, 12:00:00 PM');
+    expect(cloudTrailExpiration(Date.UTC(2026, 6, 31, 23, 59, 59))).toBe('Jul 31, 2026, 11:59:59 PM');
+  });
+
+  it('gives every session an access key id of its own, of the shape STS issues', () => {
+    const keys = Array.from({ length: 500 }, (_, i) => sessionKeyId('b', i));
+    expect(new Set(keys).size).toBe(500);
+    for (const k of keys) expect(k).toMatch(/^ASIA[0-9A-Z]{16}$/);
+    expect(sessionKeyId('c', 0)).not.toBe(sessionKeyId('b', 0));
+  });
+
+  it('builds requests of the requested size whose every record the collector maps, none rejected', () => {
+    expect(requests.map((r) => r.records)).toEqual([100, 100, 100]);
+    for (const [i, result] of mapped.entries()) {
+      expect(result.rejected).toEqual([]);
+      expect(result.records).toBe(100);
+      // The rows the harness expects are the rows the collector makes; the broker's own calls are skipped.
+      expect(result.events).toBe(requests[i]!.rows);
+      // `events` (the summary header the senders add up) counts exactly the rows stored.
+      expect(result.rows.spans.length + result.rows.tokenEvents.length + result.rows.taskEvents.length).toBe(result.events);
+      expect(result.events + Object.values(result.skipped).reduce((a, b) => a + b, 0)).toBe(100);
+    }
+  });
+
+  it('grants each session before its uses, which stay inside the grant: scopes, resources, audience and expiry, all before the start', () => {
+    const grants = new Map(mapped.flatMap((m) => m.rows.tokenEvents).map((g) => [g.token_id, g]));
+    const uses = mapped.flatMap((m) => m.rows.spans);
+    expect(grants.size).toBe(10);
+    // 300 records: nine whole sessions of 32 (grant, 30 uses, one skipped call), then a grant and 11 uses.
+    expect(uses).toHaveLength(9 * 30 + 11);
+    for (const u of uses) {
+      const g = grants.get(u.token_id);
+      expect(g).toBeDefined();
+      expect(g!.event).toBe('issued');
+      expect(g!.agent_id).toBe(u.agent_id);
+      expect(g!.audience).toContain(u.target);
+      expect(g!.scopes).toEqual(expect.arrayContaining(u.scopes));
+      expect(u.resource).toMatch(/^arn:aws:s3:::quarterly-reports\/2026\//);
+      expect(Date.parse(g!.time)).toBeLessThan(Date.parse(u.time));
+      expect(Date.parse(u.time)).toBeLessThanOrEqual(at);
+      // The expiration CloudTrail writes is read back to the second: an hour after the grant.
+      expect(Date.parse(g!.expires_at!) - Date.parse(g!.time)).toBe(3_600_000);
+    }
+    // Every record has an event ID of its own: no two uses are the same row.
+    expect(new Set(uses.map((u) => u.span_id)).size).toBe(uses.length);
   });
 });

@@ -22,7 +22,8 @@ import { lifecycleRequests, makeFleet } from './workload.js';
  *     revoke webhook latency, detection quality, monitor RSS;
  *  2. ingest — rounds that alternate the raw insert rate of the benchmark's rows (a process of
  *     its own, own data dir) with the rate through the collector of the monitor (`intentwatch
- *     all`, detectors running), so that both see the same machine load;
+ *     all`, detectors running), so that both see the same machine load; each round then sends
+ *     CloudTrail records through `/v1/logs` (audit-logs.ts): records/s beside spans/s;
  *  3. after the monitor stopped: every accepted span is in its store;
  *  4. cost growth: detector run time over a fixed batch with 10^5…10^7 spans of history;
  *  5. hostile load (before 3): the monitor's event-loop delay and /healthz latency while maximal
@@ -42,6 +43,8 @@ interface Options {
   senders: number;
   concurrency: number;
   spansPerRequest: number;
+  logRecordsPerRequest: number;
+  logsMs: number;
   rounds: number;
   roundMs: number;
   rawMs: number;
@@ -84,6 +87,8 @@ function parseArgs(argv: string[]): Options {
     senders: num('--senders', 2),
     concurrency: num('--concurrency', 4),
     spansPerRequest: num('--spans-per-request', 512),
+    logRecordsPerRequest: num('--log-records-per-request', 512),
+    logsMs: num('--logs-seconds', quick ? 3 : 6) * 1000,
     rounds: num('--rounds', quick ? 3 : 5),
     roundMs: num('--round-seconds', quick ? 5 : 12) * 1000,
     rawMs: num('--raw-seconds', quick ? 3 : 6) * 1000,
@@ -147,6 +152,7 @@ function merge(stats: RunStats[]): RunStats {
     out.spansSent += s.spansSent;
     out.spansAccepted += s.spansAccepted;
     out.spansRejected += s.spansRejected;
+    if (s.rowsFromRecords !== undefined) out.rowsFromRecords = (out.rowsFromRecords ?? 0) + s.rowsFromRecords;
     out.elapsedMs = Math.max(out.elapsedMs, s.elapsedMs);
     for (const [k, v] of Object.entries(s.failures)) out.failures[k] = (out.failures[k] ?? 0) + v;
     for (const l of s.requestLatencyMs) out.requestLatencyMs.push(l);
@@ -503,14 +509,28 @@ async function main(): Promise<void> {
       for (const f of fleets) {
         for (const body of lifecycleRequests(makeFleet(f), Date.now(), f.seed + 7)) await postProtobuf(url, body);
       }
-      const [prepared, rawRows] = await Promise.all([
-        Promise.all(senders.map((s, i) => s.prepare({ url, ...fleets[i]! }))),
+      // A sender answers one command at a time: its log records are prepared after its spans.
+      const [ready, rawRows] = await Promise.all([
+        Promise.all(
+          senders.map(async (s, i) => ({
+            spans: await s.prepare({ url, ...fleets[i]! }),
+            logs: await s.prepareLogs({
+              url: `${monitor.otlpUrl}/v1/logs`,
+              prefix: `${runId}-logs-${i}`,
+              requests: o.quick ? 20 : 40,
+              recordsPerRequest: o.logRecordsPerRequest,
+            }),
+          })),
+        ),
         raw.prepare(fleets[0]!),
       ]);
+      const prepared = ready.map((r) => r.spans);
+      const poolRecords = ready.reduce((n, p) => n + p.logs.spans, 0);
+      const poolLogBytes = ready.reduce((n, p) => n + p.logs.bytes, 0);
       const poolSpans = prepared.reduce((n, p) => n + p.spans, 0);
       const poolBytes = prepared.reduce((n, p) => n + p.bytes, 0);
       log(
-        `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans (${Math.round(poolBytes / poolSpans)} B/span); raw insert ready: ${rawRows} rows`,
+        `senders ready: ${o.senders} × ${o.concurrency} exporters, ${poolSpans} distinct spans (${Math.round(poolBytes / poolSpans)} B/span), ${poolRecords} distinct CloudTrail records (${Math.round(poolLogBytes / poolRecords)} B/record); raw insert ready: ${rawRows} rows`,
       );
 
       log(`ingest: warm-up ${o.warmupMs / 1000} s`);
@@ -518,6 +538,10 @@ async function main(): Promise<void> {
         await Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs: o.warmupMs, spansPerSec: 0 }))),
       );
       acceptedSpans += warm.spansAccepted;
+      const logRun = (durationMs: number) =>
+        Promise.all(senders.map((s) => s.run({ concurrency: o.concurrency, durationMs, spansPerSec: 0, pool: 'logs' }))).then(merge);
+      const warmLogs = await logRun(o.warmupMs / 2);
+      acceptedSpans += warmLogs.rowsFromRecords ?? 0;
       let batchRows = 2048;
       const threadCpu = new Map<string, number>();
       let roundSpans = 0;
@@ -544,6 +568,13 @@ async function main(): Promise<void> {
         const insertedRows = delta('intentwatch_rows_inserted_total{table="spans"}');
         if (inserts > 0) batchRows = Math.round(insertedRows / inserts);
         const spansPerSec = (run.spansAccepted / run.elapsedMs) * 1000;
+        // The same round, through /v1/logs: CloudTrail records right after the spans.
+        await quiesce(monitor.pid, 2000);
+        const logCpu0 = cpuSeconds(monitor.pid) ?? 0;
+        const logs = await logRun(o.logsMs);
+        const logCpu1 = cpuSeconds(monitor.pid) ?? 0;
+        acceptedSpans += logs.rowsFromRecords ?? 0;
+        const logRecordsPerSec = (logs.spansAccepted / logs.elapsedMs) * 1000;
         rounds.push({
           spansPerSec: Math.round(spansPerSec),
           rawInsertPerSec: Math.round(rawRun.rowsPerSec),
@@ -559,9 +590,15 @@ async function main(): Promise<void> {
           failures: run.failures,
           rejected: run.spansRejected,
           idleWaitMs: idleMs,
+          logRecordsPerSec: Math.round(logRecordsPerSec),
+          logRowsPerSec: Math.round(((logs.rowsFromRecords ?? 0) / logs.elapsedMs) * 1000),
+          logMonitorCpuMsPerKRecords: round3(((logCpu1 - logCpu0) * 1000) / Math.max(1, logs.spansAccepted / 1000)),
+          logRequestLatency: summarizeLatencies(logs.requestLatencyMs),
+          logFailures: logs.failures,
+          logRejected: logs.spansRejected,
         });
         log(
-          `ingest round ${r + 1}/${o.rounds}: raw ${Math.round(rawRun.rowsPerSec)} rows/s, collector ${Math.round(spansPerSec)} spans/s (batch ${batchRows} rows)`,
+          `ingest round ${r + 1}/${o.rounds}: raw ${Math.round(rawRun.rowsPerSec)} rows/s, collector ${Math.round(spansPerSec)} spans/s (batch ${batchRows} rows), /v1/logs ${Math.round(logRecordsPerSec)} records/s`,
         );
       }
       const med = (k: string) =>
@@ -585,6 +622,12 @@ async function main(): Promise<void> {
         exportersPerSender: o.concurrency,
         spansPerRequest: o.spansPerRequest,
         bytesPerSpan: Math.round(poolBytes / poolSpans),
+        logRecordsPerSec: med('logRecordsPerSec'),
+        logRowsPerSec: med('logRowsPerSec'),
+        logMonitorCpuMsPerKRecords: med('logMonitorCpuMsPerKRecords'),
+        logRecordsPerRequest: o.logRecordsPerRequest,
+        bytesPerLogRecord: Math.round(poolLogBytes / poolRecords),
+        logsMethod: `each round, right after its collector run: ${o.logsMs / 1000} s of CloudTrail records (AssumeRole, 30 GetObject with its credentials, one skipped DescribeInstances per session; test/fixtures/audit-logs/cloudtrail.json) as OTLP/JSON to /v1/logs, ${o.logRecordsPerRequest} records a request, the same senders and exporters; median of the rounds; rows = the token events and spans the records became`,
         rounds,
         // Where the monitor's CPU went during the rounds, per thread name, in µs per span.
         monitorCpuUsPerSpanByThread: Object.fromEntries(
@@ -666,11 +709,14 @@ async function main(): Promise<void> {
 
 function printTable(r: Record<string, unknown>): void {
   const rows: [string, string, string][] = [];
-  const ingest = r.ingest as { spansPerSec: number; rawInsertPerSec: number; ratio: number } | undefined;
+  const ingest = r.ingest as { spansPerSec: number; rawInsertPerSec: number; ratio: number; logRecordsPerSec?: number } | undefined;
   if (ingest) {
     rows.push(['ingest through the collector', `${ingest.spansPerSec} spans/s`, '≥ 20,000']);
     rows.push(['raw insert, same rows and batch', `${ingest.rawInsertPerSec} rows/s`, '']);
     rows.push(['ingest ratio', `${ingest.ratio}`, '≥ 0.6']);
+    if (ingest.logRecordsPerSec !== undefined) {
+      rows.push(['audit records through /v1/logs (CloudTrail)', `${ingest.logRecordsPerSec} records/s`, '']);
+    }
   }
   const latency = r.latency as { alert: { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number } | null } | undefined;
   if (latency?.alert) {

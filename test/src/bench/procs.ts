@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { PrepareMessage, RunMessage, RunStats, SenderCommand, SenderReply } from './sender.js';
+import type { PrepareLogsMessage, PrepareMessage, RunMessage, RunStats, SenderCommand, SenderReply } from './sender.js';
 
 /** Helpers that run the harness's own child processes (TypeScript through tsx). */
 
@@ -65,6 +65,16 @@ export class Sender {
 
   async prepare(m: Omit<PrepareMessage, 'type'>): Promise<{ requests: number; spans: number; bytes: number }> {
     const r = await this.#ask({ type: 'prepare', ...m });
+    if (r.type !== 'ready') throw new Error('unexpected sender reply');
+    return r;
+  }
+
+  /**
+   * Prepares requests of CloudTrail records for `/v1/logs` beside the spans (run them with
+   * `pool: 'logs'`). One command at a time: await each before the next.
+   */
+  async prepareLogs(m: Omit<PrepareLogsMessage, 'type'>): Promise<{ requests: number; spans: number; bytes: number }> {
+    const r = await this.#ask({ type: 'prepare-logs', ...m });
     if (r.type !== 'ready') throw new Error('unexpected sender reply');
     return r;
   }

@@ -1,22 +1,19 @@
-import { HttpError, type IngestLimits, counter } from '@intentwatch/core';
-import { LimitExceededError } from './limits.js';
+import { HttpError, counter } from '@intentwatch/core';
 import type { Request, Response } from 'express';
-import type { NormalizeOptions } from './normalize.js';
-import { JsonShapeError } from './otlp/decode-json.js';
+import { LimitExceededError } from '../limits.js';
+import { JsonShapeError } from '../otlp/decode-json.js';
+import { DecodeThreadError, decodeLogsJsonOffThread } from '../otlp/json-off-thread.js';
 import {
   type DecodedResourceLogs,
   ExportLogsServiceResponse,
   MAX_LOG_RECORDS_PER_REQUEST,
   TooManyRecordsError,
-  decodeLogsJson,
   readLogsRequest,
-} from './otlp/logs.js';
-import type { RowBatch } from './rows.js';
-import { normalizeLogs } from './sources/normalize-logs.js';
+} from '../otlp/logs.js';
+import { normalizeLogs } from '../sources/normalize-logs.js';
+import { PROTOBUF, type RouteContext } from './shared.js';
 
 const records = counter('intentwatch_log_records_total', 'Audit log records received on /v1/logs, by outcome', ['outcome']);
-
-const PROTOBUF = 'application/x-protobuf';
 
 /**
  * The header of a `/v1/logs` answer that says what the records became:
@@ -31,9 +28,10 @@ export const LOG_SUMMARY_HEADER = 'intentwatch-log-summary';
  * (docs/conventions.md §1.5). Answers as `/v1/traces` does: 200 with `partialSuccess`
  * (`rejectedLogRecords`, the first messages) once every stored row is committed; 413 naming the
  * limit (and its variable) for a request past one of the ingest limits, checked before anything
- * is decoded, as for traces.
+ * is decoded, as for traces. As for traces too, a JSON body of 1 MiB or more is decoded on a
+ * worker thread (json-off-thread.ts), so that its `JSON.parse` does not hold the event loop.
  */
-export function logsHandler(options: NormalizeOptions & { ingestLimits: IngestLimits }, store: (rows: RowBatch) => Promise<void>) {
+export function logsRoute({ options, store }: RouteContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const encoding = req.is(PROTOBUF) ? 'protobuf' : 'json';
     res.locals.encoding = encoding;
@@ -43,10 +41,10 @@ export function logsHandler(options: NormalizeOptions & { ingestLimits: IngestLi
       decoded =
         encoding === 'protobuf'
           ? readLogsRequest(body, MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits)
-          : decodeLogsJson(body.toString('utf8'), MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits);
+          : await decodeLogsJsonOffThread(body, MAX_LOG_RECORDS_PER_REQUEST, options.ingestLimits);
     } catch (e) {
       if (e instanceof TooManyRecordsError) throw new HttpError(413, 'too_many_records', e.message);
-      if (e instanceof LimitExceededError) throw e;
+      if (e instanceof LimitExceededError || e instanceof DecodeThreadError) throw e;
       const detail =
         e instanceof JsonShapeError || e instanceof SyntaxError
           ? e.message
