@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { type Store, quoteIdentifier } from '@intentwatch/core';
+import { type Store, quoteIdentifier, registry } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_SUMMARY_HEADER } from './routes/logs.js';
 import { OFF_THREAD_JSON_BYTES } from './otlp/json-off-thread.js';
@@ -292,6 +292,21 @@ describe('secrets in audit records', () => {
     clientTokens.delete(undefined);
     expect(clientTokens.size).toBeGreaterThan(3);
     for (const t of clientTokens) expect(text.includes(String(t)), `client token ${String(t).slice(0, 20)}… stored`).toBe(false);
+  });
+});
+
+describe('/v1/logs in the collector metrics', () => {
+  const value = async (name: string, labels: Record<string, string> = {}) => {
+    const metric = await registry.getSingleMetric(name)?.get();
+    const match = metric?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+    return match?.value ?? 0;
+  };
+
+  it('counts an accepted request by endpoint and status, as /v1/traces does', async () => {
+    const requestsBefore = await value('intentwatch_ingest_requests_total', { endpoint: 'logs', status: '200' });
+    const res = await postJson(logs(), logsRequestJson(vaultRecords(), { 'intentwatch.source': 'vault-audit' }), auth);
+    expect(res.status).toBe(200);
+    expect(await value('intentwatch_ingest_requests_total', { endpoint: 'logs', status: '200' })).toBe(requestsBefore + 1);
   });
 });
 

@@ -11,7 +11,7 @@ import {
   readLogsRequest,
 } from '../otlp/logs.js';
 import { normalizeLogs } from '../sources/normalize-logs.js';
-import { PROTOBUF, type RouteContext } from './shared.js';
+import { PROTOBUF, type RouteContext, redacted, requests, truncated } from './shared.js';
 
 const records = counter('intentwatch_log_records_total', 'Audit log records received on /v1/logs, by outcome', ['outcome']);
 
@@ -64,6 +64,9 @@ export function logsRoute({ options, store }: RouteContext) {
     records.inc({ outcome: 'mapped' }, result.records - result.rejected.length - sum(result.skipped));
     if (result.rejected.length) records.inc({ outcome: 'rejected' }, result.rejected.length);
     if (sum(result.skipped)) records.inc({ outcome: 'skipped' }, sum(result.skipped));
+    if (result.secretsRedacted) redacted.inc(result.secretsRedacted);
+    if (result.truncated) truncated.inc(result.truncated);
+    requests.inc({ endpoint: 'logs', status: '200' });
     res.setHeader(
       LOG_SUMMARY_HEADER,
       JSON.stringify({ records: result.records, events: result.events, rejected: result.rejected.length, skipped: result.skipped }),
