@@ -243,10 +243,14 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
       expect(c.txn).toBe(`alert:${alert.id}`);
     }
     const compromises = claims.filter((x) => typeOf(x) === COMPROMISE);
-    // Only the token presented by someone other than its grantee is reported compromised (RISC 1.0 §2.7).
+    // Reported compromised (RISC 1.0 §2.7): the token presented by someone other than its grantee, and the
+    // credential no grant describes (ungoverned_token: a secret seen where no broker issued it).
     expect(new Set(compromises.map((c) => JSON.stringify(c.sub_id)))).toEqual(
-      new Set([JSON.stringify({ format: 'opaque', id: 'tok-9c21' })]),
+      new Set([JSON.stringify({ format: 'opaque', id: 'tok-9c21' }), JSON.stringify({ format: 'opaque', id: 'tok-ghost' })]),
     );
+    const ghost = compromises.find((c) => (c.sub_id as { id: string }).id === 'tok-ghost') as Record<string, unknown>;
+    expect(eventOf(ghost)).toMatchObject({ credential_type: 'bearer-token', intentwatch: { compromise: 'ungoverned' } });
+    expect((eventOf(ghost).reason_admin as { en: string }).en).toMatch(/no grant/);
     const compromise = compromises[0] as Record<string, unknown>;
     expect(typeof eventOf(compromise).credential_type).toBe('string');
     // The risk change and the compromise share their cause (SSF 1.0 §4.1.8 txn).

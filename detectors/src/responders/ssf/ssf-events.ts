@@ -94,11 +94,14 @@ function context(alert: WebhookAlert): Record<string, unknown> {
   };
 }
 
-export type CompromiseKind = 'other_caller' | 'other_environment' | 'refresh_other';
+export type CompromiseKind = 'other_caller' | 'other_environment' | 'refresh_other' | 'ungoverned';
 
 /**
- * Why a `cross_service_reuse` alert says the credential itself is compromised, not only misused,
- * or undefined when it does not:
+ * Why an alert says the credential itself is compromised, not only misused, or undefined when it
+ * does not:
+ * - `ungoverned`: an `ungoverned_token` alert — a credential no grant describes is in use (OWASP
+ *   NHI2, secret leakage): a secret seen where no broker put it, leaked or minted around the broker;
+ * and for a `cross_service_reuse` alert:
  * - `other_caller`: the token was presented by someone other than its grantee;
  * - `other_environment`: the token was seen in an environment it was never issued for (a secret
  *   seen where it should not be: copied into another deployment);
@@ -112,6 +115,7 @@ export function compromiseOf(
   token: TokenFacts | undefined,
   session: TokenFacts | undefined,
 ): CompromiseKind | undefined {
+  if (alert.detector === 'ungoverned_token') return 'ungoverned';
   if (alert.detector !== 'cross_service_reuse' || !token) return undefined;
   if (token.event === 'refreshed' && session) {
     // As the detector judges it (core refreshChangesGrantee): workloads when both name one, else agents.
@@ -135,6 +139,7 @@ const COMPROMISE_REASON: Record<CompromiseKind, string> = {
   other_caller: 'presented by someone other than its grantee',
   other_environment: 'seen in an environment it was not issued for',
   refresh_other: "the session's refresh token was used by someone other than its grantee",
+  ungoverned: 'in use with no grant describing it (a secret seen where no broker issued it)',
 };
 
 /**
