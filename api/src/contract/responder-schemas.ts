@@ -9,7 +9,7 @@ import {
   POLICY_TARGETS,
   REVOCATION_STATUSES,
   REVOKE_MODES,
-} from '@intentwatch/detectors';
+} from '@intentwatch/responders';
 import { z } from 'zod';
 import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, detectorId, named, rfc3339, text } from './schemas.js';
 

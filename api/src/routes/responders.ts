@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { HttpError } from '@intentwatch/core';
-import type { OcsfExporter, Responder } from '@intentwatch/detectors';
+import type { OcsfExporter, Responder } from '@intentwatch/responders';
 import { Router } from 'express';
 import { routes } from '../contract/routes.js';
 import { Answer, bind } from '../route.js';
