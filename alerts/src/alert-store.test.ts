@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStore, openTestStore } from './test-support/store.js';
-import { AlertStore, alertId } from './alert-store.js';
+import { AlertStore } from './alert-store.js';
+import { alertId } from './recorder.js';
 import type { AlertSource, Finding } from './model.js';
 
 const source: AlertSource = { id: 'cross_service_reuse', title: 'Token reused across services', frameworks: ['OWASP-ASI03', 'OWASP-NHI9'] };

@@ -1,16 +1,15 @@
 export {
   ALERT_SORTS,
   AlertStore,
-  alertId,
   type AlertCount,
   type AlertEvent,
   type AlertFilter,
   type AlertPage,
   type AlertSort,
   type AlertStoreOptions,
-  type RecordResult,
-  type TriageChange,
 } from './alert-store.js';
+export { AlertRecorder, alertId, type RecordResult } from './recorder.js';
+export { AlertTriage, type TriageChange } from './triage.js';
 export {
   ANY_DETECTOR,
   SUPPRESSION_SCOPES,

@@ -51,7 +51,10 @@ export {
 } from './policy.js';
 export { POLICY_STATES, PolicyStore, readPolicyFile, type PolicyState, type PolicyStateName } from './policy-store.js';
 export { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js';
-export { BREAKER_SOURCE, Responder, type PolicyView, type RequestedRevocation, type ResponderOptions } from './responder.js';
+export { BREAKER_SOURCE, Delivery, type DeliveryOptions } from './delivery.js';
+export { PolicyService, type PolicyView } from './policy-service.js';
+export { Responder, type ResponderOptions } from './responder.js';
+export { Trigger, type RequestedRevocation, type TriggerOptions } from './trigger.js';
 export { REVOKE_RELATIONS, RevokeTargets, type RevokeMember, type RevokeRelation, type RevokeTarget } from './revoke-targets.js';
 export { signedHeaders, webhookId } from './signing.js';
 export type { ChannelContext, ResponderChannel } from './channel.js';

@@ -1,5 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, HttpError, type Store, createLogger, nextVersion, quoteIdentifier, shownAuditName } from '@intentwatch/core';
+import {
+  ConfigError,
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  type Store,
+  createLogger,
+  nextVersion,
+  quoteIdentifier,
+  shownAuditName,
+} from '@intentwatch/core';
 import { type Policy, demoPolicy, envNotifyPolicy, isPlainSecret, parsePolicy, restoreSecrets, sealSecrets } from './policy.js';
 import type { SecretBox } from './secret-box.js';
 
@@ -116,7 +126,7 @@ export class PolicyStore {
 
   /**
    * Creates or replaces an API policy. Redacted secrets stand for the ones the policy already
-   * has; new `whsec_` secrets are stored encrypted. Throws HttpError 409 for a file or demo
+   * has; new `whsec_` secrets are stored encrypted. Throws ConflictError for a file or demo
    * policy, 400 for an invalid one, or for a `whsec_` secret when there is no secrets key.
    */
   async put(input: unknown, actor: string): Promise<Policy> {
@@ -141,19 +151,18 @@ export class PolicyStore {
     return policy;
   }
 
-  /** Deletes an API policy. Throws HttpError 404 when unknown, 409 for a file or demo policy. */
+  /** Deletes an API policy. Throws NotFoundError when unknown, ConflictError for a file or demo policy. */
   #readOnly(id: string): never {
-    throw new HttpError(
-      409,
+    throw new ConflictError(
       'read_only_policy',
       `policy ${id} comes from ${this.#fixed.get(id)?.source === 'env' ? 'the environment (INTENTWATCH_DEMO_WEBHOOK or INTENTWATCH_NOTIFY_WEBHOOK)' : 'the policies file'} and cannot be changed through the API`,
     );
   }
 
   async delete(id: string, actor: string): Promise<void> {
-    if (this.#fixed.has(id)) throw new HttpError(409, 'read_only_policy', `policy ${id} is not managed through the API`);
+    if (this.#fixed.has(id)) throw new ConflictError('read_only_policy', `policy ${id} is not managed through the API`);
     const existing = this.#stored.get(id);
-    if (!existing) throw new HttpError(404, 'not_found', `no policy with id ${id}`);
+    if (!existing) throw new NotFoundError(`no policy with id ${id}`);
     await this.#store.insert('responder_policies', [
       { id, body: '{}', deleted: 1, updated_by: actor, updated_at: new Date().toISOString(), version: nextVersion() },
     ]);
@@ -254,7 +263,7 @@ export function readPolicyFile(file: string): Policy[] {
   return list.map((p, i) => {
     try {
       const policy = parsePolicy(p, 'file');
-      if (seen.has(policy.id)) throw new HttpError(400, 'invalid_policy', `id: ${policy.id} appears twice`);
+      if (seen.has(policy.id)) throw new InvalidInputError('invalid_policy', `id: ${policy.id} appears twice`);
       seen.add(policy.id);
       return policy;
     } catch (e) {

@@ -1,4 +1,4 @@
-import { type CompiledGlob, HttpError, compileGlob, matchesGlob } from '@intentwatch/core';
+import { type CompiledGlob, InvalidInputError, compileGlob, matchesGlob } from '@intentwatch/core';
 import { SEVERITIES, type Severity, severityRank } from '@intentwatch/alerts';
 import { type SecretBox, isSealed, sealedFingerprint, secretFingerprint } from './secret-box.js';
 
@@ -116,7 +116,7 @@ const SHOWN_ONLY = ['source', 'state', 'requests'];
 
 /**
  * Validates a policy as written in the policies file or sent to the API and fills in defaults.
- * Throws HttpError 400 `invalid_policy` naming the field, what it expects and what it got.
+ * Throws InvalidInputError `invalid_policy` naming the field, what it expects and what it got.
  * `stored`: the policy comes from `responder_policies`, where secrets may be encrypted.
  */
 export function parsePolicy(input: unknown, source: PolicySource, options: { stored?: boolean } = {}): Policy {
@@ -240,15 +240,14 @@ function agentGlob(pattern: string): CompiledGlob {
 
 /**
  * The signing secrets of a policy: `env:` references read from `env`, encrypted ones decrypted
- * with `box` — call it only to sign. Throws HttpError 400 when a referenced variable is unset or
+ * with `box` — call it only to sign. Throws InvalidInputError when a referenced variable is unset or
  * holds no `whsec_` secret, or an encrypted secret does not decrypt (no key, or another key).
  */
 export function resolveSecrets(policy: Policy, env: NodeJS.ProcessEnv, box?: SecretBox): string[] {
   return policy.endpoint.secrets.map((s) => {
     if (isSealed(s)) {
       if (!box) {
-        throw new HttpError(
-          400,
+        throw new InvalidInputError(
           'invalid_policy',
           `endpoint.secrets: whsec_…${sealedFingerprint(s)} is stored encrypted, and INTENTWATCH_SECRETS_KEY is not set in this process`,
         );
@@ -256,14 +255,14 @@ export function resolveSecrets(policy: Policy, env: NodeJS.ProcessEnv, box?: Sec
       try {
         return box.open(s, policy.id);
       } catch (e) {
-        throw new HttpError(400, 'invalid_policy', `endpoint.secrets: ${(e as Error).message}`);
+        throw new InvalidInputError('invalid_policy', `endpoint.secrets: ${(e as Error).message}`);
       }
     }
     if (!s.startsWith('env:')) return s;
     const name = s.slice(4);
     const v = env[name]?.trim();
     if (!v || !LITERAL_SECRET.test(v)) {
-      throw new HttpError(400, 'invalid_policy', `endpoint.secrets: ${s} names a variable that does not hold a whsec_ secret`);
+      throw new InvalidInputError('invalid_policy', `endpoint.secrets: ${s} names a variable that does not hold a whsec_ secret`);
     }
     return v;
   });
@@ -282,14 +281,13 @@ export function isPlainSecret(secret: string): boolean {
 
 /**
  * The policy with its plain `whsec_` secrets encrypted by `box`, as `responder_policies` stores
- * it. Throws HttpError 400 when it has one and there is no key: nothing stores a secret in plain text.
+ * it. Throws InvalidInputError when it has one and there is no key: nothing stores a secret in plain text.
  */
 export function sealSecrets(policy: Policy, box: SecretBox | undefined): Policy {
   const secrets = policy.endpoint.secrets.map((s) => {
     if (!isPlainSecret(s)) return s;
     if (!box) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         'invalid_policy',
         'endpoint.secrets: a whsec_ secret given through the API is stored only encrypted, and INTENTWATCH_SECRETS_KEY is not set: give the secret as env:NAME (a variable of the processes that deliver), or set INTENTWATCH_SECRETS_KEY (32 random bytes, base64 or hex) where the API and the responders run',
       );
@@ -299,8 +297,7 @@ export function sealSecrets(policy: Policy, box: SecretBox | undefined): Policy 
   let url = policy.endpoint.url;
   if (policy.target === 'notify' && /^https?:\/\//i.test(url) && !REDACTED_URL.test(url) && !isSealed(sealedPart(url))) {
     if (!box) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         'invalid_policy',
         'endpoint.url: an incoming-webhook URL given through the API is stored only encrypted (its path is a secret), and INTENTWATCH_SECRETS_KEY is not set: give the URL as env:NAME (a variable of the processes that deliver), or set INTENTWATCH_SECRETS_KEY where the API and the responders run',
       );
@@ -347,7 +344,7 @@ function sealedOrigin(stored: string): string {
 
 /**
  * The incoming-webhook URL of a notify policy: `env:` references read from `env`, encrypted
- * ones decrypted with `box`. Throws HttpError 400 naming the reference (never the URL).
+ * ones decrypted with `box`. Throws InvalidInputError naming the reference (never the URL).
  */
 export function resolveUrl(policy: Policy, env: NodeJS.ProcessEnv, box?: SecretBox): string {
   const u = policy.endpoint.url;
@@ -355,15 +352,14 @@ export function resolveUrl(policy: Policy, env: NodeJS.ProcessEnv, box?: SecretB
   if (ENV_URL.test(u)) {
     const v = env[u.slice(4)]?.trim();
     if (!v || !/^https?:\/\//i.test(v)) {
-      throw new HttpError(400, 'invalid_policy', `endpoint.url: ${u} names a variable that does not hold an http(s) URL`);
+      throw new InvalidInputError('invalid_policy', `endpoint.url: ${u} names a variable that does not hold an http(s) URL`);
     }
     return v;
   }
   const sealed = sealedPart(u);
   if (isSealed(sealed)) {
     if (!box) {
-      throw new HttpError(
-        400,
+      throw new InvalidInputError(
         'invalid_policy',
         `endpoint.url: ${redactUrl(u)} is stored encrypted, and INTENTWATCH_SECRETS_KEY is not set in this process`,
       );
@@ -371,7 +367,7 @@ export function resolveUrl(policy: Policy, env: NodeJS.ProcessEnv, box?: SecretB
     try {
       return box.open(sealed, policy.id);
     } catch (e) {
-      throw new HttpError(400, 'invalid_policy', `endpoint.url: ${(e as Error).message}`);
+      throw new InvalidInputError('invalid_policy', `endpoint.url: ${(e as Error).message}`);
     }
   }
   return u;
@@ -455,5 +451,5 @@ function intIn(v: unknown, min: number, max: number): boolean {
 }
 
 function bad(field: string, expected: string, got: unknown): never {
-  throw new HttpError(400, 'invalid_policy', `${field}: expected ${expected}, got ${JSON.stringify(got) ?? 'nothing'}`);
+  throw new InvalidInputError('invalid_policy', `${field}: expected ${expected}, got ${JSON.stringify(got) ?? 'nothing'}`);
 }

@@ -393,8 +393,8 @@ describe('Responder', () => {
     expect(rx.requests).toHaveLength(1);
     expect(rx.requests[0]?.verified).toBe(true);
     expect((JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody).data.requestedBy).toBe('analyst:key:ana');
-    await expect(r.request(id, 'manual', 'key:ana')).rejects.toMatchObject({ status: 409, code: 'already_requested' });
-    await expect(r.request(id, 'nope', 'key:ana')).rejects.toMatchObject({ status: 404 });
+    await expect(r.request(id, 'manual', 'key:ana')).rejects.toMatchObject({ name: 'ConflictError', code: 'already_requested' });
+    await expect(r.request(id, 'nope', 'key:ana')).rejects.toMatchObject({ name: 'NotFoundError', code: 'not_found' });
   });
 
   it('delivers a revoke requested in a process that does not deliver (an API alone) once a delivering responder starts', async () => {
@@ -486,12 +486,12 @@ describe('Responder endpoint safety', () => {
     const body = (url: string) => ({ id: 'private', endpoint: { url, secrets: [SECRET] } });
 
     await expect(r.putPolicy(body('https://10.0.0.7/revoke'), 'key:admin')).rejects.toMatchObject({
-      status: 400,
+      name: 'InvalidInputError',
       code: 'endpoint_refused',
     });
-    await expect(r.putPolicy(body('https://169.254.169.254/latest'), 'key:admin')).rejects.toMatchObject({ status: 400 });
-    await expect(r.putPolicy(body('https://localhost:8443/revoke'), 'key:admin')).rejects.toMatchObject({ status: 400 });
-    await expect(r.putPolicy(body('http://broker.example.com/revoke'), 'key:admin')).rejects.toMatchObject({ status: 400 });
+    await expect(r.putPolicy(body('https://169.254.169.254/latest'), 'key:admin')).rejects.toMatchObject({ name: 'InvalidInputError' });
+    await expect(r.putPolicy(body('https://localhost:8443/revoke'), 'key:admin')).rejects.toMatchObject({ name: 'InvalidInputError' });
+    await expect(r.putPolicy(body('http://broker.example.com/revoke'), 'key:admin')).rejects.toMatchObject({ name: 'InvalidInputError' });
     expect(r.policies.get('private')).toBeUndefined();
   });
 

@@ -62,7 +62,11 @@ describe('policy secrets at rest', () => {
     const plain = parsePolicy(base, 'api');
 
     expect(() => sealSecrets(plain, undefined)).toThrow(
-      expect.objectContaining({ status: 400, message: expect.stringMatching(/env:NAME.*INTENTWATCH_SECRETS_KEY/) }),
+      expect.objectContaining({
+        name: 'InvalidInputError',
+        code: 'invalid_policy',
+        message: expect.stringMatching(/env:NAME.*INTENTWATCH_SECRETS_KEY/),
+      }),
     );
     expect(sealSecrets(parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: ['env:X'] } }, 'api'), undefined)).toBeTruthy();
   });

@@ -12,5 +12,7 @@ export {
   type SubjectId,
 } from './ssf-events.js';
 export { SSF_ALGORITHMS, SsfKeys, ssfUnavailable, type SsfAlgorithm } from './ssf-keys.js';
-export { SSF_BREAKER_SOURCE, SsfTransmitter, type PollRequest, type StreamInput, type SsfTransmitterOptions } from './ssf-transmitter.js';
+export { SSF_BREAKER_SOURCE, SetPusher } from './set-pusher.js';
+export { SetEmitter } from './set-emitter.js';
+export { SsfTransmitter, type PollRequest, type StreamInput, type SsfTransmitterOptions } from './ssf-transmitter.js';
 export { MAX_STREAMS, MAX_SUBJECTS, STREAM_STATUSES, StreamStore, type StreamRecord, type StreamStatus } from './stream-store.js';

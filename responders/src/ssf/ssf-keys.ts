@@ -1,4 +1,4 @@
-import { HttpError, type Store, createLogger, nextVersion } from '@intentwatch/core';
+import { type Store, UnavailableError, createLogger, nextVersion } from '@intentwatch/core';
 import { type CryptoKey, type JWK, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { SecretBox } from '../secret-box.js';
 
@@ -153,9 +153,8 @@ export class SsfKeys {
 }
 
 /** Thrown by routes when the transmitter cannot sign: no secrets key to keep its signing key under. */
-export function ssfUnavailable(): HttpError {
-  return new HttpError(
-    503,
+export function ssfUnavailable(): UnavailableError {
+  return new UnavailableError(
     'ssf_unavailable',
     'the Shared Signals transmitter needs INTENTWATCH_SECRETS_KEY to keep its signing key encrypted; set it and restart',
   );

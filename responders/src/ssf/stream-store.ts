@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HttpError, type Store, nextVersion } from '@intentwatch/core';
+import { ConflictError, NotFoundError, type Store, nextVersion } from '@intentwatch/core';
 import type { SecretBox } from '../secret-box.js';
 import { type SubjectId, subjectKey } from './ssf-events.js';
 
@@ -54,19 +54,19 @@ export class StreamStore {
     return [...this.#streams.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** A stream, or HttpError 404. */
+  /** A stream, or NotFoundError. */
   async get(streamId: string, refresh = false): Promise<StreamRecord> {
     if (refresh) await this.refresh();
     else await this.#fresh();
     const s = this.#streams.get(streamId);
-    if (!s) throw new HttpError(404, 'not_found', `no stream with stream_id ${streamId}`);
+    if (!s) throw new NotFoundError(`no stream with stream_id ${streamId}`);
     return s;
   }
 
   async create(input: Omit<StreamRecord, 'streamId' | 'createdAt' | 'lastVerificationAt'>, actor: string): Promise<StreamRecord> {
     await this.refresh();
     if (this.#streams.size >= MAX_STREAMS) {
-      throw new HttpError(409, 'too_many_streams', `this transmitter keeps at most ${MAX_STREAMS} streams; delete one first`);
+      throw new ConflictError('too_many_streams', `this transmitter keeps at most ${MAX_STREAMS} streams; delete one first`);
     }
     const record: StreamRecord = {
       ...input,
@@ -80,7 +80,7 @@ export class StreamStore {
 
   async save(record: StreamRecord, actor: string): Promise<void> {
     if (record.subjects.length > MAX_SUBJECTS) {
-      throw new HttpError(409, 'too_many_subjects', `a stream names at most ${MAX_SUBJECTS} subjects`);
+      throw new ConflictError('too_many_subjects', `a stream names at most ${MAX_SUBJECTS} subjects`);
     }
     await this.#write(record.streamId, JSON.stringify(record), 0, actor);
     this.#streams.set(record.streamId, record);
