@@ -33,10 +33,13 @@ export {
 export {
   BODY_FORMATS,
   ENV_NOTIFY_POLICY_ID,
+  POLICY_ID,
+  POLICY_LIMITS,
   POLICY_TARGETS,
   REVOKE_MODES,
   demoPolicy,
   envNotifyPolicy,
+  limitText,
   redactUrl,
   parsePolicy,
   policyMatches,
@@ -49,6 +52,7 @@ export {
   type RetrySettings,
   type RevokeMode,
 } from './policy.js';
+export { NewPolicyInput, PolicyInputFields, PolicyReplacementInput, PolicyTargetSchema, policyIdSchema } from './policy-schema.js';
 export { POLICY_STATES, PolicyStore, readPolicyFile, type PolicyState, type PolicyStateName } from './policy-store.js';
 export { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js';
 export { BREAKER_SOURCE, Delivery, type DeliveryOptions } from './delivery.js';

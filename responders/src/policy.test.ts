@@ -2,7 +2,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, policyMatches, publicPolicy, resolveSecrets, resolveUrl, restoreSecrets, sealSecrets } from './policy.js';
+import { NewPolicyInput } from './policy-schema.js';
+import {
+  POLICY_LIMITS,
+  parsePolicy,
+  policyMatches,
+  publicPolicy,
+  resolveSecrets,
+  resolveUrl,
+  restoreSecrets,
+  sealSecrets,
+} from './policy.js';
 import { SecretBox } from './secret-box.js';
 import { readPolicyFile } from './policy-store.js';
 
@@ -124,5 +134,44 @@ describe('notify policies', () => {
     expect(() => sealSecrets(parsePolicy(notify, 'api'), undefined)).toThrow(/INTENTWATCH_SECRETS_KEY/);
     expect(resolveUrl(parsePolicy({ ...notify, endpoint: { url: 'env:HOOK' } }, 'file'), { HOOK }, undefined)).toBe(HOOK);
     expect(() => resolveUrl(parsePolicy({ ...notify, endpoint: { url: 'env:HOOK' } }, 'file'), {}, undefined)).toThrow(/env:HOOK/);
+  });
+});
+
+describe('the API schema and the policies file', () => {
+  /** A policy with one number set, shaped as both the API and the file take it. */
+  const withNumber = (name: keyof typeof POLICY_LIMITS, value: number): Record<string, unknown> => {
+    const notify = { id: 'hook', target: 'notify', endpoint: { url: 'https://hooks.slack.example/services/T/B/x' } };
+    if (name === 'timeoutMs') return { ...base, endpoint: { ...base.endpoint, timeoutMs: value } };
+    if (name === 'batchMs') return { ...notify, batchMs: value };
+    if (name === 'maxPerMinute') return { ...base, maxPerMinute: value };
+    return { ...base, retry: { [name]: value } };
+  };
+
+  it('take and refuse the same numbers at every limit, saying the same range', () => {
+    for (const name of Object.keys(POLICY_LIMITS) as (keyof typeof POLICY_LIMITS)[]) {
+      const { min, max } = POLICY_LIMITS[name];
+      for (const ok of [min, max]) {
+        expect(NewPolicyInput.safeParse(withNumber(name, ok)).success, `${name} ${ok}`).toBe(true);
+        expect(() => parsePolicy(withNumber(name, ok), 'file'), `${name} ${ok}`).not.toThrow();
+      }
+      for (const refused of [min - 1, max + 1, min + 0.5]) {
+        const api = NewPolicyInput.safeParse(withNumber(name, refused));
+        expect(api.success, `${name} ${refused}`).toBe(false);
+        const said = api.error?.issues[0]?.message ?? '';
+        expect(said).toMatch(/^a whole number( of ms)? from \d+ to \d+$/);
+        expect(() => parsePolicy(withNumber(name, refused), 'file'), `${name} ${refused}`).toThrow(`expected ${said}, got ${refused}`);
+      }
+    }
+  });
+
+  it('take the same policy ids', () => {
+    for (const id of ['broker', 'a', 'B-2_c', 'x'.repeat(64)]) {
+      expect(NewPolicyInput.safeParse({ ...base, id }).success, id).toBe(true);
+      expect(parsePolicy({ ...base, id }, 'file').id).toBe(id);
+    }
+    for (const id of ['', '-lead', 'has space', 'x'.repeat(65), 'notify:chat']) {
+      expect(NewPolicyInput.safeParse({ ...base, id }).success, id).toBe(false);
+      expect(() => parsePolicy({ ...base, id }, 'file'), id).toThrow(/^id: expected letters, digits/);
+    }
   });
 });

@@ -90,7 +90,27 @@ export type PolicySource = 'file' | 'api' | 'env';
 /** Detector ids of the alerts responders raise themselves; no policy ever acts on them. */
 export const RESPONDER_DETECTOR_PREFIX = 'responder_';
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** A policy id: letters, digits, `-` and `_`, up to 64, starting with a letter or digit. */
+export const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * The ranges of a policy's numbers, stated once: `parsePolicy` and the API's schema
+ * (`PolicyInputFields`, policy-schema.ts) both read them.
+ */
+export const POLICY_LIMITS = {
+  maxPerMinute: { min: 1, max: 10_000 },
+  timeoutMs: { min: 100, max: 60_000 },
+  batchMs: { min: 0, max: 600_000 },
+  maxAttempts: { min: 1, max: 50 },
+  baseDelayMs: { min: 1, max: 3_600_000 },
+  maxDelayMs: { min: 1, max: 86_400_000 },
+} as const;
+
+/** What a number of `POLICY_LIMITS` expects, as both checks say it: "a whole number of ms from 100 to 60000". */
+export function limitText(name: keyof typeof POLICY_LIMITS, unit = ''): string {
+  const { min, max } = POLICY_LIMITS[name];
+  return `a whole number${unit} from ${min} to ${max}`;
+}
 const LITERAL_SECRET = /^whsec_[A-Za-z0-9+/=]{24,}$/;
 const ENV_SECRET = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_URL = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
@@ -125,7 +145,7 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
     if (!KEYS.includes(k) && !SHOWN_ONLY.includes(k)) bad(k, `one of the fields ${KEYS.join(', ')}`, k);
   }
   const id = o.id;
-  if (typeof id !== 'string' || !ID.test(id)) bad('id', 'letters, digits, - and _ (up to 64, starting with a letter or digit)', id);
+  if (typeof id !== 'string' || !POLICY_ID.test(id)) bad('id', 'letters, digits, - and _ (up to 64, starting with a letter or digit)', id);
   const match = object(o.match ?? {}, 'match');
   const endpoint = object(o.endpoint, 'endpoint');
   const target =
@@ -160,14 +180,14 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
     revoke: optional<RevokeMode>(o.revoke, 'revoke', REVOKE_MODES.join(', '), (v) => REVOKE_MODES.includes(v as RevokeMode)) ?? 'session',
     body: optional<BodyFormat>(o.body, 'body', BODY_FORMATS.join(', '), (v) => BODY_FORMATS.includes(v as BodyFormat)) ?? 'standard',
     dryRun: optional<boolean>(o.dryRun, 'dryRun', 'true or false', (v) => typeof v === 'boolean') ?? false,
-    maxPerMinute: optional<number>(o.maxPerMinute, 'maxPerMinute', 'a whole number from 1 to 10000', (v) => intIn(v, 1, 10_000)) ?? 10,
+    maxPerMinute: optional<number>(o.maxPerMinute, 'maxPerMinute', limitText('maxPerMinute'), (v) => within(v, 'maxPerMinute')) ?? 10,
     source,
   };
-  const timeoutMs = optional<number>(endpoint.timeoutMs, 'endpoint.timeoutMs', 'a whole number of ms from 100 to 60000', (v) =>
-    intIn(v, 100, 60_000),
+  const timeoutMs = optional<number>(endpoint.timeoutMs, 'endpoint.timeoutMs', limitText('timeoutMs', ' of ms'), (v) =>
+    within(v, 'timeoutMs'),
   );
   if (timeoutMs !== undefined) policy.endpoint.timeoutMs = timeoutMs;
-  const batchMs = optional<number>(o.batchMs, 'batchMs', 'a whole number of ms from 0 to 600000', (v) => intIn(v, 0, 600_000));
+  const batchMs = optional<number>(o.batchMs, 'batchMs', limitText('batchMs', ' of ms'), (v) => within(v, 'batchMs'));
   if (batchMs !== undefined) {
     if (target !== 'notify') bad('batchMs', 'nothing (batchMs is for notify policies)', batchMs);
     policy.batchMs = batchMs;
@@ -198,12 +218,12 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
   if (o.retry !== undefined) {
     const r = object(o.retry, 'retry');
     const retry: Partial<RetrySettings> = {};
-    const maxAttempts = optional<number>(r.maxAttempts, 'retry.maxAttempts', 'a whole number from 1 to 50', (v) => intIn(v, 1, 50));
-    const baseDelayMs = optional<number>(r.baseDelayMs, 'retry.baseDelayMs', 'a whole number of ms from 1 to 3600000', (v) =>
-      intIn(v, 1, 3_600_000),
+    const maxAttempts = optional<number>(r.maxAttempts, 'retry.maxAttempts', limitText('maxAttempts'), (v) => within(v, 'maxAttempts'));
+    const baseDelayMs = optional<number>(r.baseDelayMs, 'retry.baseDelayMs', limitText('baseDelayMs', ' of ms'), (v) =>
+      within(v, 'baseDelayMs'),
     );
-    const maxDelayMs = optional<number>(r.maxDelayMs, 'retry.maxDelayMs', 'a whole number of ms from 1 to 86400000', (v) =>
-      intIn(v, 1, 86_400_000),
+    const maxDelayMs = optional<number>(r.maxDelayMs, 'retry.maxDelayMs', limitText('maxDelayMs', ' of ms'), (v) =>
+      within(v, 'maxDelayMs'),
     );
     if (maxAttempts !== undefined) retry.maxAttempts = maxAttempts;
     if (baseDelayMs !== undefined) retry.baseDelayMs = baseDelayMs;
@@ -446,7 +466,8 @@ function optional<T>(v: unknown, name: string, expected: string, ok: (v: unknown
   return v as T;
 }
 
-function intIn(v: unknown, min: number, max: number): boolean {
+function within(v: unknown, name: keyof typeof POLICY_LIMITS): boolean {
+  const { min, max } = POLICY_LIMITS[name];
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
