@@ -171,7 +171,7 @@ describe('ChatNotifier', () => {
     const delivered = await responder.deliveryLog.withStatus(NOTIFY_POLICY_ID, 'delivered');
     expect(delivered).toHaveLength(2);
     // The webhook URL's path is its secret: the audit trail names the origin only.
-    const views = await responder.deliveries(delivered[0]?.alertId as string);
+    const views = await responder.policyService.deliveries(delivered[0]?.alertId as string);
     const attempts = views.flatMap((v) => v.attemptLog);
     expect(attempts.length).toBeGreaterThan(0);
     for (const a of attempts) expect(a.endpoint).not.toContain('XXXXSECRET');

@@ -86,7 +86,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
 
     // The first attempt failed and its retry waits in Redis: stop this worker now.
     await eventually(
-      () => first.deliveries(id),
+      () => first.policyService.deliveries(id),
       (v) => v[0]?.status === 'retrying',
     );
     expect(rx.requests).toHaveLength(1);
@@ -94,7 +94,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     await first.close();
 
     const second = await worker([p]);
-    const views = await eventually(() => second.deliveries(id), delivered, 20_000);
+    const views = await eventually(() => second.policyService.deliveries(id), delivered, 20_000);
 
     expect(rx.requests.map((q) => q.status)).toEqual([503, 204]);
     expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(1);
@@ -137,14 +137,14 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     const id = alertId(SOURCE.id, 'lin', f.key);
 
     await eventually(
-      () => first.deliveries(id),
+      () => first.policyService.deliveries(id),
       (v) => v.length === 4 && v.filter((x) => x.status === 'delivered').length === 3 && v.some((x) => x.status === 'retrying'),
     );
     await (first.queue as BullmqDeliveryQueue).closeWorker();
     await first.close();
     const second = await worker([p]);
     const views = await eventually(
-      () => second.deliveries(id),
+      () => second.policyService.deliveries(id),
       (v) => v.length === 4 && delivered(v),
       20_000,
     );
@@ -167,7 +167,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     );
 
     const counts = await eventually(
-      async () => (await a.policyView('shared')).requests,
+      async () => (await a.policyService.policyView('shared')).requests,
       (c) => (c.delivered ?? 0) + (c.held ?? 0) === 200,
       30_000,
     );
@@ -248,14 +248,14 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ, when our side fails', () => {
       Array.from({ length: 3 }, (_, i) => finding('env-release', `release-${i}`, i)),
     );
     await eventually(
-      async () => (await r.policyView('release')).requests,
+      async () => (await r.policyService.policyView('release')).requests,
       (c) => c.delivered === 2 && c.held === 1,
     );
 
     clock += 61_000;
-    expect(await r.resume('release', 'key:admin', true)).toMatchObject({ released: 1 });
+    expect(await r.policyService.resume('release', 'key:admin', true)).toMatchObject({ released: 1 });
     const counts = await eventually(
-      async () => (await r.policyView('release')).requests,
+      async () => (await r.policyService.policyView('release')).requests,
       (c) => c.delivered === 3,
     );
 

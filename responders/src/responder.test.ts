@@ -90,7 +90,7 @@ async function grant(token: string, event: 'issued' | 'refreshed' | 'exchanged',
 }
 
 async function settled(r: Responder, alert: string, done: (v: RevocationView[]) => boolean, timeoutMs = 15_000) {
-  return eventually(() => r.deliveries(alert), done, timeoutMs);
+  return eventually(() => r.policyService.deliveries(alert), done, timeoutMs);
 }
 
 const finalStatus = (v: RevocationView[]) => v.length > 0 && v.every((x) => !['queued', 'retrying'].includes(x.status));
@@ -291,7 +291,7 @@ describe('Responder', () => {
     await alerts.record(SOURCE, findings);
 
     const counts = await eventually(
-      async () => (await r.policyView('burst')).requests,
+      async () => (await r.policyService.policyView('burst')).requests,
       (c) => (c.delivered ?? 0) + (c.held ?? 0) === 1000,
       30_000,
     );
@@ -319,16 +319,16 @@ describe('Responder', () => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await raise('env-resume', `resume-${i}`));
     await eventually(
-      async () => (await r.policyView('resume')).requests,
+      async () => (await r.policyService.policyView('resume')).requests,
       (c) => (c.delivered ?? 0) === 2 && (c.held ?? 0) === 2,
     );
 
     clock += 61_000;
-    const out = await r.resume('resume', 'key:admin', true);
+    const out = await r.policyService.resume('resume', 'key:admin', true);
 
     expect(out).toMatchObject({ released: 2, discarded: 0 });
     const counts = await eventually(
-      async () => (await r.policyView('resume')).requests,
+      async () => (await r.policyService.policyView('resume')).requests,
       (c) => (c.delivered ?? 0) === 4,
     );
     expect(counts).toEqual({ delivered: 4 });
@@ -347,7 +347,7 @@ describe('Responder', () => {
 
     expect(rx.revoked.size).toBe(3);
     expect([...byToken(rx).keys()].sort()).toEqual(['once-1', 'once-1-r', 'once-2']);
-    expect(await r.deliveries(b)).toEqual([]);
+    expect(await r.policyService.deliveries(b)).toEqual([]);
   });
 
   it('works through a burst larger than one read of changed alerts, a page at a time', async () => {
@@ -371,7 +371,7 @@ describe('Responder', () => {
     );
 
     const counts = await eventually(
-      async () => (await r.policyView('paged')).requests,
+      async () => (await r.policyService.policyView('paged')).requests,
       (c) => (c.dry_run ?? 0) === 30,
     );
 
@@ -384,7 +384,7 @@ describe('Responder', () => {
     const r = await responder([policy('manual', 'env-nothing-matches', rx)]);
     const id = await raise('env-manual', 'manual-1');
 
-    const requested = await r.request(id, 'manual', 'key:ana');
+    const requested = await r.trigger.request(id, 'manual', 'key:ana');
     expect(requested).toEqual([
       expect.objectContaining({ status: 'queued', requestedBy: 'analyst:key:ana', alertId: id, token: 'manual-1', relation: 'self' }),
     ]);
@@ -393,8 +393,8 @@ describe('Responder', () => {
     expect(rx.requests).toHaveLength(1);
     expect(rx.requests[0]?.verified).toBe(true);
     expect((JSON.parse(rx.requests[0]?.body ?? '{}') as RevokeRequestBody).data.requestedBy).toBe('analyst:key:ana');
-    await expect(r.request(id, 'manual', 'key:ana')).rejects.toMatchObject({ name: 'ConflictError', code: 'already_requested' });
-    await expect(r.request(id, 'nope', 'key:ana')).rejects.toMatchObject({ name: 'NotFoundError', code: 'not_found' });
+    await expect(r.trigger.request(id, 'manual', 'key:ana')).rejects.toMatchObject({ name: 'ConflictError', code: 'already_requested' });
+    await expect(r.trigger.request(id, 'nope', 'key:ana')).rejects.toMatchObject({ name: 'NotFoundError', code: 'not_found' });
   });
 
   it('delivers a revoke requested in a process that does not deliver (an API alone) once a delivering responder starts', async () => {
@@ -404,7 +404,7 @@ describe('Responder', () => {
     closing.push(() => apiSide.close());
     const id = await raise('env-handoff', 'handoff-1');
 
-    expect(await apiSide.request(id, 'handoff', 'key:ana')).toEqual([expect.objectContaining({ status: 'queued' })]);
+    expect(await apiSide.trigger.request(id, 'handoff', 'key:ana')).toEqual([expect.objectContaining({ status: 'queued' })]);
     const worker = await responder([p]);
     const views = await settled(worker, id, finalStatus);
 
@@ -469,7 +469,7 @@ describe('Responder', () => {
 
     await settled(r, loud, finalStatus);
 
-    expect(await r.deliveries(muted)).toEqual([]);
+    expect(await r.policyService.deliveries(muted)).toEqual([]);
     expect(rx.requests).toHaveLength(1);
   });
 });
@@ -485,13 +485,19 @@ describe('Responder endpoint safety', () => {
     closing.push(() => r.close());
     const body = (url: string) => ({ id: 'private', endpoint: { url, secrets: [SECRET] } });
 
-    await expect(r.putPolicy(body('https://10.0.0.7/revoke'), 'key:admin')).rejects.toMatchObject({
+    await expect(r.policyService.putPolicy(body('https://10.0.0.7/revoke'), 'key:admin')).rejects.toMatchObject({
       name: 'InvalidInputError',
       code: 'endpoint_refused',
     });
-    await expect(r.putPolicy(body('https://169.254.169.254/latest'), 'key:admin')).rejects.toMatchObject({ name: 'InvalidInputError' });
-    await expect(r.putPolicy(body('https://localhost:8443/revoke'), 'key:admin')).rejects.toMatchObject({ name: 'InvalidInputError' });
-    await expect(r.putPolicy(body('http://broker.example.com/revoke'), 'key:admin')).rejects.toMatchObject({ name: 'InvalidInputError' });
+    await expect(r.policyService.putPolicy(body('https://169.254.169.254/latest'), 'key:admin')).rejects.toMatchObject({
+      name: 'InvalidInputError',
+    });
+    await expect(r.policyService.putPolicy(body('https://localhost:8443/revoke'), 'key:admin')).rejects.toMatchObject({
+      name: 'InvalidInputError',
+    });
+    await expect(r.policyService.putPolicy(body('http://broker.example.com/revoke'), 'key:admin')).rejects.toMatchObject({
+      name: 'InvalidInputError',
+    });
     expect(r.policies.get('private')).toBeUndefined();
   });
 
@@ -569,7 +575,7 @@ describe('Responder secrets at rest', () => {
 
     expect(rx.requests.map((q) => q.verified)).toEqual([true, true]);
     expect(rx.revoked.size).toBe(2);
-    expect((await keyed.policyView('legacy')).endpoint.secrets).toEqual([redactSecret(SECRET)]);
-    await keyed.deletePolicy('legacy', 'key:admin');
+    expect((await keyed.policyService.policyView('legacy')).endpoint.secrets).toEqual([redactSecret(SECRET)]);
+    await keyed.policyService.deletePolicy('legacy', 'key:admin');
   });
 });

@@ -2,16 +2,16 @@ import { AlertStore } from '@intentwatch/alerts';
 import { type Config, ConfigError, type Store } from '@intentwatch/core';
 import { BullmqDeliveryQueue } from './bullmq-delivery-queue.js';
 import type { ResponderChannel } from './channel.js';
-import { DeliveryLog, type RevocationView } from './delivery-log.js';
+import { DeliveryLog } from './delivery-log.js';
 import { type DeliveryQueue, InProcessQueue } from './delivery-queue.js';
 import { Delivery } from './delivery.js';
 import { EndpointGuard, EndpointRefusedError } from './endpoint-guard.js';
 import { type Policy, type RetrySettings, redactUrl, resolveSecrets, resolveUrl } from './policy.js';
 import { PolicyStore } from './policy-store.js';
-import { type PolicyView, PolicyService } from './policy-service.js';
+import { PolicyService } from './policy-service.js';
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './rate-limiter.js';
 import { SecretBox } from './secret-box.js';
-import { type RequestedRevocation, Trigger } from './trigger.js';
+import { Trigger } from './trigger.js';
 
 export { BREAKER_SOURCE } from './delivery.js';
 export type { PolicyView } from './policy-service.js';
@@ -62,7 +62,8 @@ export interface ResponderOptions {
  *
  * Endpoints are checked by EndpointGuard when a policy is saved and at every connection.
  * Channels (Shared Signals streams, the chat notifier) act on the same alerts through the same
- * queue and audit trail. The methods below hand each call to the part that owns it.
+ * queue and audit trail. Callers use the part they need (`trigger.request` for an analyst's
+ * revoke, `policyService` for the policies); the responder itself only opens, starts and stops.
  */
 export class Responder {
   readonly policies: PolicyStore;
@@ -197,40 +198,6 @@ export class Responder {
   /** Looks for changed alerts now rather than at the next tick (e.g. right after a detector run). */
   notify(): void {
     this.trigger.notify();
-  }
-
-  /** One look for changed alerts (see {@link Trigger.pollOnce}). */
-  pollOnce(now = Date.now()): Promise<number> {
-    return this.trigger.pollOnce(now);
-  }
-
-  /** An analyst's revoke from an alert (see {@link Trigger.request}). */
-  request(alertId: string, policyId: string, actor: string, mode?: string): Promise<RequestedRevocation[]> {
-    return this.trigger.request(alertId, policyId, actor, mode);
-  }
-
-  policyViews(): Promise<PolicyView[]> {
-    return this.policyService.policyViews();
-  }
-
-  policyView(id: string): Promise<PolicyView> {
-    return this.policyService.policyView(id);
-  }
-
-  putPolicy(input: unknown, actor: string): Promise<PolicyView> {
-    return this.policyService.putPolicy(input, actor);
-  }
-
-  deletePolicy(id: string, actor: string): Promise<void> {
-    return this.policyService.deletePolicy(id, actor);
-  }
-
-  resume(id: string, actor: string, release: boolean): Promise<{ policy: PolicyView; released: number; discarded: number }> {
-    return this.policyService.resume(id, actor, release);
-  }
-
-  deliveries(alertId: string): Promise<RevocationView[]> {
-    return this.policyService.deliveries(alertId);
   }
 
   /** Stops polling and delivering; with BullMQ, queued and delayed jobs stay in Redis for the next worker. */

@@ -113,7 +113,7 @@ describe('revoking a lineage', () => {
     await lineage('p1');
     const id = await raise('env-per-token', 'p1-r1', 'p1');
 
-    const views = await eventually(() => r.deliveries(id), settled(4), 15_000);
+    const views = await eventually(() => r.policyService.deliveries(id), settled(4), 15_000);
 
     expect(rx.requests).toHaveLength(5);
     expect(rx.requests.every((q) => q.verified)).toBe(true);
@@ -145,7 +145,7 @@ describe('revoking a lineage', () => {
     await grant('o2-y', 'exchanged', 'o2', 'tester');
     const id = await raise('env-by-hand', 'o2-x-r', 'o2-x');
 
-    const made = await r.request(id, 'by-hand', 'key:ana', 'chain');
+    const made = await r.trigger.request(id, 'by-hand', 'key:ana', 'chain');
 
     expect(made.map((m) => [m.token, m.relation])).toEqual([
       ['o2-x-r', 'self'],
@@ -156,15 +156,18 @@ describe('revoking a lineage', () => {
     ]);
     expect(made.every((m) => m.status === 'queued' && m.mode === 'chain' && m.requestedBy === 'analyst:key:ana')).toBe(true);
     expect(new Set(made.map((m) => m.webhookId)).size).toBe(5);
-    const views = await eventually(() => r.deliveries(id), settled(5), 15_000);
+    const views = await eventually(() => r.policyService.deliveries(id), settled(5), 15_000);
     expect(views.every((v) => v.status === 'delivered')).toBe(true);
     expect(rx.requests.every((q) => q.verified)).toBe(true);
     expect(rx.requests).toHaveLength(6);
     expect(revokedTokens(rx)).toEqual(['o2', 'o2-r', 'o2-x', 'o2-x-r', 'o2-y']);
     expect([...rx.revoked.keys()].sort()).toEqual(made.map((m) => m.webhookId).sort());
-    await expect(r.request(id, 'by-hand', 'key:ana', 'chain')).rejects.toMatchObject({ name: 'ConflictError', code: 'already_requested' });
+    await expect(r.trigger.request(id, 'by-hand', 'key:ana', 'chain')).rejects.toMatchObject({
+      name: 'ConflictError',
+      code: 'already_requested',
+    });
     // A narrower revoke of tokens already requested is refused too: nothing is sent twice.
-    await expect(r.request(id, 'by-hand', 'key:ana', 'session')).rejects.toMatchObject({ name: 'ConflictError' });
+    await expect(r.trigger.request(id, 'by-hand', 'key:ana', 'session')).rejects.toMatchObject({ name: 'ConflictError' });
     expect(rx.requests).toHaveLength(6);
   });
 
@@ -173,17 +176,17 @@ describe('revoking a lineage', () => {
     const r = await responder([policy('again', 'env-again', rx)]);
     await lineage('p3');
     const first = await raise('env-again', 'p3-r2', 'p3');
-    await eventually(() => r.deliveries(first), settled(4));
+    await eventually(() => r.policyService.deliveries(first), settled(4));
     // The broker honoured the refresh token anyway: the revoked session was refreshed, then used.
     await grant('p3-r3', 'refreshed', 'p3-r2');
     const second = await raise('env-again', 'p3-r3', 'p3', 'slack');
     const update = await raise('env-again', 'p3-r2', 'p3');
 
-    const later = await eventually(() => r.deliveries(second), settled(1));
+    const later = await eventually(() => r.policyService.deliveries(second), settled(1));
 
     expect(update).toBe(first);
     expect(later.map((v) => [v.token, v.relation, v.status])).toEqual([['p3-r3', 'self', 'delivered']]);
-    expect(await eventually(() => r.deliveries(first), settled(4))).toHaveLength(4);
+    expect(await eventually(() => r.policyService.deliveries(first), settled(4))).toHaveLength(4);
     expect(rx.requests).toHaveLength(5);
     expect(revokedTokens(rx)).toEqual(['p3', 'p3-r1', 'p3-r2', 'p3-r3', 'p3-sub']);
   });
@@ -195,17 +198,17 @@ describe('revoking a lineage', () => {
     const apiSide = await responder([p], {}, false);
     await lineage('p4');
     const id = await raise('env-restart', 'p4', 'p4');
-    expect(await apiSide.request(id, 'restart', 'key:ana', 'session')).toHaveLength(4);
+    expect(await apiSide.trigger.request(id, 'restart', 'key:ana', 'session')).toHaveLength(4);
     expect(rx.requests).toHaveLength(0);
 
     const first = await responder([p]);
     await eventually(
-      () => first.deliveries(id),
+      () => first.policyService.deliveries(id),
       (v) => v.filter((x) => x.status === 'delivered').length === 3 && v.some((x) => x.status === 'retrying'),
     );
     await first.close();
     const second = await responder([p]);
-    const views = await eventually(() => second.deliveries(id), settled(4), 15_000);
+    const views = await eventually(() => second.policyService.deliveries(id), settled(4), 15_000);
 
     expect(views.every((v) => v.status === 'delivered')).toBe(true);
     expect(revokedTokens(rx)).toEqual(['p4', 'p4-r1', 'p4-r2', 'p4-sub']);
@@ -241,7 +244,7 @@ describe('revoking a lineage', () => {
     ]);
     const id = await raise('env-upgraded', 'p7-r1', 'p7');
 
-    const views = await eventually(() => r.deliveries(id), settled(2));
+    const views = await eventually(() => r.policyService.deliveries(id), settled(2));
 
     expect(views.map((v) => v.token).sort()).toEqual(['p7-r2', 'p7-sub']);
     expect(revokedTokens(rx)).toEqual(['p7-r2', 'p7-sub']);
@@ -258,8 +261,8 @@ describe('revoking a lineage', () => {
     const dry = await raise('env-dry-lineage', 'p5-r2', 'p5');
     const tight = await raise('env-tight', 'p6-r2', 'p6');
 
-    const dryViews = await eventually(() => r.deliveries(dry), settled(4));
-    const tightViews = await eventually(() => r.deliveries(tight), settled(4));
+    const dryViews = await eventually(() => r.policyService.deliveries(dry), settled(4));
+    const tightViews = await eventually(() => r.policyService.deliveries(tight), settled(4));
 
     expect(dryViews.map((v) => [v.token, v.status]).sort()).toEqual([
       ['p5', 'dry_run'],

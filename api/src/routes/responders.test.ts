@@ -215,7 +215,7 @@ describe('responder routes', () => {
       expect(await everythingStored()).not.toContain(SECRET.slice('whsec_'.length));
     } finally {
       await other.close();
-      await keyless.deletePolicy('keyless-env', 'key:test').catch(() => undefined);
+      await keyless.policyService.deletePolicy('keyless-env', 'key:test').catch(() => undefined);
       await keyless.close();
     }
   });
