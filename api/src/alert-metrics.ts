@@ -1,5 +1,5 @@
 import { gauge } from '@intentwatch/core';
-import type { AlertStore } from '@intentwatch/detectors';
+import type { AlertStore } from '@intentwatch/alerts';
 import type { SuppressionView } from './views/suppression-view.js';
 
 const alertsGauge = gauge(

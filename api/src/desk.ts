@@ -1,5 +1,5 @@
 import type { Store } from '@intentwatch/core';
-import { AlertStore, SuppressionStore } from '@intentwatch/detectors';
+import { AlertStore, SuppressionStore } from '@intentwatch/alerts';
 import type { Router } from 'express';
 import { AlertMetrics } from './alert-metrics.js';
 import { agentsRouter } from './routes/agents.js';

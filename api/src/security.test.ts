@@ -1,4 +1,4 @@
-import type { Alert } from '@intentwatch/detectors';
+import type { Alert } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from './api-keys.js';
 import { type RouteSpec, routes } from './contract/routes.js';

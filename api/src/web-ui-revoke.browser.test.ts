@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
-import type { Alert } from '@intentwatch/detectors';
+import type { Alert } from '@intentwatch/alerts';
 import { type Browser, chromium } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Alert } from '@intentwatch/detectors';
+import type { Alert } from '@intentwatch/alerts';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeskHarness, KEYS, propagationScenario } from './test-support/desk-harness.js';

@@ -1,7 +1,8 @@
 import { ApiKeys, Api, Desk, respondersRouter, ssfPublicRouter, ssfRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
 import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
-import { ChatNotifier, DETECTORS, DetectorService, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/detectors';
+import { DETECTORS, DetectorService } from '@intentwatch/detectors';
+import { ChatNotifier, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/responders';
 import type { Args } from './args.js';
 import { HealthServer } from './health-server.js';
 

@@ -272,7 +272,7 @@ export interface Config {
   anomaly: { bucketS: number; baselineBuckets: number; warmupBuckets: number; threshold: number };
   /** API requests per minute per key (and failed key checks per minute per client address). */
   apiRateLimit: number;
-  /** Revoke webhooks (detectors/src/responders). */
+  /** Revoke webhooks (responders/). */
   responders: ResponderConfig;
 }
 

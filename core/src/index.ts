@@ -23,6 +23,8 @@ export {
 export { createLogger, rootLogger, type Logger } from './logger.js';
 export { REDACTED_PASSWORD, redactUrlPasswords } from './redact-url.js';
 export { shownAuditName } from './audit-name.js';
+export { rfc3339ToDateTime64, toMs } from './query-time.js';
+export { nextVersion } from './row-version.js';
 export { hostOfHeader, isLoopbackHost, loopbackHostGuard } from './loopback-host.js';
 export { collectProcessMetrics, counter, gauge, histogram, registry } from './metrics.js';
 export {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { logsRequestJson } from '@intentwatch/collector';
 import { tokenFingerprint } from '@intentwatch/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from './alerts/model.js';
+import type { Alert } from '@intentwatch/alerts';
 import { DETECTORS } from './rules/index.js';
 import { DetectorHarness } from './test-support/harness.js';
 import type { ScenarioSpan } from './test-support/scenario.js';

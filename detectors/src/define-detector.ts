@@ -1,5 +1,5 @@
 import type { Config, Lineage, Store } from '@intentwatch/core';
-import type { Finding, Severity } from './alerts/model.js';
+import type { Finding, Severity } from '@intentwatch/alerts';
 import type { IntentResolver } from './intent/intent-resolver.js';
 
 /** What detectors read from the configuration. */

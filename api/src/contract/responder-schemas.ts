@@ -5,18 +5,21 @@
 import {
   BODY_FORMATS,
   ENV_NOTIFY_POLICY_ID,
+  NewPolicyInput,
+  POLICY_ID,
   POLICY_STATES,
-  POLICY_TARGETS,
+  PolicyReplacementInput,
+  PolicyTargetSchema,
   REVOCATION_STATUSES,
   REVOKE_MODES,
-} from '@intentwatch/detectors';
+  policyIdSchema,
+} from '@intentwatch/responders';
 import { z } from 'zod';
-import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, detectorId, named, rfc3339, text } from './schemas.js';
+import { AlertDetailSchema, Count, NullableTime, SeveritySchema, Time, named, rfc3339 } from './schemas.js';
 
 // ── policies ────────────────────────────────────────────────────────────────────────────────
 
-const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const policyId = z.string().regex(POLICY_ID, 'letters, digits, - and _ (up to 64, starting with a letter or digit)');
+const policyId = policyIdSchema;
 
 /**
  * A policy in a path: an id as above, or one the program itself names with a colon — the notify
@@ -33,36 +36,8 @@ const pathPolicyId = z
 export const PolicyIdParams = z.strictObject({ id: pathPolicyId });
 
 const RevokeModeSchema = z.enum(REVOKE_MODES);
-const PolicyTargetSchema = z.enum(POLICY_TARGETS);
 const BodyFormatSchema = z.enum(BODY_FORMATS);
 const RevocationStatusSchema = z.enum(REVOCATION_STATUSES);
-
-const int = (min: number, max: number, unit = '') =>
-  z
-    .number()
-    .int(`a whole number${unit} from ${min} to ${max}`)
-    .min(min, `a whole number${unit} from ${min} to ${max}`)
-    .max(max, `a whole number${unit} from ${min} to ${max}`);
-
-const SECRET_FORMS = /^(whsec_[A-Za-z0-9+/=]{24,}|env:[A-Za-z_][A-Za-z0-9_]*|whsec_…[0-9a-f]{12})$/;
-
-/** A signing secret as a client sends it. A malformed one is never quoted back, even in a 400. */
-const SecretInput = z
-  .string()
-  .superRefine((v, ctx) => {
-    if (!SECRET_FORMS.test(v)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'whsec_ followed by base64 (at least 24 characters), env:VARIABLE, or the whsec_…<fingerprint> the API shows',
-        input: '(not shown)',
-      });
-    }
-  })
-  .meta({
-    pattern: SECRET_FORMS.source,
-    description:
-      'A whsec_… secret (stored encrypted; refused unless INTENTWATCH_SECRETS_KEY is set), env:NAME (read from the environment of the processes that deliver), or the whsec_…<fingerprint> the API shows, which keeps the secret the policy has',
-  });
 
 /** A signing secret as the API shows it: never the secret itself. */
 const SecretShown = z
@@ -70,75 +45,15 @@ const SecretShown = z
   .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|whsec_…[0-9a-f]{12})$/)
   .meta({ description: 'env:NAME as given, or whsec_… and 12 hex digits of the secret’s SHA-256' });
 
-const matchFields = {
-  detectors: z.array(detectorId).max(100).optional().meta({ description: 'Detector ids; empty or absent: any' }),
-  severities: z.array(SeveritySchema).optional().meta({ description: 'Exact severities' }),
-  minSeverity: SeveritySchema.optional(),
-  environments: z.array(text(200).min(1, 'not empty')).max(100).optional(),
-  agents: z.array(text(200).min(1, 'not empty')).max(100).optional().meta({ description: 'Agent ids or globs (triage-*)' }),
-};
-
-const retryFields = {
-  maxAttempts: int(1, 50).optional().meta({ description: 'Attempts before dead-lettering (default INTENTWATCH_WEBHOOK_MAX_ATTEMPTS)' }),
-  baseDelayMs: int(1, 3_600_000, ' of ms').optional().meta({ description: 'First retry after about this long; doubles each attempt' }),
-  maxDelayMs: int(1, 86_400_000, ' of ms').optional().meta({ description: 'Longest wait between attempts' }),
-};
-
-const URL_FORMS = /^(https?:\/\/\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/i;
-
-const policyInputFields = {
-  description: text(2000).optional(),
-  target: PolicyTargetSchema.optional().meta({
-    description:
-      'revoke (default): a signed revoke request to endpoint. notify: a human-readable chat message to the Slack-compatible incoming webhook endpoint.url, batched over batchMs and at most maxPerMinute messages a minute (messages past it wait)',
-  }),
-  enabled: z.boolean().optional().meta({ description: 'A disabled policy matches nothing and refuses manual revokes (default true)' }),
-  match: z.strictObject(matchFields).optional().meta({ description: 'Which alerts the policy acts on; absent: every alert' }),
-  endpoint: z.strictObject({
-    url: z
-      .string()
-      .max(2048, 'at most 2048 characters')
-      .superRefine((v, ctx) => {
-        // A notify policy's URL is a secret: a malformed one is never quoted back.
-        if (!URL_FORMS.test(v))
-          ctx.addIssue({ code: 'custom', message: 'an http(s) URL, or env:VARIABLE for a notify policy', input: '(not shown)' });
-      })
-      .meta({
-        pattern: URL_FORMS.source,
-        description:
-          'https to a public address, unless the host is in INTENTWATCH_WEBHOOK_ALLOW. For a notify policy, the Slack-compatible incoming-webhook URL (stored encrypted; refused unless INTENTWATCH_SECRETS_KEY is set), env:NAME, or the <origin>/…<fingerprint> the API shows, which keeps the URL the policy has',
-      }),
-    secrets: z
-      .array(SecretInput)
-      .max(2, 'one or two secrets (two while rotating)')
-      .optional()
-      .meta({ description: 'One or two signing secrets (two while rotating) for a revoke policy; none for a notify policy' }),
-    timeoutMs: int(100, 60_000, ' of ms').optional(),
-  }),
-  revoke: RevokeModeSchema.optional().meta({ description: 'token, session (default) or chain' }),
-  body: BodyFormatSchema.optional().meta({ description: 'standard (default) or caep' }),
-  dryRun: z.boolean().optional().meta({ description: 'Record what would be sent, send nothing (default false)' }),
-  maxPerMinute: int(1, 10_000).optional().meta({
-    description: 'Revocations a minute past which the policy pauses (default 10); for notify, messages a minute past which they wait',
-  }),
-  retry: z.strictObject(retryFields).optional(),
-  batchMs: int(0, 600_000, ' of ms')
-    .optional()
-    .meta({ description: 'notify only: alerts matched within this long of the first are one message (default 2000)' }),
-  source: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
-  state: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
-  requests: z.unknown().optional().meta({ description: 'As a policy read shows it; ignored' }),
-};
-
 export const NewPolicyBody = named(
   'NewPolicy',
-  z.strictObject({ id: policyId, ...policyInputFields }),
+  NewPolicyInput,
   'A revoke policy to create. A policy read from the API may be sent back as it is: its redacted secrets keep the ones it has.',
 );
 
 export const PolicyBody = named(
   'PolicyReplacement',
-  z.strictObject({ id: policyId.optional().meta({ description: 'The id in the path, if given' }), ...policyInputFields }),
+  PolicyReplacementInput,
   'A revoke policy to create or replace under the id in the path',
 );
 

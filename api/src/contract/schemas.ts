@@ -6,7 +6,7 @@
  * a field the API does not send.
  */
 import { API_ROLES, MAX_ID_LENGTH, STORE_TIME_RANGE, isStorableNanos, rfc3339ToNanos } from '@intentwatch/core';
-import { ALERT_SORTS, ALERT_STATUSES, SEVERITIES, SUPPRESSION_SCOPES } from '@intentwatch/detectors';
+import { ALERT_SORTS, ALERT_STATUSES, SEVERITIES, SUPPRESSION_SCOPES } from '@intentwatch/alerts';
 import { z } from 'zod';
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */

@@ -2,7 +2,7 @@
  * The shapes of the Shared Signals transmitter's routes (OpenID SSF 1.0 §7 and §8, RFC 8936),
  * declared as the rest of the API's are (see schemas.ts). Field names are the specs' own.
  */
-import { POLL_METHOD, PUSH_METHOD, SSF_EVENTS_SUPPORTED, STREAM_STATUSES } from '@intentwatch/detectors';
+import { POLL_METHOD, PUSH_METHOD, SSF_EVENTS_SUPPORTED, STREAM_STATUSES } from '@intentwatch/responders';
 import { z } from 'zod';
 import { named } from './schemas.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store, loadConfig, migrate } from '@intentwatch/core';
-import { type Alert, AlertStore, type Finding } from '@intentwatch/detectors';
+import { type Alert, AlertStore, type Finding } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Desk } from '../desk.js';

@@ -1,5 +1,5 @@
 import { HttpError, redactText } from '@intentwatch/core';
-import { ALERT_STATUSES, type AlertFilter, SEVERITIES } from '@intentwatch/detectors';
+import { ALERT_STATUSES, type AlertFilter, SEVERITIES } from '@intentwatch/alerts';
 import { Router } from 'express';
 import type { z } from 'zod';
 import type { AlertListQuery, AlertSummaryOut, AlertSummaryQuery } from '../contract/schemas.js';

@@ -1,4 +1,4 @@
-import type { Alert } from '@intentwatch/detectors';
+import type { Alert } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDetailOut, AgentSummaryOut, AlertDetailOut, AlertSummaryOut, TokenDetailOut } from '../contract/schemas.js';
 import { DeskHarness, KEYS, propagationScenario } from '../test-support/desk-harness.js';

@@ -3,7 +3,7 @@ import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
-import { ChatNotifier, ENV_NOTIFY_POLICY_ID, OcsfExporter, Responder } from '@intentwatch/detectors';
+import { ChatNotifier, ENV_NOTIFY_POLICY_ID, OcsfExporter, Responder } from '@intentwatch/responders';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Api } from '../server.js';

@@ -4,7 +4,8 @@ import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
-import { AlertStore, type Finding, OcsfExporter, Responder, alertId } from '@intentwatch/detectors';
+import { AlertStore, type Finding, alertId } from '@intentwatch/alerts';
+import { OcsfExporter, Responder } from '@intentwatch/responders';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
@@ -214,7 +215,7 @@ describe('responder routes', () => {
       expect(await everythingStored()).not.toContain(SECRET.slice('whsec_'.length));
     } finally {
       await other.close();
-      await keyless.deletePolicy('keyless-env', 'key:test').catch(() => undefined);
+      await keyless.policyService.deletePolicy('keyless-env', 'key:test').catch(() => undefined);
       await keyless.close();
     }
   });

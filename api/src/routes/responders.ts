@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { HttpError } from '@intentwatch/core';
-import type { OcsfExporter, Responder } from '@intentwatch/detectors';
+import type { OcsfExporter, Responder } from '@intentwatch/responders';
 import { Router } from 'express';
 import { routes } from '../contract/routes.js';
 import { Answer, bind } from '../route.js';
@@ -16,15 +16,15 @@ import { Answer, bind } from '../route.js';
 export function respondersRouter(responder: Responder, ocsf: OcsfExporter): Router {
   const router = Router();
 
-  bind(router, routes.listPolicies, async () => ({ policies: await responder.policyViews() }));
+  bind(router, routes.listPolicies, async () => ({ policies: await responder.policyService.policyViews() }));
 
-  bind(router, routes.getPolicy, async ({ params }) => responder.policyView(params.id));
+  bind(router, routes.getPolicy, async ({ params }) => responder.policyService.policyView(params.id));
 
   bind(router, routes.createPolicy, async ({ body, identity }) => {
     if (responder.policies.get(body.id)) {
       throw new HttpError(409, 'already_exists', `policy ${body.id} exists; PUT /v1/responders/policies/${body.id} replaces it`);
     }
-    return responder.putPolicy(body, identity.name);
+    return responder.policyService.putPolicy(body, identity.name);
   });
 
   bind(router, routes.replacePolicy, async ({ params, body, identity }) => {
@@ -32,28 +32,28 @@ export function respondersRouter(responder: Responder, ocsf: OcsfExporter): Rout
       throw new HttpError(400, 'invalid_policy', `id: the body names ${JSON.stringify(body.id)} but the path names ${params.id}`);
     }
     const existed = responder.policies.get(params.id) !== undefined;
-    const policy = await responder.putPolicy({ ...body, id: params.id }, identity.name);
+    const policy = await responder.policyService.putPolicy({ ...body, id: params.id }, identity.name);
     return existed ? policy : new Answer(201, policy);
   });
 
   bind(router, routes.deletePolicy, async ({ params, identity }) => {
-    await responder.deletePolicy(params.id, identity.name);
+    await responder.policyService.deletePolicy(params.id, identity.name);
   });
 
   bind(router, routes.resumePolicy, async ({ params, body, identity }) =>
-    responder.resume(params.id, identity.name, body.release === true),
+    responder.policyService.resume(params.id, identity.name, body.release === true),
   );
 
   bind(router, routes.listDeadLetters, async ({ query }) => ({ deadLetters: await responder.deliveryLog.deadLetters(query.limit ?? 100) }));
 
   bind(router, routes.revokeAlert, async ({ params, body, identity }) => {
-    const revocations = await responder.request(params.id, body.policyId, identity.name, body.mode);
+    const revocations = await responder.trigger.request(params.id, body.policyId, identity.name, body.mode);
     // `revocation` is what this answer held before a revoke became one request per token.
     return { revocation: revocations[0] as (typeof revocations)[number], revocations };
   });
 
   bind(router, routes.listAlertDeliveries, async ({ params }) => {
-    const deliveries = await responder.deliveries(params.id);
+    const deliveries = await responder.policyService.deliveries(params.id);
     if (deliveries.length === 0 && !(await ocsf.one(params.id))) throw new HttpError(404, 'not_found', `no alert with id ${params.id}`);
     return { deliveries };
   });

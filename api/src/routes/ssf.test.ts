@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
-import type { Alert } from '@intentwatch/detectors';
+import type { Alert } from '@intentwatch/alerts';
 import { type JWTPayload, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeskHarness, KEYS, spansAt } from '../test-support/desk-harness.js';

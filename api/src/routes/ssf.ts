@@ -1,4 +1,4 @@
-import { type SsfTransmitter, type SubjectId, ssfUnavailable } from '@intentwatch/detectors';
+import { type SsfTransmitter, type SubjectId, ssfUnavailable } from '@intentwatch/responders';
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import { routes } from '../contract/routes.js';
 import { Answer, bind } from '../route.js';

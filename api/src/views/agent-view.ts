@@ -1,5 +1,5 @@
 import { type Store, msToDateTime64, parseStoreTime } from '@intentwatch/core';
-import { type AlertCount, type AlertStore, type Severity, severityRank } from '@intentwatch/detectors';
+import { type AlertCount, type AlertStore, type Severity, severityRank } from '@intentwatch/alerts';
 import type { AgentDetailOut, AgentSummaryOut, AgentTokenOut } from '../contract/schemas.js';
 import { GRANT_EVENTS, grantOf, revocationOf, tasks, tokenEvents } from './rows.js';
 import type { SuppressionView } from './suppression-view.js';

@@ -1,5 +1,6 @@
 import type { Store } from '@intentwatch/core';
-import { type AlertStore, DETECTORS, type Evidence } from '@intentwatch/detectors';
+import type { AlertStore, Evidence } from '@intentwatch/alerts';
+import { DETECTORS } from '@intentwatch/detectors';
 import type { AlertDetailOut, EvidenceDetailOut, LifetimeOut } from '../contract/schemas.js';
 import { noComparison } from './intent-vs-actual.js';
 import { TOKEN_EVENT_COLUMNS, type TokenEventRow, USE_COLUMNS, type UseRow, tasks, toTokenEvent, toUse } from './rows.js';

@@ -1,4 +1,4 @@
-import { type Alert, type Suppression, type SuppressionStore, suppressionMatches } from '@intentwatch/detectors';
+import { type Alert, type Suppression, type SuppressionStore, suppressionMatches } from '@intentwatch/alerts';
 import type { AlertOut, SuppressionOut } from '../contract/schemas.js';
 
 /** Suppressions as the API shows them, and alerts with the suppression that mutes them. */

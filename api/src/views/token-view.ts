@@ -1,5 +1,5 @@
 import { type EffectiveState, Lineage, type Store, delegationChain, parseStoreTime, sessionOf, stateAt } from '@intentwatch/core';
-import type { AlertStore } from '@intentwatch/detectors';
+import type { AlertStore } from '@intentwatch/alerts';
 import type { ChainLinkOut, TaskOut, TokenDetailOut, TokenEventOut } from '../contract/schemas.js';
 import { intentVsActual } from './intent-vs-actual.js';
 import { USE_COLUMNS, type UseRow, grantOf, revocationOf, tasks, toUse, tokenEvents } from './rows.js';

@@ -1,5 +1,4 @@
-import type { Store } from '@intentwatch/core';
-import { toMs } from '../time.js';
+import { type Store, toMs } from '@intentwatch/core';
 import { END_EVENTS } from './sql.js';
 
 export interface Task {

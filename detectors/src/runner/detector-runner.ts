@@ -1,5 +1,5 @@
 import { Lineage, type Store, counter, gauge, histogram, msToDateTime64 } from '@intentwatch/core';
-import { AlertStore, type RecordResult } from '../alerts/alert-store.js';
+import { AlertStore, type RecordResult } from '@intentwatch/alerts';
 import type { DetectContext, Detector, DetectorConfig, RunWindow } from '../define-detector.js';
 import { IntentResolver } from '../intent/intent-resolver.js';
 import { Watermarks } from './watermarks.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Config, type Store, createLogger } from '@intentwatch/core';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AlertStore } from '../alerts/alert-store.js';
+import { AlertStore } from '@intentwatch/alerts';
 import type { Detector } from '../define-detector.js';
 import { DETECTORS } from '../rules/index.js';
 import { DetectorRunner, type RunReport } from './detector-runner.js';

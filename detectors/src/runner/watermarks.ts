@@ -1,5 +1,4 @@
-import type { Store } from '@intentwatch/core';
-import { nextVersion } from '../version.js';
+import { type Store, nextVersion } from '@intentwatch/core';
 
 /**
  * Each detector's watermark over `spans.ingested_at`, kept in the store (`detector_state`) so

@@ -1,6 +1,6 @@
+import { type Alert, AlertStore } from '@intentwatch/alerts';
 import { Collector } from '@intentwatch/collector';
 import type { Config } from '@intentwatch/core';
-import { type Alert, AlertStore } from '../index.js';
 import type { Detector } from '../define-detector.js';
 import { DetectorRunner, type RunReport } from '../runner/detector-runner.js';
 import { jsonEvents, otlpJson } from './otlp.js';

@@ -1,4 +1,4 @@
-import type { Severity } from '../alerts/model.js';
+import type { Severity } from '@intentwatch/alerts';
 
 /** An attribute value; a function is evaluated when the scenario is played, with its start time (epoch ms). */
 export type AttrInput = string | number | boolean | string[] | ((baseMs: number) => string);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../alerts/model.js';
+import type { Alert } from '@intentwatch/alerts';
 import type { Detector } from '../define-detector.js';
 import { DetectorHarness, shuffled } from './harness.js';
 import { type Scenario, withSuffix } from './scenario.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Collector } from '@intentwatch/collector';
 import { Store, loadConfig, migrate } from '@intentwatch/core';
-import { AlertStore, type Finding } from '@intentwatch/detectors';
+import { AlertStore, type Finding } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allPanels, type Dashboard, loadDashboards, type Target } from './dashboards.js';
 import { expandPanelSql, type TimeRange, type VariableValues } from './grafana-sql.js';

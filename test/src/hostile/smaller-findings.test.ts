@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { AlertStore, SuppressionStore } from '@intentwatch/detectors';
+import { AlertStore, SuppressionStore } from '@intentwatch/alerts';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AllInOne, INGEST_KEY, KEYS, type PlantedAlert, apiFetch, plantAlerts, sendMisuse, startAll } from './running-all.js';

@@ -25,7 +25,7 @@ import { queueHash } from './queue-link.js';
  * One alert: the reason, intent vs actual side by side, the evidence as a timeline of what was
  * done, framework ids, triage (status, assignee, notes, suppression) and the audit trail.
  */
-/** Shared Signals event types by the prefix of their dedup key (see detectors/src/responders/ssf). */
+/** Shared Signals event types by the prefix of their dedup key (see responders/src/ssf). */
 const SSF_EVENT_NAMES = {
   risk: 'CAEP risk-level-change',
   compromise: 'RISC credential-compromise',
@@ -33,7 +33,7 @@ const SSF_EVENT_NAMES = {
   verify: 'SSF verification',
 };
 
-/** How the token a revoke request names stands to the alert's token (see detectors/src/responders/revoke-targets.ts). */
+/** How the token a revoke request names stands to the alert's token (see responders/src/revoke-targets.ts). */
 const RELATION_NAMES = {
   self: "the alert's token",
   session: 'its session',

@@ -1,5 +1,5 @@
 import { grantsSql, refreshChangesGrantee } from '@intentwatch/core';
-import type { Finding } from '../../alerts/model.js';
+import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';

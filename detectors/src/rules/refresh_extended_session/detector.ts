@@ -1,9 +1,8 @@
-import { type LineageRevocation, type Session, msToDateTime64 } from '@intentwatch/core';
-import type { Finding } from '../../alerts/model.js';
+import { type LineageRevocation, type Session, msToDateTime64, toMs } from '@intentwatch/core';
+import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { type Task, msOf } from '../../intent/intent-resolver.js';
 import { usesSql } from '../../intent/sql.js';
-import { toMs } from '../../time.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, shortTime } from '../reason.js';
 

@@ -1,7 +1,6 @@
-import { normalizeResource } from '@intentwatch/core';
-import type { Finding } from '../../alerts/model.js';
+import { grantsSql, normalizeResource } from '@intentwatch/core';
+import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
-import { grantsSql } from '@intentwatch/core';
 import { matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';

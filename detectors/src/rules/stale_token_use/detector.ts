@@ -1,5 +1,5 @@
 import { effectiveExpirySql, grantsSql, lineageRevocationsSql, renewalsSql, revocationParams } from '@intentwatch/core';
-import type { Finding } from '../../alerts/model.js';
+import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { tasksSql, usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';

@@ -1,4 +1,4 @@
-import type { Finding } from '../../alerts/model.js';
+import type { Finding } from '@intentwatch/alerts';
 import { type Row, defineDetector } from '../../define-detector.js';
 import { GRANT_EVENTS_SQL } from '@intentwatch/core';
 import { usesSql } from '../../intent/sql.js';

@@ -1,6 +1,6 @@
-import type { Finding, Severity } from '../../alerts/model.js';
+import type { Finding, Severity } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
-import { nextVersion } from '../../version.js';
+import { nextVersion } from '@intentwatch/core';
 import { FW } from '../frameworks.js';
 import { countMadFloor, fanoutMadFloor, robustScore } from './robust-score.js';
 
