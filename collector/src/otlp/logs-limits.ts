@@ -1,6 +1,6 @@
 import type { IngestLimits } from '@intentwatch/core';
 import { DecodeBudget, LimitExceededError } from '../limits.js';
-import { LEN, Reader } from './protobuf-reader.js';
+import { LEN, Reader } from './wire-reader.js';
 
 /**
  * The ingest limits (../limits.ts) on an OTLP/protobuf ExportLogsServiceRequest, checked on the
