@@ -1,4 +1,5 @@
-import { type AttrValue, type Attributes, DEFAULT_INGEST_LIMITS } from '@intentwatch/core';
+import { DEFAULT_INGEST_LIMITS } from '../settings.js';
+import type { AttrValue, Attributes } from '@intentwatch/core';
 import { DecodeBudget } from '../limits.js';
 import { type DecodedResourceSpans, type DecodedScopeSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
 
