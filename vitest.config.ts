@@ -6,7 +6,10 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   resolve: {
     // Tests run against the workspaces' TypeScript sources, never a stale build.
-    alias: [{ find: /^@intentwatch\/([a-z-]+)$/, replacement: `${root}$1/src/index.ts` }],
+    alias: [
+      { find: /^@intentwatch\/([a-z-]+)$/, replacement: `${root}$1/src/index.ts` },
+      { find: /^@intentwatch\/([a-z-]+)\/settings$/, replacement: `${root}$1/src/settings.ts` },
+    ],
   },
   test: {
     include: ['*/src/**/*.test.ts'],

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ApiKeySpec, ApiRole } from '@intentwatch/core';
+import type { ApiKeySpec, ApiRole } from './settings.js';
 
 interface StoredKey {
   role: ApiRole;

@@ -1,4 +1,5 @@
-import { type ApiRole, HttpError } from '@intentwatch/core';
+import { HttpError } from '@intentwatch/core';
+import type { ApiRole } from './settings.js';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type ApiKeys, type KeyIdentity, roleAllows } from './api-keys.js';
 

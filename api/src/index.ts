@@ -12,3 +12,12 @@ export { ssfPublicRouter, ssfRouter } from './routes/ssf.js';
 export { openApiDocument } from './openapi.js';
 export { routes, type RouteSpec } from './contract/routes.js';
 export { UI_DIR } from './ui.js';
+export {
+  API_ROLES,
+  DEFAULT_API_SETTINGS,
+  apiSettings,
+  apiVariables,
+  type ApiKeySpec,
+  type ApiRole,
+  type ApiSettings,
+} from './settings.js';

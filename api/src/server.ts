@@ -1,6 +1,6 @@
 import { type Server, createServer } from 'node:http';
 import {
-  type Config,
+  type CoreSettings,
   HttpError,
   MAX_ID_LENGTH,
   type Store,
@@ -19,8 +19,9 @@ import { authenticate } from './auth.js';
 import { toHttpError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { uiRouter } from './ui.js';
+import { DEFAULT_API_SETTINGS } from './settings.js';
 
-export type ApiConfig = Pick<Config, 'maxBodyBytes'>;
+export type ApiConfig = Pick<CoreSettings, 'maxBodyBytes'>;
 
 /** A check that must pass for `GET /readyz`; resolves true when ready. */
 export type ReadinessCheck = { name: string; check: () => Promise<boolean> };
@@ -35,7 +36,7 @@ export interface ApiOptions {
   readiness?: ReadinessCheck[];
   /** Called before each scrape of `/metrics`, to bring gauges read from the store up to date. */
   onScrape?: () => Promise<void>;
-  /** Requests per minute per key, and failed key checks per minute per client address (default 600). */
+  /** Requests per minute per key, and failed key checks per minute per client address (default INTENTWATCH_API_RATE_LIMIT's). */
   rateLimit?: number;
   /** Serve the web UI at `/` (default true). */
   ui?: boolean;
@@ -157,7 +158,7 @@ export class Api {
     for (const router of options.publicRouters ?? []) app.use(router);
     if (options.ui !== false) app.use(uiRouter());
 
-    const limit = options.rateLimit ?? 600;
+    const limit = options.rateLimit ?? DEFAULT_API_SETTINGS.apiRateLimit;
     const tooMany = (what: string) => (_req: express.Request, _res: express.Response, next: express.NextFunction) =>
       next(new HttpError(429, 'rate_limited', `${what}; retry after the seconds in Retry-After`));
     // Failed key checks, per client address: guessing keys is slow, a valid key is never held up.

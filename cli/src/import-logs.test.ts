@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Collector } from '@intentwatch/collector';
-import { Store, loadConfig, migrate } from '@intentwatch/core';
+import { Store, migrate } from '@intentwatch/core';
+import { loadConfig } from './config.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImportOptions, formatSummary, parseImportArgs, runImport } from './import-logs.js';
 

@@ -4,6 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { LOG_SUMMARY_HEADER, SOURCE_FORMATS, logsRequestJson } from '@intentwatch/collector';
 import { ConfigError } from '@intentwatch/core';
+import { DEFAULT_CONFIG } from './config.js';
 
 /**
  * `intentwatch import --format <format> FILE|-`: sends a file of an identity system's audit
@@ -37,7 +38,8 @@ export interface ImportSummary {
   unreadable: number;
 }
 
-export const DEFAULT_ENDPOINT = 'http://127.0.0.1:4318';
+/** The collector at its configured defaults (`HOST`, `OTLP_PORT`). */
+export const DEFAULT_ENDPOINT = `http://${DEFAULT_CONFIG.host}:${DEFAULT_CONFIG.otlpPort}`;
 const DEFAULT_BATCH = 500;
 const MAX_BATCH = 5000;
 /** A single JSON document (not NDJSON) is read whole; past this it is refused. */

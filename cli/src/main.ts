@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { ConfigError, IntentwatchError, createLogger, loadConfig, redactUrlPasswords } from '@intentwatch/core';
+import { ConfigError, IntentwatchError, createLogger, redactUrlPasswords } from '@intentwatch/core';
 import { parseArgs, usage } from './args.js';
+import { loadConfig } from './config.js';
 import type { Running } from './start.js';
 import { startTelemetry } from './telemetry.js';
 

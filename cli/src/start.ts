@@ -1,9 +1,10 @@
 import { ApiKeys, Api, Desk, respondersRouter, ssfPublicRouter, ssfRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
-import { type Config, Store, collectProcessMetrics, createLogger, loadConfig, migrate } from '@intentwatch/core';
+import { Store, collectProcessMetrics, createLogger, migrate } from '@intentwatch/core';
 import { DETECTORS, DetectorService } from '@intentwatch/detectors';
 import { ChatNotifier, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/responders';
 import type { Args } from './args.js';
+import { type Config, loadConfig } from './config.js';
 import { HealthServer } from './health-server.js';
 
 export interface Running {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
-import { type Config, createLogger, registry } from '@intentwatch/core';
+import { createLogger, registry } from '@intentwatch/core';
+import type { Config } from './config.js';
 
 /**
  * The standard OpenTelemetry variables this process's own telemetry understands (read by

@@ -2,17 +2,19 @@ import { HttpError, type Store, StoreError, counter, createLogger, gauge, histog
 import { joinInSlices } from './join-in-slices.js';
 import { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
+import { DEFAULT_COLLECTOR_SETTINGS } from './settings.js';
 
 export interface BatchWriterOptions {
-  /** Flush a table once this many rows wait (default 1,000). */
+  /** Flush a table once this many rows wait (default: INTENTWATCH_BATCH_ROWS's). */
   batchRows?: number;
-  /** Flush a table at the latest this long after its first waiting row (default 200 ms). */
+  /** Flush a table at the latest this long after its first waiting row (default: INTENTWATCH_BATCH_MS's). */
   batchMs?: number;
-  /** Rows waiting or being written, past which new writes are refused with 429 (default 200,000). */
+  /** Rows waiting or being written, past which new writes are refused with 429 (default: INTENTWATCH_MAX_PENDING_ROWS's). */
   maxPendingRows?: number;
 }
 
-const DEFAULTS: Required<BatchWriterOptions> = { batchRows: 1000, batchMs: 200, maxPendingRows: 200_000 };
+const { batchRows, batchMs, maxPendingRows } = DEFAULT_COLLECTOR_SETTINGS;
+const DEFAULTS: Required<BatchWriterOptions> = { batchRows, batchMs, maxPendingRows };
 
 type TableKey = keyof RowBatch;
 const TABLE_KEYS = Object.keys(TABLE_ENCODINGS) as TableKey[];

@@ -24,3 +24,11 @@ export { checkJsonLimits } from './json-limits.js';
 export { readBody } from './body-reader.js';
 export { normalizeInSlices } from './normalize-in-slices.js';
 export { readTraceRequestYielding } from './otlp/protobuf-reader.js';
+export {
+  DEFAULT_COLLECTOR_SETTINGS,
+  DEFAULT_INGEST_LIMITS,
+  collectorSettings,
+  collectorVariables,
+  type CollectorSettings,
+  type IngestLimits,
+} from './settings.js';

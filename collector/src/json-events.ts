@@ -1,12 +1,5 @@
-import {
-  type AttrValue,
-  type Attributes,
-  DEFAULT_INGEST_LIMITS,
-  type IngestLimits,
-  msToRfc3339,
-  redactSecrets,
-  timestampMs,
-} from '@intentwatch/core';
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './settings.js';
+import { type AttrValue, type Attributes, msToRfc3339, redactSecrets, timestampMs } from '@intentwatch/core';
 import { DecodeBudget } from './limits.js';
 import { cutAt, limitAttributes, type NormalizeOptions, taskEventRow, timeProblem, tokenEventRow } from './normalize.js';
 import { emptyBatch, type RowBatch } from './rows.js';

@@ -1,4 +1,4 @@
-import type { IngestLimits } from '@intentwatch/core';
+import type { IngestLimits } from './settings.js';
 import { DecodeBudget } from './limits.js';
 
 /**

@@ -1,4 +1,4 @@
-import { DEFAULT_INGEST_LIMITS, type IngestLimits } from '@intentwatch/core';
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './settings.js';
 import { describe, expect, it } from 'vitest';
 import { eventsFromJson } from './json-events.js';
 import { checkJsonLimits } from './json-limits.js';

@@ -1,10 +1,11 @@
-import { HttpError, type IngestLimits } from '@intentwatch/core';
+import type { IngestLimits } from './settings.js';
+import { HttpError } from '@intentwatch/core';
 
 /**
  * What one ingest request may contain, checked while it is decoded. A body of a few kilobytes
  * can inflate to millions of empty spans, attributes or array items; each limit bounds what such
  * a body costs (time on the event loop, memory) and the decoder stops at the first one passed,
- * without decoding the rest. The defaults (`DEFAULT_INGEST_LIMITS` in core) are far above any
+ * without decoding the rest. The defaults (`DEFAULT_INGEST_LIMITS`, from settings.ts) are far above any
  * batch an OpenTelemetry SDK or Collector sends.
  *
  * A decoder creates one `DecodeBudget` per request and calls it as it goes; OTLP traces (protobuf

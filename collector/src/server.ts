@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { type Config, HttpError, type Store, counter, createLogger, loopbackHostGuard } from '@intentwatch/core';
+import { type CoreSettings, HttpError, type Store, counter, createLogger, loopbackHostGuard } from '@intentwatch/core';
 import express, { type ErrorRequestHandler } from 'express';
 import { BatchWriter } from './batch-writer.js';
 import { bodyReader } from './body-reader.js';
@@ -12,20 +12,14 @@ import { logsRoute } from './routes/logs.js';
 import { type Encoding, JSON_TYPE, PROTOBUF, type RouteContext, contentType, requests } from './routes/shared.js';
 import { tracesRoute } from './routes/traces.js';
 import type { RowBatch } from './rows.js';
+import type { CollectorSettings } from './settings.js';
 
-export type CollectorConfig = Pick<
-  Config,
-  | 'maxBodyBytes'
-  | 'keepContextSpans'
-  | 'maxAttributes'
-  | 'maxAttributeLength'
-  | 'batchRows'
-  | 'batchMs'
-  | 'maxPendingRows'
-  | 'ingestKeys'
-  | 'ingestLimits'
-> &
-  Partial<Pick<Config, 'allowedHosts'>>;
+export type CollectorConfig = Pick<CoreSettings, 'maxBodyBytes'> &
+  Pick<
+    CollectorSettings,
+    'keepContextSpans' | 'maxAttributes' | 'maxAttributeLength' | 'batchRows' | 'batchMs' | 'maxPendingRows' | 'ingestKeys' | 'ingestLimits'
+  > &
+  Partial<Pick<CoreSettings, 'allowedHosts'>>;
 
 const received = counter('intentwatch_spans_received_total', 'Spans and events received, by kind of row stored', ['kind']);
 const refused = counter('intentwatch_ingest_limit_refusals_total', 'Requests refused with 413 by an ingest limit, by limit', ['limit']);

@@ -1,14 +1,18 @@
+export { type CoreSettings, coreSettings, coreVariables, defaultApiUrl } from './config.js';
 export {
-  API_ROLES,
-  DEFAULT_INGEST_LIMITS,
+  type ComposedSettings,
+  type Settings,
+  type SettingsOf,
   SecretKey,
-  loadConfig,
-  type ApiKeySpec,
-  type ApiRole,
-  type Config,
-  type IngestLimits,
-  configSchema,
-} from './config.js';
+  bool,
+  composeSettings,
+  defineSettings,
+  keyList,
+  optionalString,
+  port,
+  positiveInt,
+  url,
+} from './settings.js';
 export {
   ConfigError,
   ConflictError,

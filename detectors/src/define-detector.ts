@@ -1,9 +1,10 @@
-import type { Config, Lineage, Store } from '@intentwatch/core';
+import type { Lineage, Store } from '@intentwatch/core';
+import type { DetectorSettings } from './settings.js';
 import type { Finding, Severity } from '@intentwatch/alerts';
 import type { IntentResolver } from './intent/intent-resolver.js';
 
 /** What detectors read from the configuration. */
-export type DetectorConfig = Pick<Config, 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
+export type DetectorConfig = Pick<DetectorSettings, 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
 
 /**
  * The slice of data one run examines. Uses ingested in (since, until] are new; when

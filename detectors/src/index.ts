@@ -11,3 +11,4 @@ export { DETECTORS } from './rules/index.js';
 export { DetectorRunner, type RunReport } from './runner/detector-runner.js';
 export { DetectorService, type DetectorServiceConfig, type DetectorServiceOptions } from './runner/detector-service.js';
 export { Watermarks } from './runner/watermarks.js';
+export { DEFAULT_DETECTOR_SETTINGS, detectorSettings, detectorVariables, type DetectorSettings } from './settings.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Config, type Store, counter, createLogger, nextVersion } from '@intentwatch/core';
+import { type Store, counter, createLogger, nextVersion } from '@intentwatch/core';
 import { type Severity, severityRank } from '@intentwatch/alerts';
 import type { AlertSnapshot } from './alert-reader.js';
 import { nextDelay, parseRetryAfter } from './backoff.js';
@@ -9,10 +9,11 @@ import type { DeliveryJob, JobOutcome, Revocation } from './delivery-queue.js';
 import type { WebhookAlert } from './payload.js';
 import { ENV_NOTIFY_POLICY_ID, policyMatches, redactUrl } from './policy.js';
 import { postWebhook } from './webhook-client.js';
+import type { ResponderSettings } from './settings.js';
 
 export interface ChatNotifierOptions {
   store: Store;
-  config: Pick<Config, 'responders'>;
+  config: Pick<ResponderSettings, 'responders'>;
 }
 
 /** The audit-trail policy id of the notify policy `INTENTWATCH_NOTIFY_WEBHOOK` makes. */

@@ -1,5 +1,5 @@
 import type { AlertSource, AlertStore, Finding } from '@intentwatch/alerts';
-import { type Config, counter, createLogger, histogram } from '@intentwatch/core';
+import { counter, createLogger, histogram } from '@intentwatch/core';
 import { nextDelay, parseRetryAfter } from './backoff.js';
 import type { ResponderChannel } from './channel.js';
 import type { AttemptRecord, DeliveryLog, RevocationState, RevocationStatus } from './delivery-log.js';
@@ -11,6 +11,7 @@ import type { RateLimiter } from './rate-limiter.js';
 import type { SecretBox } from './secret-box.js';
 import { signedHeaders } from './signing.js';
 import { postWebhook } from './webhook-client.js';
+import type { ResponderConfig } from './settings.js';
 
 /** The alert a tripped circuit breaker raises. */
 export const BREAKER_SOURCE: AlertSource = {
@@ -39,7 +40,7 @@ export interface DeliveryOptions {
   policies: PolicyStore;
   /** Where the circuit breaker's alert is recorded. */
   alerts: AlertStore;
-  config: Config['responders'];
+  config: ResponderConfig;
   env: NodeJS.ProcessEnv;
   box: SecretBox | undefined;
   retry: RetrySettings;

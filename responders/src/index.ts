@@ -64,3 +64,4 @@ export { signedHeaders, webhookId } from './signing.js';
 export type { ChannelContext, ResponderChannel } from './channel.js';
 export * from './ssf/index.js';
 export { ChatNotifier, NOTIFY_POLICY_ID, chatMessage, type ChatNotifierOptions } from './chat-notifier.js';
+export { responderSettings, responderVariables, type ResponderConfig, type ResponderSettings } from './settings.js';

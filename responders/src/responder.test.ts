@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Config, SecretKey, type Store, nextVersion, quoteIdentifier } from '@intentwatch/core';
+import { type CoreSettings, SecretKey, type Store, nextVersion, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, SuppressionStore, alertId } from '@intentwatch/alerts';
 import { type TestStore, eventually, openTestStore } from './test-support/store.js';
@@ -9,6 +9,7 @@ import { type Policy, parsePolicy, redactSecret } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { BREAKER_SOURCE, Responder, type ResponderOptions } from './responder.js';
 import { type Script, WebhookReceiver } from './test-support/receiver.js';
+import type { ResponderSettings } from './settings.js';
 
 const SECRET = `whsec_${Buffer.from('responder-test-secret-32-bytes!!').toString('base64')}`;
 const SOURCE: AlertSource = {
@@ -475,7 +476,7 @@ describe('Responder', () => {
 });
 
 describe('Responder endpoint safety', () => {
-  const strict = (): Pick<Config, 'redisUrl' | 'responders'> => ({
+  const strict = (): Pick<CoreSettings, 'redisUrl'> & Pick<ResponderSettings, 'responders'> => ({
     ...ts.config,
     responders: { ...ts.config.responders, webhookAllow: [] },
   });

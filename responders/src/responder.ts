@@ -1,5 +1,5 @@
 import { AlertStore } from '@intentwatch/alerts';
-import { type Config, ConfigError, type Store } from '@intentwatch/core';
+import { ConfigError, type CoreSettings, type Store } from '@intentwatch/core';
 import { BullmqDeliveryQueue } from './bullmq-delivery-queue.js';
 import type { ResponderChannel } from './channel.js';
 import { DeliveryLog } from './delivery-log.js';
@@ -11,6 +11,7 @@ import { PolicyStore } from './policy-store.js';
 import { PolicyService } from './policy-service.js';
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './rate-limiter.js';
 import { SecretBox } from './secret-box.js';
+import type { ResponderSettings } from './settings.js';
 import { Trigger } from './trigger.js';
 
 export { BREAKER_SOURCE } from './delivery.js';
@@ -19,7 +20,7 @@ export type { RequestedRevocation } from './trigger.js';
 
 export interface ResponderOptions {
   store: Store;
-  config: Pick<Config, 'redisUrl' | 'responders'>;
+  config: Pick<CoreSettings, 'redisUrl'> & Pick<ResponderSettings, 'responders'>;
   /** Policies besides the file's and the API's (tests, embedding). */
   policies?: Policy[];
   /** Where `env:NAME` secret references are read (default `process.env`). */

@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, loadConfig } from '@intentwatch/core';
+import { ConfigError, composeSettings, coreSettings } from '@intentwatch/core';
+import { responderSettings } from './settings.js';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy, publicPolicy, resolveSecrets, restoreSecrets, sealSecrets } from './policy.js';
 import { SecretBox, isSealed } from './secret-box.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, responderSettings);
+const loadConfig = configuration.load;
 
 const SECRET = `whsec_${Buffer.from('secret-box-test-secret-32-bytes!').toString('base64')}`;
 const base = { id: 'broker', endpoint: { url: 'https://broker.example.com/revoke', secrets: [SECRET] } };

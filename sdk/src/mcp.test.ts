@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { loadConfig } from '@intentwatch/core';
+import { composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '@intentwatch/detectors';
 import { type Alert, AlertStore } from '@intentwatch/alerts';
 import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEvents, TokenEvents, createAgentTracerProvider, instrumentMcpClientTransport, withTask } from './index.js';
 import { type TestMcpServer, startTestMcpServer } from './test-support/mcp-servers.js';
 import { type TestMonitor, startTestMonitor } from './test-support/monitor.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings);
+const loadConfig = configuration.load;
 
 /*
  * A helpdesk agent calls two MCP servers through the real @modelcontextprotocol/sdk client and

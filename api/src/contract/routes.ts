@@ -3,7 +3,7 @@
  * and what it answers. Routers bind handlers to these declarations (see `bind` in ../route.ts)
  * and the OpenAPI document is generated from them.
  */
-import type { ApiRole } from '@intentwatch/core';
+import type { ApiRole } from '../settings.js';
 import type { z } from 'zod';
 import {
   AlertAnswerSchema,

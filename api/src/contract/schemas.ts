@@ -5,7 +5,8 @@
  * from what the code does. Response schemas are strict: a field the document does not list is
  * a field the API does not send.
  */
-import { API_ROLES, MAX_ID_LENGTH, STORE_TIME_RANGE, isStorableNanos, rfc3339ToNanos } from '@intentwatch/core';
+import { API_ROLES } from '../settings.js';
+import { MAX_ID_LENGTH, STORE_TIME_RANGE, isStorableNanos, rfc3339ToNanos } from '@intentwatch/core';
 import { ALERT_SORTS, ALERT_STATUSES, SEVERITIES, SUPPRESSION_SCOPES } from '@intentwatch/alerts';
 import { z } from 'zod';
 

@@ -1,12 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, loadConfig, migrate } from '@intentwatch/core';
+import { Store, migrate, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '@intentwatch/detectors';
+import { apiSettings } from '../settings.js';
+import { responderSettings } from '@intentwatch/responders';
 import { type Alert, AlertStore, type Finding } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Desk } from '../desk.js';
 import { Api } from '../server.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
+const loadConfig = configuration.load;
 
 const VIEWER = 'viewer-key-0123456789abcdef';
 

@@ -2,12 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
+import { Store, migrate, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '@intentwatch/detectors';
+import { apiSettings } from '../settings.js';
+import { responderSettings } from '@intentwatch/responders';
 import { ChatNotifier, ENV_NOTIFY_POLICY_ID, OcsfExporter, Responder } from '@intentwatch/responders';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Api } from '../server.js';
 import { respondersRouter } from './responders.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
+const loadConfig = configuration.load;
+type Config = ReturnType<typeof configuration.load>;
 
 /*
  * The notify policy INTENTWATCH_NOTIFY_WEBHOOK makes is named `notify:chat` (its audit trail kept

@@ -3,7 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
+import { Store, migrate, quoteIdentifier, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '@intentwatch/detectors';
+import { apiSettings } from '../settings.js';
+import { responderSettings } from '@intentwatch/responders';
 import { AlertStore, type Finding, alertId } from '@intentwatch/alerts';
 import { OcsfExporter, Responder } from '@intentwatch/responders';
 import { Webhook } from 'standardwebhooks';
@@ -11,6 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Api } from '../server.js';
 import { respondersRouter } from './responders.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
+const loadConfig = configuration.load;
+type Config = ReturnType<typeof configuration.load>;
 
 const VIEWER = 'viewer-key-0123456789abcdef';
 const ANALYST = 'analyst-key-0123456789abcdef';

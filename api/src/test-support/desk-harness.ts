@@ -8,7 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Collector } from '@intentwatch/collector';
-import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
+import { Store, migrate, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '@intentwatch/detectors';
+import { apiSettings } from '../settings.js';
+import { responderSettings } from '@intentwatch/responders';
 import type { Alert, AlertStore } from '@intentwatch/alerts';
 import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/responders';
@@ -17,6 +21,11 @@ import { Desk } from '../desk.js';
 import { respondersRouter } from '../routes/responders.js';
 import { ssfPublicRouter, ssfRouter } from '../routes/ssf.js';
 import { Api } from '../server.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
+const loadConfig = configuration.load;
+type Config = ReturnType<typeof configuration.load>;
 
 export const KEYS = {
   viewer: 'viewer-key-7c1d2e3f4a5b6c7d',

@@ -1,4 +1,5 @@
-import { type AttrValue, type Attributes, DEFAULT_INGEST_LIMITS, type IngestLimits } from '@intentwatch/core';
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from '../settings.js';
+import type { AttrValue, Attributes } from '@intentwatch/core';
 import { jsonLimitSteps } from '../json-limits.js';
 import { DecodeBudget } from '../limits.js';
 import { parseJson } from '../well-formed.js';

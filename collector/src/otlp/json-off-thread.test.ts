@@ -1,6 +1,7 @@
+import { DEFAULT_INGEST_LIMITS } from '../settings.js';
 import { createHook } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_INGEST_LIMITS } from '@intentwatch/core';
+
 import { describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../limits.js';
 import { decodeJsonRequest, JsonShapeError } from './decode-json.js';

@@ -1,7 +1,8 @@
+import type { IngestLimits } from '../settings.js';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { IngestLimits } from '@intentwatch/core';
+
 import { LimitExceededError } from '../limits.js';
 import { JsonShapeError, decodeJsonRequestYielding } from './decode-json.js';
 import { type DecodedLogRecord, type DecodedResourceLogs, TooManyRecordsError, decodeLogsJson } from './logs.js';

@@ -1,4 +1,4 @@
-import type { IngestLimits } from '@intentwatch/core';
+import type { IngestLimits } from '../settings.js';
 import { DecodeBudget, LimitExceededError } from '../limits.js';
 import { LEN, Reader } from './wire-reader.js';
 

@@ -1,6 +1,7 @@
+import { DEFAULT_INGEST_LIMITS } from '../settings.js';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { DEFAULT_INGEST_LIMITS } from '@intentwatch/core';
+
 import { describe, expect, it } from 'vitest';
 import { DecodeBudget } from '../limits.js';
 import { decodeProtobufRequest } from './decode-protobuf.js';

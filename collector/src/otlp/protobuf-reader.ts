@@ -1,4 +1,5 @@
-import { type Attributes, DEFAULT_INGEST_LIMITS } from '@intentwatch/core';
+import type { Attributes } from '@intentwatch/core';
+import { DEFAULT_INGEST_LIMITS } from '../settings.js';
 import { DecodeBudget } from '../limits.js';
 import type { DecodedResourceSpans, DecodedScopeSpans, DecodedSpan } from './model.js';
 import { attribute } from './wire-attributes.js';

@@ -1,4 +1,5 @@
-import { HttpError, type IngestLimits, counter } from '@intentwatch/core';
+import type { IngestLimits } from '../settings.js';
+import { HttpError, counter } from '@intentwatch/core';
 import type { Request, Response } from 'express';
 import type { NormalizeOptions } from '../normalize.js';
 import type { RowBatch } from '../rows.js';

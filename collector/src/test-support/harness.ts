@@ -2,9 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
+import { Store, migrate, quoteIdentifier, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '../settings.js';
 import { Collector } from '../server.js';
 import { ExportTraceServiceRequest } from '../otlp/proto.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings);
+const loadConfig = configuration.load;
+type Config = ReturnType<typeof configuration.load>;
 
 /**
  * A migrated store for one test file: the ClickHouse server of `CLICKHOUSE_URL` when set (in a

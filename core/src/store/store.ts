@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import type { Config } from '../config.js';
+import type { CoreSettings } from '../config.js';
 import { StoreError } from '../errors.js';
 import type { TableName, TableRows } from '../schema/index.js';
 
@@ -43,7 +43,7 @@ const INSERT_SETTINGS = {
 export const CLUSTER_INSERT_SETTINGS: Readonly<ClickHouseSettings> = Object.freeze({ distributed_foreground_insert: 1 });
 
 /** What a {@link Store} needs from the configuration. */
-export type StoreConfig = Pick<Config, 'dataDir' | 'database' | 'clickhouse'>;
+export type StoreConfig = Pick<CoreSettings, 'dataDir' | 'database' | 'clickhouse'>;
 
 /**
  * Settings every query runs with, on both connections. 64-bit integers are quoted in JSON so

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../config.js';
+import { coreSettings } from '../config.js';
+import { composeSettings } from '../settings.js';
 import { migrate } from '../store/migrations.js';
 import { Store, quoteIdentifier } from '../store/store.js';
 
@@ -30,7 +31,7 @@ export async function openTestStore(): Promise<TestStore> {
     env.CLICKHOUSE_PASSWORD = process.env.CLICKHOUSE_PASSWORD;
     env.CLICKHOUSE_DATABASE = `iw_test_${randomBytes(6).toString('hex')}`;
   }
-  const config = loadConfig(env, { dotenv: false });
+  const config = composeSettings(coreSettings).load(env, { dotenv: false });
   const store = await Store.open(config);
   await migrate(store, { retentionDays: config.retentionDays });
   return {

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type Config, type Store, createLogger } from '@intentwatch/core';
+import { type CoreSettings, type Store, createLogger } from '@intentwatch/core';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AlertStore } from '@intentwatch/alerts';
 import type { Detector } from '../define-detector.js';
 import { DETECTORS } from '../rules/index.js';
+import type { DetectorSettings } from '../settings.js';
 import { DetectorRunner, type RunReport } from './detector-runner.js';
 
-export type DetectorServiceConfig = Pick<
-  Config,
-  'detectIntervalMs' | 'redisUrl' | 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'
->;
+export type DetectorServiceConfig = Pick<CoreSettings, 'redisUrl'> &
+  Pick<DetectorSettings, 'detectIntervalMs' | 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
 
 export interface DetectorServiceOptions {
   store: Store;

@@ -1,11 +1,12 @@
 import { type Alert, AlertStore } from '@intentwatch/alerts';
 import { Collector } from '@intentwatch/collector';
-import type { Config } from '@intentwatch/core';
 import type { Detector } from '../define-detector.js';
 import { DetectorRunner, type RunReport } from '../runner/detector-runner.js';
 import { jsonEvents, otlpJson } from './otlp.js';
 import { type Scenario, type ScenarioSpan, idsOf } from './scenario.js';
 import { type TestStore, openTestStore } from './store.js';
+
+type Config = TestStore['config'];
 
 /** Test configuration: a short grace and lag so that out-of-order cases play in seconds. */
 export const TEST_ENV = { INTENTWATCH_GRACE_MS: '3000', INTENTWATCH_DETECT_LAG_MS: '500', INTENTWATCH_BATCH_MS: '10' };

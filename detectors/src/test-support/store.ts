@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, Store, loadConfig, migrate } from '@intentwatch/core';
+import { Store, migrate, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '../settings.js';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings);
+const loadConfig = configuration.load;
+type Config = ReturnType<typeof configuration.load>;
 
 export interface TestStore {
   store: Store;

@@ -1,5 +1,5 @@
 import type { AlertSource, Finding } from '@intentwatch/alerts';
-import { type Config, createLogger } from '@intentwatch/core';
+import { createLogger } from '@intentwatch/core';
 import { nextDelay, parseRetryAfter } from '../backoff.js';
 import type { ChannelContext } from '../channel.js';
 import type { RevocationStatus } from '../delivery-log.js';
@@ -9,6 +9,7 @@ import type { SetEmitter } from './set-emitter.js';
 import { statusEvent } from './ssf-events.js';
 import { POLICY_PREFIX, changeKey, describe, eventOf, recordAttempt, setsTotal, stripJob } from './ssf-shared.js';
 import type { StreamRecord, StreamStore } from './stream-store.js';
+import type { ResponderConfig } from '../settings.js';
 
 /** The alert a stream's tripped rate limit raises (the same breaker revoke policies have). */
 export const SSF_BREAKER_SOURCE: AlertSource = {
@@ -28,10 +29,10 @@ export class SetPusher {
   readonly #context: () => ChannelContext;
   readonly #streams: StreamStore;
   readonly #emitter: SetEmitter;
-  readonly #config: Config['responders'];
+  readonly #config: ResponderConfig;
   readonly #issuer: string;
 
-  constructor(context: () => ChannelContext, streams: StreamStore, emitter: SetEmitter, config: Config['responders'], issuer: string) {
+  constructor(context: () => ChannelContext, streams: StreamStore, emitter: SetEmitter, config: ResponderConfig, issuer: string) {
     this.#context = context;
     this.#streams = streams;
     this.#emitter = emitter;

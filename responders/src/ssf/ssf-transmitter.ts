@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Config, InvalidInputError, NotFoundError, type Store, TooManyRequestsError, createLogger } from '@intentwatch/core';
+import { InvalidInputError, NotFoundError, type Store, TooManyRequestsError, createLogger } from '@intentwatch/core';
 import { AlertReader, type AlertSnapshot } from '../alert-reader.js';
 import type { ChannelContext, ResponderChannel } from '../channel.js';
 import type { RevocationState, RevocationStatus } from '../delivery-log.js';
@@ -26,10 +26,11 @@ import { SetEmitter } from './set-emitter.js';
 import { SetPusher } from './set-pusher.js';
 import { POLICY_PREFIX, changeKey, delivered, eventOf, recordAttempt, setsTotal, stripState } from './ssf-shared.js';
 import { type StreamRecord, type StreamStatus, StreamStore } from './stream-store.js';
+import type { ResponderConfig, ResponderSettings } from '../settings.js';
 
 export interface SsfTransmitterOptions {
   store: Store;
-  config: Pick<Config, 'responders'>;
+  config: Pick<ResponderSettings, 'responders'>;
   /** Signature algorithm of new keys (default ES256). */
   alg?: SsfAlgorithm;
   /** Longest a poll with `returnImmediately: false` waits for a SET (default 25 s). */
@@ -76,7 +77,7 @@ export class SsfTransmitter implements ResponderChannel {
   readonly issuer: string;
   readonly #log = createLogger('detectors.responders.ssf');
   readonly #store: Store;
-  readonly #config: Config['responders'];
+  readonly #config: ResponderConfig;
   readonly #reader: AlertReader;
   readonly #longPollMs: number;
   readonly #minVerificationS: number;

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Collector } from '@intentwatch/collector';
-import { Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
+import { Store, migrate, quoteIdentifier, composeSettings, coreSettings } from '@intentwatch/core';
+import { collectorSettings } from '@intentwatch/collector';
+import { detectorSettings } from '@intentwatch/detectors';
+
+/** The settings these tests read: the core settings and those of the workspaces they start. */
+const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings);
+const loadConfig = configuration.load;
 
 /** A real collector on a fresh embedded store, behind a proxy that keeps every export body it forwards. */
 export interface TestMonitor {

@@ -10,7 +10,8 @@ import {
   normalizeSpans,
   readTraceRequest,
 } from '@intentwatch/collector';
-import { Store, loadConfig, migrate, migrationSql } from '@intentwatch/core';
+import { Store, migrate, migrationSql } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import { rowsFor } from './store-task.js';
 import { makeFleet, useRequests } from './workload.js';
 

@@ -13,7 +13,8 @@ import {
   normalizeSpans,
   readTraceRequest,
 } from '@intentwatch/collector';
-import { type Config, Store, loadConfig, migrate, msToRfc3339 } from '@intentwatch/core';
+import { Store, migrate, msToRfc3339 } from '@intentwatch/core';
+import { type Config, loadConfig } from '@intentwatch/cli';
 import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { lifecycleRequests, makeFleet, useRequests } from './workload.js';
 

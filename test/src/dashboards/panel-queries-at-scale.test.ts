@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, migrate, Store } from '@intentwatch/core';
+import { migrate, Store } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseProfile } from '../deploy/deploy-files.js';
 import { allPanels, loadDashboards } from './dashboards.js';

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, loadConfig, migrationSql } from '@intentwatch/core';
+import { Store, migrationSql } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { clusterLayout, compose, read } from './deploy-files.js';

@@ -1,5 +1,5 @@
 import { parseArgs, TELEMETRY_ENV } from '@intentwatch/cli';
-import { loadConfig } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {

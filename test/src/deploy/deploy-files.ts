@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { configSchema } from '@intentwatch/core';
+import { configSchema } from '@intentwatch/cli';
 import { parse, parseAllDocuments } from 'yaml';
 
 /** Reading the deployment files as an operator's tools do. */
@@ -8,7 +8,7 @@ export const REPO = new URL('../../../', import.meta.url);
 export const read = (path: string) => readFileSync(new URL(path, REPO), 'utf8');
 export const exists = (path: string) => existsSync(new URL(path, REPO));
 
-/** The variables `loadConfig` reads: the keys of its schema in core/src/config.ts. */
+/** The variables `loadConfig` reads: the keys of the schema cli/src/config.ts composes of every workspace's settings. */
 export function configVariables(): Set<string> {
   return new Set(Object.keys(configSchema.shape));
 }

@@ -1,6 +1,7 @@
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Store, loadConfig } from '@intentwatch/core';
+import { Store } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface Received {

@@ -4,7 +4,8 @@
  *
  *   node --conditions=source --import tsx open-store.ts <data dir>
  */
-import { Store, loadConfig } from '@intentwatch/core';
+import { Store } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 
 const store = await Store.open(loadConfig({ INTENTWATCH_DATA_DIR: process.argv[2] }, { dotenv: false }));
 process.stdout.write(`${(await store.ping()) ? 'opened' : 'not answering'}\n`);

@@ -1,4 +1,5 @@
-import { Store, loadConfig } from '@intentwatch/core';
+import { Store } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../support/monitor.js';

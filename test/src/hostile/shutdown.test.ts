@@ -1,5 +1,6 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import { Store, loadConfig } from '@intentwatch/core';
+import { Store } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../support/monitor.js';
 import { type Program, intentwatch, listeningPorts } from './program.js';

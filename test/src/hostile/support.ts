@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Collector, ExportTraceServiceRequest } from '@intentwatch/collector';
-import { type Config, Store, StoreError, loadConfig, migrate, registry } from '@intentwatch/core';
+import { Store, StoreError, migrate, registry } from '@intentwatch/core';
+import { type Config, loadConfig } from '@intentwatch/cli';
 import { tempDataDir } from '../support/monitor.js';
 
 export const hex = (bytes: number) => randomBytes(bytes).toString('hex');

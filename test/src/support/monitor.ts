@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Collector } from '@intentwatch/collector';
-import { Store, loadConfig, migrate } from '@intentwatch/core';
+import { Store, migrate } from '@intentwatch/core';
+import { loadConfig } from '@intentwatch/cli';
 
 /** The repository root, where child programs run. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -5,6 +5,7 @@ import { type Task, msOf } from '../../intent/intent-resolver.js';
 import { usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, shortTime } from '../reason.js';
+import { DEFAULT_DETECTOR_SETTINGS } from '../../settings.js';
 
 type Kind = 'after_task_end' | 'max_session' | 'deadline';
 
@@ -34,7 +35,7 @@ export const refreshExtendedSession = defineDetector({
     'Fix the broker policy so that refreshes past the session limit are refused.',
   ],
   tuning: [
-    'INTENTWATCH_DEFAULT_MAX_SESSION_S (default 86400) applies to refreshed sessions whose grants name no token.max_session_s; a root that is never refreshed is limited by its expiry (stale_token_use).',
+    `INTENTWATCH_DEFAULT_MAX_SESSION_S (default ${DEFAULT_DETECTOR_SETTINGS.defaultMaxSessionS}) applies to refreshed sessions whose grants name no token.max_session_s; a root that is never refreshed is limited by its expiry (stale_token_use).`,
     "INTENTWATCH_CLOCK_SKEW_MS is allowed between an agent's use and the session limit, and past a task deadline; a refresh is compared with its root exactly (one broker's clock).",
   ],
   detect,

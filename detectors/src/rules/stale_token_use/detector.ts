@@ -4,6 +4,7 @@ import { type DetectContext, type Row, defineDetector } from '../../define-detec
 import { tasksSql, usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, secondsBetween, shortTime } from '../reason.js';
+import { DEFAULT_DETECTOR_SETTINGS } from '../../settings.js';
 
 /**
  * A token used after it should be dead: past `token.expires_at` as renewed by then (beyond the
@@ -31,7 +32,7 @@ export const staleTokenUse = defineDetector({
     'Revoked through its session or a delegator: the broker revoked one token but kept honouring the rest of the grant (a refresh token, or a token exchanged from it) — fix revocation at the broker so that it revokes the whole grant and its delegations, then revoke this lineage.',
     'After a task end: the agent kept the token past its task — find why it still ran.',
   ],
-  tuning: ['INTENTWATCH_CLOCK_SKEW_MS (default 30000) is the tolerance applied to expiry.'],
+  tuning: [`INTENTWATCH_CLOCK_SKEW_MS (default ${DEFAULT_DETECTOR_SETTINGS.clockSkewMs}) is the tolerance applied to expiry.`],
   detect,
 });
 

@@ -4,6 +4,7 @@ import { GRANT_EVENTS_SQL } from '@intentwatch/core';
 import { usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase } from '../reason.js';
+import { DEFAULT_DETECTOR_SETTINGS } from '../../settings.js';
 
 /**
  * A token that no broker describes: used, but no `issued`, `refreshed` or `exchanged` event
@@ -25,7 +26,7 @@ export const ungovernedToken = defineDetector({
     'Find where the token came from: a static API key in code or config, a copied secret, or an uninstrumented broker.',
     'If it is a long-lived secret, rotate it and move the agent to brokered, task-scoped tokens.',
   ],
-  tuning: ['INTENTWATCH_GRACE_MS (default 30000): how long a use waits for its grant before it is judged.'],
+  tuning: [`INTENTWATCH_GRACE_MS (default ${DEFAULT_DETECTOR_SETTINGS.graceMs}): how long a use waits for its grant before it is judged.`],
   // Judge a use only after the grace window: this detector's window ends at now − grace.
   settleMs: (config) => config.graceMs,
   recheck: false,

@@ -3,6 +3,7 @@ import { type DetectContext, type Row, defineDetector } from '../../define-detec
 import { nextVersion } from '@intentwatch/core';
 import { FW } from '../frameworks.js';
 import { countMadFloor, fanoutMadFloor, robustScore } from './robust-score.js';
+import { DEFAULT_DETECTOR_SETTINGS } from '../../settings.js';
 
 type Kind = 'agent' | 'token';
 
@@ -45,8 +46,8 @@ export const usageAnomaly = defineDetector({
     'Bursts against new targets right after untrusted input suggest a steered agent: pause it and review its transcript.',
   ],
   tuning: [
-    'INTENTWATCH_ANOMALY_THRESHOLD (default 3.5): modified z-score above which a bucket is anomalous.',
-    'INTENTWATCH_ANOMALY_BUCKET_S (default 60), INTENTWATCH_ANOMALY_BASELINE_BUCKETS (default 60), INTENTWATCH_ANOMALY_WARMUP_BUCKETS (default 10: baseline buckets with data needed before scoring).',
+    `INTENTWATCH_ANOMALY_THRESHOLD (default ${DEFAULT_DETECTOR_SETTINGS.anomaly.threshold}): modified z-score above which a bucket is anomalous.`,
+    `INTENTWATCH_ANOMALY_BUCKET_S (default ${DEFAULT_DETECTOR_SETTINGS.anomaly.bucketS}), INTENTWATCH_ANOMALY_BASELINE_BUCKETS (default ${DEFAULT_DETECTOR_SETTINGS.anomaly.baselineBuckets}), INTENTWATCH_ANOMALY_WARMUP_BUCKETS (default ${DEFAULT_DETECTOR_SETTINGS.anomaly.warmupBuckets}: baseline buckets with data needed before scoring).`,
     'Only departures upwards alert; MAD is floored (requests: 0.6745·√median, at least 1; fan-out: 0.5) so steady series do not alert on noise.',
   ],
   recheck: false,

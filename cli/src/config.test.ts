@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INGEST_LIMITS, loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { DEFAULT_INGEST_LIMITS } from '@intentwatch/collector';
+import { ConfigError } from '@intentwatch/core';
+import { loadConfig } from './config.js';
 
 const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { dotenv: false });
 
