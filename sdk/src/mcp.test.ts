@@ -7,7 +7,7 @@ import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEvents, TokenEvents, createAgentTracerProvider, instrumentMcpClientTransport, withTask } from './index.js';
 import { type TestMcpServer, startTestMcpServer } from './test-support/mcp-servers.js';
-import { type TestMonitor, startTestMonitor } from './test-support/monitor.js';
+import { type TestMonitor, startTestMonitor } from '@intentwatch/testkit/collector';
 
 /*
  * A helpdesk agent calls two MCP servers through the real @modelcontextprotocol/sdk client and

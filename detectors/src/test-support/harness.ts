@@ -1,11 +1,10 @@
 import { type Alert, AlertStore } from '@intentwatch/alerts';
 import { Collector } from '@intentwatch/collector';
 import type { Config } from '@intentwatch/core';
+import { type TestStore, openTestStore, timedJsonEvents, timedOtlpJson } from '@intentwatch/testkit';
 import type { Detector } from '../define-detector.js';
 import { DetectorRunner, type RunReport } from '../runner/detector-runner.js';
-import { jsonEvents, otlpJson } from './otlp.js';
 import { type Scenario, type ScenarioSpan, idsOf } from './scenario.js';
-import { type TestStore, openTestStore } from './store.js';
 
 /** Test configuration: a short grace and lag so that out-of-order cases play in seconds. */
 export const TEST_ENV = { INTENTWATCH_GRACE_MS: '3000', INTENTWATCH_DETECT_LAG_MS: '500', INTENTWATCH_BATCH_MS: '10' };
@@ -56,11 +55,11 @@ export class DetectorHarness {
   /** Sends spans through the collector (OTLP/JSON, or the JSON event endpoints for `viaJson` spans). */
   async send(spans: readonly ScenarioSpan[], baseMs: number): Promise<void> {
     const otlp = spans.filter((s) => !s.viaJson);
-    if (otlp.length > 0) await this.#post('/v1/traces', otlpJson(otlp, baseMs));
+    if (otlp.length > 0) await this.#post('/v1/traces', timedOtlpJson(otlp, baseMs));
     const tokenJson = spans.filter((s) => s.viaJson && 'token.event' in s.attrs);
-    if (tokenJson.length > 0) await this.#post('/v1/token-events', jsonEvents(tokenJson, baseMs));
+    if (tokenJson.length > 0) await this.#post('/v1/token-events', timedJsonEvents(tokenJson, baseMs));
     const taskJson = spans.filter((s) => s.viaJson && 'task.event' in s.attrs);
-    if (taskJson.length > 0) await this.#post('/v1/task-events', jsonEvents(taskJson, baseMs));
+    if (taskJson.length > 0) await this.#post('/v1/task-events', timedJsonEvents(taskJson, baseMs));
   }
 
   /**

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Collector } from '@intentwatch/collector';
-import { Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
+import { type Store, quoteIdentifier } from '@intentwatch/core';
+import { openTestStore } from '../store.js';
 
 /** A real collector on a fresh embedded store, behind a proxy that keeps every export body it forwards. */
 export interface TestMonitor {
@@ -20,10 +18,8 @@ export interface TestMonitor {
 }
 
 export async function startTestMonitor(): Promise<TestMonitor> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'iw-sdk-'));
-  const config = loadConfig({ INTENTWATCH_DATA_DIR: dataDir, INTENTWATCH_BATCH_MS: '20' }, { dotenv: false });
-  const store = await Store.open(config);
-  await migrate(store, { retentionDays: config.retentionDays });
+  const t = await openTestStore({ INTENTWATCH_BATCH_MS: '20' });
+  const { store, config } = t;
   const collector = new Collector(store, config);
   const collectorPort = await collector.listen(0, '127.0.0.1');
   const exports: Buffer[] = [];
@@ -57,8 +53,7 @@ export async function startTestMonitor(): Promise<TestMonitor> {
         proxy.closeAllConnections();
       });
       await collector.close();
-      await store.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await t.dispose();
     },
   };
 }

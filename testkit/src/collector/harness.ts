@@ -1,51 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Config, Store, loadConfig, migrate, quoteIdentifier } from '@intentwatch/core';
-import { Collector } from '../server.js';
-import { ExportTraceServiceRequest } from '../otlp/proto.js';
-
-/**
- * A migrated store for one test file: the ClickHouse server of `CLICKHOUSE_URL` when set (in a
- * database of its own), else the embedded engine in a fresh temp data dir.
- */
-export interface TestStore {
-  /** The open store; a test that closes it may put a reopened one here, which dispose() closes. */
-  store: Store;
-  dataDir: string;
-  /** Opens the same store again (after the test closed it). */
-  reopen(): Promise<Store>;
-  /** Drops the test database (server) and closes the store. */
-  dispose(): Promise<void>;
-}
-
-export async function openTestStore(): Promise<TestStore> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'iw-test-'));
-  const env: NodeJS.ProcessEnv = { INTENTWATCH_DATA_DIR: dataDir };
-  if (process.env.CLICKHOUSE_URL) {
-    Object.assign(env, {
-      CLICKHOUSE_URL: process.env.CLICKHOUSE_URL,
-      CLICKHOUSE_USER: process.env.CLICKHOUSE_USER,
-      CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD,
-      CLICKHOUSE_DATABASE: `iw_test_${randomBytes(6).toString('hex')}`,
-    });
-  }
-  const config = loadConfig(env, { dotenv: false });
-  const store = await Store.open(config);
-  await migrate(store, { retentionDays: config.retentionDays });
-  const t: TestStore = {
-    store,
-    dataDir,
-    reopen: () => Store.open(config),
-    async dispose() {
-      if (config.clickhouse) await t.store.command(`DROP DATABASE IF EXISTS ${quoteIdentifier(config.database)}`).catch(() => undefined);
-      await t.store.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-  return t;
-}
+import { Collector, ExportTraceServiceRequest } from '@intentwatch/collector';
+import { type Config, type Store, loadConfig } from '@intentwatch/core';
 
 /** The collector's configuration with the defaults of docs/conventions.md §3, `env` applied. */
 export function collectorConfig(env: NodeJS.ProcessEnv = {}): Readonly<Config> {
