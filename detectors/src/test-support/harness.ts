@@ -1,7 +1,8 @@
 import { type Alert, AlertStore } from '@intentwatch/alerts';
-import { Collector } from '@intentwatch/collector';
+import type { Collector } from '@intentwatch/collector';
 import type { Config } from '@intentwatch/core';
 import { type TestStore, openTestStore, timedJsonEvents, timedOtlpJson } from '@intentwatch/testkit';
+import { startCollector } from '@intentwatch/testkit/collector';
 import type { Detector } from '../define-detector.js';
 import { DetectorRunner, type RunReport } from '../runner/detector-runner.js';
 import { type Scenario, type ScenarioSpan, idsOf } from './scenario.js';
@@ -38,9 +39,8 @@ export class DetectorHarness {
 
   static async start(env: NodeJS.ProcessEnv = {}): Promise<DetectorHarness> {
     const store = await openTestStore({ ...TEST_ENV, ...env });
-    const collector = new Collector(store.store, store.config);
-    const port = await collector.listen(0, '127.0.0.1');
-    return new DetectorHarness(store, collector, `http://127.0.0.1:${port}`);
+    const { collector, url } = await startCollector(store.store, store.config);
+    return new DetectorHarness(store, collector, url);
   }
 
   get config(): Readonly<Config> {
