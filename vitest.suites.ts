@@ -11,9 +11,9 @@ import base from './vitest.config.js';
 // - unit: every other test file, pure code on values (no store, Redis, browser or child process).
 // `npm test` runs both, as one run; `npm run test:unit` and `npm run test:integration` run one.
 const OPENS_REAL_PARTS = [
-  '@intentwatch/testkit',
+  "from '@intentwatch/testkit",
   'test-support/',
-  '@intentwatch/cli',
+  "from '@intentwatch/cli'",
   'Store.open(',
   'node:child_process',
   'playwright',
