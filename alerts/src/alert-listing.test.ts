@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestStore, openTestStore } from './test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { type AlertFilter, AlertStore } from './alert-store.js';
 import type { Alert, AlertSource, Finding, Severity } from './model.js';
 import { type SuppressionMatcher, SuppressionStore, suppressionMatches } from './suppression-store.js';

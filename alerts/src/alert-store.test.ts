@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestStore, openTestStore } from './test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { AlertStore } from './alert-store.js';
 import { alertId } from './recorder.js';
 import type { AlertSource, Finding } from './model.js';

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type RouteSpec, routes } from './contract/routes.js';
 import { DeskHarness, KEYS } from './test-support/desk-harness.js';
+import { eventually } from '@intentwatch/testkit';
 
 // biome-ignore lint/suspicious/noExplicitAny: OpenAPI documents are open-ended JSON
 type Json = any;
@@ -285,12 +286,11 @@ describe('the OpenAPI document at /openapi.json', () => {
       [scope, 'delivered'],
       [other, 'dead'],
     ] as const) {
-      const deadline = Date.now() + 15_000;
-      let d = await call(routes.listAlertDeliveries, `/v1/alerts/${a.id}/deliveries`);
-      while (!d.body.deliveries.some((x: { status: string }) => x.status === final) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        d = await call(routes.listAlertDeliveries, `/v1/alerts/${a.id}/deliveries`);
-      }
+      const d = await eventually(
+        () => call(routes.listAlertDeliveries, `/v1/alerts/${a.id}/deliveries`),
+        (r) => r.body.deliveries.some((x: { status: string }) => x.status === final),
+        { timeoutMs: 15_000 },
+      );
       expect(d.body.deliveries.find((x: { status: string }) => x.status === final)?.attemptLog).toHaveLength(1);
     }
     await call(routes.listAlertDeliveries, '/v1/alerts/0123456789abcdef0123456789abcdef/deliveries');

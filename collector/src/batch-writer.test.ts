@@ -2,13 +2,14 @@ import { HttpError, type Store, msToRfc3339 } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchWriter } from './batch-writer.js';
 import { type RowBatch, emptyBatch } from './rows.js';
-import { hex, openTestStore } from './test-support/harness.js';
+import { hex } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 let store: Store;
 let dispose: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ store, dispose } = await openTestStore());
+  ({ store, dispose } = await openTestStore({}, { serverFromEnv: true }));
 });
 
 afterAll(async () => {

@@ -5,7 +5,8 @@ import { LOG_SUMMARY_HEADER } from './routes/logs.js';
 import { ExportLogsServiceRequest, MAX_LOG_RECORDS_PER_REQUEST } from './otlp/logs.js';
 import { RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';
-import { collectorConfig, openTestStore, postJson, postProtobuf, startCollector } from './test-support/harness.js';
+import { collectorConfig, postJson, postProtobuf, startCollector } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 /**
  * `POST /v1/logs` under small ingest limits: past one, in either encoding, the request is refused
@@ -21,7 +22,7 @@ let collector: Collector;
 let base: string;
 
 beforeAll(async () => {
-  ({ store, dispose } = await openTestStore());
+  ({ store, dispose } = await openTestStore({}, { serverFromEnv: true }));
   ({ collector, url: base } = await startCollector(
     store,
     collectorConfig({

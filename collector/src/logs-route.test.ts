@@ -7,7 +7,8 @@ import { OFF_THREAD_JSON_BYTES } from './otlp/json-off-thread.js';
 import { ExportLogsServiceRequest, ExportLogsServiceResponse, MAX_LOG_RECORDS_PER_REQUEST, logsRequestJson } from './otlp/logs.js';
 import { RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';
-import { collectorConfig, openTestStore, postJson, postProtobuf, startCollector } from './test-support/harness.js';
+import { collectorConfig, postJson, postProtobuf, startCollector } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/audit-logs/${name}`, import.meta.url), 'utf8');
 const k8sRecords = () =>
@@ -34,7 +35,7 @@ let collector: Collector;
 let base: string;
 
 beforeAll(async () => {
-  ({ store, dispose } = await openTestStore());
+  ({ store, dispose } = await openTestStore({}, { serverFromEnv: true }));
   ({ collector, url: base } = await startCollector(store, collectorConfig({ INTENTWATCH_INGEST_KEYS: INGEST_KEY })));
 });
 

@@ -1,7 +1,8 @@
 import { MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS, type Store } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from './server.js';
-import { hex, openTestStore, otlpJson, postJson, startCollector } from './test-support/harness.js';
+import { hex, otlpJson, postJson, startCollector } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 let store: Store;
 let dispose: () => Promise<void>;
@@ -9,7 +10,7 @@ let collector: Collector;
 let base: string;
 
 beforeAll(async () => {
-  ({ store, dispose } = await openTestStore());
+  ({ store, dispose } = await openTestStore({}, { serverFromEnv: true }));
   ({ collector, url: base } = await startCollector(store));
 });
 

@@ -2,12 +2,13 @@ import { msToRfc3339 } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines } from './row-serializer.js';
 import type { SpanRow, TokenEventRow } from './rows.js';
-import { type TestStore, hex, openTestStore } from './test-support/harness.js';
+import { hex } from '@intentwatch/testkit/collector';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 
 let t: TestStore;
 
 beforeAll(async () => {
-  t = await openTestStore();
+  t = await openTestStore({}, { serverFromEnv: true });
 });
 
 afterAll(async () => {

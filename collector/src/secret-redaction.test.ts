@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type SpanRow, type Store, fingerprint, quoteIdentifier, registry } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from './server.js';
-import { hex, keyValues, openTestStore, otlpJson, postJson, postProtobuf, startCollector, toProtobuf } from './test-support/harness.js';
+import { hex, keyValues, otlpJson, postJson, postProtobuf, startCollector, toProtobuf } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 /*
  * Defence in depth: agents should send only fingerprints (the SDK makes sure of it), but any
@@ -16,7 +17,7 @@ let collector: Collector;
 let base: string;
 
 beforeAll(async () => {
-  ({ store, dispose } = await openTestStore());
+  ({ store, dispose } = await openTestStore({}, { serverFromEnv: true }));
   ({ collector, url: base } = await startCollector(store));
 });
 

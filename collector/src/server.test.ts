@@ -4,17 +4,8 @@ import type { Store } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportTraceServiceResponse, RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';
-import {
-  collectorConfig,
-  hex,
-  openTestStore,
-  otlpJson,
-  post,
-  postJson,
-  postProtobuf,
-  startCollector,
-  toProtobuf,
-} from './test-support/harness.js';
+import { collectorConfig, hex, otlpJson, post, postJson, postProtobuf, startCollector, toProtobuf } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url), 'utf8');
 const MAX_BODY = 64 * 1024;
@@ -25,7 +16,7 @@ let collector: Collector;
 let base: string;
 
 beforeAll(async () => {
-  ({ store, dispose } = await openTestStore());
+  ({ store, dispose } = await openTestStore({}, { serverFromEnv: true }));
   ({ collector, url: base } = await startCollector(store, collectorConfig({ INTENTWATCH_MAX_BODY_BYTES: String(MAX_BODY) })));
 });
 

@@ -3,22 +3,14 @@ import { Store } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcStatus } from './otlp/proto.js';
 import type { Collector } from './server.js';
-import {
-  collectorConfig,
-  hex,
-  openTestStore,
-  otlpJson,
-  postJson,
-  postProtobuf,
-  startCollector,
-  toProtobuf,
-} from './test-support/harness.js';
+import { collectorConfig, hex, otlpJson, postJson, postProtobuf, startCollector, toProtobuf } from '@intentwatch/testkit/collector';
+import { openTestStore } from '@intentwatch/testkit';
 
 // Its own file (and so its own process): it closes the store under a running collector.
 let t: Awaited<ReturnType<typeof openTestStore>>;
 
 beforeAll(async () => {
-  t = await openTestStore();
+  t = await openTestStore({}, { serverFromEnv: true });
 });
 
 afterAll(async () => {

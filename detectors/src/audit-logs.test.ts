@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { logsRequestJson } from '@intentwatch/collector';
-import { tokenFingerprint } from '@intentwatch/sdk';
+import { tokenFingerprint } from '@intentwatch/conventions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@intentwatch/alerts';
 import { DETECTORS } from './rules/index.js';

@@ -1,7 +1,7 @@
 import { type Server, createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from './test-support/store.js';
+import { type TestStore, eventually, openTestStore } from '@intentwatch/testkit';
 import { ChatNotifier, NOTIFY_POLICY_ID } from './chat-notifier.js';
 import { Responder } from './responder.js';
 
@@ -130,7 +130,7 @@ describe('ChatNotifier', () => {
     const got = await eventually(
       async () => received.length,
       (n) => n >= 1,
-      20_000,
+      { timeoutMs: 20_000 },
     );
     expect(got).toBe(1);
     const m = received[0] as (typeof received)[number];
@@ -156,14 +156,14 @@ describe('ChatNotifier', () => {
     await eventually(
       async () => received.length,
       (n) => n >= 2,
-      20_000,
+      { timeoutMs: 20_000 },
     );
     await burst('third', 3);
     // The third message is queued and waits for the window: the limit is two a minute.
     const waiting = await eventually(
       () => responder.deliveryLog.withStatus(NOTIFY_POLICY_ID, 'queued'),
       (q) => q.some((r) => r.lastError.includes('rate limit')),
-      20_000,
+      { timeoutMs: 20_000 },
     );
     expect(waiting.filter((r) => r.lastError.includes('rate limit'))).toHaveLength(1);
     expect(received).toHaveLength(2);

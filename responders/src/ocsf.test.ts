@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, alertId } from '@intentwatch/alerts';
-import { type TestStore, openTestStore } from './test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { OcsfExporter, attackOf } from './ocsf.js';
 
 /**

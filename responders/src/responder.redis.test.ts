@@ -2,14 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, alertId } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from './test-support/store.js';
+import { type Script, StoreFaults, type TestStore, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import { BullmqDeliveryQueue } from './bullmq-delivery-queue.js';
 import { DeliveryLog, type RevocationView } from './delivery-log.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { Responder } from './responder.js';
-import { type Script, WebhookReceiver } from './test-support/receiver.js';
-import { StoreFaults } from './test-support/store-faults.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
 const REDIS_URL = process.env.INTENTWATCH_TEST_REDIS_URL ?? '';
@@ -94,7 +92,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     await first.close();
 
     const second = await worker([p]);
-    const views = await eventually(() => second.policyService.deliveries(id), delivered, 20_000);
+    const views = await eventually(() => second.policyService.deliveries(id), delivered, { timeoutMs: 20_000 });
 
     expect(rx.requests.map((q) => q.status)).toEqual([503, 204]);
     expect(new Set(rx.requests.map((q) => q.webhookId)).size).toBe(1);
@@ -146,7 +144,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     const views = await eventually(
       () => second.policyService.deliveries(id),
       (v) => v.length === 4 && delivered(v),
-      20_000,
+      { timeoutMs: 20_000 },
     );
 
     expect(views.map((v) => v.token).sort()).toEqual(['lin', 'lin-r1', 'lin-r2', 'lin-sub']);
@@ -169,7 +167,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ', () => {
     const counts = await eventually(
       async () => (await a.policyService.policyView('shared')).requests,
       (c) => (c.delivered ?? 0) + (c.held ?? 0) === 200,
-      30_000,
+      { timeoutMs: 30_000 },
     );
 
     expect(counts.delivered).toBe(4);
@@ -218,7 +216,7 @@ describe.skipIf(!REDIS_URL)('Responder on BullMQ, when our side fails', () => {
     expect((await log.get(webhookId as string))?.status).toBe('queued');
 
     faults.failing = false;
-    const views = await eventually(() => log.forAlert(id), delivered, 20_000);
+    const views = await eventually(() => log.forAlert(id), delivered, { timeoutMs: 20_000 });
 
     expect(views[0]).toMatchObject({ webhookId, status: 'delivered' });
     // Every try of the failing period and the one after it carried the same id: one effective revoke.

@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { type CoreSettings, SecretKey, type Store, nextVersion, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, SuppressionStore, alertId } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from './test-support/store.js';
+import { type Script, type TestStore, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import type { RevocationView } from './delivery-log.js';
 import { CAEP_SESSION_REVOKED, type RevokeRequestBody } from './payload.js';
 import { type Policy, parsePolicy, redactSecret } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { BREAKER_SOURCE, Responder, type ResponderOptions } from './responder.js';
-import { type Script, WebhookReceiver } from './test-support/receiver.js';
 import type { ResponderSettings } from './settings.js';
 
 const SECRET = `whsec_${Buffer.from('responder-test-secret-32-bytes!!').toString('base64')}`;
@@ -91,7 +90,7 @@ async function grant(token: string, event: 'issued' | 'refreshed' | 'exchanged',
 }
 
 async function settled(r: Responder, alert: string, done: (v: RevocationView[]) => boolean, timeoutMs = 15_000) {
-  return eventually(() => r.policyService.deliveries(alert), done, timeoutMs);
+  return eventually(() => r.policyService.deliveries(alert), done, { timeoutMs });
 }
 
 const finalStatus = (v: RevocationView[]) => v.length > 0 && v.every((x) => !['queued', 'retrying'].includes(x.status));
@@ -294,7 +293,7 @@ describe('Responder', () => {
     const counts = await eventually(
       async () => (await r.policyService.policyView('burst')).requests,
       (c) => (c.delivered ?? 0) + (c.held ?? 0) === 1000,
-      30_000,
+      { timeoutMs: 30_000 },
     );
 
     expect(counts).toEqual({ delivered: 5, held: 995 });

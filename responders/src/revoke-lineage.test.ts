@@ -1,11 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, alertId } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from './test-support/store.js';
+import { type Script, type TestStore, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import type { RevocationView } from './delivery-log.js';
 import type { RevokeRequestBody } from './payload.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { Responder, type ResponderOptions } from './responder.js';
-import { type Script, WebhookReceiver } from './test-support/receiver.js';
 
 /**
  * A revoke is one request per token of the lineage a finding implicates: each with its own
@@ -113,7 +112,7 @@ describe('revoking a lineage', () => {
     await lineage('p1');
     const id = await raise('env-per-token', 'p1-r1', 'p1');
 
-    const views = await eventually(() => r.policyService.deliveries(id), settled(4), 15_000);
+    const views = await eventually(() => r.policyService.deliveries(id), settled(4), { timeoutMs: 15_000 });
 
     expect(rx.requests).toHaveLength(5);
     expect(rx.requests.every((q) => q.verified)).toBe(true);
@@ -156,7 +155,7 @@ describe('revoking a lineage', () => {
     ]);
     expect(made.every((m) => m.status === 'queued' && m.mode === 'chain' && m.requestedBy === 'analyst:key:ana')).toBe(true);
     expect(new Set(made.map((m) => m.webhookId)).size).toBe(5);
-    const views = await eventually(() => r.policyService.deliveries(id), settled(5), 15_000);
+    const views = await eventually(() => r.policyService.deliveries(id), settled(5), { timeoutMs: 15_000 });
     expect(views.every((v) => v.status === 'delivered')).toBe(true);
     expect(rx.requests.every((q) => q.verified)).toBe(true);
     expect(rx.requests).toHaveLength(6);
@@ -208,7 +207,7 @@ describe('revoking a lineage', () => {
     );
     await first.close();
     const second = await responder([p]);
-    const views = await eventually(() => second.policyService.deliveries(id), settled(4), 15_000);
+    const views = await eventually(() => second.policyService.deliveries(id), settled(4), { timeoutMs: 15_000 });
 
     expect(views.every((v) => v.status === 'delivered')).toBe(true);
     expect(revokedTokens(rx)).toEqual(['p4', 'p4-r1', 'p4-r2', 'p4-sub']);

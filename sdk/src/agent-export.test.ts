@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { registry } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenFingerprint } from './index.js';
-import { type TestMonitor, listen, startTestMonitor } from './test-support/monitor.js';
+import { type TestMonitor, listen, startTestMonitor } from '@intentwatch/testkit/collector';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));

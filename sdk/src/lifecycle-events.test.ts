@@ -1,7 +1,7 @@
 import { Lineage, type TokenEventRow, stateAt } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEvents, TokenEvents, createAgentTracerProvider, tokenFingerprint, withTask } from './index.js';
-import { type TestMonitor, startTestMonitor } from './test-support/monitor.js';
+import { type TestMonitor, startTestMonitor } from '@intentwatch/testkit/collector';
 
 let monitor: TestMonitor;
 

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Api } from '../server.js';
 import { respondersRouter } from './responders.js';
+import { eventually } from '@intentwatch/testkit';
 
 /** The settings these tests read: the core settings and those of the workspaces they start. */
 const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
@@ -53,16 +54,6 @@ const call = async (method: string, path: string, key: string, body?: unknown) =
   answers.push(text);
   return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
 };
-
-async function eventually<T>(read: () => Promise<T> | T, done: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = await read();
-  while (!done(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    v = await read();
-  }
-  return v;
-}
 
 let seq = 0;
 /** Alerts as a detector records them: one per token, in `environment`. */
@@ -202,12 +193,14 @@ describe('notify policies', () => {
     await eventually(
       () => messagesTo(ONCALL_PATH).length,
       (n) => n >= 1,
+      { timeoutMs: 20_000 },
     );
     // A later alert is a later message: once it has arrived, any second message about the burst would have too.
     const [later] = await record('prod', 1);
     const got = await eventually(
       () => messagesTo(ONCALL_PATH),
       (m) => m.length >= 2,
+      { timeoutMs: 20_000 },
     );
     expect(got).toHaveLength(2);
     const [first, second] = got.map((m) => JSON.stringify(m.body));
@@ -223,6 +216,7 @@ describe('notify policies', () => {
     const delivered = await eventually(
       () => (responders[0] as Responder).deliveryLog.withStatus('oncall', 'delivered'),
       (d) => d.length >= 2,
+      { timeoutMs: 20_000 },
     );
     expect(delivered).toHaveLength(2);
     const panel = await call('GET', `/v1/alerts/${encodeURIComponent(delivered[0]?.alertId as string)}/deliveries`, ANALYST);
@@ -237,11 +231,13 @@ describe('notify policies', () => {
     await eventually(
       () => messagesTo(QUIET_PATH).length,
       (n) => n >= 1,
+      { timeoutMs: 20_000 },
     );
     await record('rate', 2);
     const waiting = await eventually(
       () => (responders[0] as Responder).deliveryLog.withStatus('quiet', 'queued'),
       (q) => q.some((r) => r.lastError.includes('rate limit')),
+      { timeoutMs: 20_000 },
     );
     expect(waiting.filter((r) => r.lastError.includes('rate limit'))).toHaveLength(1);
     expect(JSON.parse(waiting[0]?.payload as string).text).toContain('2 alerts');

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from '../api-keys.js';
 import { Api } from '../server.js';
 import { respondersRouter } from './responders.js';
+import { eventually } from '@intentwatch/testkit';
 
 /** The settings these tests read: the core settings and those of the workspaces they start. */
 const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
@@ -46,16 +47,6 @@ const call = (method: string, path: string, key: string, body?: unknown) =>
     headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let v = await read();
-  while (!done(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    v = await read();
-  }
-  return v;
-}
 
 function finding(token: string, environment: string): Finding {
   return {

@@ -9,22 +9,13 @@ import { type Server, createServer } from 'node:http';
 import { type JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeskHarness, KEYS } from '../test-support/desk-harness.js';
+import { eventually } from '@intentwatch/testkit';
 
 const ISSUER = 'https://intentwatch.example.test';
 const PUSH = 'urn:ietf:rfc:8935';
 const POLL = 'urn:ietf:rfc:8936';
 const UPDATED = 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated';
 const TIMEOUT_S = 3;
-
-async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a stream whose receiver goes quiet for its inactivity_timeout', () => {
   let h: DeskHarness;
@@ -104,13 +95,13 @@ describe('a stream whose receiver goes quiet for its inactivity_timeout', () => 
     expect(busy.inactivity_timeout).toBe(TIMEOUT_S);
 
     // The poll receiver keeps polling; the push receiver does nothing.
-    const paused = await until(
-      'the quiet stream paused, its receiver told',
+    const paused = await eventually(
       async () => {
         await poll(busy.stream_id);
         return updates(pushed, 'https://receiver.example.test/quiet');
       },
       (u) => u.length > 0,
+      { timeoutMs: 30_000, label: 'the quiet stream paused, its receiver told' },
     );
     expect(paused).toHaveLength(1);
     const told = paused[0] as Record<string, unknown>;
@@ -122,10 +113,10 @@ describe('a stream whose receiver goes quiet for its inactivity_timeout', () => 
 
     // The receiver comes back and enables its stream: it is told so, and the stream stays enabled while it is active.
     expect((await admin('/ssf/status', 'POST', { stream_id: quiet.stream_id, status: 'enabled' })).status).toBe(200);
-    const back = await until(
-      'the stream-updated event of the enabled stream',
+    const back = await eventually(
       () => updates(pushed, 'https://receiver.example.test/quiet'),
       (u) => u.some((x) => (x.event as { status: string }).status === 'enabled'),
+      { timeoutMs: 30_000, label: 'the stream-updated event of the enabled stream' },
     );
     expect(back.map((x) => (x.event as { status: string }).status)).toEqual(['paused', 'enabled']);
     expect(await (await admin(`/ssf/status?stream_id=${quiet.stream_id}`, 'GET')).json()).toMatchObject({ status: 'enabled' });
@@ -134,10 +125,10 @@ describe('a stream whose receiver goes quiet for its inactivity_timeout', () => 
   it('pauses a poll stream nobody polls and serves the event that says so on its next poll', async () => {
     const q = await admin('/ssf/streams', 'POST', { aud: 'https://receiver.example.test/idle', delivery: { method: POLL } });
     const idle = (await q.json()) as { stream_id: string };
-    await until(
-      'the idle stream paused',
+    await eventually(
       () => stored(idle.stream_id),
       (s) => s.status === 'paused',
+      { timeoutMs: 30_000, label: 'the idle stream paused' },
     );
     const page = await poll(idle.stream_id);
     const u = await updates(Object.values(page.sets), 'https://receiver.example.test/idle');

@@ -9,6 +9,7 @@ import type { Alert } from '@intentwatch/alerts';
 import { type JWTPayload, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeskHarness, KEYS, spansAt } from '../test-support/desk-harness.js';
+import { eventually } from '@intentwatch/testkit';
 
 const ISSUER = 'https://intentwatch.example.test';
 const PUSH = 'urn:ietf:rfc:8935';
@@ -24,16 +25,6 @@ interface Pushed {
   contentType: string;
   authorization: string;
   body: string;
-}
-
-async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('the Shared Signals transmitter, as an independent receiver sees it', () => {
@@ -171,10 +162,10 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
 
     const state = randomBytes(8).toString('hex');
     expect((await admin('/ssf/verify', 'POST', { stream_id: pushStream.stream_id, state })).status).toBe(204);
-    await until(
-      'the pushed verification event',
+    await eventually(
       async () => pushed.length,
       (n) => n >= 1,
+      { timeoutMs: 30_000, label: 'the pushed verification event' },
     );
     const v = pushed[0] as Pushed;
     expect(v.contentType).toBe('application/secevent+jwt');
@@ -220,13 +211,13 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     expect(revoke.status).toBe(202);
 
     const pushedClaims = async () => Promise.all(pushed.map((p) => verify(p.body, 'https://receiver.example.test/push')));
-    const claims = await until(
-      'risk-level-change for every alert, a credential compromise and a session revocation',
+    const claims = await eventually(
       pushedClaims,
       (cs) =>
         open.every((a) => cs.some((c) => typeOf(c) === RISK && (eventOf(c).intentwatch as { alert_id: string }).alert_id === a.id)) &&
         cs.some((c) => typeOf(c) === COMPROMISE) &&
         cs.some((c) => typeOf(c) === REVOKED),
+      { timeoutMs: 30_000, label: 'risk-level-change for every alert, a credential compromise and a session revocation' },
     );
     for (const p of pushed) expect(p.authorization).toBe(RECEIVER_AUTH);
 
@@ -293,10 +284,10 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     expect((await admin('/ssf/subjects/add', 'POST', { stream_id: stream.stream_id, subject })).status).toBe(200);
     // New evidence on every alert: the detectors run again over a replay of the scenario.
     await h.playMisuse(Date.now() - 20 * 60_000);
-    const page = await until(
-      'events about the added subject',
+    const page = await eventually(
       () => poll(stream.stream_id, { returnImmediately: true, maxEvents: 1000 }),
       (p) => Object.keys(p.sets).length > 0,
+      { timeoutMs: 30_000, label: 'events about the added subject' },
     );
     for (const set of Object.values(page.sets)) {
       const c = await verify(set, 'https://receiver.example.test/one');
@@ -326,13 +317,13 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     });
     grant.attrs['token.issuer'] = 'https://idp.example.test/';
     await h.send([grant, s.use(jti, 30, { agent: 'intruder-bot', target: 'mail', env: 'prod', scope: 'mail:read' })], base);
-    const page = await until(
-      'a credential-compromise event for the JWT',
+    const page = await eventually(
       async () => {
         await h.detect();
         return poll(stream.stream_id, { returnImmediately: true });
       },
       (p) => Object.keys(p.sets).length > 0,
+      { timeoutMs: 30_000, label: 'a credential-compromise event for the JWT' },
     );
     const sets = await Promise.all(Object.values(page.sets).map((set) => verify(set, 'https://receiver.example.test/jwt')));
     expect(sets.map((c) => [typeOf(c), c.sub_id])).toEqual([[COMPROMISE, { format: 'jwt_id', iss: 'https://idp.example.test/', jti }]]);
@@ -373,8 +364,7 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     let ack: string[] = [];
     const riskAbout = (token: string) =>
       claims.some((c) => typeOf(c) === RISK && JSON.stringify(c.sub_id) === JSON.stringify({ format: 'opaque', id: token }));
-    await until(
-      'events about the three alerts',
+    await eventually(
       async () => {
         await h.detect();
         const page = await poll(stream.stream_id, { ack, returnImmediately: true, maxEvents: 1000 });
@@ -384,6 +374,7 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
       },
       // The risk change and the compromise of one alert are made together: once the risk is here, so is any compromise.
       () => riskAbout(copied) && riskAbout(root) && riskAbout(misused),
+      { timeoutMs: 30_000, label: 'events about the three alerts' },
     );
     const compromises = claims.filter((c) => typeOf(c) === COMPROMISE);
     expect(compromises.map((c) => (c.sub_id as { id: string }).id).sort()).toEqual([copied, root].sort());
@@ -438,8 +429,10 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     };
     // Every alert changes again: the new stream is owed a risk-level-change for each.
     await h.playMisuse(Date.now() - 15 * 60_000);
-    const paused = await until('the stream-updated event', mine, (cs) =>
-      cs.some((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated'),
+    const paused = await eventually(
+      mine,
+      (cs) => cs.some((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated'),
+      { timeoutMs: 30_000, label: 'the stream-updated event' },
     );
     const updated = paused.find((c) => typeOf(c) === 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated') as Record<
       string,
@@ -460,10 +453,10 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     const policy = `ssf:${stream.stream_id}`;
     const open = async () =>
       (await Promise.all((['held', 'queued', 'retrying'] as const).map((st) => log.withStatus(policy, st)))).flat().length;
-    const done = await until(
-      'the held SETs',
+    const done = await eventually(
       async () => ({ open: await open(), claims: await mine() }),
       (v) => v.open === 0 && v.claims.filter((c) => typeOf(c) === RISK).length > 2,
+      { timeoutMs: 30_000, label: 'the held SETs' },
     );
     const risks = done.claims.filter((c) => typeOf(c) === RISK);
     expect(new Set(risks.map((c) => c.jti)).size).toBe(risks.length);
@@ -504,13 +497,13 @@ describe('the Shared Signals transmitter, as an independent receiver sees it', (
     const log = h.responder?.deliveryLog;
     if (!log) throw new Error('the harness runs the responders');
     const policy = `ssf:${stream.stream_id}`;
-    const got = await until(
-      'the three stream-updated events, all delivered',
+    const got = await eventually(
       async () => ({
         claims: await updates(),
         open: (await Promise.all((['queued', 'retrying'] as const).map((st) => log.withStatus(policy, st)))).flat().length,
       }),
       (v) => v.open === 0 && v.claims.length >= 3,
+      { timeoutMs: 30_000, label: 'the three stream-updated events, all delivered' },
     );
     // SSF 1.0 §8.1.5: status required, reason optional; the subject is the stream, as opaque.
     const events = got.claims.map((c) => eventOf(c));

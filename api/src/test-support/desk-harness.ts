@@ -4,15 +4,14 @@
  * token brokers send it; the detectors raise alerts from the stored spans; the API serves them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Collector } from '@intentwatch/collector';
-import { Store, migrate, composeSettings, coreSettings } from '@intentwatch/core';
-import { collectorSettings } from '@intentwatch/collector';
-import { detectorSettings } from '@intentwatch/detectors';
+import type { Collector } from '@intentwatch/collector';
+import { collectorSettings } from '@intentwatch/collector/settings';
+import { type Store, composeSettings, coreSettings } from '@intentwatch/core';
+import { detectorSettings } from '@intentwatch/detectors/settings';
+import { responderSettings } from '@intentwatch/responders/settings';
+import { openTestStore } from '@intentwatch/testkit';
+import { startCollector } from '@intentwatch/testkit/collector';
 import { apiSettings } from '../settings.js';
-import { responderSettings } from '@intentwatch/responders';
 import type { Alert, AlertStore } from '@intentwatch/alerts';
 import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/responders';
@@ -24,8 +23,9 @@ import { Api } from '../server.js';
 
 /** The settings these tests read: the core settings and those of the workspaces they start. */
 const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);
-const loadConfig = configuration.load;
 type Config = ReturnType<typeof configuration.load>;
+const openDeskStore = (env: NodeJS.ProcessEnv) => openTestStore(env, { settings: configuration });
+type TestStore = Awaited<ReturnType<typeof openDeskStore>>;
 
 export const KEYS = {
   viewer: 'viewer-key-7c1d2e3f4a5b6c7d',
@@ -326,7 +326,7 @@ export class DeskHarness {
   readonly #collector: Collector;
   readonly #api: Api;
   readonly #runner: DetectorRunner;
-  readonly #dataDir: string;
+  readonly #testStore: TestStore;
   /** The responders, when the harness was started with them (as `intentwatch api` runs them). */
   readonly responder: Responder | undefined;
   /** The Shared Signals transmitter, with the responders when a secrets key is configured. */
@@ -340,7 +340,7 @@ export class DeskHarness {
     api: Api;
     collectorUrl: string;
     apiUrl: string;
-    dataDir: string;
+    testStore: TestStore;
     responder: Responder | undefined;
     ssf: SsfTransmitter | undefined;
   }) {
@@ -352,7 +352,7 @@ export class DeskHarness {
     this.#api = o.api;
     this.collectorUrl = o.collectorUrl;
     this.apiUrl = o.apiUrl;
-    this.#dataDir = o.dataDir;
+    this.#testStore = o.testStore;
     this.responder = o.responder;
     this.ssf = o.ssf;
     this.#runner = new DetectorRunner(o.store, o.config, o.desk.alerts);
@@ -364,24 +364,17 @@ export class DeskHarness {
    * `intentwatch api` does, over a started Responder.
    */
   static async start(env: NodeJS.ProcessEnv = {}, options: { responders?: boolean; longPollMs?: number } = {}): Promise<DeskHarness> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'iw-desk-'));
-    const config = loadConfig(
-      {
-        INTENTWATCH_DATA_DIR: dataDir,
-        INTENTWATCH_API_KEYS: Object.entries(KEYS)
-          .map(([role, key]) => `${role.replace(/\d$/, '')}:${key}`)
-          .join(','),
-        INTENTWATCH_GRACE_MS: '1000',
-        INTENTWATCH_DETECT_LAG_MS: '500',
-        INTENTWATCH_BATCH_MS: '10',
-        ...env,
-      },
-      { dotenv: false },
-    );
-    const store = await Store.open(config);
-    await migrate(store, { retentionDays: config.retentionDays });
-    const collector = new Collector(store, config);
-    const collectorUrl = `http://127.0.0.1:${await collector.listen(0, '127.0.0.1')}`;
+    const testStore = await openDeskStore({
+      INTENTWATCH_API_KEYS: Object.entries(KEYS)
+        .map(([role, key]) => `${role.replace(/\d$/, '')}:${key}`)
+        .join(','),
+      INTENTWATCH_GRACE_MS: '1000',
+      INTENTWATCH_DETECT_LAG_MS: '500',
+      INTENTWATCH_BATCH_MS: '10',
+      ...env,
+    });
+    const { store, config, dataDir } = testStore;
+    const { collector, url: collectorUrl } = await startCollector(store, config);
     const desk = new Desk(store, { defaultMaxSessionS: config.defaultMaxSessionS });
     const ssf = options.responders
       ? await SsfTransmitter.open({ store, config, ...(options.longPollMs ? { longPollMs: options.longPollMs } : {}) })
@@ -398,15 +391,14 @@ export class DeskHarness {
       ...(responder ? { features: ['responders'] } : {}),
     });
     const apiUrl = `http://127.0.0.1:${await api.listen(0, '127.0.0.1')}`;
-    return new DeskHarness({ store, config, desk, collector, api, collectorUrl, apiUrl, dataDir, responder, ssf });
+    return new DeskHarness({ store, config, desk, collector, api, collectorUrl, apiUrl, testStore, responder, ssf });
   }
 
   async close(): Promise<void> {
     await this.#api.close();
     await this.responder?.close();
     await this.#collector.close();
-    await this.store.close();
-    rmSync(this.#dataDir, { recursive: true, force: true });
+    await this.#testStore.dispose();
   }
 
   /** Sends spans to the collector as OTLP/JSON; resolves when they are stored. */

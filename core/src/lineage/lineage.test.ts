@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestStore, openTestStore } from '../test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { type Grant, Lineage, type TokenLineage, delegationChain, refreshChangesGrantee, sessionOf, stateAt } from './lineage.js';
 
 const grant = (tokenId: string, event: Grant['event'], parentId = '', extra: Partial<Grant> = {}): Grant => ({
@@ -144,7 +144,7 @@ describe('Lineage on the store', () => {
   });
 
   beforeAll(async () => {
-    ts = await openTestStore();
+    ts = await openTestStore({}, { serverFromEnv: true });
     await ts.store.insertPartial('token_events', [
       // A planner's session (issued, refreshed) delegates to a coder, who refreshes and delegates on.
       event(0, 'issued', 'p0', { agent: 'planner' }),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestStore, openTestStore } from '../test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { MIGRATIONS } from '../store/migrations.js';
 import { quoteIdentifier } from '../store/store.js';
 import { createTableDdl } from '../store/table-spec.js';
@@ -12,7 +12,7 @@ let t: TestStore;
 const fresh = `iw_schema_${process.pid}_${Date.now()}`;
 
 beforeAll(async () => {
-  t = await openTestStore();
+  t = await openTestStore({}, { serverFromEnv: true });
   await t.store.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(fresh)}`);
   for (const schema of Object.values(TABLES)) {
     for (const sql of createTableDdl(schema.ddl({ retentionDays: 30 }), { database: fresh })) await t.store.command(sql);

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globToClickHouseRegex, matchesGlob } from '../conventions/glob.js';
 import { StoreError } from '../errors.js';
-import { type TestStore, openTestStore } from '../test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { msToDateTime64, msToRfc3339, nanosToDateTime64, nanosToRfc3339 } from '../time.js';
 import { MIGRATIONS, migrate, migrationSql } from './migrations.js';
 import { Store } from './store.js';
@@ -13,7 +13,7 @@ let t: TestStore;
 let store: Store;
 
 beforeAll(async () => {
-  t = await openTestStore();
+  t = await openTestStore({}, { serverFromEnv: true });
   store = t.store;
 });
 

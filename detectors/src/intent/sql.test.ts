@@ -1,7 +1,7 @@
 import { globToClickHouseRegex, matchesGlob } from '@intentwatch/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestStore, openTestStore } from '../test-support/store.js';
+import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { globRegexSql } from './sql.js';
 
 describe('globRegexSql', () => {

@@ -5,7 +5,7 @@ import { crossServiceReuse } from '../rules/cross_service_reuse/detector.js';
 import { staleTokenUse } from '../rules/stale_token_use/detector.js';
 import { DetectorHarness } from '../test-support/harness.js';
 import { span } from '../test-support/scenario.js';
-import { eventually } from '../test-support/store.js';
+import { eventually } from '@intentwatch/testkit';
 import type { RunReport } from './detector-runner.js';
 import { DetectorService } from './detector-service.js';
 
@@ -63,7 +63,7 @@ describe.skipIf(!REDIS_URL)('DetectorService with BullMQ', () => {
       await new Promise((r) => setTimeout(r, 150));
     }
     const alertsOf = async () => (await h.alerts.list({ limit: 100 })).alerts.filter((a) => a.tokenId.startsWith('tok-rq-'));
-    const alerts = await eventually(alertsOf, (list) => list.length === 12, 20_000);
+    const alerts = await eventually(alertsOf, (list) => list.length === 12, { timeoutMs: 20_000 });
     // One cross-service alert (two offending spans) and one stale-use alert (one span) per token.
     expect(alerts.filter((a) => a.detector === 'cross_service_reuse').map((a) => [a.tokenId, a.count])).toEqual(
       expect.arrayContaining(misuses.map((t) => [t, 2])),

@@ -4,7 +4,7 @@ import { defineDetector } from '../define-detector.js';
 import { crossServiceReuse } from '../rules/cross_service_reuse/detector.js';
 import { DetectorHarness } from '../test-support/harness.js';
 import { span } from '../test-support/scenario.js';
-import { eventually } from '../test-support/store.js';
+import { eventually } from '@intentwatch/testkit';
 import { DetectorService } from './detector-service.js';
 
 const broken = defineDetector({

@@ -1,11 +1,18 @@
 import { type Alert, AlertStore } from '@intentwatch/alerts';
-import { Collector } from '@intentwatch/collector';
+import type { Collector } from '@intentwatch/collector';
+import { collectorSettings } from '@intentwatch/collector/settings';
+import { composeSettings, coreSettings } from '@intentwatch/core';
+import { openTestStore, timedJsonEvents, timedOtlpJson } from '@intentwatch/testkit';
+import { startCollector } from '@intentwatch/testkit/collector';
 import type { Detector } from '../define-detector.js';
 import { DetectorRunner, type RunReport } from '../runner/detector-runner.js';
-import { jsonEvents, otlpJson } from './otlp.js';
+import { detectorSettings } from '../settings.js';
 import { type Scenario, type ScenarioSpan, idsOf } from './scenario.js';
-import { type TestStore, openTestStore } from './store.js';
 
+/** The settings the harness's parts read: core, the collector and the detectors. */
+const SETTINGS = composeSettings(coreSettings, collectorSettings, detectorSettings);
+const openStore = (env: NodeJS.ProcessEnv) => openTestStore(env, { settings: SETTINGS });
+type TestStore = Awaited<ReturnType<typeof openStore>>;
 type Config = TestStore['config'];
 
 /** Test configuration: a short grace and lag so that out-of-order cases play in seconds. */
@@ -39,10 +46,9 @@ export class DetectorHarness {
   }
 
   static async start(env: NodeJS.ProcessEnv = {}): Promise<DetectorHarness> {
-    const store = await openTestStore({ ...TEST_ENV, ...env });
-    const collector = new Collector(store.store, store.config);
-    const port = await collector.listen(0, '127.0.0.1');
-    return new DetectorHarness(store, collector, `http://127.0.0.1:${port}`);
+    const store = await openStore({ ...TEST_ENV, ...env });
+    const { collector, url } = await startCollector(store.store, store.config);
+    return new DetectorHarness(store, collector, url);
   }
 
   get config(): Readonly<Config> {
@@ -57,11 +63,11 @@ export class DetectorHarness {
   /** Sends spans through the collector (OTLP/JSON, or the JSON event endpoints for `viaJson` spans). */
   async send(spans: readonly ScenarioSpan[], baseMs: number): Promise<void> {
     const otlp = spans.filter((s) => !s.viaJson);
-    if (otlp.length > 0) await this.#post('/v1/traces', otlpJson(otlp, baseMs));
+    if (otlp.length > 0) await this.#post('/v1/traces', timedOtlpJson(otlp, baseMs));
     const tokenJson = spans.filter((s) => s.viaJson && 'token.event' in s.attrs);
-    if (tokenJson.length > 0) await this.#post('/v1/token-events', jsonEvents(tokenJson, baseMs));
+    if (tokenJson.length > 0) await this.#post('/v1/token-events', timedJsonEvents(tokenJson, baseMs));
     const taskJson = spans.filter((s) => s.viaJson && 'task.event' in s.attrs);
-    if (taskJson.length > 0) await this.#post('/v1/task-events', jsonEvents(taskJson, baseMs));
+    if (taskJson.length > 0) await this.#post('/v1/task-events', timedJsonEvents(taskJson, baseMs));
   }
 
   /**

@@ -1,10 +1,11 @@
 import type { Severity } from '@intentwatch/alerts';
+import type { AttrInput, TimedSpan } from '@intentwatch/testkit';
 
 /** An attribute value; a function is evaluated when the scenario is played, with its start time (epoch ms). */
-export type AttrInput = string | number | boolean | string[] | ((baseMs: number) => string);
+export type { AttrInput };
 
 /** One span of a scenario: attributes per docs/conventions.md §1, at `at` seconds after the scenario's start. */
-export interface ScenarioSpan {
+export interface ScenarioSpan extends TimedSpan {
   at: number;
   name: string;
   attrs: Record<string, AttrInput>;

@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import type { Store } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from '../test-support/store.js';
+import { type TestStore, eventually, openTestStore } from '@intentwatch/testkit';
 import { BullmqDeliveryQueue } from '../bullmq-delivery-queue.js';
 import { Responder } from '../responder.js';
 import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD, SSF_STREAM_UPDATED } from './ssf-events.js';
@@ -153,7 +153,7 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     const held = await eventually(
       () => a.responder.deliveryLog.withStatus(policy, 'held', 10_000),
       (h) => new Set(h.map((r) => r.alertId)).size === n,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     expect(new Set(held.map((r) => r.alertId)).size).toBe(n);
 
@@ -169,7 +169,7 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     await eventually(
       async () => ({ open: await open(), got: risks().length }),
       (v) => v.open === 0 && v.got >= n,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const got = risks();
     const jtis = got.map((c) => c.jti as string);
@@ -210,7 +210,7 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     await eventually(
       () => a.responder.deliveryLog.withStatus(policy, 'held', 10_000),
       (h) => new Set(h.map((r) => r.alertId)).size === n,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const log = a.responder.deliveryLog;
     const count = async (statuses: readonly ('held' | 'queued' | 'retrying')[]) =>
@@ -225,7 +225,7 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     await eventually(
       () => count(['queued', 'retrying']),
       (open) => open === 0,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     // B's release lands now, from its earlier read.
     slow.open();
@@ -235,7 +235,7 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     await eventually(
       async () => ({ open: await count(['held', 'queued', 'retrying']), got: mine().length }),
       (v) => v.open === 0 && v.got >= n,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const jtis = mine().map((c) => c.jti as string);
     expect(new Set(jtis).size, 'a SET delivered twice').toBe(jtis.length);

@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Collector } from '@intentwatch/collector';
-import { Store, migrate, quoteIdentifier, composeSettings, coreSettings } from '@intentwatch/core';
-import { collectorSettings } from '@intentwatch/collector';
-import { detectorSettings } from '@intentwatch/detectors';
+import { collectorSettings } from '@intentwatch/collector/settings';
+import { type Store, composeSettings, coreSettings, quoteIdentifier } from '@intentwatch/core';
+import { openTestStore } from '../store.js';
 
-/** The settings these tests read: the core settings and those of the workspaces they start. */
-const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings);
-const loadConfig = configuration.load;
+/** The settings a collector reads. */
+const COLLECTOR = composeSettings(coreSettings, collectorSettings);
 
 /** A real collector on a fresh embedded store, behind a proxy that keeps every export body it forwards. */
 export interface TestMonitor {
@@ -26,10 +22,8 @@ export interface TestMonitor {
 }
 
 export async function startTestMonitor(): Promise<TestMonitor> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'iw-sdk-'));
-  const config = loadConfig({ INTENTWATCH_DATA_DIR: dataDir, INTENTWATCH_BATCH_MS: '20' }, { dotenv: false });
-  const store = await Store.open(config);
-  await migrate(store, { retentionDays: config.retentionDays });
+  const t = await openTestStore({ INTENTWATCH_BATCH_MS: '20' }, { settings: COLLECTOR });
+  const { store, config } = t;
   const collector = new Collector(store, config);
   const collectorPort = await collector.listen(0, '127.0.0.1');
   const exports: Buffer[] = [];
@@ -63,8 +57,7 @@ export async function startTestMonitor(): Promise<TestMonitor> {
         proxy.closeAllConnections();
       });
       await collector.close();
-      await store.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await t.dispose();
     },
   };
 }

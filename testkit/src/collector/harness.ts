@@ -1,57 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Store, migrate, quoteIdentifier, composeSettings, coreSettings } from '@intentwatch/core';
-import { collectorSettings } from '../settings.js';
-import { Collector } from '../server.js';
-import { ExportTraceServiceRequest } from '../otlp/proto.js';
+import { Collector, ExportTraceServiceRequest } from '@intentwatch/collector';
+import { collectorSettings } from '@intentwatch/collector/settings';
+import { type Store, composeSettings, coreSettings } from '@intentwatch/core';
 
-/** The settings these tests read: the core settings and those of the workspaces they start. */
-const configuration = composeSettings(coreSettings, collectorSettings);
-const loadConfig = configuration.load;
-type Config = ReturnType<typeof configuration.load>;
-
-/**
- * A migrated store for one test file: the ClickHouse server of `CLICKHOUSE_URL` when set (in a
- * database of its own), else the embedded engine in a fresh temp data dir.
- */
-export interface TestStore {
-  /** The open store; a test that closes it may put a reopened one here, which dispose() closes. */
-  store: Store;
-  dataDir: string;
-  /** Opens the same store again (after the test closed it). */
-  reopen(): Promise<Store>;
-  /** Drops the test database (server) and closes the store. */
-  dispose(): Promise<void>;
-}
-
-export async function openTestStore(): Promise<TestStore> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'iw-test-'));
-  const env: NodeJS.ProcessEnv = { INTENTWATCH_DATA_DIR: dataDir };
-  if (process.env.CLICKHOUSE_URL) {
-    Object.assign(env, {
-      CLICKHOUSE_URL: process.env.CLICKHOUSE_URL,
-      CLICKHOUSE_USER: process.env.CLICKHOUSE_USER,
-      CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD,
-      CLICKHOUSE_DATABASE: `iw_test_${randomBytes(6).toString('hex')}`,
-    });
-  }
-  const config = loadConfig(env, { dotenv: false });
-  const store = await Store.open(config);
-  await migrate(store, { retentionDays: config.retentionDays });
-  const t: TestStore = {
-    store,
-    dataDir,
-    reopen: () => Store.open(config),
-    async dispose() {
-      if (config.clickhouse) await t.store.command(`DROP DATABASE IF EXISTS ${quoteIdentifier(config.database)}`).catch(() => undefined);
-      await t.store.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-  return t;
-}
+/** The settings a collector reads: the core settings and the collector's. */
+export const COLLECTOR_SETTINGS = composeSettings(coreSettings, collectorSettings);
+type Config = ReturnType<typeof COLLECTOR_SETTINGS.load>;
+const loadConfig = COLLECTOR_SETTINGS.load;
 
 /** The collector's configuration with the defaults of docs/conventions.md §3, `env` applied. */
 export function collectorConfig(env: NodeJS.ProcessEnv = {}): Readonly<Config> {

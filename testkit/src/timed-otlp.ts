@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { AttrInput, ScenarioSpan } from './scenario.js';
+
+/** An attribute value, or one computed from the scenario's start (epoch ms) when it is sent. */
+export type AttrInput = string | number | boolean | string[] | ((baseMs: number) => string);
+
+/** A span placed in time: `at` seconds after the start, with its attributes and resource attributes. */
+export interface TimedSpan {
+  at: number;
+  name: string;
+  attrs: Record<string, AttrInput>;
+  resource: Record<string, string>;
+}
 
 type AnyValue =
   | { stringValue: string }
@@ -29,8 +39,8 @@ const keyValues = (attrs: Record<string, Exclude<AttrInput, (b: number) => strin
  * An OTLP/JSON ExportTraceServiceRequest for `spans`, one resource per distinct resource
  * attribute set, each span at `baseMs + at` seconds with fresh trace and span ids.
  */
-export function otlpJson(spans: readonly ScenarioSpan[], baseMs: number): string {
-  const byResource = new Map<string, ScenarioSpan[]>();
+export function timedOtlpJson(spans: readonly TimedSpan[], baseMs: number): string {
+  const byResource = new Map<string, TimedSpan[]>();
   for (const s of spans) {
     const key = JSON.stringify(Object.entries(s.resource).sort());
     byResource.set(key, [...(byResource.get(key) ?? []), s]);
@@ -60,6 +70,6 @@ export function otlpJson(spans: readonly ScenarioSpan[], baseMs: number): string
 }
 
 /** The JSON event form (docs/conventions.md §1.4) of lifecycle spans. */
-export function jsonEvents(spans: readonly ScenarioSpan[], baseMs: number): string {
+export function timedJsonEvents(spans: readonly TimedSpan[], baseMs: number): string {
   return JSON.stringify(spans.map((s) => ({ ...resolveAttrs(s.attrs, baseMs), time: new Date(baseMs + s.at * 1000).toISOString() })));
 }
