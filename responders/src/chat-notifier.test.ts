@@ -4,6 +4,8 @@ import { type AlertSource, AlertStore, type Finding } from '@intentwatch/alerts'
 import { type TestStore, eventually, openTestStore } from '@intentwatch/testkit';
 import { ChatNotifier, NOTIFY_POLICY_ID } from './chat-notifier.js';
 import { Responder } from './responder.js';
+import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { responderSettings } from './settings.js';
 
 const SOURCE: AlertSource = { id: 'cross_service_reuse', title: 'Token reused outside its audience', frameworks: [] };
 const PUBLIC_URL = 'https://intentwatch.example.test';
@@ -13,7 +15,9 @@ interface Message {
   blocks: { type: string; text?: { text: string }; elements?: { text: string }[] }[];
 }
 
-let ts: TestStore;
+/** The settings the responders read, over the core ones. */
+const SETTINGS = composeSettings(coreSettings, responderSettings);
+let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
 let alerts: AlertStore;
 let responder: Responder;
 let chat: ChatNotifier;
@@ -58,15 +62,18 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/services/T000/B000/XXXXSECRET`;
-  ts = await openTestStore({
-    INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
-    INTENTWATCH_RESPONDER_POLL_MS: '25',
-    INTENTWATCH_NOTIFY_WEBHOOK: url,
-    INTENTWATCH_NOTIFY_MIN_SEVERITY: 'high',
-    INTENTWATCH_NOTIFY_MAX_PER_MINUTE: '2',
-    INTENTWATCH_NOTIFY_BATCH_MS: '300',
-    INTENTWATCH_PUBLIC_URL: PUBLIC_URL,
-  });
+  ts = await openTestStore(
+    {
+      INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
+      INTENTWATCH_RESPONDER_POLL_MS: '25',
+      INTENTWATCH_NOTIFY_WEBHOOK: url,
+      INTENTWATCH_NOTIFY_MIN_SEVERITY: 'high',
+      INTENTWATCH_NOTIFY_MAX_PER_MINUTE: '2',
+      INTENTWATCH_NOTIFY_BATCH_MS: '300',
+      INTENTWATCH_PUBLIC_URL: PUBLIC_URL,
+    },
+    { settings: SETTINGS },
+  );
   alerts = new AlertStore(ts.store);
   // The task and the grant the alerts' tokens belong to, for intent vs actual.
   const now = new Date().toISOString();

@@ -8,19 +8,26 @@ import { DeliveryLog, type RevocationView } from './delivery-log.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { Responder } from './responder.js';
+import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { responderSettings } from './settings.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
 const REDIS_URL = process.env.INTENTWATCH_TEST_REDIS_URL ?? '';
 const SECRET = `whsec_${Buffer.from('redis-responder-test-secret-32b!').toString('base64')}`;
 const SOURCE: AlertSource = { id: 'stale_token_use', title: 'Token used after revocation', frameworks: ['OWASP-ASI03'] };
 
-let ts: TestStore;
+/** The settings the responders read, over the core ones. */
+const SETTINGS = composeSettings(coreSettings, responderSettings);
+let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
 let alerts: AlertStore;
 const prefix = `iwtest-${randomUUID().slice(0, 8)}`;
 const closing: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  ts = await openTestStore({ REDIS_URL, INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' });
+  ts = await openTestStore(
+    { REDIS_URL, INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' },
+    { settings: SETTINGS },
+  );
   alerts = new AlertStore(ts.store);
 });
 afterEach(async () => {

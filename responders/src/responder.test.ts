@@ -9,6 +9,8 @@ import { type Policy, parsePolicy, redactSecret } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { BREAKER_SOURCE, Responder, type ResponderOptions } from './responder.js';
 import type { ResponderSettings } from './settings.js';
+import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { responderSettings } from './settings.js';
 
 const SECRET = `whsec_${Buffer.from('responder-test-secret-32-bytes!!').toString('base64')}`;
 const SOURCE: AlertSource = {
@@ -17,12 +19,14 @@ const SOURCE: AlertSource = {
   frameworks: ['OWASP-ASI03', 'MITRE-ATTACK-T1550.001'],
 };
 
-let ts: TestStore;
+/** The settings the responders read, over the core ones. */
+const SETTINGS = composeSettings(coreSettings, responderSettings);
+let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
 let alerts: AlertStore;
 const closing: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  ts = await openTestStore({ INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' });
+  ts = await openTestStore({ INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' }, { settings: SETTINGS });
   alerts = new AlertStore(ts.store);
 });
 afterEach(async () => {

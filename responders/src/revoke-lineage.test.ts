@@ -5,6 +5,8 @@ import type { RevocationView } from './delivery-log.js';
 import type { RevokeRequestBody } from './payload.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { Responder, type ResponderOptions } from './responder.js';
+import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { responderSettings } from './settings.js';
 
 /**
  * A revoke is one request per token of the lineage a finding implicates: each with its own
@@ -15,12 +17,14 @@ import { Responder, type ResponderOptions } from './responder.js';
 const SECRET = `whsec_${Buffer.from('lineage-revoke-test-secret-32b!!').toString('base64')}`;
 const SOURCE: AlertSource = { id: 'stale_token_use', title: 'Token used after revocation', frameworks: ['OWASP-ASI03'] };
 
-let ts: TestStore;
+/** The settings the responders read, over the core ones. */
+const SETTINGS = composeSettings(coreSettings, responderSettings);
+let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
 let alerts: AlertStore;
 const closing: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  ts = await openTestStore({ INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' });
+  ts = await openTestStore({ INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32', INTENTWATCH_RESPONDER_POLL_MS: '25' }, { settings: SETTINGS });
   alerts = new AlertStore(ts.store);
 });
 afterEach(async () => {

@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ComposedSettings, type CoreSettings, Store, composeSettings, coreSettings, migrate, quoteIdentifier } from '@intentwatch/core';
+import {
+  type ComposedSettings,
+  type CoreSettings,
+  Store,
+  composeSettings,
+  coreSettings,
+  migrate,
+  quoteIdentifier,
+} from '@intentwatch/core';
 
 /** The core settings alone: what a test that starts no other part reads. */
 const CORE_ONLY = composeSettings(coreSettings);

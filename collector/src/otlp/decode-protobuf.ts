@@ -1,5 +1,5 @@
 import type { AttrValue, Attributes } from '@intentwatch/core';
-import type Long from 'long';
+import type { Long } from 'protobufjs';
 import { ExportTraceServiceRequest } from './proto.js';
 import { type DecodedResourceSpans, type DecodedSpan, MAX_VALUE_DEPTH } from './model.js';
 

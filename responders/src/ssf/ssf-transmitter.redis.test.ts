@@ -9,13 +9,17 @@ import { BullmqDeliveryQueue } from '../bullmq-delivery-queue.js';
 import { Responder } from '../responder.js';
 import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD, SSF_STREAM_UPDATED } from './ssf-events.js';
 import { SsfTransmitter } from './ssf-transmitter.js';
+import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { responderSettings } from '../settings.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
 const REDIS_URL = process.env.INTENTWATCH_TEST_REDIS_URL ?? '';
 const SOURCE: AlertSource = { id: 'cross_service_reuse', title: 'Token reused outside its audience', frameworks: [] };
 const AUD = 'https://receiver.example.test/two-workers';
 
-let ts: TestStore;
+/** The settings the responders read, over the core ones. */
+const SETTINGS = composeSettings(coreSettings, responderSettings);
+let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
 let receiver: Server;
 let endpoint: string;
 const prefix = `iwtest-ssf-${randomUUID().slice(0, 8)}`;
@@ -23,13 +27,16 @@ const received: string[] = [];
 const closing: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  ts = await openTestStore({
-    REDIS_URL,
-    INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
-    INTENTWATCH_RESPONDER_POLL_MS: '25',
-    INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
-    INTENTWATCH_SSF_ISSUER: 'https://intentwatch.example.test',
-  });
+  ts = await openTestStore(
+    {
+      REDIS_URL,
+      INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
+      INTENTWATCH_RESPONDER_POLL_MS: '25',
+      INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
+      INTENTWATCH_SSF_ISSUER: 'https://intentwatch.example.test',
+    },
+    { settings: SETTINGS },
+  );
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
