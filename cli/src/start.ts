@@ -80,7 +80,7 @@ async function startRoles(
     running.otlpPort = await collector.listen(config.otlpPort, config.host);
     stops.push(() => collector.close());
     say(
-      `  collector   http://${config.host}:${running.otlpPort}/v1/traces  (OTLP/HTTP protobuf or JSON; also /v1/token-events, /v1/task-events)`,
+      `  collector   http://${config.host}:${running.otlpPort}/v1/traces  (OTLP/HTTP protobuf or JSON; also /v1/logs for audit logs, /v1/token-events, /v1/task-events)`,
     );
   }
 
