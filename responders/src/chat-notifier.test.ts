@@ -1,10 +1,10 @@
 import { type Server, createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from '@intentwatch/testkit';
+import { type StoreFor, eventually, openTestStore } from '@intentwatch/testkit';
 import { ChatNotifier, NOTIFY_POLICY_ID } from './chat-notifier.js';
 import { Responder } from './responder.js';
-import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { composeSettings, coreSettings } from '@intentwatch/core';
 import { responderSettings } from './settings.js';
 
 const SOURCE: AlertSource = { id: 'cross_service_reuse', title: 'Token reused outside its audience', frameworks: [] };
@@ -17,7 +17,7 @@ interface Message {
 
 /** The settings the responders read, over the core ones. */
 const SETTINGS = composeSettings(coreSettings, responderSettings);
-let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
+let ts: StoreFor<typeof SETTINGS>;
 let alerts: AlertStore;
 let responder: Responder;
 let chat: ChatNotifier;

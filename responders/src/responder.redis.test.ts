@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, alertId } from '@intentwatch/alerts';
-import { type Script, StoreFaults, type TestStore, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
+import { type Script, StoreFaults, type StoreFor, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import { BullmqDeliveryQueue } from './bullmq-delivery-queue.js';
 import { DeliveryLog, type RevocationView } from './delivery-log.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { Responder } from './responder.js';
-import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { composeSettings, coreSettings } from '@intentwatch/core';
 import { responderSettings } from './settings.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
@@ -18,7 +18,7 @@ const SOURCE: AlertSource = { id: 'stale_token_use', title: 'Token used after re
 
 /** The settings the responders read, over the core ones. */
 const SETTINGS = composeSettings(coreSettings, responderSettings);
-let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
+let ts: StoreFor<typeof SETTINGS>;
 let alerts: AlertStore;
 const prefix = `iwtest-${randomUUID().slice(0, 8)}`;
 const closing: (() => Promise<void>)[] = [];

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { type CoreSettings, SecretKey, type Store, nextVersion, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, SuppressionStore, alertId } from '@intentwatch/alerts';
-import { type Script, type TestStore, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
+import { type Script, type StoreFor, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import type { RevocationView } from './delivery-log.js';
 import { CAEP_SESSION_REVOKED, type RevokeRequestBody } from './payload.js';
 import { type Policy, parsePolicy, redactSecret } from './policy.js';
 import { MemoryRateLimiter } from './rate-limiter.js';
 import { BREAKER_SOURCE, Responder, type ResponderOptions } from './responder.js';
 import type { ResponderSettings } from './settings.js';
-import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { composeSettings, coreSettings } from '@intentwatch/core';
 import { responderSettings } from './settings.js';
 
 const SECRET = `whsec_${Buffer.from('responder-test-secret-32-bytes!!').toString('base64')}`;
@@ -21,7 +21,7 @@ const SOURCE: AlertSource = {
 
 /** The settings the responders read, over the core ones. */
 const SETTINGS = composeSettings(coreSettings, responderSettings);
-let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
+let ts: StoreFor<typeof SETTINGS>;
 let alerts: AlertStore;
 const closing: (() => Promise<void>)[] = [];
 

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding, alertId } from '@intentwatch/alerts';
-import { type Script, type TestStore, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
+import { type Script, type StoreFor, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import type { RevocationView } from './delivery-log.js';
 import type { RevokeRequestBody } from './payload.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { Responder, type ResponderOptions } from './responder.js';
-import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { composeSettings, coreSettings } from '@intentwatch/core';
 import { responderSettings } from './settings.js';
 
 /**
@@ -19,7 +19,7 @@ const SOURCE: AlertSource = { id: 'stale_token_use', title: 'Token used after re
 
 /** The settings the responders read, over the core ones. */
 const SETTINGS = composeSettings(coreSettings, responderSettings);
-let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
+let ts: StoreFor<typeof SETTINGS>;
 let alerts: AlertStore;
 const closing: (() => Promise<void>)[] = [];
 

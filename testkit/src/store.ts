@@ -46,6 +46,9 @@ export interface TestStore<C extends CoreSettings = CoreSettings> {
   dispose(): Promise<void>;
 }
 
+/** The test store of the configuration `S` composes (`StoreFor<typeof SETTINGS>`). */
+export type StoreFor<S> = TestStore<S extends ComposedSettings<infer C extends CoreSettings> ? C : never>;
+
 /**
  * A migrated store for one test file: the embedded engine in a fresh temp data dir (chDB allows
  * one data dir per process; vitest runs each file in its own process), or the ClickHouse server

@@ -4,12 +4,12 @@ import { decodeJwt } from 'jose';
 import type { Store } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertSource, AlertStore, type Finding } from '@intentwatch/alerts';
-import { type TestStore, eventually, openTestStore } from '@intentwatch/testkit';
+import { type StoreFor, eventually, openTestStore } from '@intentwatch/testkit';
 import { BullmqDeliveryQueue } from '../bullmq-delivery-queue.js';
 import { Responder } from '../responder.js';
 import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD, SSF_STREAM_UPDATED } from './ssf-events.js';
 import { SsfTransmitter } from './ssf-transmitter.js';
-import { type ComposedSettings, composeSettings, coreSettings } from '@intentwatch/core';
+import { composeSettings, coreSettings } from '@intentwatch/core';
 import { responderSettings } from '../settings.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
@@ -19,7 +19,7 @@ const AUD = 'https://receiver.example.test/two-workers';
 
 /** The settings the responders read, over the core ones. */
 const SETTINGS = composeSettings(coreSettings, responderSettings);
-let ts: TestStore<typeof SETTINGS extends ComposedSettings<infer C> ? C : never>;
+let ts: StoreFor<typeof SETTINGS>;
 let receiver: Server;
 let endpoint: string;
 const prefix = `iwtest-ssf-${randomUUID().slice(0, 8)}`;
