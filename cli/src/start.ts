@@ -75,10 +75,12 @@ async function startRoles(
     : `embedded store in ${config.dataDir}`;
   say(`intentwatch ${args.role} — ${where}`);
 
+  let collector: Collector | undefined;
   if (has('collector')) {
-    const collector = new Collector(store, config);
-    running.otlpPort = await collector.listen(config.otlpPort, config.host);
-    stops.push(() => collector.close());
+    const started = new Collector(store, config);
+    collector = started;
+    running.otlpPort = await started.listen(config.otlpPort, config.host);
+    stops.push(() => started.close());
     say(
       `  collector   http://${config.host}:${running.otlpPort}/v1/traces  (OTLP/HTTP protobuf or JSON; also /v1/logs for audit logs, /v1/token-events, /v1/task-events)`,
     );
@@ -131,8 +133,11 @@ async function startRoles(
       },
     });
     stops.push(() => detectors.stop());
+    // With the collector in this process, what it commits is screened at once (live detection).
+    const live = Boolean(collector && config.live.enabled);
+    if (live) collector?.onCommitted((rows) => detectors.observe(rows));
     say(
-      `  detectors   ${DETECTORS.length} detectors every ${config.detectIntervalMs} ms (${detectors.mode === 'bullmq' ? 'BullMQ jobs on REDIS_URL' : 'in-process'})`,
+      `  detectors   ${DETECTORS.length} detectors every ${config.detectIntervalMs} ms (${detectors.mode === 'bullmq' ? 'BullMQ jobs on REDIS_URL' : 'in-process'})${live ? ', and live on every committed batch' : ''}`,
     );
     if (responder) {
       await responder.start();

@@ -38,6 +38,7 @@ export class Collector {
   readonly #log = createLogger('collector.http');
   #server: Server | undefined;
   #closing = false;
+  readonly #committed: ((rows: RowBatch) => void)[] = [];
   /** The address listened on (for the Host check of a loopback-bound collector). */
   #host: string | undefined;
 
@@ -45,6 +46,15 @@ export class Collector {
     this.#config = config;
     this.writer = new BatchWriter(store, { batchRows: config.batchRows, batchMs: config.batchMs, maxPendingRows: config.maxPendingRows });
     this.app = this.#buildApp();
+  }
+
+  /**
+   * Calls `listener` with each request's rows once they are committed (before the request is
+   * answered), for consumers in this process: live detection screens them at once. A listener
+   * must return quickly; one that throws is logged and does not fail the request.
+   */
+  onCommitted(listener: (rows: RowBatch) => void): void {
+    this.#committed.push(listener);
   }
 
   /** Listens on `host:port`; resolves with the bound port (useful with port 0). */
@@ -115,6 +125,13 @@ export class Collector {
 
   async #store(rows: RowBatch): Promise<void> {
     await this.writer.write(rows);
+    for (const listener of this.#committed) {
+      try {
+        listener(rows);
+      } catch (e) {
+        this.#log.error({ err: String(e) }, 'a listener of committed rows failed');
+      }
+    }
     received.inc({ kind: 'span' }, rows.spans.length);
     received.inc({ kind: 'token_event' }, rows.tokenEvents.length);
     received.inc({ kind: 'task_event' }, rows.taskEvents.length);

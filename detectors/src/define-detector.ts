@@ -9,7 +9,9 @@ export type DetectorConfig = Pick<DetectorSettings, 'graceMs' | 'clockSkewMs' | 
 /**
  * The slice of data one run examines. Uses ingested in (since, until] are new; when
  * `recheck` is set, earlier uses (back to `recheckSince`) of `recheckTokens`/`recheckTasks` —
- * whose lifecycle events arrived in the window — are examined again.
+ * whose lifecycle events arrived in the window — are examined again. A live run (`only` set)
+ * examines what one committed batch made suspect: the window is the batch's, and only the uses
+ * of `only.tokens` (usage: of `only.agents` and `only.tokens`) are read.
  */
 export interface RunWindow {
   sinceMs: number;
@@ -18,6 +20,13 @@ export interface RunWindow {
   recheck: boolean;
   recheckTokens: string[];
   recheckTasks: string[];
+  only?: LiveScope;
+}
+
+/** What a live run examines: the tokens (and, for usage, agents) a committed batch made suspect. */
+export interface LiveScope {
+  tokens: string[];
+  agents: string[];
 }
 
 export interface DetectContext {
@@ -26,7 +35,7 @@ export interface DetectContext {
   /** The run's clock (epoch ms). */
   now: number;
   window: RunWindow;
-  /** The window as query parameters: since, until, recheckSince, recheckTokens, recheckTasks, skewMs, graceMs. */
+  /** The window as query parameters: since, until, recheckSince, recheckTokens, recheckTasks, onlyTokens, onlyAgents, skewMs, graceMs. */
   params: Record<string, unknown>;
   /** Task lookups for this run. */
   intent: IntentResolver;

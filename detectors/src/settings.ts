@@ -1,4 +1,4 @@
-import { type CoreSettings, type SettingsOf, defineSettings, port, positiveInt } from '@intentwatch/core';
+import { type CoreSettings, type SettingsOf, bool, defineSettings, port, positiveInt } from '@intentwatch/core';
 import { z } from 'zod';
 
 /** The detectors' settings: how often they run, what they wait for, and the tuning of the rules that have any. */
@@ -15,6 +15,12 @@ export const detectorVariables = z.object({
   INTENTWATCH_DETECT_LAG_MS: positiveInt(5000, 0),
   /** Session limit (`token.max_session_s`) for sessions whose grants name none. @default 86400 */
   INTENTWATCH_DEFAULT_MAX_SESSION_S: positiveInt(86_400),
+  /** Judge the uses and lifecycle events of each committed batch at once, when the collector runs in the same process. @default true */
+  INTENTWATCH_LIVE_DETECTION: bool(true),
+  /** Live detection: tokens (and as many tasks) whose grant state is kept in memory, and a tenth as many usage series. @default 100000 */
+  INTENTWATCH_LIVE_CACHE_TOKENS: positiveInt(100_000, 100),
+  /** Live detection: seconds a token's or task's state is trusted before it is read again (events ingested by other processes). @default 60 */
+  INTENTWATCH_LIVE_CACHE_TTL_S: positiveInt(60, 1),
   /** `usage_anomaly`: bucket size in seconds. @default 60 */
   INTENTWATCH_ANOMALY_BUCKET_S: positiveInt(60, 1),
   /** `usage_anomaly`: buckets of trailing baseline. @default 60 */
@@ -40,6 +46,16 @@ export const detectorSettings = defineSettings(detectorVariables, (e, _core: Cor
   detectLagMs: e.INTENTWATCH_DETECT_LAG_MS,
   /** Session limit (`token.max_session_s`) for sessions whose grants name none. */
   defaultMaxSessionS: e.INTENTWATCH_DEFAULT_MAX_SESSION_S,
+  /**
+   * Live detection: each batch the collector commits in this process is screened against grant
+   * state kept in memory, and the detectors run at once on what it makes suspect; the scheduled
+   * runs stay, as reconciliation (docs/design.md, "Live detection").
+   */
+  live: {
+    enabled: e.INTENTWATCH_LIVE_DETECTION,
+    cacheTokens: e.INTENTWATCH_LIVE_CACHE_TOKENS,
+    cacheTtlMs: e.INTENTWATCH_LIVE_CACHE_TTL_S * 1000,
+  },
   /** `usage_anomaly`: bucket size, trailing baseline and warm-up (in buckets), robust-z threshold. */
   anomaly: {
     bucketS: e.INTENTWATCH_ANOMALY_BUCKET_S,

@@ -5,7 +5,7 @@
  * in shape (with or without re-examined tokens).
  *
  * Parameters every fragment may use (the runner sets them, see RunWindow):
- * `since`, `until`, `recheckSince` (DateTime64(3)), `recheckTokens`, `recheckTasks` (Array(String)),
+ * `since`, `until`, `recheckSince` (DateTime64(3)), `recheckTokens`, `recheckTasks`, `onlyTokens`, `onlyAgents` (Array(String)),
  * `skewMs` (Int64).
  */
 
@@ -19,12 +19,14 @@ const USE_COLUMNS =
  * arrived in the window — earlier uses (back to `recheckSince`) of the tokens and tasks those
  * events concern, so that a late grant, revocation or task end gives the result in-order
  * arrival would have. Both branches start from `ingested_at`, the leading key of `spans`, so a
- * run reads recent parts only, whatever the history.
+ * run reads recent parts only, whatever the history. A live run (`only` set: the tokens a
+ * committed batch made suspect) reads the window's uses of those tokens alone.
  */
-export function usesSql(recheck: boolean): string {
+export function usesSql(window: { recheck: boolean; only?: unknown }): string {
+  const scoped = window.only ? ' AND token_id IN {onlyTokens:Array(String)}' : '';
   const fresh = `SELECT ${USE_COLUMNS} FROM spans
-    WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}`;
-  if (!recheck) return fresh;
+    WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${scoped}`;
+  if (!window.recheck) return fresh;
   return `${fresh}
     UNION ALL
     SELECT ${USE_COLUMNS} FROM spans

@@ -1,6 +1,6 @@
 import { Lineage, type Store, counter, gauge, histogram, msToDateTime64 } from '@intentwatch/core';
 import { AlertStore, type RecordResult } from '@intentwatch/alerts';
-import type { DetectContext, Detector, DetectorConfig, RunWindow } from '../define-detector.js';
+import type { DetectContext, Detector, DetectorConfig, LiveScope, RunWindow } from '../define-detector.js';
 import { IntentResolver } from '../intent/intent-resolver.js';
 import { Watermarks } from './watermarks.js';
 
@@ -17,6 +17,12 @@ const runSeconds = histogram(
   ['detector'],
   [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 );
+const liveRunSeconds = histogram(
+  'intentwatch_detector_live_run_duration_seconds',
+  'Time of one live run (the uses and events of committed batches that the screen made suspect: detection, alert upsert)',
+  ['detector'],
+  [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+);
 const lagSeconds = gauge('intentwatch_detector_lag_seconds', 'Now minus the detector watermark after its last run', ['detector']);
 const failures = counter('intentwatch_detector_failures_total', 'Detector runs that threw (retried at the next tick)', ['detector']);
 const findingsTotal = counter('intentwatch_detector_findings_total', 'Violations found (evidence, before dedup into alerts)', ['detector']);
@@ -24,11 +30,13 @@ const findingsTotal = counter('intentwatch_detector_findings_total', 'Violations
 /** Cap on tokens/tasks re-examined in one run: a flood of lifecycle events must not make one query unbounded. */
 const MAX_RECHECK = 50_000;
 
-/**
- * Runs one detector over the data that arrived since its watermark and records its alerts.
- * Not safe to call concurrently for the same detector (the scheduler serialises runs per
- * detector in-process, and with a per-detector Redis lock across workers).
- */
+/** A live run's slice: the suspects of committed batches and the ingestion times of their rows. */
+export interface LiveRun extends LiveScope {
+  /** The window: rows ingested in (sinceMs, untilMs]. */
+  sinceMs: number;
+  untilMs: number;
+}
+
 export interface DetectorRunnerOptions {
   /**
    * Keep each detector's watermark in memory after the first read (default true). Safe when this
@@ -44,6 +52,12 @@ export interface DetectorRunnerOptions {
   persistEveryMs?: number;
 }
 
+/**
+ * Runs one detector over the data that arrived since its watermark and records its alerts; or,
+ * live, over what committed batches made suspect. Runs of one detector take turns in this
+ * process (its alerts must be recorded by one run at a time); across processes the scheduler
+ * holds a per-detector Redis lock.
+ */
 export class DetectorRunner {
   readonly #store: Store;
   readonly #config: DetectorConfig;
@@ -54,6 +68,8 @@ export class DetectorRunner {
   readonly #persistEveryMs: number;
   /** Watermarks as last stored, per detector (for throttled persistence). */
   readonly #persisted = new Map<string, number>();
+  /** The run in progress (or queued last) per detector: runs of one detector take turns. */
+  readonly #turns = new Map<string, Promise<unknown>>();
   /** The last window's re-examined tokens and tasks: detectors run in one tick share a window. */
   #recheckMemo: { key: string; value: Promise<{ tokens: string[]; tasks: string[] }> } | undefined;
 
@@ -92,38 +108,64 @@ export class DetectorRunner {
    * alerts are stored, so a crash repeats a window (harmless) and never skips one.
    */
   async runOnce(detector: Detector, now = Date.now()): Promise<RunReport> {
+    return this.#inTurn(detector.id, () => this.#runWatermarked(detector, now));
+  }
+
+  /**
+   * A live run: the detector over the rows ingested in (sinceMs, untilMs], reading only the uses
+   * of the suspects (and their lifecycle events in that window). It records alerts exactly as a
+   * scheduled run would — the same SQL, the same findings — and leaves the watermark alone: the
+   * scheduled run still passes over the same rows, as reconciliation, and finds its evidence
+   * already recorded.
+   */
+  async runLive(detector: Detector, run: LiveRun, now = Date.now()): Promise<RunReport> {
+    return this.#inTurn(detector.id, async () => {
+      const started = performance.now();
+      const end = liveRunSeconds.startTimer({ detector: detector.id });
+      const window: RunWindow = {
+        sinceMs: run.sinceMs,
+        untilMs: run.untilMs,
+        recheckSinceMs: run.sinceMs,
+        recheck: false,
+        recheckTokens: [],
+        recheckTasks: [],
+        only: { tokens: run.tokens, agents: run.agents },
+      };
+      try {
+        const { findings, recorded } = await this.#detectAndRecord(detector, window, now);
+        return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
+      } catch (e) {
+        failures.inc({ detector: detector.id });
+        throw e;
+      } finally {
+        end();
+      }
+    });
+  }
+
+  /** Runs `work` after every earlier run of the same detector in this process has ended. */
+  #inTurn<T>(detectorId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#turns.get(detectorId) ?? Promise.resolve();
+    const mine = previous.then(work, work);
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#turns.set(detectorId, settled);
+    void settled.then(() => {
+      if (this.#turns.get(detectorId) === settled) this.#turns.delete(detectorId);
+    });
+    return mine;
+  }
+
+  async #runWatermarked(detector: Detector, now: number): Promise<RunReport> {
     const started = performance.now();
     const end = runSeconds.startTimer({ detector: detector.id });
     try {
       const watermark =
         (this.#cacheWatermarks ? this.#cachedWatermarks.get(detector.id) : undefined) ?? (await this.#watermarks.get(detector.id));
       const window = await this.#window(detector, watermark, now);
-      const lineage = new Lineage(this.#store);
-      const ctx: DetectContext = {
-        store: this.#store,
-        config: this.#config,
-        now,
-        window,
-        intent: new IntentResolver(this.#store),
-        lineage,
-        params: {
-          since: msToDateTime64(window.sinceMs),
-          until: msToDateTime64(window.untilMs),
-          recheckSince: msToDateTime64(window.recheckSinceMs),
-          recheckTokens: window.recheckTokens,
-          recheckTasks: window.recheckTasks,
-          skewMs: this.#config.clockSkewMs,
-          graceMs: this.#config.graceMs,
-        },
-      };
-      const findings = window.untilMs > window.sinceMs ? await detector.detect(ctx) : [];
-      const unrooted = findings.filter((f) => !f.rootTokenId);
-      if (unrooted.length > 0) {
-        const sessions = await lineage.sessions(unrooted.map((f) => f.tokenId));
-        for (const f of unrooted) f.rootTokenId = sessions.get(f.tokenId)?.rootTokenId ?? f.tokenId;
-      }
-      findingsTotal.inc({ detector: detector.id }, findings.length);
-      const recorded = await this.#alerts.record(detector, findings, now);
+      const { findings, recorded } = await this.#detectAndRecord(detector, window, now);
       if (window.untilMs > (watermark ?? 0)) {
         if (this.#cacheWatermarks) this.#cachedWatermarks.set(detector.id, window.untilMs);
         const persisted = this.#persisted.get(detector.id);
@@ -133,13 +175,46 @@ export class DetectorRunner {
         }
       }
       lagSeconds.set({ detector: detector.id }, Math.max(0, (Date.now() - Math.max(window.untilMs, watermark ?? 0)) / 1000));
-      return { detector: detector.id, findings: findings.length, ...recorded, durationMs: performance.now() - started, window };
+      return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
     } catch (e) {
       failures.inc({ detector: detector.id });
       throw e;
     } finally {
       end();
     }
+  }
+
+  /** Detection over `window`, session roots for findings without one, alert upsert. */
+  async #detectAndRecord(detector: Detector, window: RunWindow, now: number): Promise<{ findings: number; recorded: RecordResult }> {
+    const lineage = new Lineage(this.#store);
+    const ctx: DetectContext = {
+      store: this.#store,
+      config: this.#config,
+      now,
+      window,
+      intent: new IntentResolver(this.#store),
+      lineage,
+      params: {
+        since: msToDateTime64(window.sinceMs),
+        until: msToDateTime64(window.untilMs),
+        recheckSince: msToDateTime64(window.recheckSinceMs),
+        recheckTokens: window.recheckTokens,
+        recheckTasks: window.recheckTasks,
+        onlyTokens: window.only?.tokens ?? [],
+        onlyAgents: window.only?.agents ?? [],
+        skewMs: this.#config.clockSkewMs,
+        graceMs: this.#config.graceMs,
+      },
+    };
+    const findings = window.untilMs > window.sinceMs ? await detector.detect(ctx) : [];
+    const unrooted = findings.filter((f) => !f.rootTokenId);
+    if (unrooted.length > 0) {
+      const sessions = await lineage.sessions(unrooted.map((f) => f.tokenId));
+      for (const f of unrooted) f.rootTokenId = sessions.get(f.tokenId)?.rootTokenId ?? f.tokenId;
+    }
+    findingsTotal.inc({ detector: detector.id }, findings.length);
+    const recorded = await this.#alerts.record(detector, findings, now);
+    return { findings: findings.length, recorded };
   }
 
   async #window(detector: Detector, watermark: number | undefined, now: number): Promise<RunWindow> {

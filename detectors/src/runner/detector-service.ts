@@ -6,10 +6,12 @@ import { AlertStore } from '@intentwatch/alerts';
 import type { Detector } from '../define-detector.js';
 import { DETECTORS } from '../rules/index.js';
 import type { DetectorSettings } from '../settings.js';
-import { DetectorRunner, type RunReport } from './detector-runner.js';
+import { type CommittedRows, LiveDetection } from '../live/live-detection.js';
+import { DetectorRunner, type LiveRun, type RunReport } from './detector-runner.js';
 
 export type DetectorServiceConfig = Pick<CoreSettings, 'redisUrl'> &
-  Pick<DetectorSettings, 'detectIntervalMs' | 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
+  Pick<DetectorSettings, 'detectIntervalMs' | 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'> &
+  Partial<Pick<DetectorSettings, 'live'>>;
 
 export interface DetectorServiceOptions {
   store: Store;
@@ -18,12 +20,16 @@ export interface DetectorServiceOptions {
   detectors?: readonly Detector[];
   /** BullMQ key prefix in Redis (default `intentwatch`); tests pass a random one. */
   queuePrefix?: string;
-  /** Called after every run, and with the error of a run that threw (for tests and metrics). */
+  /** Called after every run (scheduled or live), and with the error of a run that threw (for tests and metrics). */
   onRun?: (detector: string, outcome: RunReport | Error) => void;
 }
 
 const QUEUE = 'detectors';
 const DEFAULTS = { queuePrefix: 'intentwatch' };
+/** How long a live run waits for another worker's run of the same detector before leaving its rows to the scheduled runs. */
+const LIVE_LOCK_WAIT_MS = 5000;
+/** Longest a scheduled run waits for the live runs in progress before it takes its turn anyway. */
+const LIVE_PRECEDENCE_MS = 2000;
 
 /**
  * Runs every detector every `detectIntervalMs`. Without `redisUrl`: an in-process loop that runs
@@ -34,6 +40,10 @@ const DEFAULTS = { queuePrefix: 'intentwatch' };
  * watermark in the store means a window skipped by a busy worker is simply part of the next
  * one — none is processed twice, none is lost. A run that throws is logged, counted
  * (`intentwatch_detector_failures_total`) and retried at the next tick; the others keep running.
+ *
+ * With live detection on (`INTENTWATCH_LIVE_DETECTION`), rows the collector commits in this
+ * process reach {@link DetectorService.observe}, and the detectors run at once on what they make
+ * suspect (see LiveDetection), under the same per-detector turn or Redis lock as scheduled runs.
  */
 export class DetectorService {
   readonly #log = createLogger('detectors.runner');
@@ -46,6 +56,10 @@ export class DetectorService {
   #queue: Queue | undefined;
   #worker: Worker | undefined;
   #connections: Redis[] = [];
+  #lockConnection: Redis | undefined;
+  #live: LiveDetection | undefined;
+  /** Whether a collector feeds live detection (the scheduled pass then reconciles). */
+  #liveFed = false;
 
   private constructor(options: DetectorServiceOptions) {
     this.#options = { ...DEFAULTS, ...options };
@@ -54,6 +68,26 @@ export class DetectorService {
     this.#runner = new DetectorRunner(options.store, options.config, new AlertStore(options.store), {
       cacheWatermarks: !options.config.redisUrl,
     });
+    if (options.config.live?.enabled) {
+      this.#live = new LiveDetection({
+        store: options.store,
+        config: { ...options.config, live: options.config.live },
+        detectors: this.#detectors,
+        run: (detector, run) => this.#runLive(detector, run),
+      });
+    }
+  }
+
+  /** Rows the collector of this process committed: screened and, when suspect, judged at once (no-op with live detection off). */
+  observe(rows: CommittedRows): void {
+    if (!this.#live) return;
+    this.#liveFed = true;
+    this.#live.observe(rows);
+  }
+
+  /** Resolves once every observed row has been screened and its live runs recorded (for tests). */
+  async liveIdle(): Promise<void> {
+    await this.#live?.idle();
   }
 
   /** Starts the loops (or the BullMQ schedulers and worker) and resolves once they run. */
@@ -72,6 +106,7 @@ export class DetectorService {
   /** Stops scheduling and waits for runs in progress. Job schedulers stay in Redis for other workers. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    await this.#live?.close();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     await Promise.allSettled([...this.#running.values()]);
@@ -94,6 +129,8 @@ export class DetectorService {
       const run = (async () => {
         for (const detector of this.#detectors) {
           if (this.#stopped) return;
+          // Live runs go first: they are what an analyst is waiting for.
+          await this.#live?.idle(LIVE_PRECEDENCE_MS);
           await this.#runGuarded(detector, false, started);
         }
       })();
@@ -101,9 +138,12 @@ export class DetectorService {
       await run;
       this.#running.delete('loop');
       if (this.#stopped) return;
+      // With live detection the scheduled pass reconciles: it leaves the engine a full interval
+      // free between passes, for live runs, instead of running back to back under load.
+      const wait = this.#liveFed ? interval : Math.max(0, interval - (Date.now() - started));
       this.#timers.set(
         'loop',
-        setTimeout(() => void tick(), Math.max(0, interval - (Date.now() - started))),
+        setTimeout(() => void tick(), wait),
       );
     };
     void tick();
@@ -116,6 +156,7 @@ export class DetectorService {
     const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const lockConnection = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
     this.#connections = [queueConnection, workerConnection, lockConnection];
+    this.#lockConnection = lockConnection;
     // Without a listener ioredis prints each failed reconnection to stderr, outside the JSON log;
     // the worker's error handler below already reports Redis being unreachable.
     lockConnection.on('error', () => undefined);
@@ -171,23 +212,52 @@ export class DetectorService {
     this.#log.info({ detectors: [...byId.keys()], intervalMs: every, prefix }, 'detectors running as BullMQ jobs');
   }
 
-  /** One run; errors are logged and reported, never thrown (unless `rethrow`, so BullMQ records the failed job). */
-  async #runGuarded(detector: Detector, rethrow = false, now?: number): Promise<void> {
+  /**
+   * One live run, reported like a scheduled one. With BullMQ, under the detector's Redis lock:
+   * another worker may be recording the same detector's alerts, and a live run waits for it (a
+   * little) rather than record beside it.
+   */
+  async #runLive(detector: Detector, run: LiveRun): Promise<void> {
+    const lock = this.#lockConnection;
+    if (!lock) return this.#report(detector, () => this.#runner.runLive(detector, run), { live: true });
+    const key = `${this.#options.queuePrefix}:${QUEUE}:lock:${detector.id}`;
+    const token = randomUUID();
+    const deadline = Date.now() + LIVE_LOCK_WAIT_MS;
+    while ((await lock.set(key, token, 'PX', 60_000, 'NX')) !== 'OK') {
+      if (this.#stopped || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     try {
-      const report = await this.#runner.runOnce(detector, now);
+      await this.#report(detector, () => this.#runner.runLive(detector, run), { live: true });
+    } finally {
+      await lock.eval(RELEASE, 1, key, token).catch(() => undefined);
+    }
+  }
+
+  async #report(detector: Detector, work: () => Promise<RunReport>, how: { rethrow?: boolean; live?: boolean } = {}): Promise<void> {
+    try {
+      const report = await work();
       this.#options.onRun?.(detector.id, report);
       if (report.raised > 0 || report.reopened > 0) {
         this.#log.info(
-          { detector: detector.id, raised: report.raised, reopened: report.reopened, findings: report.findings },
+          { detector: detector.id, raised: report.raised, reopened: report.reopened, findings: report.findings, live: Boolean(how.live) },
           'alerts raised',
         );
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      this.#log.error({ detector: detector.id, err: err.message }, 'detector run failed; retrying at the next tick');
+      this.#log.error(
+        { detector: detector.id, err: err.message, live: Boolean(how.live) },
+        how.live ? 'live detector run failed; the scheduled runs will examine its rows' : 'detector run failed; retrying at the next tick',
+      );
       this.#options.onRun?.(detector.id, err);
-      if (rethrow) throw err;
+      if (how.rethrow) throw err;
     }
+  }
+
+  /** One run; errors are logged and reported, never thrown (unless `rethrow`, so BullMQ records the failed job). */
+  async #runGuarded(detector: Detector, rethrow = false, now?: number): Promise<void> {
+    await this.#report(detector, () => this.#runner.runOnce(detector, now), { rethrow });
   }
 }
 

@@ -414,6 +414,15 @@ async function main(): Promise<void> {
         const seconds = (metricsAfter.get(k('sum')) ?? 0) - (metricsBefore.get(k('sum')) ?? 0);
         detectorRuns[d] = { runs, meanMs: runs > 0 ? round1((seconds / runs) * 1000) : 0 };
       }
+      // Live runs: the detectors run at once on what committed batches made suspect.
+      const liveRuns: Record<string, { runs: number; meanMs: number; suspects: number }> = {};
+      for (const d of DETECTOR_IDS) {
+        const k = (m: string) => `intentwatch_detector_live_run_duration_seconds_${m}{detector="${d}"}`;
+        const delta = (key: string) => (metricsAfter.get(key) ?? 0) - (metricsBefore.get(key) ?? 0);
+        const runs = delta(k('count'));
+        const suspects = delta(`intentwatch_live_suspects_total{detector="${d}"}`);
+        if (runs > 0 || suspects > 0) liveRuns[d] = { runs, meanMs: runs > 0 ? round1((delta(k('sum')) / runs) * 1000) : 0, suspects };
+      }
 
       const latencies = (filter: (d: string) => boolean, minus = 0) =>
         injected.filter((i) => filter(i.episode.detector) && i.foundAt !== undefined).map((i) => (i.foundAt as number) - i.sentAt - minus);
@@ -450,6 +459,7 @@ async function main(): Promise<void> {
         requestLatency: summarizeLatencies(sustained.requestLatencyMs),
         perDetector,
         detectorRuns,
+        liveRuns,
       };
 
       // Quality: an alert is a hit when its detector and one of its tokens match an injected episode.

@@ -164,3 +164,77 @@ describe('intentwatch all: OTLP in, alerts out', () => {
     expect(alerts[0]?.reason).toContain('after it was revoked');
   });
 });
+
+describe('intentwatch all: live detection', () => {
+  const liveData = tempDataDir();
+  let running: Running;
+  beforeAll(async () => {
+    // The scheduled pass runs once at start and then not for ten minutes: an alert within the
+    // test can only come from the live runs on committed batches.
+    running = await start(args, {
+      INTENTWATCH_DATA_DIR: liveData.dir,
+      HOST: '127.0.0.1',
+      OTLP_PORT: '0',
+      API_PORT: '0',
+      INTENTWATCH_API_KEYS: `viewer:${VIEWER}`,
+      DETECT_INTERVAL_MS: '600000',
+    });
+  });
+  afterAll(async () => {
+    await running?.stop();
+    liveData.remove();
+  });
+
+  it('alerts on a committed misuse without waiting for the scheduled pass', async () => {
+    const collector = `http://127.0.0.1:${running.otlpPort}`;
+    const post = async (body: string) => {
+      const res = await fetch(`${collector}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(200);
+    };
+    // Wait for the first scheduled pass (at start) to have stored the last detector's watermark,
+    // so that it cannot be the one that finds the misuse.
+    const passed = async () =>
+      (await running.store.query<{ n: string }>("SELECT count() AS n FROM detector_state WHERE detector = 'usage_anomaly'"))[0]?.n !== '0';
+    for (const until = Date.now() + 30_000; !(await passed()) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    expect(await passed()).toBe(true);
+    await post(
+      otlp('token-broker', [
+        [
+          30,
+          'token issued',
+          [
+            ['token.event', 'issued'],
+            ['token.id', 'tok-live-1'],
+            ['gen_ai.agent.id', 'deploy-bot'],
+            ['token.audience', ['github.com']],
+            ['token.scopes', ['repo:read']],
+          ],
+        ],
+      ]),
+    );
+    await post(
+      otlp('deploy-svc', [
+        [
+          1,
+          'call',
+          [
+            ['token.id', 'tok-live-1'],
+            ['gen_ai.agent.id', 'deploy-bot'],
+            ['service.peer.name', 'api.github.com'],
+            ['token.scope', ['admin:org']],
+          ],
+        ],
+      ]),
+    );
+    let alerts: { detector: string; reason: string }[] = [];
+    for (const until = Date.now() + 20_000; alerts.length === 0 && Date.now() < until; ) {
+      const res = await fetch(`http://127.0.0.1:${running.apiPort}/v1/alerts?tokenId=tok-live-1`, {
+        headers: { authorization: `Bearer ${VIEWER}` },
+      });
+      alerts = ((await res.json()) as { alerts: { detector: string; reason: string }[] }).alerts;
+      if (alerts.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(alerts.map((a) => a.detector)).toEqual(['scope_creep']);
+    expect(alerts[0]?.reason).toContain('exercised scope admin:org outside its grant');
+  });
+});

@@ -95,7 +95,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
 
 function reuseSql(ctx: DetectContext): string {
   return `
-    WITH uses AS (${usesSql(ctx.window.recheck)}),
+    WITH uses AS (${usesSql(ctx.window)}),
          grants AS (${grantsSql('SELECT token_id FROM uses')})
     SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id, u.task_id AS use_task_id,
            u.agent_id AS agent_id, u.workload_id AS workload_id, u.caller AS caller, u.target AS target,

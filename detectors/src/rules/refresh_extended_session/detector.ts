@@ -53,7 +53,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
       ctx.params,
     ),
     ctx.store.query<{ token_id: string; last_use: string; renewed: number | string }>(
-      `WITH uses AS (${usesSql(ctx.window.recheck)})
+      `WITH uses AS (${usesSql(ctx.window)})
        SELECT token_id, max(time) AS last_use,
               token_id IN (SELECT token_id FROM token_events WHERE event = 'renewed' AND token_id IN (SELECT token_id FROM uses)) AS renewed
        FROM uses GROUP BY token_id`,
@@ -137,7 +137,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   }
   if (limited.length > 0) {
     const uses = await ctx.store.query<Row>(
-      `WITH uses AS (${usesSql(ctx.window.recheck)})
+      `WITH uses AS (${usesSql(ctx.window)})
        SELECT token_id, time, trace_id, span_id, agent_id, caller, target, environment
        FROM uses
        WHERE token_id IN {limitedTokens:Array(String)}

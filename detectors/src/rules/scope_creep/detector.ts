@@ -37,7 +37,7 @@ export const scopeCreep = defineDetector({
 
 function usesQuery(ctx: DetectContext): string {
   return `
-    WITH uses AS (${usesSql(ctx.window.recheck)}),
+    WITH uses AS (${usesSql(ctx.window)}),
          grants AS (${grantsSql('SELECT token_id FROM uses')}),
          joined AS (
            SELECT u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id, u.token_id AS token_id,

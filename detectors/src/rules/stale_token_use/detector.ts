@@ -38,7 +38,7 @@ export const staleTokenUse = defineDetector({
 
 async function detect(ctx: DetectContext): Promise<Finding[]> {
   const tokens = await ctx.store.query<{ token_id: string }>(
-    `WITH uses AS (${usesSql(ctx.window.recheck)}) SELECT DISTINCT token_id FROM uses`,
+    `WITH uses AS (${usesSql(ctx.window)}) SELECT DISTINCT token_id FROM uses`,
     ctx.params,
   );
   if (tokens.length === 0) return [];
@@ -50,7 +50,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
 /** The window's uses past their revocation (from lineage), expiry (as renewed) or task end. */
 function staleUsesSql(ctx: DetectContext): string {
   return `
-    WITH uses AS (${usesSql(ctx.window.recheck)}),
+    WITH uses AS (${usesSql(ctx.window)}),
          grants AS (${grantsSql('SELECT token_id FROM uses')}),
          renewals AS (${renewalsSql('SELECT token_id FROM uses')}),
          revocations AS (${lineageRevocationsSql()}),

@@ -31,7 +31,7 @@ export const ungovernedToken = defineDetector({
   settleMs: (config) => config.graceMs,
   recheck: false,
   query: () => `
-    WITH uses AS (${usesSql(false)})
+    WITH uses AS (${usesSql({ recheck: false })})
     SELECT u.token_id AS token_id, u.time AS time, u.trace_id AS trace_id, u.span_id AS span_id,
            u.task_id AS task_id, u.agent_id AS agent_id, u.caller AS caller, u.target AS target, u.environment AS environment
     FROM uses AS u

@@ -57,13 +57,15 @@ export const usageAnomaly = defineDetector({
 async function detect(ctx: DetectContext): Promise<Finding[]> {
   const b = ctx.config.anomaly.bucketS;
   const { baselineBuckets, warmupBuckets, threshold } = ctx.config.anomaly;
+  // A live run recounts only the buckets of the agents and tokens its batch made suspect.
+  const live = ctx.window.only !== undefined;
   const touched = await ctx.store.query<{ kind: Kind; entity: string; bucket: string }>(
     `SELECT kind, entity, bucket FROM (
        SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket
-       FROM spans WHERE token_id != '' AND agent_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}
+       FROM spans WHERE token_id != '' AND agent_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${live ? ' AND agent_id IN {onlyAgents:Array(String)}' : ''}
        UNION ALL
        SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket
-       FROM spans WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}
+       FROM spans WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${live ? ' AND token_id IN {onlyTokens:Array(String)}' : ''}
      ) GROUP BY kind, entity, bucket`,
     { ...ctx.params, b },
   );

@@ -1,0 +1,141 @@
+import { registry } from '@intentwatch/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Detector } from '../define-detector.js';
+import { crossServiceReuse } from '../rules/cross_service_reuse/detector.js';
+import { scenarios as crossServiceScenarios } from '../rules/cross_service_reuse/scenarios.js';
+import { refreshExtendedSession } from '../rules/refresh_extended_session/detector.js';
+import { scenarios as refreshScenarios } from '../rules/refresh_extended_session/scenarios.js';
+import { scopeCreep } from '../rules/scope_creep/detector.js';
+import { scenarios as scopeScenarios } from '../rules/scope_creep/scenarios.js';
+import { staleTokenUse } from '../rules/stale_token_use/detector.js';
+import { scenarios as staleScenarios } from '../rules/stale_token_use/scenarios.js';
+import { usageAnomaly } from '../rules/usage_anomaly/detector.js';
+import { scenarios as usageScenarios } from '../rules/usage_anomaly/scenarios.js';
+import { DetectorHarness } from '../test-support/harness.js';
+import { type Scenario, type ScenarioSpan, span, withSuffix } from '../test-support/scenario.js';
+import { expectScenario } from '../test-support/suite.js';
+import { LiveDetection } from './live-detection.js';
+
+const LIVE: [Detector, readonly Scenario[]][] = [
+  [crossServiceReuse, crossServiceScenarios],
+  [scopeCreep, scopeScenarios],
+  [staleTokenUse, staleScenarios],
+  [refreshExtendedSession, refreshScenarios],
+  [usageAnomaly, usageScenarios],
+];
+
+/** Deliveries of a scenario, in order (as the scenario suite plays them). */
+function deliveries(scenario: Scenario): ScenarioSpan[][] {
+  const by = new Map<number, ScenarioSpan[]>();
+  for (const s of scenario.spans) by.set(s.delivery ?? 0, [...(by.get(s.delivery ?? 0) ?? []), s]);
+  return [...by.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
+}
+
+function startOf(scenario: Scenario): number {
+  const align = (scenario.alignStartS ?? 0) * 1000;
+  const unaligned = Date.now() - 20 * 60_000;
+  return align > 0 ? unaligned - (unaligned % align) : unaligned;
+}
+
+/**
+ * Live detection with the scheduled runs stopped: what the collector commits is screened and
+ * judged by the detectors' own SQL at once. Every scenario of the five detectors that run live
+ * is played through a real collector into the embedded engine.
+ */
+describe('live detection', () => {
+  let h: DetectorHarness;
+  let live: LiveDetection;
+  const liveRuns: string[] = [];
+
+  beforeAll(async () => {
+    h = await DetectorHarness.start();
+    live = new LiveDetection({
+      store: h.store.store,
+      config: h.config,
+      detectors: LIVE.map(([d]) => d),
+      run: async (detector, run) => {
+        liveRuns.push(`${detector.id} ${run.tokens.join(',')} ${run.agents.join(',')}`);
+        await h.runner.runLive(detector, run);
+      },
+    });
+    h.collector.onCommitted((rows) => live.observe(rows));
+  });
+  afterAll(async () => {
+    await live?.close();
+    await h?.close();
+  });
+
+  const play = async (scenario: Scenario) => {
+    const baseMs = startOf(scenario);
+    for (const batch of deliveries(scenario)) {
+      await h.send(batch, baseMs);
+      await live.idle();
+    }
+  };
+
+  for (const [detector, scenarios] of LIVE) {
+    for (const scenario of scenarios) {
+      const inOneBatch = deliveries(scenario).length === 1;
+      const name = `${detector.id}: ${scenario.name}`;
+      if (scenario.expect === 'silent') {
+        it(`raises nothing on a scenario the detector keeps silent on — ${name}`, async () => {
+          const s = withSuffix(scenario, '~live');
+          await play(s);
+          expectScenario(detector, s, await h.alertsAbout(detector.id, s));
+        });
+      } else if (inOneBatch) {
+        it(`raises, before any scheduled run, exactly the alerts a scheduled run raises — ${name}`, async () => {
+          const s = withSuffix(scenario, '~live');
+          await play(s);
+          expectScenario(detector, s, await h.alertsAbout(detector.id, s));
+        });
+      } else {
+        it(`raises nothing a scheduled run would not, and the scheduled run completes it — ${name}`, async () => {
+          const s = withSuffix(scenario, '~live');
+          await play(s);
+          const expected = new Set((s.alerts ?? []).map((a) => a.tokenId));
+          for (const a of await h.alertsAbout(detector.id, s)) expect(expected).toContain(a.tokenId);
+          await h.run(detector);
+          expectScenario(detector, s, await h.alertsAbout(detector.id, s));
+        });
+      }
+    }
+  }
+
+  it('runs no detector for uses within their grants', async () => {
+    const before = liveRuns.length;
+    const grant = { task: 'T-live-benign', agent: 'bot-live', audience: ['github.com'], scopes: ['repo:read'], expiresIn: 3600 };
+    const tokens = ['tok-live-benign-1', 'tok-live-benign-2'];
+    await play({
+      name: 'benign grants',
+      expect: 'silent',
+      spans: [span.started('T-live-benign', 0, { tools: ['read_file'] }), ...tokens.map((t) => span.issued(t, 1, grant))],
+    });
+    for (let i = 0; i < 3; i++) {
+      await play({
+        name: `benign uses ${i}`,
+        expect: 'silent',
+        spans: tokens.map((t) =>
+          span.use(t, 10 + i, { agent: 'bot-live', target: 'api.github.com', scopes: ['repo:read'], tool: 'read_file' }),
+        ),
+      });
+    }
+    expect(liveRuns.slice(before)).toEqual([]);
+    const metrics = await registry.getMetricsAsJSON();
+    const skipped = metrics.find((m) => m.name === 'intentwatch_live_rows_skipped_total');
+    expect(skipped?.values.reduce((n, v) => n + v.value, 0) ?? 0).toBe(0);
+  });
+
+  it('records what it found so that a scheduled pass over the whole history adds nothing', async () => {
+    for (const [detector] of LIVE) {
+      await h.runner.watermarks.set(detector.id, 0);
+      h.runner.forgetWatermarks();
+      const again = await h.run(detector);
+      expect({ detector: detector.id, raised: again.raised, newHits: again.newHits }).toEqual({
+        detector: detector.id,
+        raised: 0,
+        newHits: 0,
+      });
+    }
+  });
+});

@@ -1,0 +1,199 @@
+import { type SpanRow, type Store, type TaskEventRow, type TokenEventRow, counter, createLogger } from '@intentwatch/core';
+import type { Detector, DetectorConfig } from '../define-detector.js';
+import type { LiveRun } from '../runner/detector-runner.js';
+import type { DetectorSettings } from '../settings.js';
+import { GrantState } from './grant-state.js';
+import { LIVE_DETECTORS, type LiveDetectorId, screenTokenEvent, screenUse } from './screen.js';
+import { UsageTally } from './usage-tally.js';
+
+/** Rows the collector committed in this process (one request's, or several). */
+export interface CommittedRows {
+  spans: readonly SpanRow[];
+  tokenEvents: readonly TokenEventRow[];
+  taskEvents: readonly TaskEventRow[];
+}
+
+export interface LiveDetectionOptions {
+  store: Store;
+  config: DetectorConfig & Pick<DetectorSettings, 'live'>;
+  detectors: readonly Detector[];
+  /** Runs one detector live; resolves when its alerts are recorded (errors are the caller's to report). */
+  run: (detector: Detector, run: LiveRun) => Promise<void>;
+}
+
+/** Rows waiting to be screened past which the oldest are left to the scheduled runs. */
+const MAX_WAITING_ROWS = 200_000;
+
+const suspectsTotal = counter('intentwatch_live_suspects_total', 'Committed uses and lifecycle events the live screen sent to a detector', [
+  'detector',
+]);
+const skippedTotal = counter(
+  'intentwatch_live_rows_skipped_total',
+  'Committed rows live detection did not screen (too many waiting, or the store did not answer); the scheduled runs examine them',
+);
+
+interface Suspects {
+  tokens: Set<string>;
+  agents: Set<string>;
+  minIngestedMs: number;
+  maxIngestedMs: number;
+}
+
+/**
+ * Live detection: every batch the collector commits in this process is screened in memory
+ * against the state of its grants (screen.ts), and each detector it makes suspect runs at once
+ * on just those tokens (`DetectorRunner.runLive`) — so an alert follows its span by a commit and
+ * one small query, instead of waiting for the next scheduled pass. The scheduled runs go on as
+ * before and reconcile: they find what the screen could not know (late grants, events ingested by
+ * other processes, state read before a restart) and add nothing to what live runs recorded.
+ *
+ * Batches are screened one cycle at a time; rows committed during a cycle form the next one.
+ */
+export class LiveDetection {
+  readonly #log = createLogger('detectors.live');
+  readonly #options: LiveDetectionOptions;
+  readonly #state: GrantState;
+  readonly #tally: UsageTally | undefined;
+  readonly #detectors = new Map<LiveDetectorId, Detector>();
+  #waiting: CommittedRows[] = [];
+  #waitingRows = 0;
+  #cycle: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: LiveDetectionOptions) {
+    this.#options = options;
+    const { live, anomaly } = options.config;
+    this.#state = new GrantState(options.store, { maxEntries: live.cacheTokens, ttlMs: live.cacheTtlMs });
+    for (const d of options.detectors) {
+      if ((LIVE_DETECTORS as readonly string[]).includes(d.id)) this.#detectors.set(d.id as LiveDetectorId, d);
+    }
+    this.#tally = this.#detectors.has('usage_anomaly')
+      ? new UsageTally(anomaly, Math.max(10, Math.floor(live.cacheTokens / 10)))
+      : undefined;
+  }
+
+  /** Takes committed rows; screening happens in the background. */
+  observe(rows: CommittedRows): void {
+    if (this.#closed) return;
+    const spans = rows.spans.filter((s) => s.token_id !== '');
+    const size = spans.length + rows.tokenEvents.length + rows.taskEvents.length;
+    if (size === 0) return;
+    this.#waiting.push({ spans, tokenEvents: rows.tokenEvents, taskEvents: rows.taskEvents });
+    this.#waitingRows += size;
+    while (this.#waitingRows > MAX_WAITING_ROWS && this.#waiting.length > 1) {
+      const dropped = this.#waiting.shift() as CommittedRows;
+      const n = dropped.spans.length + dropped.tokenEvents.length + dropped.taskEvents.length;
+      this.#waitingRows -= n;
+      skippedTotal.inc(n);
+    }
+    this.#cycle ??= this.#drain();
+  }
+
+  /**
+   * Resolves once everything observed so far has been screened and its live runs have ended —
+   * or, with `maxWaitMs`, after that long at most.
+   */
+  async idle(maxWaitMs?: number): Promise<void> {
+    const deadline = maxWaitMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + maxWaitMs;
+    while (this.#cycle && Date.now() < deadline) {
+      if (maxWaitMs === undefined) await this.#cycle;
+      else {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.#cycle, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** Stops taking rows and waits for the cycle in progress. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#waiting = [];
+    this.#waitingRows = 0;
+    await this.idle();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#waiting.length > 0 && !this.#closed) {
+        const batches = this.#waiting;
+        this.#waiting = [];
+        this.#waitingRows = 0;
+        try {
+          await this.#screenAndRun(batches);
+        } catch (e) {
+          const rows = batches.reduce((n, b) => n + b.spans.length + b.tokenEvents.length + b.taskEvents.length, 0);
+          skippedTotal.inc(rows);
+          this.#log.warn({ err: String(e), rows }, 'live detection could not screen committed rows; the scheduled runs will examine them');
+        }
+      }
+    } finally {
+      this.#cycle = undefined;
+    }
+  }
+
+  async #screenAndRun(batches: readonly CommittedRows[]): Promise<void> {
+    const uses = batches.flatMap((b) => b.spans);
+    const tokenEvents = batches.flatMap((b) => b.tokenEvents);
+    const taskEvents = batches.flatMap((b) => b.taskEvents);
+
+    // What the events change is read again at its next use.
+    this.#state.forgetTasks([...new Set(taskEvents.map((e) => e.task_id))]);
+    await this.#state.forgetTokens(
+      [...new Set(tokenEvents.map((e) => e.token_id))],
+      [
+        ...new Set(
+          tokenEvents.filter((e) => e.event === 'revoked' || e.event === 'renewed' || e.event === 'refreshed').map((e) => e.token_id),
+        ),
+      ],
+    );
+
+    const suspects = new Map<LiveDetectorId, Suspects>();
+    const mark = (id: LiveDetectorId, ingestedAt: string, token?: string, agent?: string) => {
+      if (!this.#detectors.has(id)) return;
+      let s = suspects.get(id);
+      if (!s) {
+        s = { tokens: new Set(), agents: new Set(), minIngestedMs: Number.POSITIVE_INFINITY, maxIngestedMs: 0 };
+        suspects.set(id, s);
+      }
+      if (token) s.tokens.add(token);
+      if (agent) s.agents.add(agent);
+      const ms = Date.parse(ingestedAt);
+      if (ms < s.minIngestedMs) s.minIngestedMs = ms;
+      if (ms > s.maxIngestedMs) s.maxIngestedMs = ms;
+    };
+
+    if (uses.length > 0) {
+      const lineages = await this.#state.lineages(uses.map((u) => u.token_id));
+      const taskOf = (u: SpanRow) => lineages.get(u.token_id)?.grant?.taskId || u.task_id;
+      const tasks = await this.#state.tasks([...uses.map(taskOf), ...[...lineages.values()].map((l) => l.session.taskId)]);
+      for (const u of uses) {
+        const lineage = lineages.get(u.token_id);
+        const facts = { lineage, task: tasks.get(taskOf(u)), sessionTask: tasks.get(lineage?.session.taskId ?? '') };
+        for (const id of screenUse(u, facts, this.#options.config)) {
+          mark(id, u.ingested_at, u.token_id);
+        }
+      }
+      if (this.#tally) {
+        const usage = this.#tally.add(uses);
+        for (const u of uses) {
+          if (usage.tokens.has(u.token_id)) mark('usage_anomaly', u.ingested_at, u.token_id);
+          if (usage.agents.has(u.agent_id)) mark('usage_anomaly', u.ingested_at, undefined, u.agent_id);
+        }
+      }
+    }
+    for (const e of tokenEvents) for (const id of screenTokenEvent(e)) mark(id, e.ingested_at, e.token_id);
+
+    await Promise.all(
+      [...suspects].map(async ([id, s]) => {
+        suspectsTotal.inc({ detector: id }, s.tokens.size + s.agents.size);
+        await this.#options.run(this.#detectors.get(id) as Detector, {
+          tokens: [...s.tokens],
+          agents: [...s.agents],
+          sinceMs: s.minIngestedMs - 1,
+          untilMs: s.maxIngestedMs,
+        });
+      }),
+    );
+  }
+}
