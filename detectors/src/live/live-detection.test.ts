@@ -10,7 +10,7 @@ import { scenarios as scopeScenarios } from '../rules/scope_creep/scenarios.js';
 import { staleTokenUse } from '../rules/stale_token_use/detector.js';
 import { scenarios as staleScenarios } from '../rules/stale_token_use/scenarios.js';
 import { usageAnomaly } from '../rules/usage_anomaly/detector.js';
-import { scenarios as usageScenarios } from '../rules/usage_anomaly/scenarios.js';
+import { burst, steady, scenarios as usageScenarios } from '../rules/usage_anomaly/scenarios.js';
 import { DetectorHarness } from '../test-support/harness.js';
 import { type Scenario, type ScenarioSpan, span, withSuffix } from '../test-support/scenario.js';
 import { expectScenario } from '../test-support/suite.js';
@@ -101,6 +101,23 @@ describe('live detection', () => {
       }
     }
   }
+
+  it('alerts on a burst whose back-dated baseline arrived in an earlier batch that no scheduled run has counted', async () => {
+    const scenario: Scenario = {
+      name: 'history first, burst later, no scheduled run between',
+      expect: 'alert',
+      alignStartS: 60,
+      spans: [
+        ...steady('tok-live-ua', 'report-bot-live', ['bigquery', 'gcs'], 0, 840, 6, 0),
+        ...burst('tok-live-ua', 'report-bot-live', ['bigquery', 'gcs', 'iam', 'kms', 'pubsub', 'sql'], 965, 64, 1),
+      ],
+    };
+    await play(scenario);
+    const alerts = await h.alertsAbout(usageAnomaly.id, scenario);
+    expect(alerts.map((a) => a.reason)).toEqual([
+      expect.stringContaining('agent report-bot-live (mostly with token tok-live-ua) made 64 requests'),
+    ]);
+  });
 
   it('runs no detector for uses within their grants', async () => {
     const before = liveRuns.length;

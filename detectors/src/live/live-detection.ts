@@ -47,7 +47,8 @@ interface Suspects {
  * before and reconcile: they find what the screen could not know (late grants, events ingested by
  * other processes, state read before a restart) and add nothing to what live runs recorded.
  *
- * Batches are screened one cycle at a time; rows committed during a cycle form the next one.
+ * Batches are screened one cycle at a time (rows committed during a cycle form the next one);
+ * each detector's live runs follow one another, on whatever its cycles made suspect meanwhile.
  */
 export class LiveDetection {
   readonly #log = createLogger('detectors.live');
@@ -59,6 +60,9 @@ export class LiveDetection {
   #waitingRows = 0;
   #cycle: Promise<void> | undefined;
   #closed = false;
+  /** Suspects waiting for their detector's next live run, and the live run in progress per detector. */
+  readonly #queued = new Map<LiveDetectorId, Suspects>();
+  readonly #running = new Map<LiveDetectorId, Promise<void>>();
 
   constructor(options: LiveDetectionOptions) {
     this.#options = options;
@@ -95,13 +99,16 @@ export class LiveDetection {
    */
   async idle(maxWaitMs?: number): Promise<void> {
     const deadline = maxWaitMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + maxWaitMs;
-    while (this.#cycle && Date.now() < deadline) {
-      if (maxWaitMs === undefined) await this.#cycle;
-      else {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.#cycle, new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
-        clearTimeout(timer);
+    for (;;) {
+      const busy = [...(this.#cycle ? [this.#cycle] : []), ...this.#running.values()];
+      if (busy.length === 0 || Date.now() >= deadline) return;
+      if (maxWaitMs === undefined) {
+        await Promise.all(busy);
+        continue;
       }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(busy), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(timer);
     }
   }
 
@@ -110,7 +117,33 @@ export class LiveDetection {
     this.#closed = true;
     this.#waiting = [];
     this.#waitingRows = 0;
+    this.#queued.clear();
     await this.idle();
+  }
+
+  /**
+   * Starts the detector's live run on what is queued for it, unless one is in progress: each
+   * detector has its own line, so a slow run of one does not hold up the others, and suspects
+   * that arrive meanwhile go into its next run together.
+   */
+  #kick(id: LiveDetectorId): void {
+    if (this.#running.has(id)) return;
+    const found = this.#queued.get(id);
+    if (!found) return;
+    this.#queued.delete(id);
+    const run = this.#options
+      .run(this.#detectors.get(id) as Detector, {
+        tokens: [...found.tokens],
+        agents: [...found.agents],
+        sinceMs: found.minIngestedMs - 1,
+        untilMs: found.maxIngestedMs,
+      })
+      .catch((e: unknown) => this.#log.warn({ err: String(e), detector: id }, 'live run failed; the scheduled runs will examine its rows'))
+      .finally(() => {
+        this.#running.delete(id);
+        if (!this.#closed) this.#kick(id);
+      });
+    this.#running.set(id, run);
   }
 
   async #drain(): Promise<void> {
@@ -184,16 +217,19 @@ export class LiveDetection {
     }
     for (const e of tokenEvents) for (const id of screenTokenEvent(e)) mark(id, e.ingested_at, e.token_id);
 
-    await Promise.all(
-      [...suspects].map(async ([id, s]) => {
-        suspectsTotal.inc({ detector: id }, s.tokens.size + s.agents.size);
-        await this.#options.run(this.#detectors.get(id) as Detector, {
-          tokens: [...s.tokens],
-          agents: [...s.agents],
-          sinceMs: s.minIngestedMs - 1,
-          untilMs: s.maxIngestedMs,
-        });
-      }),
-    );
+    for (const [id, found] of suspects) {
+      suspectsTotal.inc({ detector: id }, found.tokens.size + found.agents.size);
+      const queued = this.#queued.get(id);
+      if (queued) merge(queued, found);
+      else this.#queued.set(id, found);
+      this.#kick(id);
+    }
   }
+}
+
+function merge(into: Suspects, from: Suspects): void {
+  for (const t of from.tokens) into.tokens.add(t);
+  for (const a of from.agents) into.agents.add(a);
+  into.minIngestedMs = Math.min(into.minIngestedMs, from.minIngestedMs);
+  into.maxIngestedMs = Math.max(into.maxIngestedMs, from.maxIngestedMs);
 }

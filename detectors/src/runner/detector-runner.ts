@@ -54,9 +54,10 @@ export interface DetectorRunnerOptions {
 
 /**
  * Runs one detector over the data that arrived since its watermark and records its alerts; or,
- * live, over what committed batches made suspect. Runs of one detector take turns in this
- * process (its alerts must be recorded by one run at a time); across processes the scheduler
- * holds a per-detector Redis lock.
+ * live, over what committed batches made suspect. Detection only reads; the recording of one
+ * detector's alerts takes turns in this process (the recorder must not run twice at once for a
+ * detector), and across processes the scheduler holds a per-detector Redis lock. Scheduled runs
+ * of one detector must not overlap each other (the service runs them in turn).
  */
 export class DetectorRunner {
   readonly #store: Store;
@@ -68,7 +69,7 @@ export class DetectorRunner {
   readonly #persistEveryMs: number;
   /** Watermarks as last stored, per detector (for throttled persistence). */
   readonly #persisted = new Map<string, number>();
-  /** The run in progress (or queued last) per detector: runs of one detector take turns. */
+  /** The recording in progress (or queued last) per detector: recordings of one detector take turns. */
   readonly #turns = new Map<string, Promise<unknown>>();
   /** The last window's re-examined tokens and tasks: detectors run in one tick share a window. */
   #recheckMemo: { key: string; value: Promise<{ tokens: string[]; tasks: string[] }> } | undefined;
@@ -108,57 +109,6 @@ export class DetectorRunner {
    * alerts are stored, so a crash repeats a window (harmless) and never skips one.
    */
   async runOnce(detector: Detector, now = Date.now()): Promise<RunReport> {
-    return this.#inTurn(detector.id, () => this.#runWatermarked(detector, now));
-  }
-
-  /**
-   * A live run: the detector over the rows ingested in (sinceMs, untilMs], reading only the uses
-   * of the suspects (and their lifecycle events in that window). It records alerts exactly as a
-   * scheduled run would — the same SQL, the same findings — and leaves the watermark alone: the
-   * scheduled run still passes over the same rows, as reconciliation, and finds its evidence
-   * already recorded.
-   */
-  async runLive(detector: Detector, run: LiveRun, now = Date.now()): Promise<RunReport> {
-    return this.#inTurn(detector.id, async () => {
-      const started = performance.now();
-      const end = liveRunSeconds.startTimer({ detector: detector.id });
-      const window: RunWindow = {
-        sinceMs: run.sinceMs,
-        untilMs: run.untilMs,
-        recheckSinceMs: run.sinceMs,
-        recheck: false,
-        recheckTokens: [],
-        recheckTasks: [],
-        only: { tokens: run.tokens, agents: run.agents },
-      };
-      try {
-        const { findings, recorded } = await this.#detectAndRecord(detector, window, now);
-        return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
-      } catch (e) {
-        failures.inc({ detector: detector.id });
-        throw e;
-      } finally {
-        end();
-      }
-    });
-  }
-
-  /** Runs `work` after every earlier run of the same detector in this process has ended. */
-  #inTurn<T>(detectorId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#turns.get(detectorId) ?? Promise.resolve();
-    const mine = previous.then(work, work);
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#turns.set(detectorId, settled);
-    void settled.then(() => {
-      if (this.#turns.get(detectorId) === settled) this.#turns.delete(detectorId);
-    });
-    return mine;
-  }
-
-  async #runWatermarked(detector: Detector, now: number): Promise<RunReport> {
     const started = performance.now();
     const end = runSeconds.startTimer({ detector: detector.id });
     try {
@@ -184,7 +134,56 @@ export class DetectorRunner {
     }
   }
 
-  /** Detection over `window`, session roots for findings without one, alert upsert. */
+  /**
+   * A live run: the detector over the rows ingested in (sinceMs, untilMs], reading only the uses
+   * of the suspects (and their lifecycle events in that window). It records alerts exactly as a
+   * scheduled run would — the same SQL, the same findings — and leaves the watermark alone: the
+   * scheduled run still passes over the same rows, as reconciliation, and finds its evidence
+   * already recorded.
+   */
+  async runLive(detector: Detector, run: LiveRun, now = Date.now()): Promise<RunReport> {
+    const started = performance.now();
+    const end = liveRunSeconds.startTimer({ detector: detector.id });
+    const window: RunWindow = {
+      sinceMs: run.sinceMs,
+      untilMs: run.untilMs,
+      recheckSinceMs: run.sinceMs,
+      recheck: false,
+      recheckTokens: [],
+      recheckTasks: [],
+      only: { tokens: run.tokens, agents: run.agents },
+    };
+    try {
+      const { findings, recorded } = await this.#detectAndRecord(detector, window, now);
+      return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
+    } catch (e) {
+      failures.inc({ detector: detector.id });
+      throw e;
+    } finally {
+      end();
+    }
+  }
+
+  /** Runs `work` after every earlier recording of the same detector in this process has ended. */
+  #inTurn<T>(detectorId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#turns.get(detectorId) ?? Promise.resolve();
+    const mine = previous.then(work, work);
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#turns.set(detectorId, settled);
+    void settled.then(() => {
+      if (this.#turns.get(detectorId) === settled) this.#turns.delete(detectorId);
+    });
+    return mine;
+  }
+
+  /**
+   * Detection over `window` (read-only: a live run and a scheduled run of one detector may detect
+   * at the same time), session roots for findings without one, then the alert upsert, which takes
+   * the detector's turn: its alerts are recorded by one run at a time.
+   */
   async #detectAndRecord(detector: Detector, window: RunWindow, now: number): Promise<{ findings: number; recorded: RecordResult }> {
     const lineage = new Lineage(this.#store);
     const ctx: DetectContext = {
@@ -213,7 +212,7 @@ export class DetectorRunner {
       for (const f of unrooted) f.rootTokenId = sessions.get(f.tokenId)?.rootTokenId ?? f.tokenId;
     }
     findingsTotal.inc({ detector: detector.id }, findings.length);
-    const recorded = await this.#alerts.record(detector, findings, now);
+    const recorded = await this.#inTurn(detector.id, () => this.#alerts.record(detector, findings, now));
     return { findings: findings.length, recorded };
   }
 

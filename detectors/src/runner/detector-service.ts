@@ -138,9 +138,11 @@ export class DetectorService {
       await run;
       this.#running.delete('loop');
       if (this.#stopped) return;
-      // With live detection the scheduled pass reconciles: it leaves the engine a full interval
-      // free between passes, for live runs, instead of running back to back under load.
-      const wait = this.#liveFed ? interval : Math.max(0, interval - (Date.now() - started));
+      // With live detection the scheduled pass reconciles: it leaves the engine free between
+      // passes, for live runs, at least as long as the pass took (and a full interval), instead
+      // of running back to back under load.
+      const took = Date.now() - started;
+      const wait = this.#liveFed ? Math.max(interval, took) : Math.max(0, interval - took);
       this.#timers.set(
         'loop',
         setTimeout(() => void tick(), wait),

@@ -77,14 +77,16 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const agents = [...new Set(touched.filter((t) => t.kind === 'agent').map((t) => t.entity))];
   const tokens = [...new Set(touched.filter((t) => t.kind === 'token').map((t) => t.entity))];
 
-  // Recount every touched bucket in full (late spans join their bucket), then keep it.
+  // Recount every touched bucket in full (late spans join their bucket), then keep it. A live
+  // run also recounts its suspects' baseline buckets: the scheduled runs may not have counted
+  // the history that arrived just before (a back-dated baseline, sent seconds earlier).
   const counted = await ctx.store.query<Row>(
     `SELECT kind, entity, bucket, count() AS requests, uniqExact(target) AS targets,
             topK(1)(token_id)[1] AS top_token, topK(1)(agent_id)[1] AS top_agent
      FROM (${spansOfBuckets('target, token_id, agent_id')})
-     WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))
+     ${live ? '' : "WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))"}
      GROUP BY kind, entity, bucket`,
-    { b, agents, tokens, keys, from: minB, to: maxB + b },
+    { b, agents, tokens, keys, from: live ? minB - baselineBuckets * b : minB, to: maxB + b },
   );
   await ctx.store.insert(
     'usage_buckets',
