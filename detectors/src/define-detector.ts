@@ -1,7 +1,8 @@
-import type { Lineage, Store } from '@intentwatch/core';
+import type { Lineage, SpanRow, Store } from '@intentwatch/core';
 import type { DetectorSettings } from './settings.js';
 import type { Finding, Severity } from '@intentwatch/alerts';
 import type { IntentResolver } from './intent/intent-resolver.js';
+import type { UseFacts } from './live/screen.js';
 
 /** What detectors read from the configuration. */
 export type DetectorConfig = Pick<DetectorSettings, 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
@@ -69,6 +70,13 @@ interface DetectorMeta {
   settleMs?: (config: DetectorConfig) => number;
   /** Re-examine earlier uses of tokens/tasks whose lifecycle events arrived in the window (default true). */
   recheck?: boolean;
+  /**
+   * Live detection's judgement of one committed use the screen made suspect, from the state of
+   * its grant in memory: exactly the findings the detector's SQL gives for that use (the same
+   * row handed to the same row → finding code; a test holds the two to equal findings on every
+   * scenario). Without it, live detection runs the detector's SQL on the suspects.
+   */
+  judgeUse?: (use: SpanRow, facts: UseFacts, config: DetectorConfig) => Finding[];
 }
 
 interface SqlDetector extends DetectorMeta {

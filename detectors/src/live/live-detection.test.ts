@@ -1,6 +1,8 @@
-import { registry } from '@intentwatch/core';
+import type { Finding } from '@intentwatch/alerts';
+import { Lineage, msToDateTime64, registry } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Detector } from '../define-detector.js';
+import { IntentResolver } from '../intent/intent-resolver.js';
 import { crossServiceReuse } from '../rules/cross_service_reuse/detector.js';
 import { scenarios as crossServiceScenarios } from '../rules/cross_service_reuse/scenarios.js';
 import { refreshExtendedSession } from '../rules/refresh_extended_session/detector.js';
@@ -46,6 +48,7 @@ describe('live detection', () => {
   let h: DetectorHarness;
   let live: LiveDetection;
   const liveRuns: string[] = [];
+  const judged: { detector: string; finding: Finding }[] = [];
 
   beforeAll(async () => {
     h = await DetectorHarness.start();
@@ -56,6 +59,11 @@ describe('live detection', () => {
       run: async (detector, run) => {
         liveRuns.push(`${detector.id} ${run.tokens.join(',')} ${run.agents.join(',')}`);
         await h.runner.runLive(detector, run);
+      },
+      record: async (detector, findings) => {
+        liveRuns.push(`${detector.id} judged ${findings.map((f) => f.tokenId).join(',')}`);
+        judged.push(...findings.map((f) => ({ detector: detector.id, finding: f })));
+        await h.runner.recordLive(detector, findings);
       },
     });
     h.collector.onCommitted((rows) => live.observe(rows));
@@ -141,6 +149,54 @@ describe('live detection', () => {
     const metrics = await registry.getMetricsAsJSON();
     const skipped = metrics.find((m) => m.name === 'intentwatch_live_rows_skipped_total');
     expect(skipped?.values.reduce((n, v) => n + v.value, 0) ?? 0).toBe(0);
+  });
+
+  it('judges uses in memory exactly as the detectors’ SQL does: same key, severity, reason and evidence for every finding', async () => {
+    const judging = LIVE.filter(([d]) => d.judgeUse).map(([d]) => d);
+    expect(judging.map((d) => d.id).sort()).toEqual(['cross_service_reuse', 'scope_creep', 'stale_token_use']);
+    for (const detector of judging) {
+      const mine = judged.filter((j) => j.detector === detector.id).map((j) => j.finding);
+      expect(mine.length).toBeGreaterThan(0);
+      // The detector's SQL over all that was ingested, with nothing re-examined.
+      const window = { sinceMs: 0, untilMs: Date.now(), recheckSinceMs: 0, recheck: false, recheckTokens: [], recheckTasks: [] };
+      const sql = await detector.detect({
+        store: h.store.store,
+        config: h.config,
+        now: Date.now(),
+        window,
+        intent: new IntentResolver(h.store.store),
+        lineage: new Lineage(h.store.store),
+        params: {
+          since: msToDateTime64(0),
+          until: msToDateTime64(Date.now()),
+          recheckSince: msToDateTime64(0),
+          recheckTokens: [],
+          recheckTasks: [],
+          onlyTokens: [],
+          onlyAgents: [],
+          skewMs: h.config.clockSkewMs,
+          graceMs: h.config.graceMs,
+        },
+      });
+      const shape = (f: Finding) => ({
+        key: f.key,
+        severity: f.severity,
+        reason: f.reason,
+        tokenId: f.tokenId,
+        agentId: f.agentId,
+        taskId: f.taskId,
+        caller: f.caller,
+        target: f.target,
+        environment: f.environment,
+        evidence: `${f.evidence.traceId}/${f.evidence.spanId}@${Date.parse(f.evidence.time)}`,
+      });
+      const bySql = new Map(sql.map((f) => [`${f.key} ${f.evidence.traceId}/${f.evidence.spanId}`, shape(f)]));
+      for (const f of mine)
+        expect({ detector: detector.id, ...shape(f) }).toEqual({
+          detector: detector.id,
+          ...bySql.get(`${f.key} ${f.evidence.traceId}/${f.evidence.spanId}`),
+        });
+    }
   });
 
   it('records what it found so that a scheduled pass over the whole history adds nothing', async () => {

@@ -1,4 +1,5 @@
 import { type SpanRow, type Store, type TaskEventRow, type TokenEventRow, counter, createLogger } from '@intentwatch/core';
+import type { Finding } from '@intentwatch/alerts';
 import type { Detector, DetectorConfig } from '../define-detector.js';
 import type { LiveRun } from '../runner/detector-runner.js';
 import type { DetectorSettings } from '../settings.js';
@@ -17,8 +18,10 @@ export interface LiveDetectionOptions {
   store: Store;
   config: DetectorConfig & Pick<DetectorSettings, 'live'>;
   detectors: readonly Detector[];
-  /** Runs one detector live; resolves when its alerts are recorded (errors are the caller's to report). */
+  /** Runs one detector's SQL live; resolves when its alerts are recorded (errors are the caller's to report). */
   run: (detector: Detector, run: LiveRun) => Promise<void>;
+  /** Records findings judged in memory, as a run of the detector would. */
+  record: (detector: Detector, findings: Finding[]) => Promise<void>;
 }
 
 /** Rows waiting to be screened past which the oldest are left to the scheduled runs. */
@@ -33,10 +36,13 @@ const skippedTotal = counter(
 );
 
 interface Suspects {
+  /** Suspects for the detector's SQL (rows the detector cannot judge in memory). */
   tokens: Set<string>;
   agents: Set<string>;
   minIngestedMs: number;
   maxIngestedMs: number;
+  /** Findings judged in memory (`judgeUse`), to record as they are. */
+  findings: Finding[];
 }
 
 /**
@@ -131,13 +137,18 @@ export class LiveDetection {
     const found = this.#queued.get(id);
     if (!found) return;
     this.#queued.delete(id);
-    const run = this.#options
-      .run(this.#detectors.get(id) as Detector, {
-        tokens: [...found.tokens],
-        agents: [...found.agents],
-        sinceMs: found.minIngestedMs - 1,
-        untilMs: found.maxIngestedMs,
-      })
+    const detector = this.#detectors.get(id) as Detector;
+    const run = (async () => {
+      if (found.findings.length > 0) await this.#options.record(detector, found.findings);
+      if (found.tokens.size > 0 || found.agents.size > 0) {
+        await this.#options.run(detector, {
+          tokens: [...found.tokens],
+          agents: [...found.agents],
+          sinceMs: found.minIngestedMs - 1,
+          untilMs: found.maxIngestedMs,
+        });
+      }
+    })()
       .catch((e: unknown) => this.#log.warn({ err: String(e), detector: id }, 'live run failed; the scheduled runs will examine its rows'))
       .finally(() => {
         this.#running.delete(id);
@@ -182,18 +193,22 @@ export class LiveDetection {
     );
 
     const suspects = new Map<LiveDetectorId, Suspects>();
-    const mark = (id: LiveDetectorId, ingestedAt: string, token?: string, agent?: string) => {
-      if (!this.#detectors.has(id)) return;
+    const entry = (id: LiveDetectorId, ingestedAt: string): Suspects | undefined => {
+      if (!this.#detectors.has(id)) return undefined;
       let s = suspects.get(id);
       if (!s) {
-        s = { tokens: new Set(), agents: new Set(), minIngestedMs: Number.POSITIVE_INFINITY, maxIngestedMs: 0 };
+        s = { tokens: new Set(), agents: new Set(), minIngestedMs: Number.POSITIVE_INFINITY, maxIngestedMs: 0, findings: [] };
         suspects.set(id, s);
       }
-      if (token) s.tokens.add(token);
-      if (agent) s.agents.add(agent);
       const ms = Date.parse(ingestedAt);
       if (ms < s.minIngestedMs) s.minIngestedMs = ms;
       if (ms > s.maxIngestedMs) s.maxIngestedMs = ms;
+      return s;
+    };
+    const mark = (id: LiveDetectorId, ingestedAt: string, token?: string, agent?: string) => {
+      const s = entry(id, ingestedAt);
+      if (token) s?.tokens.add(token);
+      if (agent) s?.agents.add(agent);
     };
 
     if (uses.length > 0) {
@@ -204,7 +219,16 @@ export class LiveDetection {
         const lineage = lineages.get(u.token_id);
         const facts = { lineage, task: tasks.get(taskOf(u)), sessionTask: tasks.get(lineage?.session.taskId ?? '') };
         for (const id of screenUse(u, facts, this.#options.config)) {
-          mark(id, u.ingested_at, u.token_id);
+          const judge = this.#detectors.get(id)?.judgeUse;
+          if (!judge) {
+            mark(id, u.ingested_at, u.token_id);
+            continue;
+          }
+          const findings = judge(u, facts, this.#options.config);
+          if (findings.length === 0) continue;
+          const root = facts.lineage?.session.rootTokenId;
+          for (const f of findings) if (!f.rootTokenId && root) f.rootTokenId = root;
+          entry(id, u.ingested_at)?.findings.push(...findings);
         }
       }
       if (this.#tally) {
@@ -218,7 +242,7 @@ export class LiveDetection {
     for (const e of tokenEvents) for (const id of screenTokenEvent(e)) mark(id, e.ingested_at, e.token_id);
 
     for (const [id, found] of suspects) {
-      suspectsTotal.inc({ detector: id }, found.tokens.size + found.agents.size);
+      suspectsTotal.inc({ detector: id }, found.tokens.size + found.agents.size + found.findings.length);
       const queued = this.#queued.get(id);
       if (queued) merge(queued, found);
       else this.#queued.set(id, found);
@@ -228,6 +252,7 @@ export class LiveDetection {
 }
 
 function merge(into: Suspects, from: Suspects): void {
+  into.findings.push(...from.findings);
   for (const t of from.tokens) into.tokens.add(t);
   for (const a of from.agents) into.agents.add(a);
   into.minIngestedMs = Math.min(into.minIngestedMs, from.minIngestedMs);

@@ -121,7 +121,7 @@ function hostOf(entry: string): string {
 /** Each grant's resource patterns, compiled once (a grant is read once and kept by GrantState). */
 const matchers = new WeakMap<Grant, (resource: string) => boolean>();
 
-function matcherOf(grant: Grant): (resource: string) => boolean {
+export function matcherOf(grant: Grant): (resource: string) => boolean {
   let m = matchers.get(grant);
   if (!m) {
     m = anyGlobMatcher(grant.resources);
@@ -130,9 +130,13 @@ function matcherOf(grant: Grant): (resource: string) => boolean {
   return m;
 }
 
-/** Scopes one by one: an entry may hold several, separated by whitespace (as the detectors' SQL splits them). */
-function scopeList(scopes: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const entry of scopes) for (const s of entry.split(/\s+/)) if (s !== '') out.push(s);
-  return out;
+/**
+ * Scopes one by one, each once, in order of first appearance: an entry may hold several,
+ * separated by whitespace (as the detectors' SQL splits them: `arrayDistinct` of
+ * `splitByWhitespace`).
+ */
+export function scopeList(scopes: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const entry of scopes) for (const s of entry.split(/[ \t\n\r\f\v]+/)) if (s !== '') out.add(s);
+  return [...out];
 }

@@ -1,5 +1,5 @@
 import { Lineage, type Store, counter, gauge, histogram, msToDateTime64 } from '@intentwatch/core';
-import { AlertStore, type RecordResult } from '@intentwatch/alerts';
+import { AlertStore, type Finding, type RecordResult } from '@intentwatch/alerts';
 import type { DetectContext, Detector, DetectorConfig, LiveScope, RunWindow } from '../define-detector.js';
 import { IntentResolver } from '../intent/intent-resolver.js';
 import { Watermarks } from './watermarks.js';
@@ -156,6 +156,34 @@ export class DetectorRunner {
     try {
       const { findings, recorded } = await this.#detectAndRecord(detector, window, now);
       return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
+    } catch (e) {
+      failures.inc({ detector: detector.id });
+      throw e;
+    } finally {
+      end();
+    }
+  }
+
+  /**
+   * Records findings live detection judged in memory (`judgeUse`): the alert upsert of a run, in
+   * the detector's turn, with nothing read. Findings name their session root.
+   */
+  async recordLive(detector: Detector, findings: Finding[], now = Date.now()): Promise<RunReport> {
+    const started = performance.now();
+    const end = liveRunSeconds.startTimer({ detector: detector.id });
+    try {
+      findingsTotal.inc({ detector: detector.id }, findings.length);
+      const recorded = await this.#inTurn(detector.id, () => this.#alerts.record(detector, findings, now));
+      const window: RunWindow = {
+        sinceMs: now,
+        untilMs: now,
+        recheckSinceMs: now,
+        recheck: false,
+        recheckTokens: [],
+        recheckTasks: [],
+        only: { tokens: [], agents: [] },
+      };
+      return { detector: detector.id, findings: findings.length, ...recorded, durationMs: performance.now() - started, window };
     } catch (e) {
       failures.inc({ detector: detector.id });
       throw e;

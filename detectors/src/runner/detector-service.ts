@@ -7,7 +7,7 @@ import type { Detector } from '../define-detector.js';
 import { DETECTORS } from '../rules/index.js';
 import type { DetectorSettings } from '../settings.js';
 import { type CommittedRows, LiveDetection } from '../live/live-detection.js';
-import { DetectorRunner, type LiveRun, type RunReport } from './detector-runner.js';
+import { DetectorRunner, type RunReport } from './detector-runner.js';
 
 export type DetectorServiceConfig = Pick<CoreSettings, 'redisUrl'> &
   Pick<DetectorSettings, 'detectIntervalMs' | 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'> &
@@ -73,7 +73,8 @@ export class DetectorService {
         store: options.store,
         config: { ...options.config, live: options.config.live },
         detectors: this.#detectors,
-        run: (detector, run) => this.#runLive(detector, run),
+        run: (detector, run) => this.#liveRun(detector, () => this.#runner.runLive(detector, run)),
+        record: (detector, findings) => this.#liveRun(detector, () => this.#runner.recordLive(detector, findings)),
       });
     }
   }
@@ -219,9 +220,9 @@ export class DetectorService {
    * another worker may be recording the same detector's alerts, and a live run waits for it (a
    * little) rather than record beside it.
    */
-  async #runLive(detector: Detector, run: LiveRun): Promise<void> {
+  async #liveRun(detector: Detector, work: () => Promise<RunReport>): Promise<void> {
     const lock = this.#lockConnection;
-    if (!lock) return this.#report(detector, () => this.#runner.runLive(detector, run), { live: true });
+    if (!lock) return this.#report(detector, work, { live: true });
     const key = `${this.#options.queuePrefix}:${QUEUE}:lock:${detector.id}`;
     const token = randomUUID();
     const deadline = Date.now() + LIVE_LOCK_WAIT_MS;
@@ -230,7 +231,7 @@ export class DetectorService {
       await new Promise((r) => setTimeout(r, 25));
     }
     try {
-      await this.#report(detector, () => this.#runner.runLive(detector, run), { live: true });
+      await this.#report(detector, work, { live: true });
     } finally {
       await lock.eval(RELEASE, 1, key, token).catch(() => undefined);
     }

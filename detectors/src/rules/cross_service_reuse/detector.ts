@@ -1,7 +1,9 @@
-import { grantsSql, refreshChangesGrantee } from '@intentwatch/core';
+import { type SpanRow, grantsSql, refreshChangesGrantee } from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { usesSql } from '../../intent/sql.js';
+import { type UseFacts, withinAudience } from '../../live/screen.js';
+import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list, mcpPhrase, shortTime } from '../reason.js';
 
@@ -44,7 +46,37 @@ export const crossServiceReuse = defineDetector({
   ],
   tuning: ['Audiences are exact service names; broaden token.audience at the broker rather than suppressing here.'],
   detect,
+  judgeUse,
 });
+
+/** A committed use judged live: the row `reuseSql` gives for it, when it is a violation. */
+function judgeUse(use: SpanRow, facts: UseFacts): Finding[] {
+  const g = facts.lineage?.grant;
+  if (!g) return [];
+  const u = useRow(use);
+  const outside = g.audience.length > 0 && u.target !== '' && !withinAudience(u.target, g.audience);
+  const otherCaller =
+    g.workloadId !== '' && u.workload_id !== ''
+      ? u.workload_id !== g.workloadId
+      : g.agentId !== '' && u.agent_id !== '' && u.agent_id !== g.agentId;
+  const otherEnvironment = g.environment !== '' && u.environment !== '' && u.environment !== g.environment;
+  if (!outside && !otherCaller && !otherEnvironment) return [];
+  return [
+    useFinding({
+      ...u,
+      use_task_id: u.task_id,
+      grant_event: g.event,
+      grantee: g.agentId,
+      grantee_workload: g.workloadId,
+      audience: g.audience,
+      grant_task_id: g.taskId,
+      grant_environment: g.environment,
+      outside_audience: outside ? 1 : 0,
+      other_caller: otherCaller ? 1 : 0,
+      other_environment: otherEnvironment ? 1 : 0,
+    }),
+  ];
+}
 
 async function detect(ctx: DetectContext): Promise<Finding[]> {
   const [uses, refreshes] = await Promise.all([

@@ -1,7 +1,9 @@
-import { grantsSql, normalizeResource } from '@intentwatch/core';
+import { type SpanRow, grantsSql, normalizeResource } from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
+import { type UseFacts, matcherOf, scopeList as scopesOf } from '../../live/screen.js';
+import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';
 
@@ -33,7 +35,38 @@ export const scopeCreep = defineDetector({
   ],
   query: (ctx) => [usesQuery(ctx), escalationQuery()],
   toAlert: (r, ctx) => (r.kind === 'escalation' ? escalation(r, ctx) : useFindings(r)),
+  judgeUse,
 });
+
+/** A committed use judged live: the row `usesQuery` gives for it, when it is a violation. */
+function judgeUse(use: SpanRow, facts: UseFacts): Finding[] {
+  const g = facts.lineage?.grant;
+  if (!g) return [];
+  const u = useRow(use);
+  const granted = scopesOf(g.scopes);
+  const grantedSet = new Set(granted);
+  const extra = granted.length > 0 ? scopesOf(u.scopes).filter((s) => !grantedSet.has(s)) : [];
+  const outsideResources = u.resource !== '' && g.resources.length > 0 && !matcherOf(g)(u.resource);
+  const task = facts.task;
+  const started = task?.started ?? false;
+  const tools = task?.tools ?? [];
+  const outsideTools = u.tool !== '' && started && tools.length > 0 && !tools.includes(u.tool);
+  if (extra.length === 0 && !outsideResources && !outsideTools) return [];
+  return useFindings({
+    ...u,
+    grant_event: g.event,
+    grantee: g.agentId,
+    granted_scopes: granted,
+    granted_resources: g.resources,
+    task_id: g.taskId !== '' ? g.taskId : u.task_id,
+    task_started: started ? 1 : 0,
+    tools,
+    intent: task?.intent ?? '',
+    extra_scopes: extra,
+    outside_resources: outsideResources ? 1 : 0,
+    outside_tools: outsideTools ? 1 : 0,
+  });
+}
 
 function usesQuery(ctx: DetectContext): string {
   return `

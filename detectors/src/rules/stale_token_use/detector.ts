@@ -1,7 +1,18 @@
-import { effectiveExpirySql, grantsSql, lineageRevocationsSql, renewalsSql, revocationParams } from '@intentwatch/core';
+import {
+  type SpanRow,
+  effectiveExpirySql,
+  grantsSql,
+  lineageRevocationsSql,
+  renewalsSql,
+  revocationParams,
+  stateAt,
+  toMs,
+} from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
-import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
+import { type DetectContext, type DetectorConfig, type Row, defineDetector } from '../../define-detector.js';
 import { tasksSql, usesSql } from '../../intent/sql.js';
+import type { UseFacts } from '../../live/screen.js';
+import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, secondsBetween, shortTime } from '../reason.js';
 import { DEFAULT_DETECTOR_SETTINGS } from '../../settings.js';
@@ -34,7 +45,47 @@ export const staleTokenUse = defineDetector({
   ],
   tuning: [`INTENTWATCH_CLOCK_SKEW_MS (default ${DEFAULT_DETECTOR_SETTINGS.clockSkewMs}) is the tolerance applied to expiry.`],
   detect,
+  judgeUse,
 });
+
+/** A committed use judged live: the row `staleUsesSql` gives for it, when it is past its revocation, expiry or task end. */
+function judgeUse(use: SpanRow, facts: UseFacts, config: DetectorConfig): Finding[] {
+  const lineage = facts.lineage;
+  const g = lineage?.grant;
+  if (!lineage || !g) return [];
+  const u = useRow(use);
+  const at = toMs(u.time);
+  const revocation = lineage.revocations[0];
+  const afterRevocation = revocation !== undefined && at > revocation.atMs;
+  const expiresAt = stateAt(lineage, at).expiresAt;
+  const afterExpiry = expiresAt !== null && at > toMs(expiresAt) + config.clockSkewMs;
+  const task = facts.task;
+  const afterTaskEnd = task?.ended === true && task.endedAt !== null && at > toMs(task.endedAt);
+  if (!afterRevocation && !afterExpiry && !afterTaskEnd) return [];
+  return [
+    toAlert({
+      ...u,
+      has_grant: 1,
+      grant_event: g.event,
+      grantee: g.agentId,
+      audience: g.audience,
+      expires_at: expiresAt,
+      renewed: lineage.renewals.some((r) => r.atMs <= at) ? 1 : 0,
+      task_id: g.taskId !== '' ? g.taskId : u.task_id,
+      revoked: revocation ? 1 : 0,
+      revoked_at: revocation?.at ?? null,
+      revoked_by: revocation?.tokenId ?? '',
+      revoked_via: revocation?.via ?? '',
+      revoked_reason: revocation?.reason ?? '',
+      task_ended: task?.ended ? 1 : 0,
+      ended_at: task?.endedAt ?? null,
+      end_event: task?.endEvent ?? '',
+      after_revocation: afterRevocation ? 1 : 0,
+      after_expiry: afterExpiry ? 1 : 0,
+      after_task_end: afterTaskEnd ? 1 : 0,
+    }),
+  ];
+}
 
 async function detect(ctx: DetectContext): Promise<Finding[]> {
   const tokens = await ctx.store.query<{ token_id: string }>(
