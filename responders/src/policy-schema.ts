@@ -197,94 +197,98 @@ export function sealedPart(stored: string): string {
 
 const ENV_REFERENCE = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
  * A policy as `parsePolicy` reads it: from the policies file, from the API (after the request
  * schema), or from `responder_policies` when `stored` (where secrets and a notify URL may be
  * sealed). Looser than the request schema where a policies file always was: free text of any
  * length, lists of any length, `null` for an absent scalar, unknown `endpoint` and `retry` fields
- * ignored. What depends on the target is checked last: the URL, the secrets, `batchMs`.
- * Every issue's message says what the field expects.
+ * ignored. Every issue's message says what the field expects.
  */
 function policyDocument(stored: boolean) {
-  const sealed = (s: string) => stored && isSealed(s);
-  return z
-    .strictObject(
-      {
-        id: policyIdSchema,
-        target: PolicyTargetSchema.nullish(),
-        endpoint: z.object(
-          { url: z.unknown().optional(), secrets: z.unknown().optional(), timeoutMs: limit('timeoutMs', ' of ms').nullish() },
+  const fields = z.strictObject(
+    {
+      id: policyIdSchema,
+      target: PolicyTargetSchema.nullish(),
+      endpoint: z.object(
+        { url: z.unknown().optional(), secrets: z.unknown().optional(), timeoutMs: limit('timeoutMs', ' of ms').nullish() },
+        { error: 'an object' },
+      ),
+      description: z.string({ error: 'a string' }).nullish(),
+      enabled: flag.nullish(),
+      revoke: RevokeModeSchema.nullish(),
+      body: BodyFormatSchema.nullish(),
+      dryRun: flag.nullish(),
+      maxPerMinute: limit('maxPerMinute').nullish(),
+      batchMs: limit('batchMs', ' of ms').nullish(),
+      match: z
+        .strictObject(
+          {
+            detectors: listOf('detector ids', (error) => z.string({ error }).regex(/^[a-z][a-z0-9_]*$/, error)).optional(),
+            severities: listOf(SEVERITIES.join(' | '), (error) => z.enum(SEVERITIES, { error })).optional(),
+            environments: listOf('environment names', (error) => z.string({ error }).min(1, error)).optional(),
+            agents: listOf('agent ids or globs', (error) => z.string({ error }).min(1, error)).optional(),
+            minSeverity: SeveritySchema.nullish(),
+          },
+          { error: (issue) => (issue.code === 'unrecognized_keys' ? `one of ${MATCH_FIELDS.join(', ')}` : 'an object') },
+        )
+        .nullish(),
+      retry: z
+        .object(
+          {
+            maxAttempts: limit('maxAttempts').nullish(),
+            baseDelayMs: limit('baseDelayMs', ' of ms').nullish(),
+            maxDelayMs: limit('maxDelayMs', ' of ms').nullish(),
+          },
           { error: 'an object' },
-        ),
-        description: z.string({ error: 'a string' }).nullish(),
-        enabled: flag.nullish(),
-        revoke: RevokeModeSchema.nullish(),
-        body: BodyFormatSchema.nullish(),
-        dryRun: flag.nullish(),
-        maxPerMinute: limit('maxPerMinute').nullish(),
-        batchMs: limit('batchMs', ' of ms').nullish(),
-        match: z
-          .strictObject(
-            {
-              detectors: listOf('detector ids', (error) => z.string({ error }).regex(/^[a-z][a-z0-9_]*$/, error)).optional(),
-              severities: listOf(SEVERITIES.join(' | '), (error) => z.enum(SEVERITIES, { error })).optional(),
-              environments: listOf('environment names', (error) => z.string({ error }).min(1, error)).optional(),
-              agents: listOf('agent ids or globs', (error) => z.string({ error }).min(1, error)).optional(),
-              minSeverity: SeveritySchema.nullish(),
-            },
-            { error: (issue) => (issue.code === 'unrecognized_keys' ? `one of ${MATCH_FIELDS.join(', ')}` : 'an object') },
-          )
-          .nullish(),
-        retry: z
-          .object(
-            {
-              maxAttempts: limit('maxAttempts').nullish(),
-              baseDelayMs: limit('baseDelayMs', ' of ms').nullish(),
-              maxDelayMs: limit('maxDelayMs', ' of ms').nullish(),
-            },
-            { error: 'an object' },
-          )
-          .optional(),
-        // As the API shows a policy, accepted (and ignored) so that a policy read can be sent back.
-        source: z.unknown().optional(),
-        state: z.unknown().optional(),
-        requests: z.unknown().optional(),
-      },
-      { error: (issue) => (issue.code === 'unrecognized_keys' ? `one of the fields ${POLICY_FIELDS.join(', ')}` : 'an object') },
-    )
-    .superRefine((policy, ctx) => {
-      /** `secret`: the input is a secret, shown by parsePolicy only as its fingerprint. */
-      const problem = (field: string, message: string, input: unknown, secret?: 'url' | 'secret') =>
-        ctx.addIssue({ code: 'custom', path: field.split('.'), message, input, ...(secret ? { params: { secret } } : {}) });
-      const notify = policy.target === 'notify';
-      const { url } = policy.endpoint;
-      if (notify) {
-        const ok = typeof url === 'string' && (sealed(sealedPart(url)) || ENV_REFERENCE.test(url) || /^https?:\/\/\S+$/i.test(url));
-        if (!ok) problem('endpoint.url', 'an http(s) incoming-webhook URL or env:VARIABLE', url, 'url');
-      } else if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) {
-        problem('endpoint.url', 'an http(s) URL', url);
+        )
+        .optional(),
+      // As the API shows a policy, accepted (and ignored) so that a policy read can be sent back.
+      source: z.unknown().optional(),
+      state: z.unknown().optional(),
+      requests: z.unknown().optional(),
+    },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `one of the fields ${POLICY_FIELDS.join(', ')}` : 'an object') },
+  );
+  const sealed = (s: string) => stored && isSealed(s);
+  // What depends on the target: the URL, the secrets, batchMs. It runs even when a field is wrong
+  // (parsePolicy tells the problems in its own order), so it reads the policy as given; only a
+  // number that is not whole stops it (zod's whole-number check ends the object's checks).
+  const targetRules = (policy: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    if (!isRecord(policy.endpoint)) return;
+    /** `secret`: the input is a secret, shown by parsePolicy only as its fingerprint. */
+    const problem = (field: string, message: string, input: unknown, secret?: 'url' | 'secret') =>
+      ctx.addIssue({ code: 'custom', path: field.split('.'), message, input, ...(secret ? { params: { secret } } : {}) });
+    const notify = policy.target === 'notify';
+    const { url } = policy.endpoint;
+    if (notify) {
+      const ok = typeof url === 'string' && (sealed(sealedPart(url)) || ENV_REFERENCE.test(url) || /^https?:\/\/\S+$/i.test(url));
+      if (!ok) problem('endpoint.url', 'an http(s) incoming-webhook URL or env:VARIABLE', url, 'url');
+    } else if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) {
+      problem('endpoint.url', 'an http(s) URL', url);
+    }
+    const secrets = notify && policy.endpoint.secrets === undefined ? [] : policy.endpoint.secrets;
+    if (notify) {
+      if (!Array.isArray(secrets) || secrets.length > 0)
+        problem('endpoint.secrets', 'none for a notify policy (its URL is the secret)', '…');
+    } else if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) {
+      problem('endpoint.secrets', 'one or two secrets (two while rotating)', secrets);
+    } else {
+      for (const s of secrets as unknown[]) {
+        if (typeof s !== 'string' || !(sealed(s) || SECRET_FORMS.test(s))) problem('endpoint.secrets', SECRET_TEXT, String(s), 'secret');
       }
-      const secrets = notify && policy.endpoint.secrets === undefined ? [] : policy.endpoint.secrets;
-      if (notify) {
-        if (!Array.isArray(secrets) || secrets.length > 0)
-          problem('endpoint.secrets', 'none for a notify policy (its URL is the secret)', '…');
-      } else if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) {
-        problem('endpoint.secrets', 'one or two secrets (two while rotating)', secrets);
-      } else {
-        for (const s of secrets as unknown[]) {
-          if (typeof s !== 'string' || !(sealed(s) || SECRET_FORMS.test(s))) problem('endpoint.secrets', SECRET_TEXT, String(s), 'secret');
-        }
-      }
-      if (policy.batchMs != null && !notify) problem('batchMs', 'nothing (batchMs is for notify policies)', policy.batchMs);
-    })
-    .transform((policy) => ({
-      ...policy,
-      endpoint: {
-        url: policy.endpoint.url as string,
-        secrets: (policy.target === 'notify' ? (policy.endpoint.secrets ?? []) : policy.endpoint.secrets) as string[],
-        timeoutMs: policy.endpoint.timeoutMs,
-      },
-    }));
+    }
+    if (policy.batchMs != null && !notify) problem('batchMs', 'nothing (batchMs is for notify policies)', policy.batchMs);
+  };
+  return fields.superRefine(targetRules, { when: (payload) => isRecord(payload.value) }).transform((policy) => ({
+    ...policy,
+    endpoint: {
+      url: policy.endpoint.url as string,
+      secrets: (policy.target === 'notify' ? (policy.endpoint.secrets ?? []) : policy.endpoint.secrets) as string[],
+      timeoutMs: policy.endpoint.timeoutMs,
+    },
+  }));
 }
 
 /** A policy from the policies file or the API, as `parsePolicy` validates it. */

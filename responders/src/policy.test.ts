@@ -50,6 +50,14 @@ describe('parsePolicy', () => {
     expect(p.retry).toEqual({ baseDelayMs: 50 });
   });
 
+  it('tells the first of several problems in field order: unknown fields, the id, the endpoint, then the rest', () => {
+    const wrong = { ...base, revoke: 'all', endpoint: { url: 'ftp://broker.example.com/revoke', secrets: [SECRET] } };
+    expect(() => parsePolicy(wrong, 'file')).toThrow(/^endpoint\.url: expected an http\(s\) URL/);
+    expect(() => parsePolicy({ ...wrong, id: '-lead' }, 'file')).toThrow(/^id: /);
+    expect(() => parsePolicy({ ...wrong, id: '-lead', dry_run: true }, 'file')).toThrow(/^dry_run: /);
+    expect(() => parsePolicy({ ...base, revoke: 'all', retry: { maxAttempts: 0 }, match: { agents: [''] } }, 'file')).toThrow(/^revoke: /);
+  });
+
   it('names a match list with a wrong item and shows the list whole', () => {
     expect(() => parsePolicy({ ...base, match: { environments: ['prod', ''] } }, 'api')).toThrow(
       'match.environments: expected an array of environment names, got ["prod",""]',

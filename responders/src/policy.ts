@@ -145,11 +145,51 @@ export function parsePolicy(input: unknown, source: PolicySource, options: { sto
 }
 
 /**
- * The first problem of a policy as one sentence: "revoke: expected token, session, chain, got
- * "everything"". An unknown field comes first; an item of a list is told with its whole list.
+ * Which of a policy's problems is told when it has several, first to last: the policy itself
+ * (not an object, an unknown field), then each field. `match.` stands for an unknown field of
+ * `match`, told after its known ones.
+ */
+const PROBLEM_ORDER = [
+  '',
+  'id',
+  'match',
+  'endpoint',
+  'target',
+  'endpoint.url',
+  'endpoint.secrets',
+  'description',
+  'enabled',
+  'revoke',
+  'body',
+  'dryRun',
+  'maxPerMinute',
+  'endpoint.timeoutMs',
+  'batchMs',
+  'match.detectors',
+  'match.severities',
+  'match.environments',
+  'match.agents',
+  'match.minSeverity',
+  'match.',
+  'retry',
+  'retry.maxAttempts',
+  'retry.baseDelayMs',
+  'retry.maxDelayMs',
+];
+
+/** Where an issue stands in PROBLEM_ORDER. */
+function problemRank(issue: z.core.$ZodIssue): number {
+  const field = issue.path.filter((p) => typeof p === 'string').join('.');
+  const rank = PROBLEM_ORDER.indexOf(issue.code === 'unrecognized_keys' && field ? `${field}.` : field);
+  return rank < 0 ? PROBLEM_ORDER.length : rank;
+}
+
+/**
+ * The first problem of a policy (PROBLEM_ORDER) as one sentence: "revoke: expected token,
+ * session, chain, got "everything"". An item of a list is told with its whole list.
  */
 function invalidPolicy(issues: readonly z.core.$ZodIssue[], input: unknown): InvalidInputError {
-  const issue = issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0];
+  const [issue] = [...issues].sort((a, b) => problemRank(a) - problemRank(b));
   if (!issue) return new InvalidInputError('invalid_policy', 'policy: invalid');
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] as string;
