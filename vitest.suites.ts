@@ -6,13 +6,13 @@ import base from './vitest.config.js';
 // The suite a test file belongs to, by a rule on the file alone (README, "Tests"):
 // - integration: it lives in test/src/ (whole-program tests), is named *.redis.test.ts or
 //   *.browser.test.ts, or opens real parts: a store, a collector or the test monitor (everything
-//   from @intentwatch/testkit or a workspace's src/test-support/, the whole program of
+//   from @intentwatch/testkit or a workspace's testing/ folder, the whole program of
 //   @intentwatch/cli), a child process, a browser.
 // - unit: every other test file, pure code on values (no store, Redis, browser or child process).
 // `npm test` runs both, as one run; `npm run test:unit` and `npm run test:integration` run one.
 const OPENS_REAL_PARTS = [
   "from '@intentwatch/testkit",
-  'test-support/',
+  '/testing/',
   "from '@intentwatch/cli'",
   'Store.open(',
   'node:child_process',

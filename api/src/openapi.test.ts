@@ -7,7 +7,7 @@ import type { Alert } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type RouteSpec, routes } from './contract/routes.js';
-import { DeskHarness, KEYS } from './test-support/desk-harness.js';
+import { DeskHarness, KEYS } from '../testing/desk-harness.js';
 import { eventually } from '@intentwatch/testkit';
 
 // biome-ignore lint/suspicious/noExplicitAny: OpenAPI documents are open-ended JSON

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeys } from './api-keys.js';
 import { type RouteSpec, routes } from './contract/routes.js';
 import { Api } from './server.js';
-import { DeskHarness, KEYS } from './test-support/desk-harness.js';
+import { DeskHarness, KEYS } from '../testing/desk-harness.js';
 
 /** Values an attacker would try in filters, ids and bodies. */
 const HOSTILE = [

@@ -4,7 +4,7 @@ import type { Alert } from '@intentwatch/alerts';
 import { type Browser, chromium } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS, propagationScenario } from './test-support/desk-harness.js';
+import { DeskHarness, KEYS, propagationScenario } from '../testing/desk-harness.js';
 
 /** The Chromium this run found (test/src/prerequisites/chromium.ts); empty when none, and then these tests are skipped. */
 const CHROMIUM = process.env.INTENTWATCH_TEST_CHROMIUM ?? '';

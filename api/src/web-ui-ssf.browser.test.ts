@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Alert } from '@intentwatch/alerts';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS } from './test-support/desk-harness.js';
+import { DeskHarness, KEYS } from '../testing/desk-harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-results/ui/', import.meta.url));

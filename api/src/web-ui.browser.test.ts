@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Alert } from '@intentwatch/alerts';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS, propagationScenario } from './test-support/desk-harness.js';
+import { DeskHarness, KEYS, propagationScenario } from '../testing/desk-harness.js';
 
 /** Polls until the UI shows the expected state (it fetches, debounces and re-renders). */
 const until = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 10_000, interval: 50 });

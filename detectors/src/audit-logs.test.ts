@@ -4,8 +4,8 @@ import { tokenFingerprint } from '@intentwatch/conventions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@intentwatch/alerts';
 import { DETECTORS } from './rules/index.js';
-import { DetectorHarness } from './test-support/harness.js';
-import type { ScenarioSpan } from './test-support/scenario.js';
+import { DetectorHarness } from '../testing/harness.js';
+import type { ScenarioSpan } from '../testing/scenario.js';
 
 /**
  * Identity systems' audit records in through `POST /v1/logs` (real HTTP, real collector, real

@@ -33,6 +33,40 @@ describe('parsePolicy', () => {
     expect(() => parsePolicy({ ...base, dry_run: true }, 'api')).toThrow(/dry_run/);
   });
 
+  it('reads null as an absent field and ignores unknown endpoint and retry fields, as a policies file may hold them', () => {
+    const p = parsePolicy(
+      {
+        ...base,
+        description: null,
+        maxPerMinute: null,
+        match: null,
+        endpoint: { ...base.endpoint, timeoutMs: null, note: 'x' },
+        retry: { maxAttempts: null, baseDelayMs: 50, jitter: true },
+      },
+      'file',
+    );
+    expect(p).toMatchObject({ description: '', maxPerMinute: 10, match: {}, retry: { baseDelayMs: 50 } });
+    expect(p.endpoint).toEqual({ url: base.endpoint.url, secrets: [SECRET] });
+    expect(p.retry).toEqual({ baseDelayMs: 50 });
+  });
+
+  it('tells the first of several problems in field order: unknown fields, the id, the endpoint, then the rest', () => {
+    const wrong = { ...base, revoke: 'all', endpoint: { url: 'ftp://broker.example.com/revoke', secrets: [SECRET] } };
+    expect(() => parsePolicy(wrong, 'file')).toThrow(/^endpoint\.url: expected an http\(s\) URL/);
+    expect(() => parsePolicy({ ...wrong, id: '-lead' }, 'file')).toThrow(/^id: /);
+    expect(() => parsePolicy({ ...wrong, id: '-lead', dry_run: true }, 'file')).toThrow(/^dry_run: /);
+    expect(() => parsePolicy({ ...base, revoke: 'all', retry: { maxAttempts: 0 }, match: { agents: [''] } }, 'file')).toThrow(/^revoke: /);
+  });
+
+  it('names a match list with a wrong item and shows the list whole', () => {
+    expect(() => parsePolicy({ ...base, match: { environments: ['prod', ''] } }, 'api')).toThrow(
+      'match.environments: expected an array of environment names, got ["prod",""]',
+    );
+    expect(() => parsePolicy({ ...base, match: { detectors: null } }, 'api')).toThrow(
+      'match.detectors: expected an array of detector ids, got null',
+    );
+  });
+
   it('takes one or two whsec_ secrets or env: references, and never echoes a bad secret', () => {
     expect(() => parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: [] } }, 'api')).toThrow(/one or two/);
     expect(() => parsePolicy({ ...base, endpoint: { ...base.endpoint, secrets: [SECRET, SECRET, SECRET] } }, 'api')).toThrow(/one or two/);

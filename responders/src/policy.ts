@@ -1,18 +1,27 @@
 import { type CompiledGlob, InvalidInputError, compileGlob, matchesGlob } from '@intentwatch/core';
-import { SEVERITIES, type Severity, severityRank } from '@intentwatch/alerts';
+import { type Severity, severityRank } from '@intentwatch/alerts';
+import type { z } from 'zod';
+import {
+  type BODY_FORMATS,
+  type POLICY_TARGETS,
+  PolicyDocument,
+  type REVOKE_MODES,
+  StoredPolicyDocument,
+  sealedPart,
+} from './policy-schema.js';
 import { type SecretBox, isSealed, sealedFingerprint, secretFingerprint } from './secret-box.js';
 
-/** What a revoke asks the broker to cut off. */
-export const REVOKE_MODES = ['token', 'session', 'chain'] as const;
+export { BODY_FORMATS, POLICY_ID, POLICY_LIMITS, POLICY_TARGETS, REVOKE_MODES, limitText } from './policy-schema.js';
+
 /**
- * `token`: the token the alert names. `session`: its session — the root `issued` token and every
- * `refreshed` descendant. `chain`: its whole delegation chain — from the origin of the
- * `exchanged` links down through every refresh and exchange derived from it.
+ * What a revoke asks the broker to cut off. `token`: the token the alert names. `session`: its
+ * session — the root `issued` token and every `refreshed` descendant. `chain`: its whole
+ * delegation chain — from the origin of the `exchanged` links down through every refresh and
+ * exchange derived from it.
  */
 export type RevokeMode = (typeof REVOKE_MODES)[number];
 
 /** `standard`: `{type, timestamp, data}`. `caep`: a SET-like CAEP `session-revoked` event. */
-export const BODY_FORMATS = ['standard', 'caep'] as const;
 export type BodyFormat = (typeof BODY_FORMATS)[number];
 
 /**
@@ -21,7 +30,6 @@ export type BodyFormat = (typeof BODY_FORMATS)[number];
  * (`endpoint.url`, whose path is a secret; no signing secrets), batched over `batchMs` and at
  * most `maxPerMinute` messages a minute (past it messages wait; nothing is dropped or paused).
  */
-export const POLICY_TARGETS = ['revoke', 'notify'] as const;
 export type PolicyTarget = (typeof POLICY_TARGETS)[number];
 
 /** Which alerts a policy acts on. An absent or empty list matches anything. */
@@ -90,147 +98,114 @@ export type PolicySource = 'file' | 'api' | 'env';
 /** Detector ids of the alerts responders raise themselves; no policy ever acts on them. */
 export const RESPONDER_DETECTOR_PREFIX = 'responder_';
 
-/** A policy id: letters, digits, `-` and `_`, up to 64, starting with a letter or digit. */
-export const POLICY_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const LITERAL_SECRET = /^whsec_[A-Za-z0-9+/=]{24,}$/;
+const ENV_URL = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
+/** A notify URL as the API shows it: origin, then a fingerprint of the whole URL. */
+const REDACTED_URL = /^https?:\/\/[^/\s]+\/…[0-9a-f]{12}$/;
 
 /**
- * The ranges of a policy's numbers, stated once: `parsePolicy` and the API's schema
- * (`PolicyInputFields`, policy-schema.ts) both read them.
+ * Validates a policy as written in the policies file or sent to the API (PolicyDocument,
+ * policy-schema.ts) and fills in defaults. Throws InvalidInputError `invalid_policy` naming the
+ * field, what it expects and what it got (a secret or a notify URL only as its fingerprint).
+ * `stored`: the policy comes from `responder_policies`, where secrets may be encrypted.
  */
-export const POLICY_LIMITS = {
-  maxPerMinute: { min: 1, max: 10_000 },
-  timeoutMs: { min: 100, max: 60_000 },
-  batchMs: { min: 0, max: 600_000 },
-  maxAttempts: { min: 1, max: 50 },
-  baseDelayMs: { min: 1, max: 3_600_000 },
-  maxDelayMs: { min: 1, max: 86_400_000 },
-} as const;
-
-/** What a number of `POLICY_LIMITS` expects, as both checks say it: "a whole number of ms from 100 to 60000". */
-export function limitText(name: keyof typeof POLICY_LIMITS, unit = ''): string {
-  const { min, max } = POLICY_LIMITS[name];
-  return `a whole number${unit} from ${min} to ${max}`;
+export function parsePolicy(input: unknown, source: PolicySource, options: { stored?: boolean } = {}): Policy {
+  const result = (options.stored === true ? StoredPolicyDocument : PolicyDocument).safeParse(input, { reportInput: true });
+  if (!result.success) throw invalidPolicy(result.error.issues, input);
+  const o = result.data;
+  const policy: Policy = {
+    id: o.id,
+    description: o.description ?? '',
+    enabled: o.enabled ?? true,
+    match: {},
+    target: o.target ?? 'revoke',
+    endpoint: { url: o.endpoint.url, secrets: o.endpoint.secrets },
+    revoke: o.revoke ?? 'session',
+    body: o.body ?? 'standard',
+    dryRun: o.dryRun ?? false,
+    maxPerMinute: o.maxPerMinute ?? 10,
+    source,
+  };
+  if (o.endpoint.timeoutMs != null) policy.endpoint.timeoutMs = o.endpoint.timeoutMs;
+  if (o.batchMs != null) policy.batchMs = o.batchMs;
+  const m = o.match ?? {};
+  if (m.detectors) policy.match.detectors = m.detectors;
+  if (m.severities) policy.match.severities = m.severities;
+  if (m.minSeverity) policy.match.minSeverity = m.minSeverity;
+  if (m.environments) policy.match.environments = m.environments;
+  if (m.agents) policy.match.agents = m.agents;
+  if (o.retry !== undefined) {
+    const retry: Partial<RetrySettings> = {};
+    if (o.retry.maxAttempts != null) retry.maxAttempts = o.retry.maxAttempts;
+    if (o.retry.baseDelayMs != null) retry.baseDelayMs = o.retry.baseDelayMs;
+    if (o.retry.maxDelayMs != null) retry.maxDelayMs = o.retry.maxDelayMs;
+    policy.retry = retry;
+  }
+  return policy;
 }
-const LITERAL_SECRET = /^whsec_[A-Za-z0-9+/=]{24,}$/;
-const ENV_SECRET = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
-const ENV_URL = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
-const KEYS = [
+
+/**
+ * Which of a policy's problems is told when it has several, first to last: the policy itself
+ * (not an object, an unknown field), then each field. `match.` stands for an unknown field of
+ * `match`, told after its known ones.
+ */
+const PROBLEM_ORDER = [
+  '',
   'id',
+  'match',
+  'endpoint',
+  'target',
+  'endpoint.url',
+  'endpoint.secrets',
   'description',
   'enabled',
-  'match',
-  'target',
-  'endpoint',
   'revoke',
   'body',
   'dryRun',
   'maxPerMinute',
-  'retry',
+  'endpoint.timeoutMs',
   'batchMs',
+  'match.detectors',
+  'match.severities',
+  'match.environments',
+  'match.agents',
+  'match.minSeverity',
+  'match.',
+  'retry',
+  'retry.maxAttempts',
+  'retry.baseDelayMs',
+  'retry.maxDelayMs',
 ];
-/** A notify URL as the API shows it: origin, then a fingerprint of the whole URL. */
-const REDACTED_URL = /^https?:\/\/[^/\s]+\/…[0-9a-f]{12}$/;
 
-/** Fields of a policy as the API shows it, accepted (and ignored) so that a policy read can be sent back. */
-const SHOWN_ONLY = ['source', 'state', 'requests'];
+/** Where an issue stands in PROBLEM_ORDER. */
+function problemRank(issue: z.core.$ZodIssue): number {
+  const field = issue.path.filter((p) => typeof p === 'string').join('.');
+  const rank = PROBLEM_ORDER.indexOf(issue.code === 'unrecognized_keys' && field ? `${field}.` : field);
+  return rank < 0 ? PROBLEM_ORDER.length : rank;
+}
 
 /**
- * Validates a policy as written in the policies file or sent to the API and fills in defaults.
- * Throws InvalidInputError `invalid_policy` naming the field, what it expects and what it got.
- * `stored`: the policy comes from `responder_policies`, where secrets may be encrypted.
+ * The first problem of a policy (PROBLEM_ORDER) as one sentence: "revoke: expected token,
+ * session, chain, got "everything"". An item of a list is told with its whole list.
  */
-export function parsePolicy(input: unknown, source: PolicySource, options: { stored?: boolean } = {}): Policy {
-  const o = object(input, 'policy');
-  for (const k of Object.keys(o)) {
-    if (!KEYS.includes(k) && !SHOWN_ONLY.includes(k)) bad(k, `one of the fields ${KEYS.join(', ')}`, k);
+function invalidPolicy(issues: readonly z.core.$ZodIssue[], input: unknown): InvalidInputError {
+  const [issue] = [...issues].sort((a, b) => problemRank(a) - problemRank(b));
+  if (!issue) return new InvalidInputError('invalid_policy', 'policy: invalid');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] as string;
+    return problem([...issue.path.map(String), key].join('.'), issue.message, key);
   }
-  const id = o.id;
-  if (typeof id !== 'string' || !POLICY_ID.test(id)) bad('id', 'letters, digits, - and _ (up to 64, starting with a letter or digit)', id);
-  const match = object(o.match ?? {}, 'match');
-  const endpoint = object(o.endpoint, 'endpoint');
-  const target =
-    optional<PolicyTarget>(o.target, 'target', POLICY_TARGETS.join(', '), (v) => POLICY_TARGETS.includes(v as PolicyTarget)) ?? 'revoke';
-  const url = endpoint.url;
-  if (target === 'notify') {
-    const sealed = options.stored === true && typeof url === 'string' && isSealed(sealedPart(url));
-    if (typeof url !== 'string' || !(sealed || ENV_URL.test(url) || REDACTED_URL.test(url) || /^https?:\/\/[^\s]+$/i.test(url))) {
-      // The URL is a secret: never quoted back.
-      bad('endpoint.url', 'an http(s) incoming-webhook URL or env:VARIABLE', typeof url === 'string' ? redactUrl(url) : url);
-    }
-  } else if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) bad('endpoint.url', 'an http(s) URL', url);
-  const secrets = target === 'notify' && endpoint.secrets === undefined ? [] : endpoint.secrets;
-  if (target === 'notify') {
-    if (!Array.isArray(secrets) || secrets.length > 0) bad('endpoint.secrets', 'none for a notify policy (its URL is the secret)', '…');
-  } else if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) {
-    bad('endpoint.secrets', 'one or two secrets (two while rotating)', secrets);
-  }
-  for (const s of secrets as unknown[]) {
-    const sealed = options.stored === true && typeof s === 'string' && isSealed(s);
-    if (typeof s !== 'string' || !(sealed || LITERAL_SECRET.test(s) || ENV_SECRET.test(s) || REDACTED.test(s))) {
-      bad('endpoint.secrets', 'whsec_ followed by base64 (at least 24 characters), or env:VARIABLE', redactSecret(String(s)));
-    }
-  }
-  const policy: Policy = {
-    id: id as string,
-    description: optional<string>(o.description, 'description', 'a string', (v) => typeof v === 'string') ?? '',
-    enabled: optional<boolean>(o.enabled, 'enabled', 'true or false', (v) => typeof v === 'boolean') ?? true,
-    match: {},
-    target,
-    endpoint: { url: url as string, secrets: secrets as string[] },
-    revoke: optional<RevokeMode>(o.revoke, 'revoke', REVOKE_MODES.join(', '), (v) => REVOKE_MODES.includes(v as RevokeMode)) ?? 'session',
-    body: optional<BodyFormat>(o.body, 'body', BODY_FORMATS.join(', '), (v) => BODY_FORMATS.includes(v as BodyFormat)) ?? 'standard',
-    dryRun: optional<boolean>(o.dryRun, 'dryRun', 'true or false', (v) => typeof v === 'boolean') ?? false,
-    maxPerMinute: optional<number>(o.maxPerMinute, 'maxPerMinute', limitText('maxPerMinute'), (v) => within(v, 'maxPerMinute')) ?? 10,
-    source,
-  };
-  const timeoutMs = optional<number>(endpoint.timeoutMs, 'endpoint.timeoutMs', limitText('timeoutMs', ' of ms'), (v) =>
-    within(v, 'timeoutMs'),
-  );
-  if (timeoutMs !== undefined) policy.endpoint.timeoutMs = timeoutMs;
-  const batchMs = optional<number>(o.batchMs, 'batchMs', limitText('batchMs', ' of ms'), (v) => within(v, 'batchMs'));
-  if (batchMs !== undefined) {
-    if (target !== 'notify') bad('batchMs', 'nothing (batchMs is for notify policies)', batchMs);
-    policy.batchMs = batchMs;
-  }
-  const list = (name: keyof PolicyMatch, check: (v: string) => boolean, expected: string): string[] | undefined => {
-    const v = match[name];
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && check(x))) bad(`match.${name}`, `an array of ${expected}`, v);
-    return v as string[];
-  };
-  const detectors = list('detectors', (v) => /^[a-z][a-z0-9_]*$/.test(v), 'detector ids');
-  const severities = list('severities', (v) => SEVERITIES.includes(v as Severity), SEVERITIES.join(' | '));
-  const environments = list('environments', (v) => v.length > 0, 'environment names');
-  const agents = list('agents', (v) => v.length > 0, 'agent ids or globs');
-  const minSeverity = optional<Severity>(match.minSeverity, 'match.minSeverity', SEVERITIES.join(', '), (v) =>
-    SEVERITIES.includes(v as Severity),
-  );
-  for (const k of Object.keys(match)) {
-    if (!['detectors', 'severities', 'minSeverity', 'environments', 'agents'].includes(k)) {
-      bad(`match.${k}`, 'one of detectors, severities, minSeverity, environments, agents', k);
-    }
-  }
-  if (detectors) policy.match.detectors = detectors;
-  if (severities) policy.match.severities = severities as Severity[];
-  if (minSeverity) policy.match.minSeverity = minSeverity;
-  if (environments) policy.match.environments = environments;
-  if (agents) policy.match.agents = agents;
-  if (o.retry !== undefined) {
-    const r = object(o.retry, 'retry');
-    const retry: Partial<RetrySettings> = {};
-    const maxAttempts = optional<number>(r.maxAttempts, 'retry.maxAttempts', limitText('maxAttempts'), (v) => within(v, 'maxAttempts'));
-    const baseDelayMs = optional<number>(r.baseDelayMs, 'retry.baseDelayMs', limitText('baseDelayMs', ' of ms'), (v) =>
-      within(v, 'baseDelayMs'),
-    );
-    const maxDelayMs = optional<number>(r.maxDelayMs, 'retry.maxDelayMs', limitText('maxDelayMs', ' of ms'), (v) =>
-      within(v, 'maxDelayMs'),
-    );
-    if (maxAttempts !== undefined) retry.maxAttempts = maxAttempts;
-    if (baseDelayMs !== undefined) retry.baseDelayMs = baseDelayMs;
-    if (maxDelayMs !== undefined) retry.maxDelayMs = maxDelayMs;
-    policy.retry = retry;
-  }
-  return policy;
+  const listAt = issue.path.findIndex((p) => typeof p === 'number');
+  const path = (listAt < 0 ? issue.path : issue.path.slice(0, listAt)).map(String);
+  let got: unknown = listAt < 0 ? issue.input : path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], input);
+  const secret = (issue as { params?: { secret?: string } }).params?.secret;
+  if (secret === 'secret') got = redactSecret(String(got));
+  if (secret === 'url' && typeof got === 'string') got = redactUrl(got);
+  return problem(path.join('.') || 'policy', issue.message, got);
+}
+
+function problem(field: string, expected: string, got: unknown): InvalidInputError {
+  return new InvalidInputError('invalid_policy', `${field}: expected ${expected}, got ${JSON.stringify(got) ?? 'nothing'}`);
 }
 
 /** True when `policy` acts on `alert` by itself (manual revokes skip the match). */
@@ -351,11 +326,6 @@ export function redactUrl(url: string): string {
   return `${origin}/…${fingerprint}`;
 }
 
-function sealedPart(stored: string): string {
-  const i = stored.indexOf('|');
-  return i > 0 ? stored.slice(i + 1) : stored;
-}
-
 /** Sealed notify URLs carry their origin in front (`origin|enc:v1:…`) so that a redacted view needs no key. */
 function sealedOrigin(stored: string): string {
   const i = stored.indexOf('|');
@@ -455,22 +425,6 @@ export function envNotifyPolicy(settings: { url: string; minSeverity: Severity; 
   };
 }
 
-function object(v: unknown, name: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(name, 'an object', v);
-  return v as Record<string, unknown>;
-}
-
-function optional<T>(v: unknown, name: string, expected: string, ok: (v: unknown) => boolean): T | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!ok(v)) bad(name, expected, v);
-  return v as T;
-}
-
-function within(v: unknown, name: keyof typeof POLICY_LIMITS): boolean {
-  const { min, max } = POLICY_LIMITS[name];
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
 function bad(field: string, expected: string, got: unknown): never {
-  throw new InvalidInputError('invalid_policy', `${field}: expected ${expected}, got ${JSON.stringify(got) ?? 'nothing'}`);
+  throw problem(field, expected, got);
 }

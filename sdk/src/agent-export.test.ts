@@ -10,7 +10,7 @@ import { type TestMonitor, listen, startTestMonitor } from '@intentwatch/testkit
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const agent = fileURLToPath(new URL('./test-support/instrumented-agent.ts', import.meta.url));
+const agent = fileURLToPath(new URL('../testing/instrumented-agent.ts', import.meta.url));
 
 // Fresh secrets per run, so that a match can only come from this run's export.
 const OPAQUE_TOKEN = `op_${randomBytes(24).toString('base64url')}`;

@@ -5,7 +5,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MCP_TASK_META_KEY, createAgentTracerProvider, instrumentMcpClientTransport, withTask } from './index.js';
-import { type TestMcpServer, startTestMcpServer } from './test-support/mcp-servers.js';
+import { type TestMcpServer, startTestMcpServer } from '../testing/mcp-servers.js';
 
 /*
  * What instrumentMcpServerTransport records for requests made through the real MCP client over

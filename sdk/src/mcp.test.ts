@@ -8,7 +8,7 @@ import { type Alert, AlertStore } from '@intentwatch/alerts';
 import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskEvents, TokenEvents, createAgentTracerProvider, instrumentMcpClientTransport, withTask } from './index.js';
-import { type TestMcpServer, startTestMcpServer } from './test-support/mcp-servers.js';
+import { type TestMcpServer, startTestMcpServer } from '../testing/mcp-servers.js';
 import { type TestMonitor, startTestMonitor } from '@intentwatch/testkit/collector';
 
 /** The settings these tests read: the core settings and those of the workspaces they start. */

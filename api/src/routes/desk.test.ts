@@ -1,7 +1,7 @@
 import type { Alert } from '@intentwatch/alerts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentDetailOut, AgentSummaryOut, AlertDetailOut, AlertSummaryOut, TokenDetailOut } from '../contract/schemas.js';
-import { DeskHarness, KEYS, propagationScenario } from '../test-support/desk-harness.js';
+import { DeskHarness, KEYS, propagationScenario } from '../../testing/desk-harness.js';
 
 /** The analyst's path over misuse that went through the real collector and the real detectors. */
 describe('the analyst desk API', () => {

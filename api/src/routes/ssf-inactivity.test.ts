@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import { type JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS } from '../test-support/desk-harness.js';
+import { DeskHarness, KEYS } from '../../testing/desk-harness.js';
 import { eventually } from '@intentwatch/testkit';
 
 const ISSUER = 'https://intentwatch.example.test';

@@ -8,7 +8,7 @@ import { type Server, createServer } from 'node:http';
 import type { Alert } from '@intentwatch/alerts';
 import { type JWTPayload, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeskHarness, KEYS, spansAt } from '../test-support/desk-harness.js';
+import { DeskHarness, KEYS, spansAt } from '../../testing/desk-harness.js';
 import { eventually } from '@intentwatch/testkit';
 
 const ISSUER = 'https://intentwatch.example.test';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DetectorHarness } from '../test-support/harness.js';
-import { benignFleet } from '../test-support/benign-fleet.js';
+import { DetectorHarness } from '../../testing/harness.js';
+import { benignFleet } from '../../testing/benign-fleet.js';
 import { DETECTORS } from './index.js';
 
 describe('every detector on a benign fleet', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Scenario } from '../test-support/scenario.js';
+import type { Scenario } from '../../testing/scenario.js';
 import { DETECTORS } from './index.js';
 
 const doc = readFileSync(new URL('../../../docs/conventions.md', import.meta.url), 'utf8');

@@ -2,8 +2,8 @@ import { registry } from '@intentwatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineDetector } from '../define-detector.js';
 import { crossServiceReuse } from '../rules/cross_service_reuse/detector.js';
-import { DetectorHarness } from '../test-support/harness.js';
-import { span } from '../test-support/scenario.js';
+import { DetectorHarness } from '../../testing/harness.js';
+import { span } from '../../testing/scenario.js';
 import { eventually } from '@intentwatch/testkit';
 import { DetectorService } from './detector-service.js';
 

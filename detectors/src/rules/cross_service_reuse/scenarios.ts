@@ -1,4 +1,4 @@
-import { type Scenario, mcpUse, span } from '../../test-support/scenario.js';
+import { type Scenario, mcpUse, span } from '../../../testing/scenario.js';
 
 const { issued, refreshed, exchanged, use, started } = span;
 

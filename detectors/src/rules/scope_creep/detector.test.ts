@@ -1,4 +1,4 @@
-import { describeScenarios } from '../../test-support/suite.js';
+import { describeScenarios } from '../../../testing/suite.js';
 import { scopeCreep } from './detector.js';
 import { scenarios } from './scenarios.js';
 

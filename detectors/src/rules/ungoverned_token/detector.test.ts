@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DetectorHarness } from '../../test-support/harness.js';
-import { span } from '../../test-support/scenario.js';
-import { describeScenarios } from '../../test-support/suite.js';
+import { DetectorHarness } from '../../../testing/harness.js';
+import { span } from '../../../testing/scenario.js';
+import { describeScenarios } from '../../../testing/suite.js';
 import { ungovernedToken } from './detector.js';
 import { scenarios } from './scenarios.js';
 

@@ -1,4 +1,4 @@
-import { type Scenario, span } from '../../test-support/scenario.js';
+import { type Scenario, span } from '../../../testing/scenario.js';
 
 const { issued, refreshed, exchanged, revoked, use } = span;
 

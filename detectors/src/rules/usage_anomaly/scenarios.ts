@@ -1,4 +1,4 @@
-import { type Scenario, type ScenarioSpan, span } from '../../test-support/scenario.js';
+import { type Scenario, type ScenarioSpan, span } from '../../../testing/scenario.js';
 
 /** `perMinute` uses a minute, evenly spaced, from `fromS` to `toS` seconds, cycling through `targets`. */
 export function steady(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '@intentwatch/alerts';
-import type { Detector } from '../define-detector.js';
+import type { Detector } from '../src/define-detector.js';
 import { DetectorHarness, shuffled } from './harness.js';
 import { type Scenario, withSuffix } from './scenario.js';
 

@@ -4,7 +4,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { type McpServerTelemetryOptions, instrumentMcpServerTransport } from '../index.js';
+import { type McpServerTelemetryOptions, instrumentMcpServerTransport } from '../src/index.js';
 import { listen } from '@intentwatch/testkit/collector';
 
 /** An MCP server over Streamable HTTP on a loopback port, instrumented as its owner would. */

@@ -1,4 +1,4 @@
-import { steady } from '../rules/usage_anomaly/scenarios.js';
+import { steady } from '../src/rules/usage_anomaly/scenarios.js';
 import { type ScenarioSpan, span } from './scenario.js';
 
 /**

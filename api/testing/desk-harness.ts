@@ -11,15 +11,15 @@ import { detectorSettings } from '@intentwatch/detectors/settings';
 import { responderSettings } from '@intentwatch/responders/settings';
 import { openTestStore } from '@intentwatch/testkit';
 import { startCollector } from '@intentwatch/testkit/collector';
-import { apiSettings } from '../settings.js';
+import { apiSettings } from '../src/settings.js';
 import type { Alert, AlertStore } from '@intentwatch/alerts';
 import { DETECTORS, DetectorRunner } from '@intentwatch/detectors';
 import { OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/responders';
-import { ApiKeys } from '../api-keys.js';
-import { Desk } from '../desk.js';
-import { respondersRouter } from '../routes/responders.js';
-import { ssfPublicRouter, ssfRouter } from '../routes/ssf.js';
-import { Api } from '../server.js';
+import { ApiKeys } from '../src/api-keys.js';
+import { Desk } from '../src/desk.js';
+import { respondersRouter } from '../src/routes/responders.js';
+import { ssfPublicRouter, ssfRouter } from '../src/routes/ssf.js';
+import { Api } from '../src/server.js';
 
 /** The settings these tests read: the core settings and those of the workspaces they start. */
 const configuration = composeSettings(coreSettings, collectorSettings, detectorSettings, apiSettings, responderSettings);

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startAgentTelemetry, withTask } from '../index.js';
+import { startAgentTelemetry, withTask } from '../src/index.js';
 
 const env = (name: string): string => {
   const v = process.env[name];

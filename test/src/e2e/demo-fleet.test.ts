@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Running, start } from '@intentwatch/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BILLING_SERVER, type DemoFleet, EPISODES, HELPDESK_AGENT, startDemoFleet } from './index.js';
+import { BILLING_SERVER, type DemoFleet, EPISODES, HELPDESK_AGENT, startDemoFleet } from '@intentwatch/demo';
 
 /*
  * The whole monitor (collector, detectors, API) as `npm start` runs it, on a temp data dir, with

@@ -4,9 +4,9 @@ import { collectorSettings } from '@intentwatch/collector/settings';
 import { composeSettings, coreSettings } from '@intentwatch/core';
 import { openTestStore, timedJsonEvents, timedOtlpJson } from '@intentwatch/testkit';
 import { startCollector } from '@intentwatch/testkit/collector';
-import type { Detector } from '../define-detector.js';
-import { DetectorRunner, type RunReport } from '../runner/detector-runner.js';
-import { detectorSettings } from '../settings.js';
+import type { Detector } from '../src/define-detector.js';
+import { DetectorRunner, type RunReport } from '../src/runner/detector-runner.js';
+import { detectorSettings } from '../src/settings.js';
 import { type Scenario, type ScenarioSpan, idsOf } from './scenario.js';
 
 /** The settings the harness's parts read: core, the collector and the detectors. */
