@@ -13,9 +13,9 @@ import { staleTokenUse } from '../rules/stale_token_use/detector.js';
 import { scenarios as staleScenarios } from '../rules/stale_token_use/scenarios.js';
 import { usageAnomaly } from '../rules/usage_anomaly/detector.js';
 import { burst, steady, scenarios as usageScenarios } from '../rules/usage_anomaly/scenarios.js';
-import { DetectorHarness } from '../test-support/harness.js';
-import { type Scenario, type ScenarioSpan, span, withSuffix } from '../test-support/scenario.js';
-import { expectScenario } from '../test-support/suite.js';
+import { DetectorHarness } from '../../testing/harness.js';
+import { type Scenario, type ScenarioSpan, span, withSuffix } from '../../testing/scenario.js';
+import { expectScenario } from '../../testing/suite.js';
 import { LiveDetection } from './live-detection.js';
 
 const LIVE: [Detector, readonly Scenario[]][] = [
