@@ -1,8 +1,8 @@
-import type { Lineage, SpanRow, Store } from '@intentwatch/core';
+import type { Lineage, SpanRow, Store, TokenEventRow } from '@intentwatch/core';
 import type { DetectorSettings } from './settings.js';
 import type { Finding, Severity } from '@intentwatch/alerts';
 import type { IntentResolver } from './intent/intent-resolver.js';
-import type { UseFacts } from './live/screen.js';
+import type { EventFacts, UseFacts } from './live/screen.js';
 
 /** What detectors read from the configuration. */
 export type DetectorConfig = Pick<DetectorSettings, 'graceMs' | 'clockSkewMs' | 'detectLagMs' | 'defaultMaxSessionS' | 'anomaly'>;
@@ -77,6 +77,8 @@ interface DetectorMeta {
    * scenario). Without it, live detection runs the detector's SQL on the suspects.
    */
   judgeUse?: (use: SpanRow, facts: UseFacts, config: DetectorConfig) => Finding[];
+  /** The same for a committed lifecycle event (a refresh, an exchange, a renewal) the screen made suspect. */
+  judgeEvent?: (event: TokenEventRow, facts: EventFacts, config: DetectorConfig) => Finding[];
 }
 
 interface SqlDetector extends DetectorMeta {

@@ -151,9 +151,9 @@ describe('live detection', () => {
     expect(skipped?.values.reduce((n, v) => n + v.value, 0) ?? 0).toBe(0);
   });
 
-  it('judges uses in memory exactly as the detectors’ SQL does: same key, severity, reason and evidence for every finding', async () => {
-    const judging = LIVE.filter(([d]) => d.judgeUse).map(([d]) => d);
-    expect(judging.map((d) => d.id).sort()).toEqual(['cross_service_reuse', 'scope_creep', 'stale_token_use']);
+  it('judges uses and lifecycle events in memory exactly as the detectors’ SQL does: same key, severity, reason and evidence for every finding', async () => {
+    const judging = LIVE.filter(([d]) => d.judgeUse || d.judgeEvent).map(([d]) => d);
+    expect(judging.map((d) => d.id).sort()).toEqual(['cross_service_reuse', 'refresh_extended_session', 'scope_creep', 'stale_token_use']);
     for (const detector of judging) {
       const mine = judged.filter((j) => j.detector === detector.id).map((j) => j.finding);
       expect(mine.length).toBeGreaterThan(0);

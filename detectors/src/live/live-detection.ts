@@ -239,7 +239,22 @@ export class LiveDetection {
         }
       }
     }
-    for (const e of tokenEvents) for (const id of screenTokenEvent(e)) mark(id, e.ingested_at, e.token_id);
+    if (tokenEvents.length > 0) {
+      const lineages = await this.#state.lineages(tokenEvents.map((e) => e.token_id));
+      const tasks = await this.#state.tasks([...lineages.values()].map((l) => l.session.taskId));
+      for (const e of tokenEvents) {
+        for (const id of screenTokenEvent(e)) {
+          const judge = this.#detectors.get(id)?.judgeEvent;
+          if (!judge) {
+            mark(id, e.ingested_at, e.token_id);
+            continue;
+          }
+          const lineage = lineages.get(e.token_id);
+          const findings = judge(e, { lineage, sessionTask: tasks.get(lineage?.session.taskId ?? '') }, this.#options.config);
+          if (findings.length > 0) entry(id, e.ingested_at)?.findings.push(...findings);
+        }
+      }
+    }
 
     for (const [id, found] of suspects) {
       suspectsTotal.inc({ detector: id }, found.tokens.size + found.agents.size + found.findings.length);

@@ -27,6 +27,13 @@ export interface UseFacts {
   sessionTask: Task | undefined;
 }
 
+/** What live detection knows about a lifecycle event's token, read after the event was committed. */
+export interface EventFacts {
+  lineage: TokenLineage | undefined;
+  /** The task of the token's session. */
+  sessionTask: Task | undefined;
+}
+
 /** Which detectors a use is suspect to (none for a use within everything its grant allows). */
 export function screenUse(
   use: SpanRow,

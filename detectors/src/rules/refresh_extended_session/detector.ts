@@ -1,6 +1,7 @@
-import { type LineageRevocation, type Session, msToDateTime64, toMs } from '@intentwatch/core';
+import { type LineageRevocation, type Session, type TokenEventRow, type TokenLineage, msToDateTime64, toMs } from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
-import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
+import { type DetectContext, type DetectorConfig, type Row, defineDetector } from '../../define-detector.js';
+import type { EventFacts } from '../../live/screen.js';
 import { type Task, msOf } from '../../intent/intent-resolver.js';
 import { usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
@@ -39,6 +40,7 @@ export const refreshExtendedSession = defineDetector({
     "INTENTWATCH_CLOCK_SKEW_MS is allowed between an agent's use and the session limit, and past a task deadline; a refresh is compared with its root exactly (one broker's clock).",
   ],
   detect,
+  judgeEvent,
 });
 
 async function detect(ctx: DetectContext): Promise<Finding[]> {
@@ -74,57 +76,8 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   for (const r of refreshes) {
     const s = sessions.get(r.token_id);
     if (!s) continue;
-    const task = tasks.get(s.taskId);
-    const at = toMs(r.time);
-    const evidence = {
-      traceId: r.trace_id,
-      spanId: r.span_id,
-      time: r.time,
-      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${r.event}${r.event === 'renewed' ? `:${r.time}` : ''}` }),
-    };
-    const what = r.event === 'renewed' ? `renewed (token ${r.token_id})` : `refreshed as token ${r.token_id}`;
-    const base = {
-      tokenId: r.token_id,
-      rootTokenId: s.rootTokenId,
-      agentId: r.agent_id,
-      taskId: s.taskId,
-      caller: '',
-      target: '',
-      environment: '',
-      evidence,
-    };
-    // A refresh renews the session it continues, so the refreshing token's own revocation does
-    // not count against it; a renewal continues the same token, so it does.
-    const revoked = lineages.get(r.token_id)?.revocations.find((x) => x.atMs < at && (r.event === 'renewed' || x.tokenId !== r.token_id));
-    if (revoked) {
-      findings.push({
-        ...base,
-        key: 'after_revocation',
-        severity: 'critical',
-        reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${Math.round((at - revoked.atMs) / 1000)} s after ${revokedPhrase(revoked)}: ${r.event === 'renewed' ? 'the renewal extends' : 'the refresh renews'} a revoked session`,
-      });
-      continue;
-    }
-    const endedAt = msOf(task?.endedAt);
-    if (task?.ended && endedAt !== undefined && at > endedAt) {
-      findings.push({
-        ...base,
-        key: 'after_task_end',
-        severity: 'high',
-        reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${Math.round((at - endedAt) / 1000)} s after task ${s.taskId} ended (${task.endEvent} at ${shortTime(task.endedAt)}): the session outlives its task`,
-      });
-      continue;
-    }
-    // The root's issue and its refreshes are stamped by the same broker: no clock skew between
-    // them, so the session limit applies exactly; the deadline comes from the orchestrator's clock.
-    const over = overrun(s, task, at, ctx, { session: 0, deadline: skew }, renewed.has(r.token_id));
-    if (over)
-      findings.push({
-        ...base,
-        key: over.kind,
-        severity: 'high',
-        reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${over.text}`,
-      });
+    const found = eventFinding(r, s, tasks.get(s.taskId), lineages.get(r.token_id), renewed.has(r.token_id), ctx.config);
+    if (found) findings.push(found);
   }
 
   // Uses: select in SQL only those past their session's limit.
@@ -132,7 +85,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   for (const a of active) {
     const s = sessions.get(a.token_id);
     if (!s) continue;
-    const limitMs = limitOf(s, tasks.get(s.taskId), ctx, renewed.has(a.token_id));
+    const limitMs = limitOf(s, tasks.get(s.taskId), ctx.config, renewed.has(a.token_id));
     if (limitMs !== undefined && toMs(a.last_use) > limitMs + skew) limited.push({ token: a.token_id, limitMs: limitMs + skew });
   }
   if (limited.length > 0) {
@@ -147,7 +100,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
     for (const u of uses) {
       const s = sessions.get(u.token_id) as Session;
       const task = tasks.get(s.taskId);
-      const over = overrun(s, task, toMs(u.time), ctx, { session: skew, deadline: skew }, renewed.has(u.token_id));
+      const over = overrun(s, task, toMs(u.time), ctx.config, { session: skew, deadline: skew }, renewed.has(u.token_id));
       if (!over) continue;
       findings.push({
         key: over.kind,
@@ -167,6 +120,92 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   return findings;
 }
 
+/**
+ * The finding a refresh or renewal gives (the row of the detector's `refreshes` query), if any:
+ * after a revocation that reaches it, after its task ended, past its session's limit or its
+ * task's deadline.
+ */
+function eventFinding(
+  r: Row,
+  s: Session,
+  task: Task | undefined,
+  lineage: TokenLineage | undefined,
+  renewed: boolean,
+  config: DetectorConfig,
+): Finding | undefined {
+  const at = toMs(r.time);
+  const evidence = {
+    traceId: r.trace_id,
+    spanId: r.span_id,
+    time: r.time,
+    ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${r.event}${r.event === 'renewed' ? `:${r.time}` : ''}` }),
+  };
+  const what = r.event === 'renewed' ? `renewed (token ${r.token_id})` : `refreshed as token ${r.token_id}`;
+  const base = {
+    tokenId: r.token_id,
+    rootTokenId: s.rootTokenId,
+    agentId: r.agent_id,
+    taskId: s.taskId,
+    caller: '',
+    target: '',
+    environment: '',
+    evidence,
+  };
+  // A refresh renews the session it continues, so the refreshing token's own revocation does
+  // not count against it; a renewal continues the same token, so it does.
+  const revoked = lineage?.revocations.find((x) => x.atMs < at && (r.event === 'renewed' || x.tokenId !== r.token_id));
+  if (revoked) {
+    return {
+      ...base,
+      key: 'after_revocation',
+      severity: 'critical',
+      reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${Math.round((at - revoked.atMs) / 1000)} s after ${revokedPhrase(revoked)}: ${r.event === 'renewed' ? 'the renewal extends' : 'the refresh renews'} a revoked session`,
+    };
+  }
+  const endedAt = msOf(task?.endedAt);
+  if (task?.ended && endedAt !== undefined && at > endedAt) {
+    return {
+      ...base,
+      key: 'after_task_end',
+      severity: 'high',
+      reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${Math.round((at - endedAt) / 1000)} s after task ${s.taskId} ended (${task.endEvent} at ${shortTime(task.endedAt)}): the session outlives its task`,
+    };
+  }
+  // The root's issue and its refreshes are stamped by the same broker: no clock skew between
+  // them, so the session limit applies exactly; the deadline comes from the orchestrator's clock.
+  const over = overrun(s, task, at, config, { session: 0, deadline: config.clockSkewMs }, renewed);
+  if (!over) return undefined;
+  return {
+    ...base,
+    key: over.kind,
+    severity: 'high',
+    reason: `${sessionPhrase(s, r.token_id)} was ${what} at ${shortTime(r.time)}, ${over.text}`,
+  };
+}
+
+/**
+ * A committed refresh or renewal judged live, from its lineage read after it was committed: the
+ * finding of {@link eventFinding}. A refresh's session always counts as extended (its chain has
+ * a refresh), so whether the token was also renewed only matters for a renewal, which it is.
+ */
+function judgeEvent(event: TokenEventRow, facts: EventFacts, config: DetectorConfig): Finding[] {
+  if (event.event !== 'refreshed' && event.event !== 'renewed') return [];
+  const lineage = facts.lineage;
+  if (!lineage) return [];
+  const row: Row = {
+    token_id: event.token_id,
+    event: event.event,
+    parent_id: event.parent_id,
+    time: event.time,
+    task_id: event.task_id,
+    agent_id: event.agent_id,
+    trace_id: event.trace_id,
+    span_id: event.span_id,
+  };
+  const found = eventFinding(row, lineage.session, facts.sessionTask, lineage, event.event === 'renewed', config);
+  return found ? [found] : [];
+}
+
 /** "session of token tok-1 (issued to agent triage-bot for task T-9 at …, limit 3600 s)". */
 function sessionPhrase(s: Session, tokenId: string): string {
   const root = s.chain[s.chain.length - 1];
@@ -180,9 +219,9 @@ function sessionPhrase(s: Session, tokenId: string): string {
 }
 
 /** The session's limit in epoch ms: root issue + max session (explicit, or the default once refreshed), or the task deadline, whichever is first. */
-function limitOf(s: Session, task: Task | undefined, ctx: DetectContext, renewed: boolean): number | undefined {
+function limitOf(s: Session, task: Task | undefined, config: DetectorConfig, renewed: boolean): number | undefined {
   const limits: number[] = [];
-  const session = sessionEnd(s, ctx, renewed);
+  const session = sessionEnd(s, config, renewed);
   if (session !== undefined) limits.push(session);
   const deadline = msOf(task?.deadline);
   if (deadline !== undefined) limits.push(deadline);
@@ -196,12 +235,12 @@ function revokedPhrase(r: LineageRevocation): string {
   return `token ${r.tokenId}${from} was revoked${why} at ${shortTime(r.at)}`;
 }
 
-function sessionEnd(s: Session, ctx: DetectContext, renewed = false): number | undefined {
+function sessionEnd(s: Session, config: DetectorConfig, renewed = false): number | undefined {
   const rootMs = msOf(s.rootTime);
   if (rootMs === undefined || !s.complete) return undefined;
   // The policy default applies to sessions that were refreshed or renewed: a lone root is bounded by its own expiry.
   const extended = renewed || s.chain.length > 1 || s.chain[0]?.event === 'refreshed';
-  const limitS = s.maxSessionS ?? (extended ? ctx.config.defaultMaxSessionS : undefined);
+  const limitS = s.maxSessionS ?? (extended ? config.defaultMaxSessionS : undefined);
   return limitS === undefined ? undefined : rootMs + limitS * 1000;
 }
 
@@ -209,11 +248,11 @@ function overrun(
   s: Session,
   task: Task | undefined,
   atMs: number,
-  ctx: DetectContext,
+  config: DetectorConfig,
   skew: { session: number; deadline: number },
   renewed = false,
 ): { kind: Kind; text: string } | undefined {
-  const end = sessionEnd(s, ctx, renewed);
+  const end = sessionEnd(s, config, renewed);
   if (end !== undefined && atMs > end + skew.session) {
     const ageS = Math.round((atMs - (msOf(s.rootTime) as number)) / 1000);
     const limitS = Math.round((end - (msOf(s.rootTime) as number)) / 1000);
