@@ -86,14 +86,17 @@ export class GrantState {
   }
 
   /**
-   * Drops the tokens whose state a lifecycle event about `tokenIds` may change: for a
-   * revocation, a renewal or a refresh, their whole sessions and everything delegated from them
-   * (lineage decides, as for the scheduled runs' re-examination); for a grant, the token itself.
+   * Drops what lifecycle events about `tokenIds` change: a grant, renewal or refresh changes the
+   * token itself (its grant, its renewals); a revocation (`revoked`) reaches its whole session
+   * and everything delegated from it, as lineage says. A new refresh or exchange adds a member to
+   * its parent's lineage that no revocation has reached yet, so the parent's state stands; a
+   * grant that arrives late for an ancestor completes its descendants' sessions once their entry
+   * ages out (until then the screen only misses, which the scheduled runs catch).
    */
-  async forgetTokens(tokenIds: readonly string[], lineageWide: readonly string[]): Promise<void> {
+  async forgetTokens(tokenIds: readonly string[], revoked: readonly string[]): Promise<void> {
     for (const id of tokenIds) this.#tokens.delete(id);
-    if (lineageWide.length === 0) return;
-    for (const id of await new Lineage(this.#store).affected(lineageWide)) this.#tokens.delete(id);
+    if (revoked.length === 0) return;
+    for (const id of await new Lineage(this.#store).affected(revoked)) this.#tokens.delete(id);
   }
 
   forgetTasks(taskIds: readonly string[]): void {

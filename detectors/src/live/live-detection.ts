@@ -185,11 +185,7 @@ export class LiveDetection {
     this.#state.forgetTasks([...new Set(taskEvents.map((e) => e.task_id))]);
     await this.#state.forgetTokens(
       [...new Set(tokenEvents.map((e) => e.token_id))],
-      [
-        ...new Set(
-          tokenEvents.filter((e) => e.event === 'revoked' || e.event === 'renewed' || e.event === 'refreshed').map((e) => e.token_id),
-        ),
-      ],
+      [...new Set(tokenEvents.filter((e) => e.event === 'revoked').map((e) => e.token_id))],
     );
 
     const suspects = new Map<LiveDetectorId, Suspects>();
@@ -240,7 +236,9 @@ export class LiveDetection {
       }
     }
     if (tokenEvents.length > 0) {
-      const lineages = await this.#state.lineages(tokenEvents.map((e) => e.token_id));
+      const lineages = await this.#state.lineages(
+        [...tokenEvents.map((e) => e.token_id), ...tokenEvents.map((e) => e.parent_id)].filter(Boolean),
+      );
       const tasks = await this.#state.tasks([...lineages.values()].map((l) => l.session.taskId));
       for (const e of tokenEvents) {
         for (const id of screenTokenEvent(e)) {
@@ -250,7 +248,8 @@ export class LiveDetection {
             continue;
           }
           const lineage = lineages.get(e.token_id);
-          const findings = judge(e, { lineage, sessionTask: tasks.get(lineage?.session.taskId ?? '') }, this.#options.config);
+          const parent = e.parent_id ? lineages.get(e.parent_id) : undefined;
+          const findings = judge(e, { lineage, parent, sessionTask: tasks.get(lineage?.session.taskId ?? '') }, this.#options.config);
           if (findings.length > 0) entry(id, e.ingested_at)?.findings.push(...findings);
         }
       }

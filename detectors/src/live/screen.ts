@@ -30,6 +30,8 @@ export interface UseFacts {
 /** What live detection knows about a lifecycle event's token, read after the event was committed. */
 export interface EventFacts {
   lineage: TokenLineage | undefined;
+  /** The lineage of the token it was refreshed or exchanged from, if any. */
+  parent: TokenLineage | undefined;
   /** The task of the token's session. */
   sessionTask: Task | undefined;
 }

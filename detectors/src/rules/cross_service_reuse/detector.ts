@@ -1,8 +1,8 @@
-import { type SpanRow, grantsSql, refreshChangesGrantee } from '@intentwatch/core';
+import { type Grant, type Session, type SpanRow, type TokenEventRow, grantsSql, refreshChangesGrantee } from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { usesSql } from '../../intent/sql.js';
-import { type UseFacts, withinAudience } from '../../live/screen.js';
+import { type EventFacts, type UseFacts, withinAudience } from '../../live/screen.js';
 import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list, mcpPhrase, shortTime } from '../reason.js';
@@ -47,6 +47,7 @@ export const crossServiceReuse = defineDetector({
   tuning: ['Audiences are exact service names; broaden token.audience at the broker rather than suppressing here.'],
   detect,
   judgeUse,
+  judgeEvent,
 });
 
 /** A committed use judged live: the row `reuseSql` gives for it, when it is a violation. */
@@ -98,31 +99,46 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   for (const r of refreshes as Row[]) {
     const grant = grants.get(r.token_id);
     const session = sessions.get(r.token_id);
-    if (!grant || !session?.complete || !refreshChangesGrantee(grant, session)) continue;
-    const byWorkload = Boolean(grant.workloadId && session.granteeWorkload);
-    const who = byWorkload ? `workload ${grant.workloadId}` : `agent ${grant.agentId}`;
-    const grantee = byWorkload ? `workload ${session.granteeWorkload}` : `agent ${session.grantee}`;
-    const forTask = session.taskId ? ` for task ${session.taskId}` : '';
-    findings.push({
-      key: 'refresh_grantee',
-      severity: 'critical',
-      reason: `the session of token ${session.rootTokenId} issued to ${grantee}${forTask} was refreshed as token ${r.token_id} for ${who} at ${shortTime(r.time)}: a refresh keeps the grantee, only token exchange may delegate to another agent — the refresh token left its grantee`,
-      tokenId: r.token_id,
-      rootTokenId: session.rootTokenId,
-      agentId: grant.agentId,
-      taskId: session.taskId,
-      caller: '',
-      target: '',
-      environment: '',
-      evidence: {
-        traceId: r.trace_id,
-        spanId: r.span_id,
-        time: r.time,
-        ...(r.span_id ? {} : { key: `token_event:${r.token_id}:refreshed` }),
-      },
-    });
+    const found = grant && session ? refreshFinding(r, grant, session) : undefined;
+    if (found) findings.push(found);
   }
   return findings;
+}
+
+/** A refresh (the row of the refreshes query) that hands the session to someone other than its grantee. */
+function refreshFinding(r: Row, grant: Grant, session: Session): Finding | undefined {
+  if (!session.complete || !refreshChangesGrantee(grant, session)) return undefined;
+  const byWorkload = Boolean(grant.workloadId && session.granteeWorkload);
+  const who = byWorkload ? `workload ${grant.workloadId}` : `agent ${grant.agentId}`;
+  const grantee = byWorkload ? `workload ${session.granteeWorkload}` : `agent ${session.grantee}`;
+  const forTask = session.taskId ? ` for task ${session.taskId}` : '';
+  return {
+    key: 'refresh_grantee',
+    severity: 'critical',
+    reason: `the session of token ${session.rootTokenId} issued to ${grantee}${forTask} was refreshed as token ${r.token_id} for ${who} at ${shortTime(r.time)}: a refresh keeps the grantee, only token exchange may delegate to another agent — the refresh token left its grantee`,
+    tokenId: r.token_id,
+    rootTokenId: session.rootTokenId,
+    agentId: grant.agentId,
+    taskId: session.taskId,
+    caller: '',
+    target: '',
+    environment: '',
+    evidence: {
+      traceId: r.trace_id,
+      spanId: r.span_id,
+      time: r.time,
+      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:refreshed` }),
+    },
+  };
+}
+
+/** A committed refresh judged live, from the lineage read after it was committed. */
+function judgeEvent(event: TokenEventRow, facts: EventFacts): Finding[] {
+  const lineage = facts.lineage;
+  if (event.event !== 'refreshed' || !lineage?.grant) return [];
+  const row: Row = { token_id: event.token_id, time: event.time, trace_id: event.trace_id, span_id: event.span_id };
+  const found = refreshFinding(row, lineage.grant, lineage.session);
+  return found ? [found] : [];
 }
 
 function reuseSql(ctx: DetectContext): string {

@@ -1,8 +1,8 @@
-import { type SpanRow, grantsSql, normalizeResource } from '@intentwatch/core';
+import { type SpanRow, type TokenEventRow, grantsSql, normalizeResource } from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
-import { type UseFacts, matcherOf, scopeList as scopesOf } from '../../live/screen.js';
+import { type EventFacts, type UseFacts, matcherOf, scopeList as scopesOf } from '../../live/screen.js';
 import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';
@@ -34,9 +34,46 @@ export const scopeCreep = defineDetector({
     'Empty token.scopes / token.resources / task.tools mean "not restricted" and never fire.',
   ],
   query: (ctx) => [usesQuery(ctx), escalationQuery()],
-  toAlert: (r, ctx) => (r.kind === 'escalation' ? escalation(r, ctx) : useFindings(r)),
+  toAlert: async (r, ctx) =>
+    r.kind === 'escalation'
+      ? escalation(r, (await ctx.lineage.sessions([r.parent_id])).get(r.parent_id)?.rootTokenId ?? r.parent_id)
+      : useFindings(r),
   judgeUse,
+  judgeEvent,
 });
+
+/**
+ * A committed refresh or exchange judged live: the row `escalationQuery` gives for it, from the
+ * parent's grant (read after the event was committed), when the child carries more.
+ */
+function judgeEvent(event: TokenEventRow, facts: EventFacts): Finding[] {
+  if (event.event !== 'refreshed' && event.event !== 'exchanged') return [];
+  const parent = facts.parent?.grant;
+  if (!parent || !facts.parent) return [];
+  const parentScopes = scopesOf(parent.scopes);
+  const parentSet = new Set(parentScopes);
+  const extraScopes = parentScopes.length > 0 ? scopesOf(event.scopes).filter((s) => !parentSet.has(s)) : [];
+  const extraAudience = parent.audience.length > 0 ? event.audience.filter((a) => !parent.audience.includes(a)) : [];
+  if (extraScopes.length === 0 && extraAudience.length === 0) return [];
+  const row: Row = {
+    token_id: event.token_id,
+    event: event.event,
+    time: event.time,
+    parent_id: event.parent_id,
+    task_id: event.task_id,
+    agent_id: event.agent_id,
+    trace_id: event.trace_id,
+    span_id: event.span_id,
+    parent_event: parent.event,
+    parent_grantee: parent.agentId,
+    parent_task_id: parent.taskId,
+    parent_scopes: parentScopes,
+    parent_audience: parent.audience,
+    extra_scopes: extraScopes,
+    extra_audience: extraAudience,
+  };
+  return [escalation(row, facts.parent.session.rootTokenId)];
+}
 
 /** A committed use judged live: the row `usesQuery` gives for it, when it is a violation. */
 function judgeUse(use: SpanRow, facts: UseFacts): Finding[] {
@@ -184,9 +221,8 @@ function climb(raw: string | undefined): string {
     : ` (sent as ${shown})`;
 }
 
-async function escalation(r: Row, ctx: DetectContext): Promise<Finding> {
-  // The alert belongs to the parent's session: that is the grant being widened.
-  const root = (await ctx.lineage.sessions([r.parent_id])).get(r.parent_id)?.rootTokenId ?? r.parent_id;
+/** The finding of an escalation row; it belongs to the parent's session (`root`): that is the grant being widened. */
+function escalation(r: Row, root: string): Finding {
   const widened: string[] = [];
   if (r.extra_scopes.length) widened.push(`scopes ${r.extra_scopes.join(', ')}`);
   if (r.extra_audience.length) widened.push(`audience ${r.extra_audience.join(', ')}`);
