@@ -62,6 +62,8 @@ export class LiveDetection {
   readonly #state: GrantState;
   readonly #tally: UsageTally | undefined;
   readonly #detectors = new Map<LiveDetectorId, Detector>();
+  /** The live detectors that judge every use in memory. */
+  readonly #useJudges: Detector[] = [];
   #waiting: CommittedRows[] = [];
   #waitingRows = 0;
   #cycle: Promise<void> | undefined;
@@ -75,7 +77,9 @@ export class LiveDetection {
     const { live, anomaly } = options.config;
     this.#state = new GrantState(options.store, { maxEntries: live.cacheTokens, ttlMs: live.cacheTtlMs });
     for (const d of options.detectors) {
-      if ((LIVE_DETECTORS as readonly string[]).includes(d.id)) this.#detectors.set(d.id as LiveDetectorId, d);
+      if (!(LIVE_DETECTORS as readonly string[]).includes(d.id)) continue;
+      this.#detectors.set(d.id as LiveDetectorId, d);
+      if (d.judgeUse) this.#useJudges.push(d);
     }
     this.#tally = this.#detectors.has('usage_anomaly')
       ? new UsageTally(anomaly, Math.max(10, Math.floor(live.cacheTokens / 10)))
@@ -214,17 +218,15 @@ export class LiveDetection {
       for (const u of uses) {
         const lineage = lineages.get(u.token_id);
         const facts = { lineage, task: tasks.get(taskOf(u)), sessionTask: tasks.get(lineage?.session.taskId ?? '') };
-        for (const id of screenUse(u, facts, this.#options.config)) {
-          const judge = this.#detectors.get(id)?.judgeUse;
-          if (!judge) {
-            mark(id, u.ingested_at, u.token_id);
-            continue;
-          }
-          const findings = judge(u, facts, this.#options.config);
+        for (const detector of this.#useJudges) {
+          const findings = (detector.judgeUse as NonNullable<Detector['judgeUse']>)(u, facts, this.#options.config);
           if (findings.length === 0) continue;
           const root = facts.lineage?.session.rootTokenId;
           for (const f of findings) if (!f.rootTokenId && root) f.rootTokenId = root;
-          entry(id, u.ingested_at)?.findings.push(...findings);
+          entry(detector.id as LiveDetectorId, u.ingested_at)?.findings.push(...findings);
+        }
+        for (const id of screenUse(u, facts, this.#options.config)) {
+          if (!this.#detectors.get(id)?.judgeUse) mark(id, u.ingested_at, u.token_id);
         }
       }
       if (this.#tally) {

@@ -1,4 +1,4 @@
-import { type Grant, type SpanRow, type TokenEventRow, type TokenLineage, anyGlobMatcher, stateAt, toMs } from '@intentwatch/core';
+import { type Grant, type SpanRow, type TokenEventRow, type TokenLineage, anyGlobMatcher, toMs } from '@intentwatch/core';
 import type { DetectorConfig } from '../define-detector.js';
 import type { Task } from '../intent/intent-resolver.js';
 
@@ -13,11 +13,11 @@ export const LIVE_DETECTORS = [
 export type LiveDetectorId = (typeof LIVE_DETECTORS)[number];
 
 /**
- * The screen: cheap checks, in memory, of one committed use or lifecycle event against the state
- * of its grant, each a superset of its detector's rule — a row the detector would report is
- * always suspect, and a suspect row is only a reason to run the detector's own SQL on it at once
- * (which decides, with the same findings as a scheduled run). A row whose grant is not known yet
- * is left to the scheduled runs (`ungoverned_token` waits for the grace window anyway).
+ * What live detection knows about a committed use. Detectors with `judgeUse` decide from it in
+ * memory; for the others the screen below makes cheap checks, each a superset of its detector's
+ * rule — a row the detector would report is always suspect, and a suspect row is only a reason to
+ * run the detector's own SQL on it at once. A use whose grant is not known yet is left to the
+ * scheduled runs (`ungoverned_token` waits for the grace window anyway).
  */
 export interface UseFacts {
   lineage: TokenLineage | undefined;
@@ -36,50 +36,22 @@ export interface EventFacts {
   sessionTask: Task | undefined;
 }
 
-/** Which detectors a use is suspect to (none for a use within everything its grant allows). */
-export function screenUse(
-  use: SpanRow,
-  facts: UseFacts,
-  config: Pick<DetectorConfig, 'clockSkewMs' | 'defaultMaxSessionS'>,
-): LiveDetectorId[] {
+/**
+ * Which detectors must run their SQL on a use, for rules no detector judges in memory (those that
+ * do — `judgeUse` — are asked about every use directly): a use older than any limit its session
+ * could have (the default limit applies to refreshed sessions only; assuming it always keeps the
+ * screen a superset), or past its session task's deadline, for refresh_extended_session.
+ */
+export function screenUse(use: SpanRow, facts: UseFacts, config: Pick<DetectorConfig, 'defaultMaxSessionS'>): LiveDetectorId[] {
   const lineage = facts.lineage;
-  const grant = lineage?.grant;
-  if (!lineage || !grant) return [];
-  const out: LiveDetectorId[] = [];
+  if (!lineage?.grant) return [];
   const at = toMs(use.time);
-
-  // cross_service_reuse: outside the audience, another caller, another environment.
-  const outsideAudience = grant.audience.length > 0 && use.target !== '' && !withinAudience(use.target, grant.audience);
-  const otherCaller =
-    grant.workloadId !== '' && use.workload_id !== ''
-      ? use.workload_id !== grant.workloadId
-      : grant.agentId !== '' && use.agent_id !== '' && use.agent_id !== grant.agentId;
-  const otherEnvironment = grant.environment !== '' && use.environment !== '' && use.environment !== grant.environment;
-  if (outsideAudience || otherCaller || otherEnvironment) out.push('cross_service_reuse');
-
-  // scope_creep: a scope, resource or tool beyond the grant or the task's plan.
-  const granted = new Set(scopeList(grant.scopes));
-  const extraScope = granted.size > 0 && scopeList(use.scopes).some((s) => !granted.has(s));
-  const outsideResources = use.resource !== '' && grant.resources.length > 0 && !matcherOf(grant)(use.resource);
-  const task = facts.task;
-  const outsideTools = use.tool !== '' && task !== undefined && task.started && task.tools.length > 0 && !task.tools.includes(use.tool);
-  if (extraScope || outsideResources || outsideTools) out.push('scope_creep');
-
-  // stale_token_use: past a revocation that reaches it, its expiry as renewed by then, or its task's end.
-  const state = stateAt(lineage, at, { skewMs: config.clockSkewMs, taskEndedAt: task?.ended ? task.endedAt : null });
-  if (state.status !== 'valid') out.push('stale_token_use');
-
-  // refresh_extended_session: older than any limit its session could have (the default limit
-  // applies to refreshed sessions only; assuming it always keeps the screen a superset), or past
-  // its task's deadline.
   const rootMs = lineage.session.rootTime ? toMs(lineage.session.rootTime) : undefined;
   const limitS = lineage.session.maxSessionS ?? config.defaultMaxSessionS;
   const deadline = facts.sessionTask?.deadline;
   const deadlineMs = deadline ? toMs(deadline) : undefined;
-  if ((rootMs !== undefined && at > rootMs + limitS * 1000) || (deadlineMs !== undefined && at > deadlineMs)) {
-    out.push('refresh_extended_session');
-  }
-  return out;
+  const overdue = (rootMs !== undefined && at > rootMs + limitS * 1000) || (deadlineMs !== undefined && at > deadlineMs);
+  return overdue ? ['refresh_extended_session'] : [];
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Row } from '../define-detector.js';
 /**
  * Building blocks of alert reasons: one sentence that names the token, the intent it was
  * issued for, and the deviation — e.g. "token tok-1 issued to agent triage-bot for task T-9
@@ -59,4 +60,12 @@ export function mcpPhrase(use: { mcpMethod?: string; tool?: string; resource?: s
   if (!use.mcpMethod) return undefined;
   const what = use.tool ? `MCP tool ${use.tool}` : `MCP ${use.mcpMethod}${use.resource ? ` of ${use.resource}` : ''}`;
   return `${what} on server ${use.target || 'an unnamed server'}`;
+}
+
+/**
+ * The evidence of a lifecycle event's finding, with what it happened to: the event's span, or —
+ * for an event posted as JSON, which has no span — `token_event:<token>:<what>` as its key.
+ */
+export function eventEvidence(r: Row, what: string): { traceId: string; spanId: string; time: string; key?: string } {
+  return { traceId: r.trace_id, spanId: r.span_id, time: r.time, ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${what}` }) };
 }

@@ -142,48 +142,33 @@ export class DetectorRunner {
    * already recorded.
    */
   async runLive(detector: Detector, run: LiveRun, now = Date.now()): Promise<RunReport> {
-    const started = performance.now();
-    const end = liveRunSeconds.startTimer({ detector: detector.id });
-    const window: RunWindow = {
-      sinceMs: run.sinceMs,
-      untilMs: run.untilMs,
-      recheckSinceMs: run.sinceMs,
-      recheck: false,
-      recheckTokens: [],
-      recheckTasks: [],
-      only: { tokens: run.tokens, agents: run.agents },
-    };
-    try {
-      const { findings, recorded } = await this.#detectAndRecord(detector, window, now);
-      return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
-    } catch (e) {
-      failures.inc({ detector: detector.id });
-      throw e;
-    } finally {
-      end();
-    }
+    const window = liveWindow(run.sinceMs, run.untilMs, { tokens: run.tokens, agents: run.agents });
+    return this.#timedLive(detector, window, () => this.#detectAndRecord(detector, window, now));
   }
 
   /**
-   * Records findings live detection judged in memory (`judgeUse`): the alert upsert of a run, in
-   * the detector's turn, with nothing read. Findings name their session root.
+   * Records findings live detection judged in memory (`judgeUse`, `judgeEvent`): the alert upsert
+   * of a run, in the detector's turn, with nothing read. Findings name their session root.
    */
   async recordLive(detector: Detector, findings: Finding[], now = Date.now()): Promise<RunReport> {
+    return this.#timedLive(detector, liveWindow(now, now, { tokens: [], agents: [] }), async () => {
+      findingsTotal.inc({ detector: detector.id }, findings.length);
+      const recorded = await this.#inTurn(detector.id, () => this.#alerts.record(detector, findings, now));
+      return { findings: findings.length, recorded };
+    });
+  }
+
+  /** A live run's report, duration metric and failure count. */
+  async #timedLive(
+    detector: Detector,
+    window: RunWindow,
+    work: () => Promise<{ findings: number; recorded: RecordResult }>,
+  ): Promise<RunReport> {
     const started = performance.now();
     const end = liveRunSeconds.startTimer({ detector: detector.id });
     try {
-      findingsTotal.inc({ detector: detector.id }, findings.length);
-      const recorded = await this.#inTurn(detector.id, () => this.#alerts.record(detector, findings, now));
-      const window: RunWindow = {
-        sinceMs: now,
-        untilMs: now,
-        recheckSinceMs: now,
-        recheck: false,
-        recheckTokens: [],
-        recheckTasks: [],
-        only: { tokens: [], agents: [] },
-      };
-      return { detector: detector.id, findings: findings.length, ...recorded, durationMs: performance.now() - started, window };
+      const { findings, recorded } = await work();
+      return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
     } catch (e) {
       failures.inc({ detector: detector.id });
       throw e;
@@ -295,4 +280,9 @@ export class DetectorRunner {
     if (row?.lineageWide.length) for (const t of await lineage.affected(row.lineageWide)) tokenSet.add(t);
     return { tokens: [...tokenSet].slice(0, MAX_RECHECK), tasks: row?.tasks ?? [] };
   }
+}
+
+/** The window of a live run: rows ingested in (sinceMs, untilMs], nothing re-examined. */
+function liveWindow(sinceMs: number, untilMs: number, only: LiveScope): RunWindow {
+  return { sinceMs, untilMs, recheckSinceMs: sinceMs, recheck: false, recheckTokens: [], recheckTasks: [], only };
 }

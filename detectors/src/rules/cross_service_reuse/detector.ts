@@ -5,7 +5,7 @@ import { usesSql } from '../../intent/sql.js';
 import { type EventFacts, type UseFacts, withinAudience } from '../../live/screen.js';
 import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
-import { agentPhrase, intentPhrase, list, mcpPhrase, shortTime } from '../reason.js';
+import { agentPhrase, eventEvidence, intentPhrase, list, mcpPhrase, shortTime } from '../reason.js';
 
 /**
  * A ClickHouse boolean: `target` is one of the services in `audience`. Names compare
@@ -123,12 +123,7 @@ function refreshFinding(r: Row, grant: Grant, session: Session): Finding | undef
     caller: '',
     target: '',
     environment: '',
-    evidence: {
-      traceId: r.trace_id,
-      spanId: r.span_id,
-      time: r.time,
-      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:refreshed` }),
-    },
+    evidence: eventEvidence(r, 'refreshed'),
   };
 }
 

@@ -5,7 +5,7 @@ import type { EventFacts } from '../../live/screen.js';
 import { type Task, msOf } from '../../intent/intent-resolver.js';
 import { usesSql } from '../../intent/sql.js';
 import { FW } from '../frameworks.js';
-import { agentPhrase, shortTime } from '../reason.js';
+import { agentPhrase, eventEvidence, shortTime } from '../reason.js';
 import { DEFAULT_DETECTOR_SETTINGS } from '../../settings.js';
 
 type Kind = 'after_task_end' | 'max_session' | 'deadline';
@@ -134,12 +134,7 @@ function eventFinding(
   config: DetectorConfig,
 ): Finding | undefined {
   const at = toMs(r.time);
-  const evidence = {
-    traceId: r.trace_id,
-    spanId: r.span_id,
-    time: r.time,
-    ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${r.event}${r.event === 'renewed' ? `:${r.time}` : ''}` }),
-  };
+  const evidence = eventEvidence(r, r.event === 'renewed' ? `renewed:${r.time}` : r.event);
   const what = r.event === 'renewed' ? `renewed (token ${r.token_id})` : `refreshed as token ${r.token_id}`;
   const base = {
     tokenId: r.token_id,

@@ -5,7 +5,7 @@ import { matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
 import { type EventFacts, type UseFacts, matcherOf, scopeList as scopesOf } from '../../live/screen.js';
 import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
-import { agentPhrase, intentPhrase, list, mcpPhrase } from '../reason.js';
+import { agentPhrase, eventEvidence, intentPhrase, list, mcpPhrase } from '../reason.js';
 
 /**
  * A token used for more than it was granted: a scope outside `token.scopes`, a resource outside
@@ -244,11 +244,6 @@ function escalation(r: Row, root: string): Finding {
     caller: '',
     target: '',
     environment: '',
-    evidence: {
-      traceId: r.trace_id,
-      spanId: r.span_id,
-      time: r.time,
-      ...(r.span_id ? {} : { key: `token_event:${r.token_id}:${r.event}` }),
-    },
+    evidence: eventEvidence(r, r.event),
   };
 }
