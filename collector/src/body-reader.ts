@@ -55,7 +55,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         req.unpipe(inflater);
         inflater.destroy();
       }
-      // Nothing more is read: the answer closes the connection (see bodyReader).
+      // Nothing more is read until the answer is written (see lingerThenClose).
       req.pause();
       reject(e);
     };
@@ -92,7 +92,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** The middleware: `req.body` becomes the body's bytes; a body past the limit is answered 413 and its connection closed. */
+/** The middleware: `req.body` becomes the body's bytes; a body past the limit is answered 413 and its connection closed shortly after. */
 export function bodyReader(limit: number) {
   return (req: Request, res: Response, next: NextFunction) => {
     readBody(req, limit).then(
@@ -101,12 +101,40 @@ export function bodyReader(limit: number) {
         next();
       },
       (e: unknown) => {
-        // The rest of an oversized body is not read: the connection ends with the answer.
-        if (e instanceof HttpError && e.status === 413) res.setHeader('Connection', 'close');
+        if (e instanceof HttpError && e.status === 413) lingerThenClose(req, res);
         next(e);
       },
     );
   };
+}
+
+/** How long, and how many more bytes, an oversized body is discarded after its answer before the connection is closed. */
+const LINGER_MS = 1000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The rest of an oversized body is not decoded or kept. Once the 413 is written, what the client
+ * is still sending is discarded for a moment (at most {@link LINGER_MS} and
+ * {@link LINGER_BYTES}) and then the connection is closed: closing a socket with unread bytes
+ * resets it, and a client still writing could then lose the answer before reading it.
+ */
+function lingerThenClose(req: Request, res: Response): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    let discarded = 0;
+    const close = () => {
+      clearTimeout(timer);
+      req.socket.destroy();
+    };
+    const timer = setTimeout(close, LINGER_MS);
+    req.removeAllListeners('data');
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) close();
+    });
+    req.once('end', () => clearTimeout(timer));
+    req.resume();
+  });
 }
 
 function tooLarge(limit: number, when: string): HttpError {
