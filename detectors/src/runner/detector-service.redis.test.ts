@@ -77,4 +77,47 @@ describe.skipIf(!REDIS_URL)('DetectorService with BullMQ', () => {
     expect(new Set(reports.map((r) => r.worker))).toEqual(new Set([1, 2]));
     expect(failures).toEqual([]);
   });
+
+  it('records live findings under the detector lock while the schedules run elsewhere', async () => {
+    // The workers above stop; a process with a collector and a ten-minute schedule judges live.
+    await Promise.all(services.splice(0).map((s) => s.stop()));
+    const liveReports: RunReport[] = [];
+    const live = await DetectorService.start({
+      store: h.store.store,
+      config: { ...h.config, redisUrl: REDIS_URL, detectIntervalMs: 600_000 },
+      detectors: [crossServiceReuse, staleTokenUse],
+      queuePrefix: `${prefix}-live`,
+      onRun: (_detector, outcome) => {
+        if (outcome instanceof Error) failures.push(outcome);
+        else if (outcome.window.only) liveReports.push(outcome);
+      },
+    });
+    services.push(live);
+    h.collector.onCommitted((rows) => live.observe(rows));
+    // Another worker holds cross_service_reuse's lock for a moment: the live recording waits for it.
+    const redis = new Redis(REDIS_URL);
+    const lock = `${prefix}-live:detectors:lock:cross_service_reuse`;
+    await redis.set(lock, 'another-worker', 'PX', 60_000);
+    const base = Date.now() - 5 * 60_000;
+    await h.send(
+      [
+        span.issued('tok-rq-live', 0, { task: 'T-rq-live', agent: 'bot', audience: ['github'] }),
+        span.use('tok-rq-live', 10, { agent: 'bot', target: 'slack' }),
+      ],
+      base,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await h.alerts.list({ tokenId: 'tok-rq-live' })).alerts).toEqual([]);
+    await redis.del(lock);
+    const alerts = await eventually(
+      async () => (await h.alerts.list({ tokenId: 'tok-rq-live' })).alerts,
+      (list) => list.length === 1,
+      { timeoutMs: 10_000 },
+    );
+    expect(alerts[0]?.detector).toBe('cross_service_reuse');
+    expect(liveReports.reduce((n, r) => n + r.raised, 0)).toBe(1);
+    expect(await redis.get(lock)).toBeNull();
+    await redis.quit();
+    expect(failures).toEqual([]);
+  });
 });
