@@ -54,7 +54,7 @@ export class GrantState {
     return out;
   }
 
-  /** The tasks asked for that have any event (a task nobody reported is not kept). */
+  /** The tasks asked for (at most `maxLoadsPerBatch` reads); a task no event names reads as not started and not ended, as the detectors' LEFT JOIN gives it. */
   async tasks(taskIds: Iterable<string>): Promise<Map<string, Task>> {
     const out = new Map<string, Task>();
     const missing: string[] = [];
@@ -78,8 +78,7 @@ export class GrantState {
           endEvent: '',
         };
         this.#tasks.set(id, task);
-        const found = loaded.get(id);
-        if (found) out.set(id, found);
+        out.set(id, task);
       }
     }
     return out;

@@ -109,9 +109,7 @@ export class DetectorRunner {
    * alerts are stored, so a crash repeats a window (harmless) and never skips one.
    */
   async runOnce(detector: Detector, now = Date.now()): Promise<RunReport> {
-    const started = performance.now();
-    const end = runSeconds.startTimer({ detector: detector.id });
-    try {
+    return this.#timed(detector, runSeconds, async () => {
       const watermark =
         (this.#cacheWatermarks ? this.#cachedWatermarks.get(detector.id) : undefined) ?? (await this.#watermarks.get(detector.id));
       const window = await this.#window(detector, watermark, now);
@@ -125,13 +123,8 @@ export class DetectorRunner {
         }
       }
       lagSeconds.set({ detector: detector.id }, Math.max(0, (Date.now() - Math.max(window.untilMs, watermark ?? 0)) / 1000));
-      return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
-    } catch (e) {
-      failures.inc({ detector: detector.id });
-      throw e;
-    } finally {
-      end();
-    }
+      return { findings, recorded, window };
+    });
   }
 
   /**
@@ -143,7 +136,7 @@ export class DetectorRunner {
    */
   async runLive(detector: Detector, run: LiveRun, now = Date.now()): Promise<RunReport> {
     const window = liveWindow(run.sinceMs, run.untilMs, { tokens: run.tokens, agents: run.agents });
-    return this.#timedLive(detector, window, () => this.#detectAndRecord(detector, window, now));
+    return this.#timed(detector, liveRunSeconds, async () => ({ ...(await this.#detectAndRecord(detector, window, now)), window }));
   }
 
   /**
@@ -151,23 +144,23 @@ export class DetectorRunner {
    * of a run, in the detector's turn, with nothing read. Findings name their session root.
    */
   async recordLive(detector: Detector, findings: Finding[], now = Date.now()): Promise<RunReport> {
-    return this.#timedLive(detector, liveWindow(now, now, { tokens: [], agents: [] }), async () => {
+    return this.#timed(detector, liveRunSeconds, async () => {
       findingsTotal.inc({ detector: detector.id }, findings.length);
       const recorded = await this.#inTurn(detector.id, () => this.#alerts.record(detector, findings, now));
-      return { findings: findings.length, recorded };
+      return { findings: findings.length, recorded, window: liveWindow(now, now, { tokens: [], agents: [] }) };
     });
   }
 
-  /** A live run's report, duration metric and failure count. */
-  async #timedLive(
+  /** A run's report, its duration on `histogram`, and its failure counted. */
+  async #timed(
     detector: Detector,
-    window: RunWindow,
-    work: () => Promise<{ findings: number; recorded: RecordResult }>,
+    histogram: typeof runSeconds,
+    work: () => Promise<{ findings: number; recorded: RecordResult; window: RunWindow }>,
   ): Promise<RunReport> {
     const started = performance.now();
-    const end = liveRunSeconds.startTimer({ detector: detector.id });
+    const end = histogram.startTimer({ detector: detector.id });
     try {
-      const { findings, recorded } = await work();
+      const { findings, recorded, window } = await work();
       return { detector: detector.id, findings, ...recorded, durationMs: performance.now() - started, window };
     } catch (e) {
       failures.inc({ detector: detector.id });
