@@ -74,18 +74,54 @@ export function screenTokenEvent(event: Pick<TokenEventRow, 'event'>): LiveDetec
 }
 
 /**
- * `target` is one of the services of `audience`, by the rule of `withinAudienceSql`
- * (cross_service_reuse): case-insensitive, a URL standing for its host, a host covering its
- * subdomains. An entry that does not parse as the engine would read it compares as written,
- * which can only make a use suspect, never excuse one.
+ * What the judges read of a grant, derived once per grant (a grant is read once and kept by
+ * GrantState): so a request of many uses costs each use a few set lookups, whatever the size of
+ * the grant's audience, scopes or resource patterns.
  */
-export function withinAudience(target: string, audience: readonly string[]): boolean {
+export interface GrantView {
+  /** Audience entries as the engine compares them: lower case, a URL as its host; by length. */
+  audience: Map<number, Set<string>>;
+  /** The audience entries as written. */
+  audienceEntries: Set<string>;
+  /** `scopeList` of the grant's scopes, and as a set. */
+  scopes: string[];
+  scopeSet: Set<string>;
+  /** The grant's resource patterns, compiled. */
+  matches: (resource: string) => boolean;
+}
+
+const views = new WeakMap<Grant, GrantView>();
+
+export function viewOf(grant: Grant): GrantView {
+  let v = views.get(grant);
+  if (!v) {
+    const audience = new Map<number, Set<string>>();
+    for (const entry of grant.audience) {
+      const host = hostOf(entry).toLowerCase();
+      if (host === '') continue;
+      const same = audience.get(host.length) ?? new Set<string>();
+      same.add(host);
+      audience.set(host.length, same);
+    }
+    const scopes = scopeList(grant.scopes);
+    v = { audience, audienceEntries: new Set(grant.audience), scopes, scopeSet: new Set(scopes), matches: anyGlobMatcher(grant.resources) };
+    views.set(grant, v);
+  }
+  return v;
+}
+
+/**
+ * `target` is one of the services of the grant's audience, by the rule of `withinAudienceSql`
+ * (cross_service_reuse): case-insensitive, a URL standing for its host, a host covering its
+ * subdomains (`t = a OR endsWith(t, '.' || a)`). An entry that does not parse as the engine would
+ * read it compares as written, which can only make a use suspect, never excuse one.
+ */
+export function withinAudience(target: string, grant: Grant): boolean {
   const t = target.toLowerCase();
-  for (const entry of audience) {
-    if (entry === '') continue;
-    const a = hostOf(entry).toLowerCase();
-    if (a === '') continue;
-    if (t === a || t.endsWith(`.${a}`)) return true;
+  for (const [length, hosts] of viewOf(grant).audience) {
+    if (length > t.length) continue;
+    if (length !== t.length && t.charCodeAt(t.length - length - 1) !== 46 /* . */) continue;
+    if (hosts.has(length === t.length ? t : t.slice(t.length - length))) return true;
   }
   return false;
 }
@@ -99,16 +135,16 @@ function hostOf(entry: string): string {
   }
 }
 
-/** Each grant's resource patterns, compiled once (a grant is read once and kept by GrantState). */
-const matchers = new WeakMap<Grant, (resource: string) => boolean>();
+/** Each task's tools as a set, derived once per task read. */
+const toolSets = new WeakMap<Task, Set<string>>();
 
-export function matcherOf(grant: Grant): (resource: string) => boolean {
-  let m = matchers.get(grant);
-  if (!m) {
-    m = anyGlobMatcher(grant.resources);
-    matchers.set(grant, m);
+export function toolsOf(task: Task): Set<string> {
+  let t = toolSets.get(task);
+  if (!t) {
+    t = new Set(task.tools);
+    toolSets.set(task, t);
   }
-  return m;
+  return t;
 }
 
 /**

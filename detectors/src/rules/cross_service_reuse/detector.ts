@@ -55,7 +55,7 @@ function judgeUse(use: SpanRow, facts: UseFacts): Finding[] {
   const g = facts.lineage?.grant;
   if (!g) return [];
   const u = useRow(use);
-  const outside = g.audience.length > 0 && u.target !== '' && !withinAudience(u.target, g.audience);
+  const outside = g.audience.length > 0 && u.target !== '' && !withinAudience(u.target, g);
   const otherCaller =
     g.workloadId !== '' && u.workload_id !== ''
       ? u.workload_id !== g.workloadId

@@ -2,7 +2,7 @@ import { type SpanRow, type TokenEventRow, grantsSql, normalizeResource } from '
 import type { Finding } from '@intentwatch/alerts';
 import { type DetectContext, type Row, defineDetector } from '../../define-detector.js';
 import { matchesAnyGlobSql, tasksSql, usesSql } from '../../intent/sql.js';
-import { type EventFacts, type UseFacts, matcherOf, scopeList as scopesOf } from '../../live/screen.js';
+import { type EventFacts, type UseFacts, scopeList as scopesOf, toolsOf, viewOf } from '../../live/screen.js';
 import { useRow } from '../../live/use-row.js';
 import { FW } from '../frameworks.js';
 import { agentPhrase, eventEvidence, intentPhrase, list, mcpPhrase } from '../reason.js';
@@ -50,10 +50,10 @@ function judgeEvent(event: TokenEventRow, facts: EventFacts): Finding[] {
   if (event.event !== 'refreshed' && event.event !== 'exchanged') return [];
   const parent = facts.parent?.grant;
   if (!parent || !facts.parent) return [];
-  const parentScopes = scopesOf(parent.scopes);
-  const parentSet = new Set(parentScopes);
+  const { scopes: parentScopes, scopeSet: parentSet } = viewOf(parent);
   const extraScopes = parentScopes.length > 0 ? scopesOf(event.scopes).filter((s) => !parentSet.has(s)) : [];
-  const extraAudience = parent.audience.length > 0 ? event.audience.filter((a) => !parent.audience.includes(a)) : [];
+  const parentAudience = viewOf(parent).audienceEntries;
+  const extraAudience = parent.audience.length > 0 ? event.audience.filter((a) => !parentAudience.has(a)) : [];
   if (extraScopes.length === 0 && extraAudience.length === 0) return [];
   const row: Row = {
     token_id: event.token_id,
@@ -80,14 +80,14 @@ function judgeUse(use: SpanRow, facts: UseFacts): Finding[] {
   const g = facts.lineage?.grant;
   if (!g) return [];
   const u = useRow(use);
-  const granted = scopesOf(g.scopes);
-  const grantedSet = new Set(granted);
-  const extra = granted.length > 0 ? scopesOf(u.scopes).filter((s) => !grantedSet.has(s)) : [];
-  const outsideResources = u.resource !== '' && g.resources.length > 0 && !matcherOf(g)(u.resource);
+  const view = viewOf(g);
+  const granted = view.scopes;
+  const extra = granted.length > 0 ? scopesOf(u.scopes).filter((s) => !view.scopeSet.has(s)) : [];
+  const outsideResources = u.resource !== '' && g.resources.length > 0 && !view.matches(u.resource);
   const task = facts.task;
   const started = task?.started ?? false;
   const tools = task?.tools ?? [];
-  const outsideTools = u.tool !== '' && started && tools.length > 0 && !tools.includes(u.tool);
+  const outsideTools = u.tool !== '' && started && task !== undefined && tools.length > 0 && !toolsOf(task).has(u.tool);
   if (extra.length === 0 && !outsideResources && !outsideTools) return [];
   return useFindings({
     ...u,
