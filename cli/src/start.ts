@@ -1,6 +1,6 @@
 import { ApiKeys, Api, Desk, respondersRouter, ssfPublicRouter, ssfRouter } from '@intentwatch/api';
 import { Collector } from '@intentwatch/collector';
-import { Store, collectProcessMetrics, createLogger, migrate } from '@intentwatch/core';
+import { Store, collectProcessMetrics, createLogger, migrate, registerEngineMetrics } from '@intentwatch/core';
 import { DETECTORS, DetectorService } from '@intentwatch/detectors';
 import { ChatNotifier, OcsfExporter, Responder, SsfTransmitter } from '@intentwatch/responders';
 import type { Args } from './args.js';
@@ -37,6 +37,7 @@ export async function start(args: Args, env: NodeJS.ProcessEnv = process.env): P
     await store.close();
     throw e;
   });
+  registerEngineMetrics(store);
   const stops: (() => Promise<void>)[] = [];
   let stopped: Promise<void> | undefined;
   const running: Running = {

@@ -34,6 +34,13 @@ export const coreVariables = z.object({
     .trim()
     .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a cluster name as configured in remote_servers')
     .optional(),
+  /**
+   * The embedded store's caches in all, in MiB: marks, primary index, skip-index marks, query
+   * conditions and compiled expressions (see {@link engineArgs}). @default 256
+   */
+  INTENTWATCH_ENGINE_CACHE_MB: positiveInt(256, 16),
+  /** The embedded store's memory limit in MiB (queries and merges past it fail and are retried). @default unset: 90 % of RAM */
+  INTENTWATCH_ENGINE_MEMORY_MB: z.coerce.number({ error: 'a whole number' }).int('a whole number').min(256, 'at least 256').optional(),
   /** Redis for the detector and responder queues. @default unset */
   REDIS_URL: url(['redis:', 'rediss:']),
   /** Days the tables keep rows (the TTL migrations give them). @default 30 */
@@ -95,6 +102,11 @@ export const coreSettings = defineSettings(coreVariables, (e) => {
     database,
     ...(clickhouse ? { clickhouse } : {}),
     ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
+    /** Bounds of the embedded engine's memory (ignored with a ClickHouse server, whose own configuration sets them). */
+    engine: {
+      cacheMb: e.INTENTWATCH_ENGINE_CACHE_MB,
+      ...(e.INTENTWATCH_ENGINE_MEMORY_MB !== undefined ? { memoryMb: e.INTENTWATCH_ENGINE_MEMORY_MB } : {}),
+    },
     /** Days the tables keep rows (`migrate` sets their TTL from it). */
     retentionDays: e.INTENTWATCH_RETENTION_DAYS,
     maxBodyBytes: e.INTENTWATCH_MAX_BODY_BYTES,

@@ -62,14 +62,19 @@ export {
 } from './conventions/glob.js';
 export { type NormalizedResource, normalizeResource, percentDecode } from './conventions/resource.js';
 export {
+  DEFAULT_ENGINE_BOUNDS,
+  ENGINE_MEMORY_METRICS,
   Store,
+  engineArgs,
   quoteIdentifier,
+  type EngineBounds,
   type InsertFormat,
   type OnlyColumns,
   type QueryParams,
   type StoreConfig,
   type StoreKind,
 } from './store/store.js';
+export { registerEngineMetrics } from './store/engine-metrics.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';
 export { MIGRATIONS, migrate, migrationSql, registerMigrations, type Migration, type MigrationContext } from './store/migrations.js';
 export {

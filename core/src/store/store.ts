@@ -42,8 +42,66 @@ const INSERT_SETTINGS = {
  */
 export const CLUSTER_INSERT_SETTINGS: Readonly<ClickHouseSettings> = Object.freeze({ distributed_foreground_insert: 1 });
 
-/** What a {@link Store} needs from the configuration. */
-export type StoreConfig = Pick<CoreSettings, 'dataDir' | 'database' | 'clickhouse'>;
+/** What a {@link Store} needs from the configuration (`engine` defaults to {@link DEFAULT_ENGINE_BOUNDS}). */
+export type StoreConfig = Pick<CoreSettings, 'dataDir' | 'database' | 'clickhouse'> & Partial<Pick<CoreSettings, 'engine'>>;
+
+/** Memory bounds of the embedded engine: its caches in all, and optionally its whole memory, in MiB. */
+export interface EngineBounds {
+  cacheMb: number;
+  memoryMb?: number;
+}
+
+export const DEFAULT_ENGINE_BOUNDS: Readonly<EngineBounds> = Object.freeze({ cacheMb: 256 });
+
+const MIB = 1024 * 1024;
+
+/**
+ * The embedded engine's server settings, as the arguments it starts with. Left to itself the
+ * engine sizes its caches for a database server that owns the machine: 5 GiB each for marks,
+ * primary indexes and skip-index marks, bounded only by half the RAM. Here it shares a process
+ * with the monitor, so every cache that reading our MergeTree tables fills gets a share of
+ * `cacheMb`, and the ones we never use are off:
+ *
+ * - marks (`mark_cache_size`) 50 %: where each granule of each column of each part starts; every
+ *   detector query reads them.
+ * - primary index (`primary_index_cache_size`) 20 %: the sort keys of parts, read by every query.
+ * - skip-index marks (`index_mark_cache_size`) 15 %: the bloom filters' and minmax indexes' marks.
+ * - compiled expressions (`compiled_expression_cache_size`) 10 %.
+ * - query conditions (`query_condition_cache_size`) 5 %: which granules a filter already ruled out.
+ * - uncompressed blocks, skip-index blocks and query results (`uncompressed_cache_size`,
+ *   `index_uncompressed_cache_size`, `query_cache.max_size_in_bytes`): 0, as the engine's own
+ *   defaults have them; said here so that the bound does not depend on a default.
+ *
+ * `memoryMb` sets `max_server_memory_usage`: past it a query or merge fails (a detector run is
+ * retried on its next turn, an insert answers 503) instead of the process growing.
+ */
+export function engineArgs(bounds: EngineBounds = DEFAULT_ENGINE_BOUNDS): string[] {
+  const total = bounds.cacheMb * MIB;
+  const share = (fraction: number) => String(Math.floor(total * fraction));
+  return [
+    `--mark_cache_size=${share(0.5)}`,
+    `--primary_index_cache_size=${share(0.2)}`,
+    `--index_mark_cache_size=${share(0.15)}`,
+    `--compiled_expression_cache_size=${share(0.1)}`,
+    `--query_condition_cache_size=${share(0.05)}`,
+    '--uncompressed_cache_size=0',
+    '--index_uncompressed_cache_size=0',
+    '--query_cache.max_size_in_bytes=0',
+    ...(bounds.memoryMb !== undefined ? [`--max_server_memory_usage=${bounds.memoryMb * MIB}`] : []),
+  ];
+}
+
+/** The memory the embedded engine reports (`system.metrics`), by what holds it. */
+export const ENGINE_MEMORY_METRICS = {
+  MemoryTracking: 'tracked',
+  MarkCacheBytes: 'mark_cache',
+  PrimaryIndexCacheBytes: 'primary_index_cache',
+  IndexMarkCacheBytes: 'index_mark_cache',
+  UncompressedCacheBytes: 'uncompressed_cache',
+  CompiledExpressionCacheBytes: 'compiled_expression_cache',
+  QueryConditionCacheBytes: 'query_condition_cache',
+  MergesMutationsMemoryTracking: 'merges',
+} as const;
 
 /**
  * Settings every query runs with, on both connections. 64-bit integers are quoted in JSON so
@@ -74,6 +132,8 @@ export class Store {
   readonly cluster: string | undefined;
   readonly #client: ClickHouseClient;
   readonly #rawInsert: RawInsert | undefined;
+  /** The embedded engine's first connection, which started it with {@link engineArgs}; closed last. */
+  #engine: { close(): void } | undefined;
   /** Settings every insert carries on top of the connection's (see {@link CLUSTER_INSERT_SETTINGS}). */
   readonly #insertSettings: ClickHouseSettings;
 
@@ -119,8 +179,10 @@ export class Store {
     const dir = `${config.dataDir}/clickhouse`;
     mkdirSync(dir, { recursive: true });
     let createChdbConnection: (options: { path: string }) => { chdb: { rawInsert: RawInsert } };
+    let Session: new (path: string, options: { connectionArgs: string[] }) => { close(): void };
     try {
       ({ createChdbConnection } = (await import('chdb/connection')) as { createChdbConnection: typeof createChdbConnection });
+      ({ Session } = (await import('chdb')) as unknown as { Session: typeof Session });
     } catch (cause) {
       throw new StoreError(
         'the embedded store needs the optional package "chdb" (npm install chdb), or set CLICKHOUSE_URL to use a ClickHouse server',
@@ -128,7 +190,11 @@ export class Store {
       );
     }
     let client: ClickHouseClient;
+    let engine: { close(): void } | undefined;
     try {
+      // The engine starts with the arguments of the first connection to its data dir and keeps
+      // them while any connection is open; the client's connections below join it.
+      engine = new Session(dir, { connectionArgs: engineArgs(config.engine) });
       const connection = createChdbConnection({ path: dir });
       client = createClient({
         // biome-ignore lint/suspicious/noExplicitAny: the connection hook is typed loosely upstream
@@ -148,13 +214,17 @@ export class Store {
           clickhouse_settings: SETTINGS,
           log: CLIENT_LOG,
         } as Parameters<typeof createClient>[0]);
-        return new Store('embedded', client, database, undefined, (p) =>
+        const inDb = new Store('embedded', client, database, undefined, (p) =>
           inDatabase.chdb.rawInsert({ ...p, table: `${database}.${p.table}` }),
         );
+        inDb.#engine = engine;
+        return inDb;
       }
       await store.ping();
+      store.#engine = engine;
       return store;
     } catch (cause) {
+      engine?.close();
       const holder = lockHolder(dir);
       const lockHint =
         holder !== undefined || /lock|status/i.test(messageOf(cause))
@@ -266,6 +336,21 @@ export class Store {
 
   async close(): Promise<void> {
     await this.#client.close();
+    this.#engine?.close();
+    this.#engine = undefined;
+  }
+
+  /**
+   * The embedded engine's memory by what holds it (bytes, keyed by the values of
+   * {@link ENGINE_MEMORY_METRICS}); empty for a ClickHouse server, whose memory is its own.
+   */
+  async engineMemory(): Promise<Record<string, number>> {
+    if (this.kind !== 'embedded') return {};
+    const rows = await this.query<{ metric: keyof typeof ENGINE_MEMORY_METRICS; value: string }>(
+      'SELECT metric, value FROM system.metrics WHERE metric IN {names:Array(String)}',
+      { names: Object.keys(ENGINE_MEMORY_METRICS) },
+    );
+    return Object.fromEntries(rows.map((r) => [ENGINE_MEMORY_METRICS[r.metric], Number(r.value)]));
   }
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { readTraceRequest } from '@intentwatch/collector';
 import { DETECTOR_IDS, type Episode, makeEpisode } from './episodes.js';
 import { hostileCases, runHostile } from './hostile.js';
-import { Monitor, cpuSeconds, rssMb, threadCpuSeconds } from './monitor.js';
+import { Monitor, cpuSeconds, rssParts, threadCpuSeconds } from './monitor.js';
 import { Sender, runStoreTask } from './procs.js';
 import { RawInserter } from './raw-insert.js';
 import type { RunStats } from './sender.js';
@@ -285,23 +285,32 @@ async function main(): Promise<void> {
   });
   running = monitor;
   const monitorStarted = Date.now();
-  const rss: { t: number; mb: number }[] = [];
+  const rss: { t: number; mb: number; anon: number; file: number }[] = [];
   // The JavaScript heap beside the RSS (every 10 s, from the monitor's own metrics), to tell
   // JavaScript growth from the engine's.
   const heap: { t: number; mb: number }[] = [];
+  // The embedded engine's memory by holder (tracked, each cache, merges), from the same scrapes:
+  // whether its caches stop at their bounds while RSS moves.
+  const engine: { t: number; mb: Record<string, number> }[] = [];
   let ticks = 0;
   // The hostile phase reads the monitor's event-loop delay between two scrapes of its own; a
   // scrape in between would reset the histogram.
   let scrapeHeap = true;
   const rssTimer = setInterval(() => {
-    const mb = rssMb(monitor.pid);
-    if (mb !== undefined) rss.push({ t: Date.now(), mb });
+    const parts = rssParts(monitor.pid);
+    if (parts !== undefined) rss.push({ t: Date.now(), mb: parts.total, anon: parts.anon, file: parts.file });
     if (ticks++ % 10 === 0 && scrapeHeap) {
       monitor
         .metrics()
         .then((m) => {
           const used = m.get('intentwatch_nodejs_heap_size_used_bytes');
           if (used !== undefined) heap.push({ t: Date.now(), mb: used / 1024 ** 2 });
+          const held: Record<string, number> = {};
+          for (const [key, bytes] of m) {
+            const holder = /^intentwatch_store_memory_bytes\{holder="([a-z_]+)"\}$/.exec(key)?.[1];
+            if (holder) held[holder] = Math.round(bytes / 1024 ** 2);
+          }
+          if (Object.keys(held).length > 0) engine.push({ t: Date.now(), mb: held });
         })
         .catch(() => undefined);
     }
@@ -493,12 +502,33 @@ async function main(): Promise<void> {
         endMb: Math.round(rss[rss.length - 1]?.mb ?? 0),
         sustainedSeconds: Math.round((sustainEnd - sustainStart) / 1000),
         method: 'VmRSS of the monitor process every second; slope by least squares over the sustained phase after its first fifth',
+        anonSlopeMbPerMin:
+          settled.length >= 2 ? round1(leastSquaresSlope(settled.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.anon })))) : null,
+        fileSlopeMbPerMin:
+          settled.length >= 2 ? round1(leastSquaresSlope(settled.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.file })))) : null,
         heapSlopeMbPerMin: (() => {
           const h = heap.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
           return h.length >= 2 ? round1(leastSquaresSlope(h.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.mb })))) : null;
         })(),
         samples: rss.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
+        /** [seconds, anonymous MB, file-backed MB] every 10 s. */
+        partSamples: rss
+          .filter((_, i) => i % 10 === 0)
+          .map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.anon), Math.round(s.file)]),
         heapSamples: heap.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
+        engineSlopeMbPerMin: (() => {
+          const e = engine.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
+          return e.length >= 2
+            ? round1(leastSquaresSlope(e.map((s) => ({ x: (s.t - sustainStart) / 60_000, y: s.mb.tracked ?? 0 }))))
+            : null;
+        })(),
+        /** The engine's memory (MB) by holder at the end of the sustained phase, and its peak per holder. */
+        engineEndMb: engine.filter((s) => s.t <= sustainEnd).at(-1)?.mb ?? null,
+        enginePeakMb: engine.reduce<Record<string, number>>((peak, s) => {
+          for (const [k, v] of Object.entries(s.mb)) peak[k] = Math.max(peak[k] ?? 0, v);
+          return peak;
+        }, {}),
+        engineSamples: engine.map((s) => [Math.round((s.t - monitorStarted) / 1000), s.mb]),
       };
       phaseDone('sustained');
       log(
@@ -748,8 +778,30 @@ function printTable(r: Record<string, unknown>): void {
       `${quality.recall} / ${quality.precision} / ${quality.falsePositives}`,
       '1 / 1 / 0',
     ]);
-  const rss = r.rss as { peakMb: number; slopeMbPerMin: number | null } | undefined;
-  if (rss) rows.push(['monitor RSS peak / slope', `${rss.peakMb} MB / ${rss.slopeMbPerMin} MB/min`, 'slope ≤ 1 MB/min after warm-up']);
+  const rss = r.rss as
+    | {
+        peakMb: number;
+        slopeMbPerMin: number | null;
+        heapSlopeMbPerMin: number | null;
+        anonSlopeMbPerMin: number | null;
+        fileSlopeMbPerMin: number | null;
+        engineSlopeMbPerMin: number | null;
+        engineEndMb: Record<string, number> | null;
+      }
+    | undefined;
+  if (rss) {
+    rows.push(['monitor RSS peak / slope', `${rss.peakMb} MB / ${rss.slopeMbPerMin} MB/min`, 'slope ≤ 1 MB/min after warm-up']);
+    rows.push(['RSS slope: anonymous / file-backed', `${rss.anonSlopeMbPerMin} / ${rss.fileSlopeMbPerMin} MB/min`, '']);
+    rows.push([
+      'slope of JS heap / engine-tracked memory',
+      `${rss.heapSlopeMbPerMin} / ${rss.engineSlopeMbPerMin} MB/min`,
+      rss.engineEndMb
+        ? `engine at end (MB): ${Object.entries(rss.engineEndMb)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`
+        : '',
+    ]);
+  }
   const growth = r.growth as { ratio: number; points: { historySpans: number; runMs: number }[] } | undefined;
   if (growth) {
     rows.push([

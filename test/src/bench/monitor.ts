@@ -35,10 +35,20 @@ export async function freePort(): Promise<number> {
 
 /** Resident set size of a process in MB, from /proc (Linux). */
 export function rssMb(pid: number): number | undefined {
+  return rssParts(pid)?.total;
+}
+
+/**
+ * Resident set size of a process in MB, and its parts: `anon` (heaps: JavaScript, malloc, the
+ * engine's allocator) and `file` (pages of mapped files — mostly the engine's 550 MB library, whose
+ * code pages become resident as code paths first run, and are bounded by its size).
+ */
+export function rssParts(pid: number): { total: number; anon: number; file: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return m ? Number(m[1]) / 1024 : undefined;
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
+    const total = kb('VmRSS');
+    return Number.isNaN(total) ? undefined : { total, anon: kb('RssAnon'), file: kb('RssFile') };
   } catch {
     return undefined;
   }
