@@ -298,9 +298,12 @@ function refuseUnencodable(e: unknown): never {
   throw e;
 }
 
-/** ClickHouse errors that blame the data sent, not the server (its error names and messages). */
+/**
+ * ClickHouse errors that blame the data sent, not the server (its error names and messages). A
+ * CHECK constraint of the table (VIOLATED_CONSTRAINT) refuses the same rows every time too.
+ */
 const DATA_ERROR =
-  /CANNOT_PARSE|Cannot parse|INCORRECT_DATA|TYPE_MISMATCH|CANNOT_READ|ATTEMPT_TO_READ_AFTER_EOF|TOO_LARGE_STRING_SIZE|ARGUMENT_OUT_OF_BOUND|DECIMAL_OVERFLOW|VALUE_IS_OUT_OF_RANGE|INCORRECT_NUMBER_OF_COLUMNS/;
+  /CANNOT_PARSE|Cannot parse|INCORRECT_DATA|TYPE_MISMATCH|CANNOT_READ|ATTEMPT_TO_READ_AFTER_EOF|TOO_LARGE_STRING_SIZE|ARGUMENT_OUT_OF_BOUND|DECIMAL_OVERFLOW|VALUE_IS_OUT_OF_RANGE|INCORRECT_NUMBER_OF_COLUMNS|VIOLATED_CONSTRAINT/;
 
 /**
  * The answer to a request whose rows were not stored: 503 (retry later) while the store is
