@@ -56,6 +56,9 @@ const hostile = fc.constantFrom(
   '\u2028',
   '{}[]',
   'x'.repeat(200),
+  'é'.repeat(50),
+  'é'.repeat(100),
+  `${'a'.repeat(126)}é`,
 );
 const text = fc.oneof(hostile, fc.string(), fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 20 }));
 const list = fc.oneof(fc.constant<string[]>([]), fc.array(text, { maxLength: 8 }), fc.array(text, { minLength: 300, maxLength: 400 }));

@@ -88,6 +88,7 @@ function header(name: string, type: string): Buffer {
   const w = new Writer(64);
   w.string(name);
   w.string(type);
+  w.endStrings();
   return w.buf.subarray(0, w.pos);
 }
 
@@ -219,6 +220,7 @@ function writeScalars(w: Writer, plan: Extract<Plan, { nullable: boolean }>, val
         if (typeof v === 'string') w.string(v);
         else w.string(v == null ? '' : textOf(v, name, i));
       }
+      w.endStrings();
       return;
     case 'uint':
       w.ensure(n * scalar.bytes);
@@ -272,6 +274,7 @@ function writeArrays(w: Writer, head: Buffer, name: string, values: unknown[]): 
       else w.string(e == null ? '' : textOf(e, name, i));
     }
   }
+  w.endStrings();
 }
 
 function writeMaps(w: Writer, head: Buffer, name: string, values: unknown[]): void {
@@ -295,6 +298,7 @@ function writeMaps(w: Writer, head: Buffer, name: string, values: unknown[]): vo
     const k = keys[i];
     if (k) for (let j = 0; j < k.length; j++) w.string(k[j] as string);
   }
+  w.endStrings();
   for (let i = 0; i < n; i++) {
     const k = keys[i];
     if (!k) continue;
@@ -305,6 +309,7 @@ function writeMaps(w: Writer, head: Buffer, name: string, values: unknown[]): vo
       else w.string(v == null ? '' : textOf(v, name, i));
     }
   }
+  w.endStrings();
 }
 
 /** A number or boolean in a String column, as the engine reads it from JSON. */
@@ -423,10 +428,29 @@ interface FastBuffer extends Buffer {
   utf8Write(text: string, offset: number, length?: number): number;
 }
 
-/** A growing buffer written front to back. */
+/** The one-character strings 0–127: a length below 128 as its varint, which is one byte. */
+const LENGTH_CHARS = Array.from({ length: 128 }, (_, n) => String.fromCharCode(n));
+
+/** Strings gathered into one text before a write (see {@link Writer.string}). */
+const STRINGS_PER_WRITE = 64;
+
+/**
+ * A growing buffer written front to back.
+ *
+ * Strings are the bulk of a block (tens a row: names, ids, map keys and values), and one call
+ * into the runtime per string to encode it as UTF-8 cost more than the rest of the encoding.
+ * So runs of short strings are gathered, each behind its length as one character, into one
+ * text written with one call, on the bet that they are ASCII (a UTF-16 unit per byte, which
+ * makes the length the byte length): the call says how many bytes it wrote, and when that is
+ * not the text's length (a string was not ASCII) that run is written again one string at a time.
+ * A run must be ended ({@link endStrings}) before anything else is written.
+ */
 class Writer {
   buf: FastBuffer;
   pos = 0;
+  #text = '';
+  readonly #run: string[] = new Array<string>(STRINGS_PER_WRITE);
+  #runLength = 0;
 
   constructor(capacity: number) {
     this.buf = Buffer.allocUnsafeSlow(capacity) as FastBuffer;
@@ -440,12 +464,14 @@ class Writer {
   }
 
   bytes(b: Buffer): void {
+    this.endStrings();
     this.ensure(b.length);
     b.copy(this.buf, this.pos);
     this.pos += b.length;
   }
 
   varint(n: number): void {
+    this.endStrings();
     this.ensure(10);
     let v = n;
     while (v >= 0x80) {
@@ -463,8 +489,32 @@ class Writer {
     this.pos += 8;
   }
 
-  /** Varint byte length, then the UTF-8 bytes. */
+  /** Varint byte length, then the UTF-8 bytes (gathered into a run; see the class). */
   string(s: string): void {
+    if (s.length >= 128) {
+      this.endStrings();
+      this.#oneString(s);
+      return;
+    }
+    this.#text += (LENGTH_CHARS[s.length] as string) + s;
+    this.#run[this.#runLength++] = s;
+    if (this.#runLength === STRINGS_PER_WRITE) this.endStrings();
+  }
+
+  /** Writes the strings gathered so far. */
+  endStrings(): void {
+    const count = this.#runLength;
+    if (count === 0) return;
+    const text = this.#text;
+    this.#text = '';
+    this.#runLength = 0;
+    this.ensure(text.length * 3);
+    const written = this.buf.utf8Write(text, this.pos);
+    if (written === text.length) this.pos += written;
+    else for (let i = 0; i < count; i++) this.#oneString(this.#run[i] as string);
+  }
+
+  #oneString(s: string): void {
     const n = s.length;
     if (n < 43) {
       // At most 3 bytes a UTF-16 unit: under 128 bytes, so the length is one byte, written after.

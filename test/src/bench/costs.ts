@@ -5,6 +5,7 @@ import {
   ROW_FORMAT,
   TABLE_ENCODINGS,
   decodeProtobufRequest,
+  encodeNative,
   encodeRows,
   joinLines,
   normalizeSpans,
@@ -22,9 +23,12 @@ import { makeFleet, useRequests } from './workload.js';
  *   node --conditions=source --import tsx test/src/bench/costs.ts [pipeline] [engine]
  *
  * `pipeline`: decode (protobufjs reference and the collector's reader), normalise, encode and
- * join, µs of CPU per span, in this process. `engine`: µs of CPU per row for inserting the
- * benchmark's rows into a `Null` table (parsing only), a `MergeTree` without skip indexes and
- * the real `spans` table, by batch size.
+ * join (JSONCompactEachRow, the server route), encode as Native (the embedded route: one block
+ * per request, nothing to join), µs of CPU per span, in this process. `engine`: µs of CPU per
+ * row for inserting the benchmark's rows into a `Null` table (parsing only), a `MergeTree`
+ * without skip indexes and the real `spans` table, by batch size, as JSONCompactEachRow
+ * (insertFormatted) and as Native (insertNative, blocks of 512 rows as the collector's writer
+ * sends the benchmark's requests; and one block per batch, for comparison).
  */
 
 const NORMALIZE = { keepContextSpans: true, maxAttributes: 128, maxAttributeLength: 4096 };
@@ -49,7 +53,14 @@ function pipeline(): void {
   const spans = requests.length * 512;
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < 6; round++) {
-    const t: Record<string, number> = { 'decode (protobufjs)': 0, 'decode (reader)': 0, normalise: 0, encode: 0, join: 0 };
+    const t: Record<string, number> = {
+      'decode (protobufjs)': 0,
+      'decode (reader)': 0,
+      normalise: 0,
+      encode: 0,
+      join: 0,
+      'encode Native': 0,
+    };
     let pending: string[][] = [];
     for (const body of requests) {
       t['decode (protobufjs)']! += cpuUs(() => decodeProtobufRequest(body));
@@ -63,6 +74,9 @@ function pipeline(): void {
       });
       t.encode! += cpuUs(() => {
         pending.push(encodeRows(TABLE_ENCODINGS.spans, rows));
+      });
+      t['encode Native']! += cpuUs(() => {
+        TABLE_ENCODINGS.spans.native.encode(rows);
       });
       // About four requests a batch, as the collector's writer sees them under load.
       if (pending.length === 4) {
@@ -81,6 +95,13 @@ function pipeline(): void {
   }
 }
 
+/** `rows` in whole batches of `size`. */
+function slices<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i + size <= rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}
+
 async function engine(): Promise<void> {
   const rows = rowsFor({ prefix: 'costs', seed: 1000, agents: 24, tokensPerAgent: 4, requests: 64, spansPerRequest: 512 });
   const dataDir = mkdtempSync(join(tmpdir(), 'iw-bench-costs-'));
@@ -94,29 +115,49 @@ async function engine(): Promise<void> {
     await store.command(withoutIndexes.replace('`spans`', '`spans_null`').replace(/ENGINE = [\s\S]*$/, 'ENGINE = Null'));
     await store.command(withoutIndexes.replace('`spans`', '`spans_noidx`'));
     const e = TABLE_ENCODINGS.spans;
+    const batches = [1000, 2000, 4000, 8000];
+    type Route = { label: string; bodies: (batch: number) => Buffer[][]; insert: (table: string, body: Buffer[]) => Promise<void> };
+    const routes: Route[] = [
+      {
+        label: 'JSONCompactEachRow',
+        bodies: (batch) => slices(rows, batch).map((r) => [joinLines([encodeRows(e, r)])]),
+        insert: (table, body) => store.insertFormatted(table, e.columns, ROW_FORMAT, body[0]!),
+      },
+      {
+        label: 'Native, 512-row blocks',
+        bodies: (batch) => slices(rows, batch).map((r) => encodeNative(e, r, 512)),
+        insert: (table, body) => store.insertNative(table, e.columns, body),
+      },
+      {
+        label: 'Native, one block',
+        bodies: (batch) => slices(rows, batch).map((r) => encodeNative(e, r)),
+        insert: (table, body) => store.insertNative(table, e.columns, body),
+      },
+    ];
     process.stdout.write('engine, µs of CPU per row (whole process: parse, sort, compress, write, merges), by batch size:\n');
-    process.stdout.write(`  ${'table'.padEnd(28)}${[1000, 2000, 4000, 8000].map((b) => String(b).padStart(8)).join('')}\n`);
+    process.stdout.write(`  ${'table'.padEnd(28)}${'route'.padEnd(26)}${batches.map((b) => String(b).padStart(8)).join('')}\n`);
     for (const [table, label] of [
       ['spans_null', 'Null (parse only)'],
       ['spans_noidx', 'MergeTree, no skip indexes'],
       ['spans', 'spans (the real table)'],
     ] as const) {
-      const cells: string[] = [];
-      for (const batch of [1000, 2000, 4000, 8000]) {
-        const bodies: Buffer[] = [];
-        for (let i = 0; i + batch <= rows.length; i += batch) bodies.push(joinLines([encodeRows(e, rows.slice(i, i + batch))]));
-        await store.insertFormatted(table, e.columns, ROW_FORMAT, bodies[0]!);
-        let inserted = 0;
-        const started = performance.now();
-        const us = await cpuUsAsync(async () => {
-          for (let i = 0; performance.now() - started < 4000; i++) {
-            await store.insertFormatted(table, e.columns, ROW_FORMAT, bodies[i % bodies.length]!);
-            inserted += batch;
-          }
-        });
-        cells.push((us / inserted).toFixed(1).padStart(8));
+      for (const route of routes) {
+        const cells: string[] = [];
+        for (const batch of batches) {
+          const bodies = route.bodies(batch);
+          await route.insert(table, bodies[0]!);
+          let inserted = 0;
+          const started = performance.now();
+          const us = await cpuUsAsync(async () => {
+            for (let i = 0; performance.now() - started < 4000; i++) {
+              await route.insert(table, bodies[i % bodies.length]!);
+              inserted += batch;
+            }
+          });
+          cells.push((us / inserted).toFixed(1).padStart(8));
+        }
+        process.stdout.write(`  ${label.padEnd(28)}${route.label.padEnd(26)}${cells.join('')}\n`);
       }
-      process.stdout.write(`  ${label.padEnd(28)}${cells.join('')}\n`);
     }
   } finally {
     await store.close();
