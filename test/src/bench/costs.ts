@@ -11,7 +11,7 @@ import {
   normalizeSpans,
   readTraceRequest,
 } from '@intentwatch/collector';
-import { Store, migrate, migrationSql } from '@intentwatch/core';
+import { Store, TABLES, createTableDdl, migrate } from '@intentwatch/core';
 import { loadConfig } from '@intentwatch/cli';
 import { rowsFor } from './store-task.js';
 import { makeFleet, useRequests } from './workload.js';
@@ -109,7 +109,9 @@ async function engine(): Promise<void> {
   const store = await Store.open(config);
   try {
     await migrate(store, { retentionDays: config.retentionDays });
-    const spansDdl = migrationSql({ database: store.database, retentionDays: 30 }).find((s) => s.includes('`spans` ('));
+    // The spans table as the migrations leave it (columns added by later migrations included), on
+    // a Null engine and without its skip indexes.
+    const spansDdl = createTableDdl(TABLES.spans.ddl({ retentionDays: 30 }), { database: store.database })[0];
     if (!spansDdl) throw new Error('no spans DDL');
     const withoutIndexes = spansDdl.replace(/,\n\s*INDEX[^,\n]*/g, '');
     await store.command(withoutIndexes.replace('`spans`', '`spans_null`').replace(/ENGINE = [\s\S]*$/, 'ENGINE = Null'));
