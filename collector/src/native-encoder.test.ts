@@ -65,6 +65,8 @@ const list = fc.oneof(fc.constant<string[]>([]), fc.array(text, { maxLength: 8 }
 const map = fc.oneof(
   fc.constant<Record<string, string>>({}),
   fc.dictionary(text, text, { maxKeys: 8 }),
+  // Values a writer might leave unset: JSON leaves out an undefined one and stores '' for null.
+  fc.dictionary(text, fc.oneof(text, fc.constant(null), fc.constant(undefined)), { maxKeys: 5 }) as fc.Arbitrary<Record<string, string>>,
   fc.dictionary(fc.string({ minLength: 1 }), text, { minKeys: 200, maxKeys: 300 }),
 );
 const nanos = fc.bigInt({ min: MIN_STORE_NANOS, max: MAX_STORE_NANOS });

@@ -280,16 +280,26 @@ function writeArrays(w: Writer, head: Buffer, name: string, values: unknown[]): 
 function writeMaps(w: Writer, head: Buffer, name: string, values: unknown[]): void {
   const n = values.length;
   w.bytes(head);
-  // Own keys, in the order JSON.stringify writes them: the JSON route keeps that order too.
+  // Own keys and their values, in the order JSON.stringify writes them (which the JSON route
+  // keeps). Object.values lists the values in the order of Object.keys, without a look-up of each
+  // key: maps built key by key are hash tables, and a look-up per key cost more than the rest.
   const keys = new Array<string[] | undefined>(n);
+  const vals = new Array<unknown[] | undefined>(n);
   w.ensure(n * 8);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (v != null) {
       if (typeof v !== 'object' || Array.isArray(v)) throw new NativeEncodeError(`${name} of row ${i}: ${preview(v)} is not a map`);
-      const k = Object.keys(v);
+      let k = Object.keys(v);
+      let vs = Object.values(v);
+      // JSON.stringify leaves out a key whose value is undefined: so does this.
+      if (vs.includes(undefined)) {
+        k = k.filter((_, j) => vs[j] !== undefined);
+        vs = vs.filter((x) => x !== undefined);
+      }
       keys[i] = k;
+      vals[i] = vs;
       total += k.length;
     }
     w.uint64(total);
@@ -300,10 +310,8 @@ function writeMaps(w: Writer, head: Buffer, name: string, values: unknown[]): vo
   }
   w.endStrings();
   for (let i = 0; i < n; i++) {
-    if (!keys[i]) continue;
-    // Object.values lists the values in the order Object.keys listed the keys, without a look-up
-    // of each key (maps built key by key are hash tables: a look-up each cost more than the rest).
-    const vs = Object.values(values[i] as Record<string, unknown>);
+    const vs = vals[i];
+    if (!vs) continue;
     for (let j = 0; j < vs.length; j++) {
       const v = vs[j];
       if (typeof v === 'string') w.string(v);
