@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { MAX_STORE_MS, MAX_STORE_NANOS, MIN_STORE_MS, MIN_STORE_NANOS, StoreError, msToRfc3339, nanosToRfc3339 } from '@intentwatch/core';
 import fc from 'fast-check';
@@ -253,6 +253,32 @@ describe('Store.insertNative', () => {
     const missing = await t.store.insertNative('no_such_table', e.columns, [block]).catch((err: unknown) => err);
     expect(missing).toMatchObject({ code: 'store_failed' });
     expect(insertFiles()).toEqual([]);
+  });
+
+  it('removes the insert directory a crashed process left, once untouched for a while, and no other', async () => {
+    // A pid no process has (the highest the kernel allows is below 2^22).
+    const dead = 4_194_303;
+    expect(() => process.kill(dead, 0)).toThrow();
+    const stale = `${FILE_BASE}/intentwatch-insert-${dead}-stale`;
+    const recent = `${FILE_BASE}/intentwatch-insert-${dead}-recent`;
+    for (const dir of [stale, recent]) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}/1.native`, 'left by a crash');
+    }
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(stale, anHourAgo, anHourAgo);
+    try {
+      // The store looks when it (re)makes its own directory.
+      for (const d of insertDirs()) rmSync(`${FILE_BASE}/${d}`, { recursive: true });
+      const e = TABLE_ENCODINGS.spans;
+      await t.store.insertNative('spans_native', e.columns, encodeNative(e, numbered([{ name: 'after' } as Partial<SpanRow>]) as object[]));
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(recent)).toBe(true);
+      expect(insertDirs()).toHaveLength(1);
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+      rmSync(recent, { recursive: true, force: true });
+    }
   });
 
   it('writes its files in a directory of its own that only this user can enter', () => {

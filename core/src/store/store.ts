@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open as openFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,10 +257,11 @@ export class Store {
 
   /**
    * Inserts rows already encoded in `format` (one row per line, `columns` in order) and resolves
-   * once ClickHouse has committed them. This is the ingest path: the embedded engine parses the
-   * bytes itself, so no per-row object or SQL text is built in JavaScript (several times faster
-   * than {@link insert} for wide rows; see BENCHMARKS.md). Columns left out, or given as null
-   * for a non-Nullable column, take their defaults.
+   * once ClickHouse has committed them. This is the ingest path on a server (the collector uses
+   * {@link insertNative} on the embedded store): ClickHouse parses the bytes itself, so no
+   * per-row object or SQL text is built in JavaScript (several times faster than {@link insert}
+   * for wide rows; see BENCHMARKS.md). Columns left out, or given as null for a non-Nullable
+   * column, take their defaults.
    */
   async insertFormatted(table: string, columns: readonly string[], format: InsertFormat, body: Buffer): Promise<void> {
     if (body.length === 0) return;
@@ -332,7 +333,8 @@ export class Store {
     if (this.#fileDir === undefined || !existsSync(this.#fileDir)) {
       // mkdtemp makes the directory 0700 with a name no one else holds.
       const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-      this.#fileDir = mkdtempSync(join(base, `intentwatch-insert-${process.pid}-`));
+      removeStaleInsertDirs(base);
+      this.#fileDir = mkdtempSync(join(base, `${INSERT_DIR_PREFIX}${process.pid}-`));
     }
     const file = join(this.#fileDir, `${++this.#fileSeq}.native`);
     // 'wx': a new file only (never one planted under the name), readable by this user alone.
@@ -367,6 +369,44 @@ export class Store {
   async close(): Promise<void> {
     await this.#client.close();
     if (this.#fileDir !== undefined) rmSync(this.#fileDir, { recursive: true, force: true });
+  }
+}
+
+const INSERT_DIR_PREFIX = 'intentwatch-insert-';
+/** An insert directory untouched this long whose process is gone was left by a crash. */
+const STALE_INSERT_DIR_MS = 10 * 60_000;
+
+/**
+ * Removes the insert directories of processes that ended without closing their store (a crash,
+ * a kill): on /dev/shm what they held would otherwise take memory until the next reboot. Only
+ * directories whose process is not running and that nothing has touched for a while; another
+ * user's cannot be removed and are left alone.
+ */
+function removeStaleInsertDirs(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.startsWith(INSERT_DIR_PREFIX) ? name.slice(INSERT_DIR_PREFIX.length).split('-', 1)[0] : Number.NaN);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRuns(pid)) continue;
+    const dir = join(base, name);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > STALE_INSERT_DIR_MS) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not ours, or gone already.
+    }
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
