@@ -23,8 +23,8 @@ import { makeFleet, useRequests } from './workload.js';
  *   node --conditions=source --import tsx test/src/bench/costs.ts [pipeline] [engine]
  *
  * `pipeline`: decode (protobufjs reference and the collector's reader), normalise, encode and
- * join (JSONCompactEachRow, the server route), encode as Native (the embedded route: one block
- * per request, nothing to join), µs of CPU per span, in this process. `engine`: µs of CPU per
+ * join, µs of CPU per span, in this process: JSONCompactEachRow (the server route) and Native
+ * (the embedded route: one block per request, nothing to join) in alternate rounds. `engine`: µs of CPU per
  * row for inserting the benchmark's rows into a `Null` table (parsing only), a `MergeTree`
  * without skip indexes and the real `spans` table, by batch size, as JSONCompactEachRow
  * (insertFormatted) and as Native (insertNative, blocks of 512 rows as the collector's writer
@@ -51,47 +51,54 @@ function pipeline(): void {
   const fleet = makeFleet({ prefix: 'costs', agents: 16, tokensPerAgent: 4, seed: 1 });
   const requests = useRequests(fleet, { requests: 64, spansPerRequest: 512, seed: 2, startMs: Date.now() }).map((r) => Buffer.from(r.body));
   const spans = requests.length * 512;
-  const rounds: Record<string, number>[] = [];
-  for (let round = 0; round < 6; round++) {
-    const t: Record<string, number> = {
-      'decode (protobufjs)': 0,
-      'decode (reader)': 0,
-      normalise: 0,
-      encode: 0,
-      join: 0,
-      'encode Native': 0,
-    };
-    let pending: string[][] = [];
-    for (const body of requests) {
-      t['decode (protobufjs)']! += cpuUs(() => decodeProtobufRequest(body));
-      let decoded: ReturnType<typeof readTraceRequest> = [];
-      t['decode (reader)']! += cpuUs(() => {
-        decoded = readTraceRequest(body);
-      });
-      let rows: ReturnType<typeof normalizeSpans>['rows']['spans'] = [];
-      t.normalise! += cpuUs(() => {
-        rows = normalizeSpans(decoded, NORMALIZE).rows.spans;
-      });
-      t.encode! += cpuUs(() => {
-        pending.push(encodeRows(TABLE_ENCODINGS.spans, rows));
-      });
-      t['encode Native']! += cpuUs(() => {
-        TABLE_ENCODINGS.spans.native.encode(rows);
-      });
-      // About four requests a batch, as the collector's writer sees them under load.
-      if (pending.length === 4) {
-        const lines = pending;
-        t.join! += cpuUs(() => joinLines(lines));
-        pending = [];
+  const STEPS = ['decode (protobufjs)', 'decode (reader)', 'normalise', 'encode', 'join', 'reader to join'];
+  type Route = 'JSON' | 'Native';
+  const rounds: Record<Route, Record<string, number>[]> = { JSON: [], Native: [] };
+  // The two routes in alternate rounds, each on its own: timed side by side on the same rows, the
+  // second encoder would find strings the first one already flattened, and the garbage one leaves
+  // is collected while the other runs.
+  for (let round = 0; round < 8; round++) {
+    for (const route of ['JSON', 'Native'] as const) {
+      const t: Record<string, number> = Object.fromEntries(STEPS.map((k) => [k, 0]));
+      let pending: string[][] = [];
+      for (const body of requests) {
+        t['decode (protobufjs)']! += cpuUs(() => decodeProtobufRequest(body));
+        let decoded: ReturnType<typeof readTraceRequest> = [];
+        t['decode (reader)']! += cpuUs(() => {
+          decoded = readTraceRequest(body);
+        });
+        let rows: ReturnType<typeof normalizeSpans>['rows']['spans'] = [];
+        t.normalise! += cpuUs(() => {
+          rows = normalizeSpans(decoded, NORMALIZE).rows.spans;
+        });
+        if (route === 'Native') {
+          // One block per request, as the collector's writer encodes a request of this size;
+          // blocks need no join.
+          t.encode! += cpuUs(() => {
+            TABLE_ENCODINGS.spans.native.encode(rows);
+          });
+          continue;
+        }
+        t.encode! += cpuUs(() => {
+          pending.push(encodeRows(TABLE_ENCODINGS.spans, rows));
+        });
+        // About four requests a batch, as the collector's writer sees them under load.
+        if (pending.length === 4) {
+          const lines = pending;
+          t.join! += cpuUs(() => joinLines(lines));
+          pending = [];
+        }
       }
+      t['reader to join'] = t['decode (reader)']! + t.normalise! + t.encode! + t.join!;
+      rounds[route].push(t);
     }
-    rounds.push(t);
   }
   // The first rounds warm the JIT up; the fastest of the rest is the cost.
-  process.stdout.write(`pipeline, µs of CPU per span (fastest of rounds 3–6, ${spans} spans a round):\n`);
-  for (const k of Object.keys(rounds[0]!)) {
-    const best = Math.min(...rounds.slice(2).map((r) => r[k]!));
-    process.stdout.write(`  ${k.padEnd(20)} ${(best / spans).toFixed(2)}\n`);
+  process.stdout.write(`pipeline, µs of CPU per span (fastest of rounds 3–8, ${spans} spans a round):\n`);
+  process.stdout.write(`  ${'step'.padEnd(20)} ${'JSON'.padStart(7)} ${'Native'.padStart(7)}\n`);
+  for (const k of STEPS) {
+    const best = (route: Route) => (Math.min(...rounds[route].slice(2).map((r) => r[k]!)) / spans).toFixed(2).padStart(7);
+    process.stdout.write(`  ${k.padEnd(20)} ${best('JSON')} ${best('Native')}\n`);
   }
 }
 
