@@ -26,8 +26,10 @@ import { rfc3339ToNanos } from '@intentwatch/core';
  * DEFAULT expression, if any); an Array or Map column (which cannot be Nullable) gets an empty
  * one, which is its default; a Nullable column stores NULL.
  *
- * Values of the wrong kind (a time that is not RFC 3339, a number out of its column's range) throw
- * a {@link NativeEncodeError}: the JSON route would have the engine refuse the batch for them.
+ * Values the collector never writes (a time that is not RFC 3339 or outside DateTime64's range, a
+ * number outside its column's, an object where text goes) throw a {@link NativeEncodeError} rather
+ * than guess what the engine would have made of them as JSON; the collector answers that request
+ * 400. Lone UTF-16 surrogates (which the collector replaces before this) are written as U+FFFD.
  */
 
 /** One column as the table declares it: `{ name: 'time', type: "DateTime64(9, 'UTC')" }`. */
