@@ -56,6 +56,20 @@ describe('BatchWriter', () => {
     await writer.close();
   });
 
+  it('stores requests small and large batched together, and refuses 400 the large one whose values cannot be stored', async () => {
+    const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50 });
+    const small = hex(16);
+    const large = hex(16);
+    const badTrace = hex(16);
+    const bad = spans(badTrace, 600);
+    (bad.spans[599] as { time: string }).time = 'not a time';
+    const results = await Promise.allSettled([writer.write(spans(small, 5)), writer.write(spans(large, 2500)), writer.write(bad)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ status: 400, code: 'rows_refused' });
+    expect([await stored(small), await stored(large), await stored(badTrace)]).toEqual([5, 2500, 0]);
+    await writer.close();
+  });
+
   it('refuses with 429 and Retry-After while too many rows wait for the store', async () => {
     const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50, maxPendingRows: 1000 });
     const traceId = hex(16);

@@ -7,7 +7,8 @@ export { decodeProtobufRequest } from './otlp/decode-protobuf.js';
 export { readTraceRequest } from './otlp/protobuf-reader.js';
 export { ExportTraceServiceRequest, ExportTraceServiceResponse } from './otlp/proto.js';
 export type { RowBatch, SpanRow, TaskEventRow, TokenEventRow } from './rows.js';
-export { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';
+export { ROW_FORMAT, TABLE_ENCODINGS, encodeNative, encodeRows, joinLines, type TableEncoding } from './row-serializer.js';
+export { NativeEncodeError, NativeEncoder, nativeColumns, parseColumnDefinition, type NativeColumn } from './native-encoder.js';
 export { LOG_SUMMARY_HEADER } from './routes/logs.js';
 export {
   decodeLogsJson,

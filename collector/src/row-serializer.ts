@@ -1,4 +1,5 @@
 import { type InsertFormat, TABLES } from '@intentwatch/core';
+import { NativeEncoder, nativeColumns } from './native-encoder.js';
 import type { RowBatch } from './rows.js';
 
 /**
@@ -37,19 +38,46 @@ export interface TableEncoding {
   table: string;
   columns: readonly string[];
   line: (row: object) => string;
+  /** The same rows as Native blocks, for the embedded store (see native-encoder.ts). */
+  native: NativeEncoder;
+}
+
+/** A Native encoder for `columns` of a table, typed by the table's DDL (the types do not depend on the retention). */
+function nativeEncoder(table: keyof typeof TABLES, columns: readonly string[]): NativeEncoder {
+  return new NativeEncoder(nativeColumns(TABLES[table].ddl({ retentionDays: 1 }).columns, columns));
 }
 
 /** How each kind of row of a {@link RowBatch} is stored. */
 export const TABLE_ENCODINGS: { [K in keyof RowBatch]: TableEncoding } = {
-  spans: { table: 'spans', columns: SPAN_COLUMNS, line: lineEncoder(SPAN_COLUMNS) },
-  tokenEvents: { table: 'token_events', columns: TOKEN_EVENT_COLUMNS, line: lineEncoder(TOKEN_EVENT_COLUMNS) },
-  taskEvents: { table: 'task_events', columns: TASK_EVENT_COLUMNS, line: lineEncoder(TASK_EVENT_COLUMNS) },
+  spans: { table: 'spans', columns: SPAN_COLUMNS, line: lineEncoder(SPAN_COLUMNS), native: nativeEncoder('spans', SPAN_COLUMNS) },
+  tokenEvents: {
+    table: 'token_events',
+    columns: TOKEN_EVENT_COLUMNS,
+    line: lineEncoder(TOKEN_EVENT_COLUMNS),
+    native: nativeEncoder('token_events', TOKEN_EVENT_COLUMNS),
+  },
+  taskEvents: {
+    table: 'task_events',
+    columns: TASK_EVENT_COLUMNS,
+    line: lineEncoder(TASK_EVENT_COLUMNS),
+    native: nativeEncoder('task_events', TASK_EVENT_COLUMNS),
+  },
 };
 
 /** The rows as JSONCompactEachRow lines (no trailing newline), one string per row. */
 export function encodeRows(encoding: TableEncoding, rows: readonly object[]): string[] {
   const out = new Array<string>(rows.length);
   for (let i = 0; i < rows.length; i++) out[i] = encoding.line(rows[i]!);
+  return out;
+}
+
+/**
+ * The rows as Native blocks of at most `rowsPerBlock` rows each. Blocks concatenate: a stream of
+ * them is one insert, so the blocks of many requests need no re-encoding to go together.
+ */
+export function encodeNative(encoding: TableEncoding, rows: readonly object[], rowsPerBlock = rows.length): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < rows.length; i += rowsPerBlock) out.push(encoding.native.encode(rows.slice(i, i + rowsPerBlock)));
   return out;
 }
 

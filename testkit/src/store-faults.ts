@@ -1,6 +1,6 @@
 import { type Store, StoreError } from '@intentwatch/core';
 
-const CALLS = new Set(['query', 'insert', 'insertFormatted', 'command', 'ping']);
+const CALLS = new Set(['query', 'insert', 'insertFormatted', 'insertNative', 'command', 'ping']);
 
 /**
  * A fault injector around a real store: while `failing` is set, every query, insert and command

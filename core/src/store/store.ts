@@ -1,4 +1,7 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { open as openFile, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { CoreSettings } from '../config.js';
@@ -23,6 +26,9 @@ type RawInsert = (params: {
   columns?: readonly string[];
   settings?: Record<string, string | number | boolean>;
 }) => Promise<unknown>;
+
+/** chDB's own query call, with no settings or parameters added around the SQL. */
+type RawQuery = (sql: string) => Promise<unknown>;
 
 /** Settings for inserts of encoded rows: the input rules of every other statement, and null means the column's default. */
 const INSERT_SETTINGS = {
@@ -134,15 +140,27 @@ export class Store {
   readonly #rawInsert: RawInsert | undefined;
   /** The embedded engine's first connection, which started it with {@link engineArgs}; closed last. */
   #engine: { close(): void } | undefined;
+  readonly #rawQuery: RawQuery | undefined;
+  /** The private directory {@link insertNative} writes its files in, made on first use. */
+  #fileDir: string | undefined;
+  #fileSeq = 0;
   /** Settings every insert carries on top of the connection's (see {@link CLUSTER_INSERT_SETTINGS}). */
   readonly #insertSettings: ClickHouseSettings;
 
-  private constructor(kind: StoreKind, client: ClickHouseClient, database: string, cluster: string | undefined, rawInsert?: RawInsert) {
+  private constructor(
+    kind: StoreKind,
+    client: ClickHouseClient,
+    database: string,
+    cluster: string | undefined,
+    rawInsert?: RawInsert,
+    rawQuery?: RawQuery,
+  ) {
     this.kind = kind;
     this.#client = client;
     this.database = database;
     this.cluster = cluster;
     this.#rawInsert = rawInsert;
+    this.#rawQuery = rawQuery;
     this.#insertSettings = cluster ? CLUSTER_INSERT_SETTINGS : {};
   }
 
@@ -178,7 +196,7 @@ export class Store {
 
     const dir = `${config.dataDir}/clickhouse`;
     mkdirSync(dir, { recursive: true });
-    let createChdbConnection: (options: { path: string }) => { chdb: { rawInsert: RawInsert } };
+    let createChdbConnection: (options: { path: string }) => { chdb: { rawInsert: RawInsert; queryAsync: RawQuery } };
     let Session: new (path: string, options: { connectionArgs: string[] }) => { close(): void };
     try {
       ({ createChdbConnection } = (await import('chdb/connection')) as { createChdbConnection: typeof createChdbConnection });
@@ -202,7 +220,14 @@ export class Store {
         clickhouse_settings: SETTINGS,
         log: CLIENT_LOG,
       } as Parameters<typeof createClient>[0]);
-      const store = new Store('embedded', client, database, undefined, (p) => connection.chdb.rawInsert(p));
+      const store = new Store(
+        'embedded',
+        client,
+        database,
+        undefined,
+        (p) => connection.chdb.rawInsert(p),
+        (sql) => connection.chdb.queryAsync(sql),
+      );
       if (database !== 'default') {
         await store.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
         await client.close();
@@ -214,8 +239,13 @@ export class Store {
           clickhouse_settings: SETTINGS,
           log: CLIENT_LOG,
         } as Parameters<typeof createClient>[0]);
-        const inDb = new Store('embedded', client, database, undefined, (p) =>
-          inDatabase.chdb.rawInsert({ ...p, table: `${database}.${p.table}` }),
+        const inDb = new Store(
+          'embedded',
+          client,
+          database,
+          undefined,
+          (p) => inDatabase.chdb.rawInsert({ ...p, table: `${database}.${p.table}` }),
+          (sql) => inDatabase.chdb.queryAsync(sql),
         );
         inDb.#engine = engine;
         return inDb;
@@ -297,10 +327,11 @@ export class Store {
 
   /**
    * Inserts rows already encoded in `format` (one row per line, `columns` in order) and resolves
-   * once ClickHouse has committed them. This is the ingest path: the embedded engine parses the
-   * bytes itself, so no per-row object or SQL text is built in JavaScript (several times faster
-   * than {@link insert} for wide rows; see BENCHMARKS.md). Columns left out, or given as null
-   * for a non-Nullable column, take their defaults.
+   * once ClickHouse has committed them. This is the ingest path on a server (the collector uses
+   * {@link insertNative} on the embedded store): ClickHouse parses the bytes itself, so no
+   * per-row object or SQL text is built in JavaScript (several times faster than {@link insert}
+   * for wide rows; see BENCHMARKS.md). Columns left out, or given as null for a non-Nullable
+   * column, take their defaults.
    */
   async insertFormatted(table: string, columns: readonly string[], format: InsertFormat, body: Buffer): Promise<void> {
     if (body.length === 0) return;
@@ -324,6 +355,77 @@ export class Store {
     }
   }
 
+  /** True when this store takes {@link insertNative}: the embedded engine does, a server (through its client) does not. */
+  get nativeInsert(): boolean {
+    return this.#rawQuery !== undefined;
+  }
+
+  /**
+   * Inserts a stream of Native blocks (`columns` named in each block, in this order) and resolves
+   * once the engine has committed them; embedded store only ({@link nativeInsert}). The engine
+   * parses Native for a fraction of what JSON costs it (see STACK-NOTES, "chDB insert formats"),
+   * but chDB's inline insert takes text only (it cuts the payload at the first blank line), so
+   * the blocks go through a file: written private (0600, a new name, in a 0700 directory of this
+   * store's own, on /dev/shm when there is one so that it never touches a disk), read by
+   * `INSERT … FROM INFILE`, and removed whatever the outcome. Errors as {@link insertFormatted}.
+   */
+  async insertNative(table: string, columns: readonly string[], blocks: readonly Buffer[]): Promise<void> {
+    const rawQuery = this.#rawQuery;
+    if (!rawQuery) throw new StoreError('Native inserts need the embedded store', { code: 'store_failed' });
+    if (blocks.every((b) => b.length === 0)) return;
+    const where = this.database === 'default' ? quoteIdentifier(table) : `${quoteIdentifier(this.database)}.${quoteIdentifier(table)}`;
+    let file: string | undefined;
+    try {
+      file = await this.#writeInsertFile(blocks);
+      await rawQuery(
+        `INSERT INTO ${where} (${columns.map(quoteIdentifier).join(', ')}) FROM INFILE ${quoteString(file)} ` +
+          'SETTINGS input_format_null_as_default = 1, input_format_native_allow_types_conversion = 1 FORMAT Native',
+      );
+    } catch (cause) {
+      if ((cause as { code?: string })?.code === 'CHDB_CLOSED') {
+        throw new StoreError(`insert into ${table} failed: Connection is closed`, { cause, code: 'store_unavailable' });
+      }
+      if (file === undefined) {
+        // The file could not be written (memory or space): nothing about the rows, retry later.
+        throw new StoreError(`insert into ${table} failed: cannot write its file: ${messageOf(cause)}`, {
+          cause,
+          code: 'store_unavailable',
+        });
+      }
+      throw wrap(`insert into ${table}`, cause);
+    } finally {
+      if (file !== undefined) await unlink(file).catch(() => undefined);
+    }
+  }
+
+  /** The blocks in a new private file of this store's directory; its path. */
+  async #writeInsertFile(blocks: readonly Buffer[]): Promise<string> {
+    if (this.#fileDir === undefined || !existsSync(this.#fileDir)) {
+      // mkdtemp makes the directory 0700 with a name no one else holds.
+      const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+      removeStaleInsertDirs(base);
+      this.#fileDir = mkdtempSync(join(base, `${INSERT_DIR_PREFIX}${process.pid}-`));
+    }
+    const file = join(this.#fileDir, `${++this.#fileSeq}.native`);
+    // 'wx': a new file only (never one planted under the name), readable by this user alone.
+    const handle = await openFile(file, 'wx', 0o600);
+    try {
+      for (let i = 0; i < blocks.length; i += WRITEV_BLOCKS) {
+        const group = blocks.slice(i, i + WRITEV_BLOCKS);
+        const length = group.reduce((n, b) => n + b.length, 0);
+        const { bytesWritten } = await handle.writev(group);
+        // A short write (rare; only past a few GiB): the rest of the group one block at a time.
+        if (bytesWritten < length) await writeRest(handle, group, bytesWritten);
+      }
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      await unlink(file).catch(() => undefined);
+      throw e;
+    }
+    await handle.close();
+    return file;
+  }
+
   /** True when the store answers. */
   async ping(): Promise<boolean> {
     try {
@@ -338,6 +440,7 @@ export class Store {
     await this.#client.close();
     this.#engine?.close();
     this.#engine = undefined;
+    if (this.#fileDir !== undefined) rmSync(this.#fileDir, { recursive: true, force: true });
   }
 
   /**
@@ -352,6 +455,65 @@ export class Store {
     );
     return Object.fromEntries(rows.map((r) => [ENGINE_MEMORY_METRICS[r.metric], Number(r.value)]));
   }
+}
+
+const INSERT_DIR_PREFIX = 'intentwatch-insert-';
+/** An insert directory untouched this long whose process is gone was left by a crash. */
+const STALE_INSERT_DIR_MS = 10 * 60_000;
+
+/**
+ * Removes the insert directories of processes that ended without closing their store (a crash,
+ * a kill): on /dev/shm what they held would otherwise take memory until the next reboot. Only
+ * directories whose process is not running and that nothing has touched for a while; another
+ * user's cannot be removed and are left alone.
+ */
+function removeStaleInsertDirs(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.startsWith(INSERT_DIR_PREFIX) ? name.slice(INSERT_DIR_PREFIX.length).split('-', 1)[0] : Number.NaN);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRuns(pid)) continue;
+    const dir = join(base, name);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > STALE_INSERT_DIR_MS) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not ours, or gone already.
+    }
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Blocks handed to one `writev` (under every system's IOV_MAX). */
+const WRITEV_BLOCKS = 512;
+
+async function writeRest(handle: import('node:fs/promises').FileHandle, group: readonly Buffer[], done: number): Promise<void> {
+  let skip = done;
+  for (const b of group) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    let at = skip;
+    skip = 0;
+    while (at < b.length) at += (await handle.write(b, at, b.length - at)).bytesWritten;
+  }
+}
+
+/** A ClickHouse string literal (for a file path of our own making; values go as query parameters). */
+function quoteString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /** Quotes a ClickHouse identifier (database, table, cluster) with backticks. */

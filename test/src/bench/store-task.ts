@@ -8,6 +8,7 @@ import {
   TABLE_ENCODINGS,
   type TaskEventRow,
   type TokenEventRow,
+  encodeNative,
   encodeRows,
   joinLines,
   normalizeSpans,
@@ -22,8 +23,9 @@ import { lifecycleRequests, makeFleet, useRequests } from './workload.js';
  * Work the harness does directly on a store, each in a process of its own because an embedded
  * store belongs to one process:
  * - `raw-insert` (driven over IPC, `--serve`): the raw insert rate of the benchmark's rows —
- *   the store's own limit, through the collector's own encoder and insert call, minus HTTP,
- *   decoding, normalising and batching;
+ *   the store's own limit, through the collector's own encoder and insert call (Native blocks
+ *   through a file on the embedded store, JSONCompactEachRow on a server, as the collector's
+ *   writer does), minus HTTP, decoding, normalising and batching;
  * - `count`: what the monitor stored, once it has stopped;
  * - `growth`: detector run time over a fixed batch of new spans with growing history.
  * One-shot tasks run as `node … store-task.ts '<json task>'`; the last stdout line is the result.
@@ -116,9 +118,14 @@ async function openStore(dataDir: string): Promise<{ store: Store; config: Reado
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-/** Inserts rows through the collector's path: encode, join, insertFormatted. */
+/**
+ * Inserts rows through the collector's path: on the embedded store, Native blocks of 512 rows
+ * (the collector's writer encodes each request into a block, and the benchmark's requests are
+ * 512 spans) and insertNative; on a server, encode, join, insertFormatted.
+ */
 function inserter(store: Store, key: 'spans' | 'tokenEvents' | 'taskEvents') {
   const e = TABLE_ENCODINGS[key];
+  if (store.nativeInsert) return (rows: readonly object[]) => store.insertNative(e.table, e.columns, encodeNative(e, rows, 512));
   return (rows: readonly object[]) => store.insertFormatted(e.table, e.columns, ROW_FORMAT, joinLines([encodeRows(e, rows)]));
 }
 
