@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { readTraceRequest } from '@intentwatch/collector';
 import { DETECTOR_IDS, type Episode, makeEpisode } from './episodes.js';
 import { hostileCases, runHostile } from './hostile.js';
-import { Monitor, cpuSeconds, rssParts, threadCpuSeconds } from './monitor.js';
+import { Monitor, cpuSeconds, rssParts, threadCount, threadCpuSeconds } from './monitor.js';
 import { Sender, runStoreTask } from './procs.js';
 import { RawInserter } from './raw-insert.js';
 import type { RunStats } from './sender.js';
@@ -288,7 +288,7 @@ async function main(): Promise<void> {
   const rss: { t: number; mb: number; anon: number; file: number }[] = [];
   // The JavaScript heap beside the RSS (every 10 s, from the monitor's own metrics), to tell
   // JavaScript growth from the engine's.
-  const heap: { t: number; mb: number }[] = [];
+  const heap: { t: number; mb: number; totalMb: number; threads: number }[] = [];
   // The embedded engine's memory by holder (tracked, each cache, merges), from the same scrapes:
   // whether its caches stop at their bounds while RSS moves.
   const engine: { t: number; mb: Record<string, number> }[] = [];
@@ -304,7 +304,10 @@ async function main(): Promise<void> {
         .metrics()
         .then((m) => {
           const used = m.get('intentwatch_nodejs_heap_size_used_bytes');
-          if (used !== undefined) heap.push({ t: Date.now(), mb: used / 1024 ** 2 });
+          const total = m.get('intentwatch_nodejs_heap_size_total_bytes');
+          if (used !== undefined) {
+            heap.push({ t: Date.now(), mb: used / 1024 ** 2, totalMb: (total ?? 0) / 1024 ** 2, threads: threadCount(monitor.pid) });
+          }
           const held: Record<string, number> = {};
           for (const [key, bytes] of m) {
             const holder = /^intentwatch_store_memory_bytes\{holder="([a-z_]+)"\}$/.exec(key)?.[1];
@@ -516,6 +519,8 @@ async function main(): Promise<void> {
           .filter((_, i) => i % 10 === 0)
           .map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.anon), Math.round(s.file)]),
         heapSamples: heap.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.mb)]),
+        /** [seconds, V8 heap committed MB, the process's threads] every 10 s. */
+        heapTotalSamples: heap.map((s) => [Math.round((s.t - monitorStarted) / 1000), Math.round(s.totalMb), s.threads]),
         engineSlopeMbPerMin: (() => {
           const e = engine.filter((s) => s.t >= sustainStart + (sustainEnd - sustainStart) / 5 && s.t <= sustainEnd);
           return e.length >= 2

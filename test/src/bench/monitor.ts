@@ -54,6 +54,15 @@ export function rssParts(pid: number): { total: number; anon: number; file: numb
   }
 }
 
+/** Threads of a process (Linux), 0 when it is gone. */
+export function threadCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
+  }
+}
+
 /** User + system CPU seconds a process has used, from /proc (Linux). */
 export function cpuSeconds(pid: number): number | undefined {
   try {
