@@ -179,13 +179,16 @@ describe('revoking a lineage', () => {
     const r = await responder([policy('again', 'env-again', rx)]);
     await lineage('p3');
     const first = await raise('env-again', 'p3-r2', 'p3');
-    await eventually(() => r.policyService.deliveries(first), settled(4));
+    await eventually(() => r.policyService.deliveries(first), settled(4), { timeoutMs: 30_000, label: 'the first alert’s deliveries' });
     // The broker honoured the refresh token anyway: the revoked session was refreshed, then used.
     await grant('p3-r3', 'refreshed', 'p3-r2');
     const second = await raise('env-again', 'p3-r3', 'p3', 'slack');
     const update = await raise('env-again', 'p3-r2', 'p3');
 
-    const later = await eventually(() => r.policyService.deliveries(second), settled(1));
+    const later = await eventually(() => r.policyService.deliveries(second), settled(1), {
+      timeoutMs: 30_000,
+      label: 'the delivery for the token the session gained',
+    });
 
     expect(update).toBe(first);
     expect(later.map((v) => [v.token, v.relation, v.status])).toEqual([['p3-r3', 'self', 'delivered']]);

@@ -18,11 +18,13 @@ export class SetEmitter {
   readonly #arrivals = new EventEmitter();
   readonly #context: () => ChannelContext;
   readonly #keys: SsfKeys;
+  readonly #streams: StreamStore;
   readonly #issuer: string;
 
-  constructor(context: () => ChannelContext, keys: SsfKeys, issuer: string) {
+  constructor(context: () => ChannelContext, keys: SsfKeys, streams: StreamStore, issuer: string) {
     this.#context = context;
     this.#keys = keys;
+    this.#streams = streams;
     this.#issuer = issuer;
     this.#arrivals.setMaxListeners(0);
   }
@@ -82,6 +84,12 @@ export class SetEmitter {
     }
     if (entries.length === 0) return;
     await ctx.deliveryLog.save(entries);
+    if (entries.some((e) => e.state.status === 'held')) {
+      // The stream may have been enabled after `s` was read and before these were saved held, its
+      // release having read the held ones already: release again, or they would stay held for good.
+      const current = await this.#streams.get(s.streamId, true).catch(() => undefined);
+      if (current?.status === 'enabled') await this.release(current);
+    }
     if (poll) this.#arrivals.emit(s.streamId);
     else if (ctx.runsJobs()) {
       for (const e of entries) if (e.state.status === 'queued') await ctx.queue.add({ ...e.revocation, attempt: 1 });

@@ -3,12 +3,13 @@ import { type Server, createServer } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Store } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AlertSource, AlertStore, type Finding } from '@intentwatch/alerts';
+import { type AlertSource, AlertStore } from '@intentwatch/alerts';
 import { type StoreFor, eventually, openTestStore } from '@intentwatch/testkit';
 import { BullmqDeliveryQueue } from '../bullmq-delivery-queue.js';
 import { Responder } from '../responder.js';
 import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD, SSF_STREAM_UPDATED } from './ssf-events.js';
 import { SsfTransmitter } from './ssf-transmitter.js';
+import { SlowWrite, finding } from '../../testing/ssf-race.js';
 import { composeSettings, coreSettings } from '@intentwatch/core';
 import { responderSettings } from '../settings.js';
 
@@ -76,69 +77,6 @@ async function worker(store: Store = ts.store): Promise<{ ssf: SsfTransmitter; r
   return { ssf, responder };
 }
 
-/**
- * The real store, except that while the gate is closed, writing SETs as queued (a release) waits
- * for it to open: a process slow between reading the held SETs and releasing them.
- */
-class SlowRelease {
-  readonly store: Store;
-  #gate: Promise<void> | undefined;
-  #open: (() => void) | undefined;
-  #reached: (() => void) | undefined;
-
-  constructor(real: Store) {
-    this.store = new Proxy(real, {
-      get: (target, prop) => {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          const [table, rows] = args as [string, Record<string, unknown>[]];
-          const release =
-            prop === 'insert' &&
-            table === 'revocations' &&
-            rows.some((r) => r.status === 'queued' && String(r.dedup_key).startsWith('risk:'));
-          if (release && this.#gate) {
-            this.#reached?.();
-            await this.#gate;
-          }
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  }
-
-  /** Closes the gate; resolves when a release reaches it. */
-  close(): Promise<void> {
-    this.#gate = new Promise((r) => {
-      this.#open = r;
-    });
-    return new Promise((r) => {
-      this.#reached = r;
-    });
-  }
-
-  open(): void {
-    this.#gate = undefined;
-    this.#open?.();
-  }
-}
-
-function finding(i: number, prefix = 'race'): Finding {
-  return {
-    key: 'crm',
-    severity: 'high',
-    reason: `token tok-${prefix}-${i} was used against crm outside its audience`,
-    tokenId: `tok-${prefix}-${i}`,
-    rootTokenId: `tok-${prefix}-${i}`,
-    agentId: 'mail-bot',
-    taskId: 'T-7',
-    caller: 'mail-svc',
-    target: 'crm',
-    environment: 'prod',
-    evidence: { traceId: 'd'.repeat(32), spanId: (i + 1).toString(16).padStart(16, '0'), time: new Date().toISOString() },
-  };
-}
-
 describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and one Redis', () => {
   it('send each SET once: an alert both workers see makes one SET, and held SETs both release when the stream is enabled go out once', async () => {
     const a = await worker();
@@ -200,7 +138,7 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
 
   it('never sends a SET again that a process released from a read made before another process released and delivered it', async () => {
     const a = await worker();
-    const slow = new SlowRelease(ts.store);
+    const slow = new SlowWrite(ts.store, 'queued');
     const b = await worker(slow.store);
     const aud = `${AUD}/stale`;
     const stream = await a.ssf.createStream(

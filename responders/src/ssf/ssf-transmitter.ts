@@ -101,7 +101,7 @@ export class SsfTransmitter implements ResponderChannel {
     this.#inactivityS = options.config.responders.ssfInactivityTimeoutS ?? 0;
     // Activity within a tenth of the timeout (at most a minute) is recorded once.
     this.#activity = new StreamActivity(options.store, Math.min(60_000, this.#inactivityS * 100));
-    this.#emitter = new SetEmitter(() => this.#context(), keys, this.issuer);
+    this.#emitter = new SetEmitter(() => this.#context(), keys, streams, this.issuer);
     this.#pusher = new SetPusher(() => this.#context(), streams, this.#emitter, this.#config, this.issuer);
   }
 
