@@ -1,81 +1,19 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Store } from '@intentwatch/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AlertSource, AlertStore } from '@intentwatch/alerts';
-import { type StoreFor, eventually, openTestStore } from '@intentwatch/testkit';
+import { describe, expect, it } from 'vitest';
+import { AlertStore } from '@intentwatch/alerts';
+import { eventually } from '@intentwatch/testkit';
 import { BullmqDeliveryQueue } from '../bullmq-delivery-queue.js';
-import { Responder } from '../responder.js';
 import { CAEP_RISK_LEVEL_CHANGE, PUSH_METHOD, SSF_STREAM_UPDATED } from './ssf-events.js';
-import { SsfTransmitter } from './ssf-transmitter.js';
-import { SlowWrite, finding } from '../../testing/ssf-race.js';
-import { composeSettings, coreSettings } from '@intentwatch/core';
-import { responderSettings } from '../settings.js';
+import { SOURCE, SlowWrite, finding, ssfWorkers } from '../../testing/ssf-race.js';
 
 /** A Redis this run provides (test/src/prerequisites/global-setup.ts); empty when there is none, and then these tests are skipped. */
 const REDIS_URL = process.env.INTENTWATCH_TEST_REDIS_URL ?? '';
-const SOURCE: AlertSource = { id: 'cross_service_reuse', title: 'Token reused outside its audience', frameworks: [] };
+
 const AUD = 'https://receiver.example.test/two-workers';
-
-/** The settings the responders read, over the core ones. */
-const SETTINGS = composeSettings(coreSettings, responderSettings);
-let ts: StoreFor<typeof SETTINGS>;
-let receiver: Server;
-let endpoint: string;
-const prefix = `iwtest-ssf-${randomUUID().slice(0, 8)}`;
-const received: string[] = [];
-const closing: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  ts = await openTestStore(
-    {
-      REDIS_URL,
-      INTENTWATCH_WEBHOOK_ALLOW: '127.0.0.1/32',
-      INTENTWATCH_RESPONDER_POLL_MS: '25',
-      INTENTWATCH_SECRETS_KEY: randomBytes(32).toString('base64'),
-      INTENTWATCH_SSF_ISSUER: 'https://intentwatch.example.test',
-    },
-    { settings: SETTINGS },
-  );
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push(Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(202).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/events`;
-});
-
-afterEach(async () => {
-  for (const c of closing.splice(0).reverse()) await c();
-});
-
-afterAll(async () => {
-  if (REDIS_URL) {
-    const q = new BullmqDeliveryQueue({ redisUrl: REDIS_URL, prefix });
-    await q.obliterate();
-    const keys = await q.redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await q.redis.del(...keys);
-    await q.close();
-  }
-  receiver?.closeAllConnections();
-  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
-  await ts?.dispose();
-});
-
-/** A worker process: a transmitter and the responder that drives it, on BullMQ (the configuration names REDIS_URL). */
-async function worker(store: Store = ts.store): Promise<{ ssf: SsfTransmitter; responder: Responder }> {
-  const ssf = await SsfTransmitter.open({ store, config: ts.config });
-  if (!ssf) throw new Error('the configuration has a secrets key');
-  const responder = await Responder.open({ store, config: ts.config, channels: [ssf], redisPrefix: prefix, lagMs: 1000 });
-  closing.push(() => responder.close());
-  await responder.start();
-  return { ssf, responder };
-}
+const fx = ssfWorkers('ssf');
+const { received } = fx;
+const worker = (store?: Store) => fx.worker(store);
 
 describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and one Redis', () => {
   it('send each SET once: an alert both workers see makes one SET, and held SETs both release when the stream is enabled go out once', async () => {
@@ -83,14 +21,14 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
     const b = await worker();
     expect(a.responder.queue).toBeInstanceOf(BullmqDeliveryQueue);
     const stream = await a.ssf.createStream(
-      { aud: AUD, events_requested: [CAEP_RISK_LEVEL_CHANGE], delivery: { method: PUSH_METHOD, endpoint_url: endpoint } },
+      { aud: AUD, events_requested: [CAEP_RISK_LEVEL_CHANGE], delivery: { method: PUSH_METHOD, endpoint_url: fx.endpoint } },
       'test',
     );
     const policy = `ssf:${stream.streamId}`;
     await a.ssf.setStatus(stream.streamId, 'paused', 'before the alerts', 'test');
 
     const n = 40;
-    await new AlertStore(ts.store).record(
+    await new AlertStore(fx.store).record(
       SOURCE,
       Array.from({ length: n }, (_, i) => finding(i)),
     );
@@ -138,17 +76,17 @@ describe.skipIf(!REDIS_URL)('two Shared Signals transmitters on one store and on
 
   it('never sends a SET again that a process released from a read made before another process released and delivered it', async () => {
     const a = await worker();
-    const slow = new SlowWrite(ts.store, 'queued');
+    const slow = new SlowWrite(fx.store, 'queued');
     const b = await worker(slow.store);
     const aud = `${AUD}/stale`;
     const stream = await a.ssf.createStream(
-      { aud, events_requested: [CAEP_RISK_LEVEL_CHANGE], delivery: { method: PUSH_METHOD, endpoint_url: endpoint } },
+      { aud, events_requested: [CAEP_RISK_LEVEL_CHANGE], delivery: { method: PUSH_METHOD, endpoint_url: fx.endpoint } },
       'test',
     );
     const policy = `ssf:${stream.streamId}`;
     await a.ssf.setStatus(stream.streamId, 'paused', 'before the alerts', 'test');
     const n = 10;
-    await new AlertStore(ts.store).record(
+    await new AlertStore(fx.store).record(
       SOURCE,
       Array.from({ length: n }, (_, i) => finding(i, 'stale')),
     );
