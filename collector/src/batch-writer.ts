@@ -1,7 +1,7 @@
 import { HttpError, type Store, StoreError, counter, createLogger, gauge, histogram } from '@intentwatch/core';
 import { joinInSlices } from './join-in-slices.js';
 import { NativeEncodeError } from './native-encoder.js';
-import { ROW_FORMAT, TABLE_ENCODINGS, encodeRows, joinLines } from './row-serializer.js';
+import { ROW_FORMAT, TABLE_ENCODINGS, type TableEncoding, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
 import { DEFAULT_COLLECTOR_SETTINGS } from './settings.js';
 
@@ -108,17 +108,25 @@ function encodeNativeBatch(batch: RowBatch): Partial<Record<TableKey, Buffer[]>>
 /** {@link encodeNativeBatch} for a large request: a block of {@link ENCODE_ROWS_PER_TURN} rows per turn of the event loop. */
 async function encodeNativeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey, Buffer[]>>> {
   const out: Partial<Record<TableKey, Buffer[]>> = {};
-  let turns = 0;
+  let turned = false;
   for (const key of TABLE_KEYS) {
-    const rows: object[] = batch[key];
-    const blocks: Buffer[] = [];
-    for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
-      if (turns++ > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      blocks.push(TABLE_ENCODINGS[key].native.encode(rows.slice(i, i + ENCODE_ROWS_PER_TURN)));
-    }
-    out[key] = blocks;
+    out[key] = await nativeBlocksInTurns(TABLE_ENCODINGS[key], batch[key], turned);
+    turned ||= batch[key].length > 0;
   }
   return out;
+}
+
+/**
+ * `rows` as Native blocks of {@link ENCODE_ROWS_PER_TURN} rows, one block per turn of the event
+ * loop: a turn before each block but the first (and before the first too when `turnFirst`).
+ */
+async function nativeBlocksInTurns(encoding: TableEncoding, rows: readonly object[], turnFirst = false): Promise<Buffer[]> {
+  const blocks: Buffer[] = [];
+  for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
+    if (i > 0 || turnFirst) await new Promise<void>((resolve) => setImmediate(resolve));
+    blocks.push(encoding.native.encode(rows.length <= ENCODE_ROWS_PER_TURN ? rows : rows.slice(i, i + ENCODE_ROWS_PER_TURN)));
+  }
+  return blocks;
 }
 
 /** One insert body from the parts of many requests: lines joined, bytes appended (a megabyte per turn). */
@@ -314,14 +322,7 @@ export class BatchWriter {
     const encoding = TABLE_ENCODINGS[key];
     try {
       const rows = small.length === 1 ? (small[0]?.small as object[]) : small.flatMap((part) => part.small as object[]);
-      const blocks: Buffer[] = [];
-      for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
-        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        blocks.push(
-          encoding.native.encode(i === 0 && rows.length <= ENCODE_ROWS_PER_TURN ? rows : rows.slice(i, i + ENCODE_ROWS_PER_TURN)),
-        );
-      }
-      return { pending: p, blocks: [...blocks, ...large] };
+      return { pending: p, blocks: [...(await nativeBlocksInTurns(encoding, rows)), ...large] };
     } catch (e) {
       if (!(e instanceof NativeEncodeError)) throw e;
     }

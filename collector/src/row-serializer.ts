@@ -47,21 +47,16 @@ function nativeEncoder(table: keyof typeof TABLES, columns: readonly string[]): 
   return new NativeEncoder(nativeColumns(TABLES[table].ddl({ retentionDays: 1 }).columns, columns));
 }
 
+/** How the rows of `table` are encoded: as JSON lines and as Native blocks of the same columns. */
+function encodingOf(table: keyof typeof TABLES, columns: readonly string[]): TableEncoding {
+  return { table, columns, line: lineEncoder(columns), native: nativeEncoder(table, columns) };
+}
+
 /** How each kind of row of a {@link RowBatch} is stored. */
 export const TABLE_ENCODINGS: { [K in keyof RowBatch]: TableEncoding } = {
-  spans: { table: 'spans', columns: SPAN_COLUMNS, line: lineEncoder(SPAN_COLUMNS), native: nativeEncoder('spans', SPAN_COLUMNS) },
-  tokenEvents: {
-    table: 'token_events',
-    columns: TOKEN_EVENT_COLUMNS,
-    line: lineEncoder(TOKEN_EVENT_COLUMNS),
-    native: nativeEncoder('token_events', TOKEN_EVENT_COLUMNS),
-  },
-  taskEvents: {
-    table: 'task_events',
-    columns: TASK_EVENT_COLUMNS,
-    line: lineEncoder(TASK_EVENT_COLUMNS),
-    native: nativeEncoder('task_events', TASK_EVENT_COLUMNS),
-  },
+  spans: encodingOf('spans', SPAN_COLUMNS),
+  tokenEvents: encodingOf('token_events', TOKEN_EVENT_COLUMNS),
+  taskEvents: encodingOf('task_events', TASK_EVENT_COLUMNS),
 };
 
 /** The rows as JSONCompactEachRow lines (no trailing newline), one string per row. */

@@ -486,6 +486,7 @@ function removeStaleInsertDirs(base: string): void {
   }
 }
 
+/** True when a process `pid` is running (one of another user's too). */
 function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -533,13 +534,7 @@ function lockHolder(dir: string): number | undefined {
   } catch {
     return undefined;
   }
-  if (!pid || pid === process.pid) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-  }
+  return pid && pid !== process.pid && processRuns(pid) ? pid : undefined;
 }
 
 function messageOf(e: unknown): string {
