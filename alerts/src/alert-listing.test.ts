@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStore, openTestStore } from '@intentwatch/testkit';
 import { type AlertFilter, AlertStore } from './alert-store.js';
 import type { Alert, AlertSource, Finding, Severity } from './model.js';
-import { type SuppressionMatcher, SuppressionStore, suppressionMatches } from './suppression-store.js';
+import { SUPPRESSIONS_REREAD_MS, type SuppressionMatcher, SuppressionStore, suppressionMatches } from './suppression-store.js';
+import { nextVersion } from '@intentwatch/core';
 
 const reuse: AlertSource = { id: 'cross_service_reuse', title: 'Token reused across services', frameworks: ['OWASP-ASI03'] };
 const creep: AlertSource = { id: 'scope_creep', title: 'Scope creep', frameworks: ['OWASP-ASI03', 'OWASP-ASI02'] };
@@ -202,5 +203,59 @@ describe('Suppressions', () => {
       name: 'InvalidInputError',
     });
     await expect(suppressions.create({ ...base, expiresAt: 'tomorrow' }, 'a')).rejects.toMatchObject({ name: 'InvalidInputError' });
+  });
+
+  it('made or lifted through another SuppressionStore of the same store, mute or stop muting at once', async () => {
+    const reader = new SuppressionStore(t.store);
+    const before = (await reader.active()).map((x) => x.id);
+    const writer = new SuppressionStore(t.store);
+    const s = await writer.create(
+      { detector: 'scope_creep', scope: 'target', value: 'jira', reason: 'jira import', expiresAt: inAnHour() },
+      'key:analyst',
+    );
+    expect((await reader.active()).map((x) => x.id)).toEqual([s.id, ...before]);
+    await writer.lift(s.id, 'key:admin');
+    expect((await reader.active()).map((x) => x.id)).toEqual(before);
+  });
+
+  it('written by another process are seen within the re-read interval', async () => {
+    const reader = new SuppressionStore(t.store);
+    await reader.active();
+    // Another process's write: the row lands in the table without this process's SuppressionStore.
+    const id = 'from-another-process';
+    await t.store.insert('suppressions', [
+      {
+        id,
+        detector: '*',
+        scope: 'agent',
+        value: 'elsewhere-bot',
+        reason: 'muted from another process',
+        author: 'key:other',
+        created_at: new Date().toISOString(),
+        expires_at: inAnHour(),
+        deleted_at: null,
+        deleted_by: '',
+        version: nextVersion(),
+      },
+    ]);
+    const deadline = Date.now() + 10 * SUPPRESSIONS_REREAD_MS;
+    while (!(await reader.active()).some((x) => x.id === id)) {
+      if (Date.now() > deadline) throw new Error(`a suppression written elsewhere was not seen within ${10 * SUPPRESSIONS_REREAD_MS} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  it('answer each caller at its own time: a reused list still drops a suppression at its expiry', async () => {
+    const now = Date.now();
+    const s = await suppressions.create(
+      { detector: '*', scope: 'agent', value: 'brief-bot', reason: 'two seconds', expiresAt: new Date(now + 2_000).toISOString() },
+      'key:analyst',
+      now,
+    );
+    expect((await suppressions.active(now)).map((x) => x.id)).toContain(s.id);
+    expect((await suppressions.active(now + 2_001)).map((x) => x.id)).not.toContain(s.id);
+    expect((await suppressions.active(now + 1_000)).map((x) => x.id)).toContain(s.id);
+    // Long before the list was read: the store's answer as of then.
+    expect(await suppressions.active(now - 3_600_000)).toEqual(await suppressions.list({ now: now - 3_600_000 }));
   });
 });

@@ -94,6 +94,24 @@ type SuppressionRow = Omit<StoredSuppression, 'version'>;
 const MAX_SUPPRESSION_MS = 366 * 24 * 3600 * 1000;
 
 /**
+ * How long the suppressions in force, as read from the store, answer {@link SuppressionStore.active}
+ * before they are read again. Changes made through any SuppressionStore of the same Store take
+ * effect at once; this only bounds how late a change made by another process (several
+ * processes on one ClickHouse server) is seen.
+ */
+export const SUPPRESSIONS_REREAD_MS = 1000;
+
+/** The suppressions in force as last read, shared by every SuppressionStore of one Store. */
+interface ActiveCache {
+  /** Bumped by every change made here: a read that started before it must not be kept. */
+  generation: number;
+  /** The list in force at `atMs - SUPPRESSIONS_REREAD_MS`, read at `atMs`. */
+  read?: { atMs: number; generation: number; list: Promise<Suppression[]> };
+}
+
+const activeCaches = new WeakMap<Store, ActiveCache>();
+
+/**
  * Suppressions: an analyst mutes a detector for one token, agent, target or environment, with
  * a reason, until an expiry. Detection is untouched — muted detections are still recorded and
  * counted — readers use {@link active} to keep them out of the open queue. Each change is a
@@ -101,9 +119,16 @@ const MAX_SUPPRESSION_MS = 366 * 24 * 3600 * 1000;
  */
 export class SuppressionStore {
   readonly #store: Store;
+  readonly #cache: ActiveCache;
 
   constructor(store: Store) {
     this.#store = store;
+    let cache = activeCaches.get(store);
+    if (!cache) {
+      cache = { generation: 0 };
+      activeCaches.set(store, cache);
+    }
+    this.#cache = cache;
   }
 
   /** Stores a new suppression by `author`. Throws an InvalidInputError for a bad expiry. */
@@ -129,6 +154,7 @@ export class SuppressionStore {
       version: nextVersion(),
     };
     await this.#store.insert('suppressions', [row]);
+    this.#changed();
     return (await this.get(row.id)) as Suppression;
   }
 
@@ -160,9 +186,41 @@ export class SuppressionStore {
     return rows.map(toSuppression);
   }
 
-  /** The suppressions in force at `now`. */
-  active(now = Date.now()): Promise<Suppression[]> {
-    return this.list({ now });
+  /**
+   * The suppressions in force at `now`. Every alert listing and every batch of alerts the
+   * responders act on asks for them, so the list read from the store answers for
+   * {@link SUPPRESSIONS_REREAD_MS}, filtered by expiry at `now`; a `now` before that read asks
+   * the store.
+   */
+  async active(now = Date.now()): Promise<Suppression[]> {
+    const cache = this.#cache;
+    const wall = Date.now();
+    let read = cache.read;
+    if (
+      !read ||
+      read.generation !== cache.generation ||
+      wall - read.atMs >= SUPPRESSIONS_REREAD_MS ||
+      now < read.atMs - SUPPRESSIONS_REREAD_MS
+    ) {
+      if (now < wall - SUPPRESSIONS_REREAD_MS) return this.list({ now });
+      // Read as of a moment earlier, so that a caller's `now` up to that much in the past is
+      // answered exactly; expiry is applied below, at each caller's `now`.
+      read = { atMs: wall, generation: cache.generation, list: this.list({ now: wall - SUPPRESSIONS_REREAD_MS }) };
+      const mine = read;
+      cache.read = mine;
+      // A failed read is not kept: the next caller asks again.
+      mine.list.catch(() => {
+        if (cache.read === mine) cache.read = undefined;
+      });
+    }
+    const list = await read.list;
+    return list.filter((s) => toMs(s.expiresAt) > now);
+  }
+
+  /** A change made here: the next {@link active} reads the store again. */
+  #changed(): void {
+    this.#cache.generation++;
+    this.#cache.read = undefined;
   }
 
   /**
@@ -183,6 +241,7 @@ export class SuppressionStore {
     await this.#store.insert('suppressions', [
       { ...fields, deleted_at: new Date(now).toISOString(), deleted_by: actor, version: nextVersion() },
     ]);
+    this.#changed();
     return (await this.get(id)) as Suppression;
   }
 }
