@@ -390,11 +390,14 @@ async function main(): Promise<void> {
           const open = injected.filter((i) => i.foundAt === undefined);
           const webhooksDue = injected.some((i) => i.webhookAt === undefined && i.foundAt !== undefined);
           if (open.length === 0 && !webhooksDue && Date.now() - sustainStart > o.sustainMs) break;
-          // One list of the latest alerts, as an analyst's queue shows them. (Not filtered by
-          // `since`: an anomaly alert is last seen at the start of its bucket of event time.)
+          // One page of the newest alerts, as an analyst's queue shows them. (Not filtered by
+          // `since`: an anomaly alert is last seen at the start of its bucket of event time.) A
+          // page of 100 holds the last few minutes of violations; the earlier 500 made each poll
+          // hydrate up to 500 alerts and their evidence five times a second, a load on the monitor
+          // that grew with the run (a third of the engine's query time over 15 minutes).
           if (open.length > 0) {
             try {
-              const page = await monitor.api<{ alerts: AlertJson[] }>('/v1/alerts?limit=500&sort=firstSeen&suppressed=include');
+              const page = await monitor.api<{ alerts: AlertJson[] }>('/v1/alerts?limit=100&sort=firstSeen&suppressed=include');
               const seenAt = Date.now();
               for (const i of open) {
                 const { detector, tokenIds } = i.episode;
@@ -463,7 +466,7 @@ async function main(): Promise<void> {
             'send of the offending span → arrival of a revoke request whose Standard Webhooks signature the standardwebhooks package verifies (policy matching every detector, revoke: token)',
         },
         ungovernedAfterGrace: summarizeLatencies(latencies((d) => d === 'ungoverned_token', graceMs)),
-        method: `send of the offending span → first GET /v1/alerts (latest 500) that lists the alert (polled every 100 ms); under ${o.rate} spans/s of benign load; live detection on (the default) and the scheduled pass at DETECT_INTERVAL_MS default (1000). ungoverned_token alerts only after INTENTWATCH_GRACE_MS (30 s): reported apart, minus the grace window`,
+        method: `send of the offending span → first GET /v1/alerts (the 100 newest) that lists the alert (polled every 100 ms); under ${o.rate} spans/s of benign load; live detection on (the default) and the scheduled pass at DETECT_INTERVAL_MS default (1000). ungoverned_token alerts only after INTENTWATCH_GRACE_MS (30 s): reported apart, minus the grace window`,
         loadSpansPerSec: Math.round((sustained.spansAccepted / sustained.elapsedMs) * 1000),
         loadFailures: sustained.failures,
         pollErrors,
