@@ -79,14 +79,27 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
 
   // Recount every touched bucket in full (late spans join their bucket), then keep it. A live
   // run also recounts its suspects' baseline buckets: the scheduled runs may not have counted
-  // the history that arrived just before (a back-dated baseline, sent seconds earlier).
+  // the history that arrived just before (a back-dated baseline, sent seconds earlier). A
+  // scheduled run reads each stretch of touched buckets with only the entities that touched it,
+  // so that a back-dated batch of one agent does not make it read every agent's spans from
+  // then to now.
+  const params: Record<string, unknown> = { b, keys };
   const counted = await ctx.store.query<Row>(
     `SELECT kind, entity, bucket, count() AS requests, uniqExact(target) AS targets,
             topK(1)(token_id)[1] AS top_token, topK(1)(agent_id)[1] AS top_agent
-     FROM (${spansOfBuckets('target, token_id, agent_id')})
+     FROM (${
+       live
+         ? spansOfBuckets(
+             'target, token_id, agent_id',
+             bindStretch(params, '', { from: minB - baselineBuckets * b, to: maxB + b, agents, tokens }),
+           )
+         : stretchesOf(touched, b, MAX_STRETCHES)
+             .map((st, i) => spansOfBuckets('target, token_id, agent_id', bindStretch(params, String(i), st)))
+             .join(' UNION ALL ')
+     })
      ${live ? '' : "WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))"}
      GROUP BY kind, entity, bucket`,
-    { b, agents, tokens, keys, from: live ? minB - baselineBuckets * b : minB, to: maxB + b },
+    params,
   );
   await ctx.store.insert(
     'usage_buckets',
@@ -161,7 +174,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
 
   const evidence = await ctx.store.query<Row>(
     `SELECT kind, entity, bucket, time, trace_id, span_id, task_id, caller, target, environment
-     FROM (${spansOfBuckets('time, trace_id, span_id, task_id, caller, target, environment')})
+     FROM (${spansOfBuckets('time, trace_id, span_id, task_id, caller, target, environment', '')})
      WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))
      ORDER BY kind, entity, bucket, time, span_id
      LIMIT ${EVIDENCE_PER_BUCKET} BY kind, entity, bucket`,
@@ -205,17 +218,83 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
 
 const bucketOf = 'intDiv(toUnixTimestamp(time), {b:UInt32}) * {b:UInt32}';
 
-/** Token uses of the `agents` and `tokens` in [from, to) seconds of event time, tagged with entity and bucket. */
-function spansOfBuckets(columns: string): string {
+/**
+ * Token uses of the `agents{p}` and `tokens{p}` in [`from{p}`, `to{p}`) seconds of event time,
+ * tagged with entity and bucket (`p` names one stretch's parameters; the `time` min-max index of
+ * `spans` skips what lies outside the stretch, the agent and token bloom filters what the
+ * entities never touched).
+ */
+function spansOfBuckets(columns: string, p: string): string {
+  const timeRange = `time >= toDateTime64({from${p}:Int64}, 9, 'UTC') AND time < toDateTime64({to${p}:Int64}, 9, 'UTC')`;
   return `SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket, ${columns}
-       FROM spans WHERE token_id != '' AND agent_id IN {agents:Array(String)} AND ${timeRange}
+       FROM spans WHERE token_id != '' AND agent_id IN {agents${p}:Array(String)} AND ${timeRange}
        UNION ALL
        SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket, ${columns}
-       FROM spans WHERE token_id IN {tokens:Array(String)} AND ${timeRange}`;
+       FROM spans WHERE token_id IN {tokens${p}:Array(String)} AND ${timeRange}`;
 }
 
-/** Event-time range of the touched buckets (uses the `time` min-max index of `spans`). */
-const timeRange = "time >= toDateTime64({from:Int64}, 9, 'UTC') AND time < toDateTime64({to:Int64}, 9, 'UTC')";
+/** Most stretches one scheduled run reads apart; more are merged across their smallest gaps. */
+const MAX_STRETCHES = 8;
+
+/** A run of touched buckets, [from, to) seconds, and the entities that touched them. */
+interface Stretch {
+  from: number;
+  to: number;
+  agents: string[];
+  tokens: string[];
+}
+
+/** Sets one stretch's parameters under suffix `p`; returns `p`. */
+function bindStretch(params: Record<string, unknown>, p: string, st: Stretch): string {
+  params[`from${p}`] = st.from;
+  params[`to${p}`] = st.to;
+  params[`agents${p}`] = st.agents;
+  params[`tokens${p}`] = st.tokens;
+  return p;
+}
+
+/**
+ * The touched buckets as stretches of adjacent buckets, each with the agents and tokens that
+ * touched it; at most `max`, merging the stretches closest in time (their entities together).
+ */
+export function stretchesOf(
+  touched: readonly { kind: Kind; entity: string; bucket: string | number }[],
+  b: number,
+  max: number,
+): Stretch[] {
+  const byBucket = new Map<number, { agents: Set<string>; tokens: Set<string> }>();
+  for (const t of touched) {
+    const at = Number(t.bucket);
+    let e = byBucket.get(at);
+    if (!e) {
+      e = { agents: new Set(), tokens: new Set() };
+      byBucket.set(at, e);
+    }
+    (t.kind === 'agent' ? e.agents : e.tokens).add(t.entity);
+  }
+  const runs: { from: number; to: number; agents: Set<string>; tokens: Set<string> }[] = [];
+  for (const at of [...byBucket.keys()].sort((x, y) => x - y)) {
+    const e = byBucket.get(at) as { agents: Set<string>; tokens: Set<string> };
+    const last = runs[runs.length - 1];
+    if (last && last.to === at) {
+      last.to = at + b;
+      for (const a of e.agents) last.agents.add(a);
+      for (const k of e.tokens) last.tokens.add(k);
+    } else runs.push({ from: at, to: at + b, agents: new Set(e.agents), tokens: new Set(e.tokens) });
+  }
+  while (runs.length > Math.max(1, max)) {
+    let at = 0;
+    for (let i = 1; i < runs.length - 1; i++) {
+      if (runs[i + 1]!.from - runs[i]!.to < runs[at + 1]!.from - runs[at]!.to) at = i;
+    }
+    const [x, y] = [runs[at]!, runs[at + 1]!];
+    for (const a of y.agents) x.agents.add(a);
+    for (const k of y.tokens) x.tokens.add(k);
+    x.to = y.to;
+    runs.splice(at + 1, 1);
+  }
+  return runs.map((r) => ({ from: r.from, to: r.to, agents: [...r.agents], tokens: [...r.tokens] }));
+}
 
 function toBucket(r: Row): Bucket {
   return {

@@ -64,6 +64,28 @@ export const scenarios: Scenario[] = [
     alerts: [{ tokenId: 'tok-ua-2', severity: 'medium', reason: ['agent report-bot-ub', 'requests against a median of 6'] }],
   },
   {
+    name: 'history in minutes apart (every third minute idle) delivered with the burst: each stretch counted on its own',
+    expect: 'alert',
+    alignStartS: 60,
+    spans: [
+      ...[0, 3, 6, 9, 12].flatMap((m) => steady('tok-ua-3', 'report-bot-uc', TARGETS, m * 60, m * 60 + 120, 6, 0)),
+      ...steady('tok-ua-3b', 'side-bot-uc', TARGETS, 900, 960, 6, 0),
+      ...burst('tok-ua-3', 'report-bot-uc', WIDE, 1025, 64, 0),
+    ],
+    alerts: [
+      {
+        tokenId: 'tok-ua-3',
+        severity: 'medium',
+        reason: [
+          'agent report-bot-uc',
+          'requests against a median of 6',
+          '8 distinct targets against a median of 2',
+          'over 10 baseline buckets',
+        ],
+      },
+    ],
+  },
+  {
     name: 'a new agent busy from its first minute (warm-up)',
     expect: 'silent',
     alignStartS: 60,
