@@ -258,7 +258,7 @@ describe('Trigger on a store other processes write (a ClickHouse server)', () =>
 });
 
 describe('nextLookMs', () => {
-  const base = { clockMs: 250, recoveryDueInMs: 50, channelTickMs: [100] };
+  const base = { clockMs: 250, floorMs: 250, recoveryDueInMs: 50, channelTickMs: [100] };
 
   it('keeps the poll interval where other processes write, whatever else is due', () => {
     expect(nextLookMs({ ...base, seesAllWrites: false })).toBe(250);
@@ -267,11 +267,19 @@ describe('nextLookMs', () => {
 
   it('waits for the safety poll where every write is told, or less when recovery or a channel tick is due', () => {
     const safety = Math.max(250, SAFETY_POLL_FLOOR_MS);
-    expect(nextLookMs({ clockMs: safety, seesAllWrites: true, recoveryDueInMs: 60_000, channelTickMs: [undefined] })).toBe(safety);
-    expect(nextLookMs({ clockMs: safety, seesAllWrites: true, recoveryDueInMs: 1200, channelTickMs: [] })).toBe(1200);
-    expect(nextLookMs({ clockMs: safety, seesAllWrites: true, recoveryDueInMs: -5, channelTickMs: [] }), 'recovery overdue').toBe(0);
-    expect(nextLookMs({ clockMs: safety, seesAllWrites: true, recoveryDueInMs: 60_000, channelTickMs: [undefined, 750, 3000] })).toBe(
-      750,
-    );
+    const embedded = { clockMs: safety, floorMs: 250, seesAllWrites: true };
+    expect(nextLookMs({ ...embedded, recoveryDueInMs: 60_000, channelTickMs: [undefined] })).toBe(safety);
+    expect(nextLookMs({ ...embedded, recoveryDueInMs: 1200, channelTickMs: [] })).toBe(1200);
+    expect(nextLookMs({ ...embedded, recoveryDueInMs: 60_000, channelTickMs: [undefined, 750, 3000] })).toBe(750);
+  });
+
+  it('never looks sooner than the poll interval on its clock, though recovery is overdue or a channel asks for less', () => {
+    const embedded = { clockMs: 5000, floorMs: 250, seesAllWrites: true };
+    expect(nextLookMs({ ...embedded, recoveryDueInMs: -5, channelTickMs: [] })).toBe(250);
+    expect(nextLookMs({ ...embedded, recoveryDueInMs: 60_000, channelTickMs: [0] })).toBe(250);
+    expect(
+      nextLookMs({ clockMs: 200, floorMs: 250, seesAllWrites: true, recoveryDueInMs: 60_000, channelTickMs: [] }),
+      'a safety poll set below it',
+    ).toBe(200);
   });
 });

@@ -97,6 +97,8 @@ export class Trigger {
   #policiesStale = false;
   /** The last look read a whole page of changes: more may wait, whether or not a write says so. */
   #pageFull = false;
+  /** The last look failed: what woke it is still to be read. */
+  #failed = false;
   #unsubscribe: (() => void) | undefined;
   readonly #clockMs: number;
 
@@ -266,7 +268,12 @@ export class Trigger {
       this.#timer = undefined;
       this.#timerAt = undefined;
       this.#polling = this.pollOnce()
+        .then((made) => {
+          this.#failed = false;
+          return made;
+        })
         .catch((e: unknown) => {
+          this.#failed = true;
           this.#log.error({ err: e instanceof Error ? e.message : String(e) }, 'looking for alerts failed; trying again');
           return 0;
         })
@@ -284,14 +291,15 @@ export class Trigger {
 
   /**
    * How long until the next look that no write asks for: `pollMs` on a server, and after a look
-   * that read a whole page; otherwise on the embedded store the safety poll, or sooner when the
+   * that read a whole page or failed; otherwise on the embedded store the safety poll, or sooner when the
    * recovery of open requests or a channel's tick is due (their clocks run inside the looks).
    */
   #nextLookMs(now: number): number {
-    // A burst larger than a page is read a page every `pollMs`, on any store.
-    if (this.#pageFull) return this.#o.pollMs;
+    // A burst larger than a page is read a page every `pollMs`, on any store; a failed look is tried again as soon.
+    if (this.#pageFull || this.#failed) return this.#o.pollMs;
     return nextLookMs({
       clockMs: this.#clockMs,
+      floorMs: this.#o.pollMs,
       seesAllWrites: this.#o.store.seesAllWrites,
       recoveryDueInMs: this.#lastRecovery + this.#o.recoveryMs - now,
       channelTickMs: this.#o.channels.map((c) => c.tickEveryMs),
@@ -374,20 +382,22 @@ export class Trigger {
 
 /**
  * The wait before a look that no write asks for. Where other processes write (`seesAllWrites`
- * false) it is the poll interval, as it always was; where every write is this process's, the
- * safety poll, cut short for the recovery of open requests and for the channel that asks to be
- * ticked most often.
+ * false) it is the poll interval (`clockMs`), as it always was; where every write is this
+ * process's, the safety poll (`clockMs`), cut short for the recovery of open requests and for the
+ * channel that asks to be ticked most often — but never below `floorMs` (the poll interval), so
+ * that a recovery that keeps failing is not tried in a loop.
  */
 export function nextLookMs(o: {
   clockMs: number;
+  floorMs: number;
   seesAllWrites: boolean;
   recoveryDueInMs: number;
   channelTickMs: readonly (number | undefined)[];
 }): number {
   if (!o.seesAllWrites) return o.clockMs;
-  let wait = Math.min(o.clockMs, Math.max(0, o.recoveryDueInMs));
-  for (const t of o.channelTickMs) if (t !== undefined && t > 0) wait = Math.min(wait, t);
-  return wait;
+  let wait = Math.min(o.clockMs, o.recoveryDueInMs);
+  for (const t of o.channelTickMs) if (t !== undefined) wait = Math.min(wait, t);
+  return Math.min(o.clockMs, Math.max(o.floorMs, wait));
 }
 
 /** The request that revokes one token of a target: its webhook-id follows from the policy, the token and the generation. */

@@ -118,9 +118,7 @@ export class SlowWrite {
         if (prop !== 'insert') return value.bind(target);
         return async (...args: unknown[]) => {
           const [table, rows] = args as [string, Record<string, unknown>[]];
-          const release =
-            table === 'revocations' &&
-            rows.some((r) => r.status === status && String(r.dedup_key).startsWith('risk:'));
+          const release = table === 'revocations' && rows.some((r) => r.status === status && String(r.dedup_key).startsWith('risk:'));
           if (release && this.#gate) {
             this.#reached?.();
             await this.#gate;

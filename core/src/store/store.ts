@@ -471,7 +471,8 @@ export class Store {
       } catch (e) {
         // A listener's failure is its own: the rows are committed and the insert has succeeded.
         // Said once per subscription, not once per insert.
-        if (!entry.failed) createLogger('core.store').error({ table, err: messageOf(e) }, 'a store write listener failed; the insert stands');
+        if (!entry.failed)
+          createLogger('core.store').error({ table, err: messageOf(e) }, 'a store write listener failed; the insert stands');
         entry.failed = true;
       }
     }
