@@ -73,6 +73,7 @@ export {
   type QueryParams,
   type StoreConfig,
   type StoreKind,
+  type WriteListener,
 } from './store/store.js';
 export { registerEngineMetrics } from './store/engine-metrics.js';
 export { addColumnDdl, createTableDdl, replicatedEngine, type DdlTarget, type TableSpec } from './store/table-spec.js';

@@ -42,4 +42,10 @@ export interface ResponderChannel {
   onRevocations(revocations: { revocation: Revocation; status: string }[], now: number): Promise<void>;
   /** Every look of the responder for changed alerts, for work of the channel's own on a clock. */
   onTick?(now: number): Promise<void>;
+  /**
+   * The longest `onTick` may wait between two calls. Where the store sees every write the
+   * responder looks only on writes and on a slow safety poll; a channel whose clock runs faster
+   * says so here. Unset: the looks set the pace.
+   */
+  readonly tickEveryMs?: number | undefined;
 }

@@ -39,6 +39,11 @@ export interface ResponderOptions {
   lagMs?: number;
   /** Changed alerts read per look (default 2000); a larger burst takes several looks. */
   pageSize?: number;
+  /**
+   * On the embedded store, how often the trigger looks for changed alerts when no insert has
+   * woken it (default the larger of `INTENTWATCH_RESPONDER_POLL_MS` and 5 s); see {@link Trigger}.
+   */
+  safetyPollMs?: number;
   /** Deliveries in flight at once in this process (default 8). */
   concurrency?: number;
   /**
@@ -124,6 +129,7 @@ export class Responder {
       pollMs: config.pollMs,
       lagMs: options.lagMs ?? 5000,
       ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      ...(options.safetyPollMs !== undefined ? { safetyPollMs: options.safetyPollMs } : {}),
       recoveryMs: options.recoveryMs ?? 10_000,
     });
     this.policyService = new PolicyService(policies, this.deliveryLog, guard, this.delivery);
@@ -186,7 +192,8 @@ export class Responder {
   }
 
   /**
-   * Starts delivering (this process becomes a worker) and looking for alerts every `pollMs`.
+   * Starts delivering (this process becomes a worker) and looking for alerts: at once when this
+   * process writes one, and every `pollMs` (a ClickHouse server) or safety poll (the embedded store).
    * Resolves after the first look (watermark set, open requests re-queued), whether it succeeded or not.
    */
   start(): Promise<void> {

@@ -39,7 +39,10 @@ export const responderVariables = z.object({
   INTENTWATCH_WEBHOOK_TIMEOUT_MS: positiveInt(5000, 100),
   /** Attempts of a delivery before it is dead-lettered, unless a policy sets its own. @default 10 */
   INTENTWATCH_WEBHOOK_MAX_ATTEMPTS: positiveInt(10, 1),
-  /** How often the responder looks for new or changed alerts. @default 250 */
+  /**
+   * How often the responder looks for new or changed alerts on a ClickHouse server; on the embedded
+   * store its writes wake it, and it looks every max(this, 5000) ms besides. @default 250
+   */
   INTENTWATCH_RESPONDER_POLL_MS: positiveInt(250, 20),
   /** AES-256-GCM key webhook signing secrets given through the API are stored under. @default unset */
   INTENTWATCH_SECRETS_KEY: secretsKey,
@@ -99,7 +102,7 @@ function resolve(e: z.output<typeof responderVariables>, core: Pick<CoreSettings
       timeoutMs: e.INTENTWATCH_WEBHOOK_TIMEOUT_MS,
       /** Attempts of a delivery before it is dead-lettered, unless a policy sets its own. */
       maxAttempts: e.INTENTWATCH_WEBHOOK_MAX_ATTEMPTS,
-      /** How often the responder looks for new or changed alerts. */
+      /** How often the responder looks for new or changed alerts on a ClickHouse server (the embedded store: see Trigger). */
       pollMs: e.INTENTWATCH_RESPONDER_POLL_MS,
       /** `INTENTWATCH_DEMO_WEBHOOK` (+ `_SECRET`): a ready-made policy that revokes the session of every high or critical alert. */
       ...(demoWebhook ? { demoWebhook } : {}),

@@ -19,6 +19,12 @@ const WATERMARK = 'alerts';
 const MAX_CHANGES_PER_POLL = 2000;
 const MAX_LATE_PER_POLL = 20_000;
 const POLICY_REFRESH_MS = 2000;
+/** Where the store sees every write, the least time between two looks that no write asked for. */
+export const SAFETY_POLL_FLOOR_MS = 5000;
+/** Tables whose insert in this process wakes a look: what it reads for changes (and what triage changes). */
+const WAKE_TABLES: ReadonlySet<string> = new Set(['alerts', 'alert_triage']);
+/** Tables whose insert makes the next look re-read the policies first. */
+const POLICY_TABLES: ReadonlySet<string> = new Set(['responder_policies', 'responder_policy_state']);
 
 const policyState = gauge('intentwatch_responder_policy_state', 'Revoke policies by state: 1 for the state each policy is in', [
   'policy',
@@ -35,8 +41,17 @@ export interface TriggerOptions {
   deliveryLog: DeliveryLog;
   delivery: Delivery;
   channels: ResponderChannel[];
-  /** How often it looks for changed alerts. */
+  /**
+   * How often it looks for changed alerts where other processes may write them (a ClickHouse
+   * server). Inserts made through this process's store wake a look at once, whatever the store.
+   */
   pollMs: number;
+  /**
+   * How often it looks all the same where the store sees every write (the embedded engine,
+   * {@link Store.seesAllWrites}): there every change wakes a look, and this slow look only
+   * catches what no insert announced (default the larger of `pollMs` and 5 s).
+   */
+  safetyPollMs?: number;
   /** How far behind its watermark each look re-reads, for rows committed late. */
   lagMs: number;
   /** Changed alerts read per look (default 2000). */
@@ -46,8 +61,12 @@ export interface TriggerOptions {
 }
 
 /**
- * Turns alerts into revoke requests. Every `pollMs` it reads alerts whose detection changed
- * since its watermark (`alerts.version`, re-reading a short lag for late commits), and for each
+ * Turns alerts into revoke requests. It reads alerts whose detection changed since its watermark
+ * (`alerts.version`, re-reading a short lag for late commits) at once when this process inserts
+ * into `alerts` or `alert_triage`, and on a clock besides: every `pollMs` on a ClickHouse server
+ * (other processes write there), every `safetyPollMs` on the embedded store (whose every write
+ * this process makes, and announces) — or sooner when its recovery or a channel's tick is due.
+ * One look at a time: writes during a look make one more look after it. For each
  * open alert a policy matches, resolves the lineage to revoke (the token, its session, what was
  * delegated from it) and hands one request per token to the delivery — each with its own
  * webhook-id — leaving out tokens the policy already has a request for (one revoke per token per
@@ -73,6 +92,15 @@ export class Trigger {
   #started = false;
   #firstLook: (() => void) | undefined;
   #closed = false;
+  /** When the pending timer fires (epoch ms); undefined when none is pending. */
+  #timerAt: number | undefined;
+  #policiesStale = false;
+  /** The last look read a whole page of changes: more may wait, whether or not a write says so. */
+  #pageFull = false;
+  /** The last look failed: what woke it is still to be read. */
+  #failed = false;
+  #unsubscribe: (() => void) | undefined;
+  readonly #clockMs: number;
 
   constructor(options: TriggerOptions) {
     this.#o = options;
@@ -81,12 +109,21 @@ export class Trigger {
     this.#suppressions = new SuppressionStore(options.store);
     this.#lagMicros = BigInt(options.lagMs * 1000);
     this.#pageSize = options.pageSize ?? MAX_CHANGES_PER_POLL;
+    this.#clockMs = options.store.seesAllWrites ? (options.safetyPollMs ?? Math.max(options.pollMs, SAFETY_POLL_FLOOR_MS)) : options.pollMs;
   }
 
-  /** Starts looking every `pollMs`; resolves after the first look, whether it succeeded or not. */
+  /**
+   * Starts looking (on writes, and every `pollMs` or `safetyPollMs`); resolves after the first
+   * look, whether it succeeded or not.
+   */
   start(): Promise<void> {
     if (this.#started || this.#closed) return Promise.resolve();
     this.#started = true;
+    this.#unsubscribe = this.#o.store.onWrite((table) => {
+      if (POLICY_TABLES.has(table)) this.#policiesStale = true;
+      else if (!WAKE_TABLES.has(table)) return;
+      this.notify();
+    });
     return new Promise((resolve) => {
       this.#firstLook = resolve;
       this.#schedule(0);
@@ -97,14 +134,19 @@ export class Trigger {
   notify(): void {
     if (!this.#started || this.#closed) return;
     if (this.#polling) this.#pollAgain = true;
-    else this.#schedule(0);
+    // A burst of writes in one turn arms one timer, not one each.
+    else if (this.#timerAt === undefined || this.#timerAt > Date.now()) this.#schedule(0);
   }
 
-  /** Stops looking; resolves once a look under way has ended. */
+  /** Stops looking (and listening to the store's writes); resolves once a look under way has ended. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     this.#firstLook?.();
     if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = undefined;
     await this.#polling?.catch(() => undefined);
   }
 
@@ -114,7 +156,9 @@ export class Trigger {
    */
   async pollOnce(now = Date.now()): Promise<number> {
     const policies = this.#o.policies;
-    if (now - this.#lastRefresh >= POLICY_REFRESH_MS) {
+    if (this.#policiesStale || now - this.#lastRefresh >= POLICY_REFRESH_MS) {
+      // Cleared first: a policy written during the refresh makes the next look read them again.
+      this.#policiesStale = false;
       await policies.refresh();
       this.#lastRefresh = now;
       policyState.reset();
@@ -138,6 +182,7 @@ export class Trigger {
         ? this.#reader.changedSince(watermark > this.#lagMicros ? watermark - this.#lagMicros : 0n, MAX_LATE_PER_POLL, watermark)
         : Promise.resolve([]),
     ]);
+    this.#pageFull = ahead.length >= this.#pageSize;
     const changed = [...behind, ...ahead];
     const fresh = changed.filter((c) => (this.#seen.get(c.id) ?? -1n) < c.version);
     let made = 0;
@@ -218,10 +263,17 @@ export class Trigger {
   #schedule(delayMs: number): void {
     if (this.#closed) return;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = Date.now() + delayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      this.#timerAt = undefined;
       this.#polling = this.pollOnce()
+        .then((made) => {
+          this.#failed = false;
+          return made;
+        })
         .catch((e: unknown) => {
+          this.#failed = true;
           this.#log.error({ err: e instanceof Error ? e.message : String(e) }, 'looking for alerts failed; trying again');
           return 0;
         })
@@ -231,10 +283,27 @@ export class Trigger {
           this.#firstLook = undefined;
           const again = this.#pollAgain;
           this.#pollAgain = false;
-          this.#schedule(again ? 0 : this.#o.pollMs);
+          this.#schedule(again ? 0 : this.#nextLookMs(Date.now()));
         });
     }, delayMs);
     this.#timer.unref?.();
+  }
+
+  /**
+   * How long until the next look that no write asks for: `pollMs` on a server, and after a look
+   * that read a whole page or failed; otherwise on the embedded store the safety poll, or sooner when the
+   * recovery of open requests or a channel's tick is due (their clocks run inside the looks).
+   */
+  #nextLookMs(now: number): number {
+    // A burst larger than a page is read a page every `pollMs`, on any store; a failed look is tried again as soon.
+    if (this.#pageFull || this.#failed) return this.#o.pollMs;
+    return nextLookMs({
+      clockMs: this.#clockMs,
+      floorMs: this.#o.pollMs,
+      seesAllWrites: this.#o.store.seesAllWrites,
+      recoveryDueInMs: this.#lastRecovery + this.#o.recoveryMs - now,
+      channelTickMs: this.#o.channels.map((c) => c.tickEveryMs),
+    });
   }
 
   async #loadWatermark(): Promise<bigint> {
@@ -309,6 +378,26 @@ export class Trigger {
     if (open.length === 0) return;
     for (const c of this.#o.channels) await c.onAlerts(open, now);
   }
+}
+
+/**
+ * The wait before a look that no write asks for. Where other processes write (`seesAllWrites`
+ * false) it is the poll interval (`clockMs`), as it always was; where every write is this
+ * process's, the safety poll (`clockMs`), cut short for the recovery of open requests and for the
+ * channel that asks to be ticked most often — but never below `floorMs` (the poll interval), so
+ * that a recovery that keeps failing is not tried in a loop.
+ */
+export function nextLookMs(o: {
+  clockMs: number;
+  floorMs: number;
+  seesAllWrites: boolean;
+  recoveryDueInMs: number;
+  channelTickMs: readonly (number | undefined)[];
+}): number {
+  if (!o.seesAllWrites) return o.clockMs;
+  let wait = Math.min(o.clockMs, o.recoveryDueInMs);
+  for (const t of o.channelTickMs) if (t !== undefined) wait = Math.min(wait, t);
+  return Math.min(o.clockMs, Math.max(o.floorMs, wait));
 }
 
 /** The request that revokes one token of a target: its webhook-id follows from the policy, the token and the generation. */

@@ -114,12 +114,11 @@ export class SlowWrite {
       get: (target, prop) => {
         const value = Reflect.get(target, prop, target) as unknown;
         if (typeof value !== 'function') return value;
+        // Only inserts wait; everything else (queries, write listeners) is the real store's as it is.
+        if (prop !== 'insert') return value.bind(target);
         return async (...args: unknown[]) => {
           const [table, rows] = args as [string, Record<string, unknown>[]];
-          const release =
-            prop === 'insert' &&
-            table === 'revocations' &&
-            rows.some((r) => r.status === status && String(r.dedup_key).startsWith('risk:'));
+          const release = table === 'revocations' && rows.some((r) => r.status === status && String(r.dedup_key).startsWith('risk:'));
           if (release && this.#gate) {
             this.#reached?.();
             await this.#gate;

@@ -140,6 +140,88 @@ describe('Store', () => {
   });
 });
 
+/** One Native block of String columns (what `INSERT … FORMAT Native` reads): counts, then each column's name, type and values. */
+function nativeStrings(columns: Record<string, string[]>): Buffer {
+  const varint = (n: number) => {
+    const out: number[] = [];
+    let v = n;
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    out.push(v);
+    return Buffer.from(out);
+  };
+  const text = (v: string) => Buffer.concat([varint(Buffer.byteLength(v)), Buffer.from(v)]);
+  const names = Object.keys(columns);
+  const rows = columns[names[0] as string]?.length ?? 0;
+  return Buffer.concat([
+    varint(names.length),
+    varint(rows),
+    ...names.flatMap((name) => [text(name), text('String'), ...(columns[name] ?? []).map(text)]),
+  ]);
+}
+
+describe('Store.onWrite', () => {
+  it('says whether this process makes every write: the embedded engine yes, a server no', () => {
+    expect(store.seesAllWrites).toBe(store.kind === 'embedded');
+  });
+
+  it('tells each listener the table of every committed insert, whichever insert path wrote it', async () => {
+    const told: string[] = [];
+    const off = store.onWrite((table) => told.push(table));
+    try {
+      await store.insertPartial('alert_triage', [{ alert_id: 'on-write-rows', status: 'open' }]);
+      const now = msToRfc3339(Date.now());
+      const line = JSON.stringify({ time: now, ingested_at: now, trace_id: 'on-write-formatted', span_id: '1' });
+      await store.insertFormatted('spans', ['time', 'ingested_at', 'trace_id', 'span_id'], 'JSONEachRow', Buffer.from(`${line}\n`));
+      const expected = ['alert_triage', 'spans'];
+      if (store.nativeInsert) {
+        await store.insertNative('spans', ['trace_id', 'span_id'], [nativeStrings({ trace_id: ['on-write-native'], span_id: ['1'] })]);
+        expected.push('spans');
+      }
+      expect(told).toEqual(expected);
+      const [stored] = await store.query<{ n: string }>(
+        "SELECT count() AS n FROM spans WHERE trace_id IN ('on-write-formatted', 'on-write-native')",
+      );
+      expect(Number(stored?.n), 'each insert told of was committed').toBe(expected.length - 1);
+    } finally {
+      off();
+    }
+  });
+
+  it('tells nothing of an empty or failed insert, nor anything once unsubscribed', async () => {
+    const told: string[] = [];
+    const off = store.onWrite((table) => told.push(table));
+    await store.insertPartial('alert_triage', []);
+    await store.insertFormatted('spans', ['trace_id'], 'JSONEachRow', Buffer.alloc(0));
+    // @ts-expect-error a column the table lacks: the engine refuses the insert
+    await expect(store.insertPartial('alert_triage', [{ no_such_column: 1 }])).rejects.toBeInstanceOf(StoreError);
+    expect(told, 'no insert committed').toEqual([]);
+    off();
+    await store.insertPartial('alert_triage', [{ alert_id: 'on-write-after-off', status: 'open' }]);
+    expect(told, 'unsubscribed').toEqual([]);
+  });
+
+  it('keeps an insert that committed when a listener throws, and still tells the other listeners', async () => {
+    const told: string[] = [];
+    const offThrowing = store.onWrite(() => {
+      throw new Error('a listener that fails');
+    });
+    const offOther = store.onWrite((table) => told.push(table));
+    try {
+      await store.insertPartial('alert_triage', [{ alert_id: 'on-write-throwing', status: 'open' }]);
+      await store.insertPartial('alert_triage', [{ alert_id: 'on-write-throwing', status: 'resolved' }]);
+    } finally {
+      offThrowing();
+      offOther();
+    }
+    expect(told).toEqual(['alert_triage', 'alert_triage']);
+    const [row] = await store.query<{ n: string }>("SELECT count() AS n FROM alert_triage WHERE alert_id = 'on-write-throwing'");
+    expect(Number(row?.n)).toBe(2);
+  });
+});
+
 describe('globToClickHouseRegex', () => {
   it('matches in ClickHouse exactly as the JavaScript glob does', async () => {
     const patterns = ['repos/acme/*', 'buckets/logs/**', 'repos/**/issues', 'reports/*.csv', 'a+b/(c)|[d]', '**'];

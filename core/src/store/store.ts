@@ -6,11 +6,15 @@ import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { CoreSettings } from '../config.js';
 import { StoreError } from '../errors.js';
+import { createLogger } from '../logger.js';
 import type { TableName, TableRows } from '../schema/index.js';
 
 export type StoreKind = 'embedded' | 'server';
 
 export type QueryParams = Record<string, unknown>;
+
+/** Told the table of each insert this store has committed (see {@link Store.onWrite}). */
+export type WriteListener = (table: string) => void;
 
 /** R, with every key that is not a column of `Row` made an error: the rows of an insert name only their table's columns. */
 export type OnlyColumns<Row, R> = R & { [K in Exclude<keyof R, keyof Row>]: never };
@@ -146,6 +150,7 @@ export class Store {
   #fileSeq = 0;
   /** Settings every insert carries on top of the connection's (see {@link CLUSTER_INSERT_SETTINGS}). */
   readonly #insertSettings: ClickHouseSettings;
+  readonly #writeListeners = new Set<{ listener: WriteListener; failed: boolean }>();
 
   private constructor(
     kind: StoreKind,
@@ -323,6 +328,7 @@ export class Store {
     } catch (cause) {
       throw wrap(`insert into ${table}`, cause);
     }
+    this.#wrote(table);
   }
 
   /**
@@ -353,6 +359,7 @@ export class Store {
       }
       throw wrap(`insert into ${table}`, cause);
     }
+    this.#wrote(table);
   }
 
   /** True when this store takes {@link insertNative}: the embedded engine does, a server (through its client) does not. */
@@ -396,6 +403,7 @@ export class Store {
     } finally {
       if (file !== undefined) await unlink(file).catch(() => undefined);
     }
+    this.#wrote(table);
   }
 
   /** The blocks in a new private file of this store's directory; its path. */
@@ -424,6 +432,50 @@ export class Store {
     }
     await handle.close();
     return file;
+  }
+
+  /**
+   * True when this process makes every write to the store: the embedded engine's data dir
+   * belongs to one process (chDB's rule), so {@link onWrite} hears of every insert and a reader
+   * may wait for it instead of polling. False for a server, which other processes write too.
+   */
+  get seesAllWrites(): boolean {
+    return this.kind === 'embedded';
+  }
+
+  /**
+   * Calls `listener` with the table's name after each insert through this store commits
+   * ({@link insert}, {@link insertPartial}, {@link insertFormatted}, {@link insertNative}; not a
+   * failed or empty one, nor a statement run by {@link command}). Called synchronously, in the
+   * order of subscription; a listener that throws is skipped and the insert still succeeds, so it
+   * should only note the change and do its work later. Returns the function that unsubscribes.
+   *
+   * @example
+   * const off = store.onWrite((table) => { if (table === 'alerts') reader.wake(); });
+   * // …
+   * off();
+   */
+  onWrite(listener: WriteListener): () => void {
+    // An entry per subscription: the same function subscribed twice is told twice and unsubscribed once each.
+    const entry = { listener, failed: false };
+    this.#writeListeners.add(entry);
+    return () => {
+      this.#writeListeners.delete(entry);
+    };
+  }
+
+  #wrote(table: string): void {
+    for (const entry of this.#writeListeners) {
+      try {
+        entry.listener(table);
+      } catch (e) {
+        // A listener's failure is its own: the rows are committed and the insert has succeeded.
+        // Said once per subscription, not once per insert.
+        if (!entry.failed)
+          createLogger('core.store').error({ table, err: messageOf(e) }, 'a store write listener failed; the insert stands');
+        entry.failed = true;
+      }
+    }
   }
 
   /** True when the store answers. */

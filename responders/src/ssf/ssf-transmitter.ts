@@ -88,6 +88,8 @@ export class SsfTransmitter implements ResponderChannel {
   readonly #activity: StreamActivity;
   #lastInactivityCheck = 0;
   #ctx: ChannelContext | undefined;
+  /** How often {@link onTick} looks for inactive streams (undefined without an inactivity timeout). */
+  readonly tickEveryMs: number | undefined;
 
   private constructor(options: SsfTransmitterOptions, keys: SsfKeys, streams: StreamStore) {
     this.#store = options.store;
@@ -101,6 +103,7 @@ export class SsfTransmitter implements ResponderChannel {
     this.#inactivityS = options.config.responders.ssfInactivityTimeoutS ?? 0;
     // Activity within a tenth of the timeout (at most a minute) is recorded once.
     this.#activity = new StreamActivity(options.store, Math.min(60_000, this.#inactivityS * 100));
+    this.tickEveryMs = this.#inactivityS > 0 ? inactivityCheckMs(this.#inactivityS * 1000) : undefined;
     this.#emitter = new SetEmitter(() => this.#context(), keys, streams, this.issuer);
     this.#pusher = new SetPusher(() => this.#context(), streams, this.#emitter, this.#config, this.issuer);
   }
@@ -426,7 +429,7 @@ export class SsfTransmitter implements ResponderChannel {
   async onTick(now: number): Promise<void> {
     if (this.#inactivityS <= 0) return;
     const timeoutMs = this.#inactivityS * 1000;
-    if (now - this.#lastInactivityCheck < Math.min(30_000, Math.max(250, timeoutMs / 4))) return;
+    if (now - this.#lastInactivityCheck < inactivityCheckMs(timeoutMs)) return;
     this.#lastInactivityCheck = now;
     // A failed look is tried again at the next one; it must not hold up the alerts.
     await this.#pauseInactive(now, timeoutMs).catch((e: unknown) =>
@@ -492,4 +495,9 @@ export class SsfTransmitter implements ResponderChannel {
       ...(d.authorization_header ? { authorizationHeader: d.authorization_header } : {}),
     };
   }
+}
+
+/** How often streams are checked for an inactivity timeout of `timeoutMs`: a few times per timeout, at most every 30 s. */
+function inactivityCheckMs(timeoutMs: number): number {
+  return Math.min(30_000, Math.max(250, timeoutMs / 4));
 }
