@@ -104,6 +104,24 @@ describe('AlertStore', () => {
     expect(history.at(-1)?.detail).toMatch(/new evidence.*0000000000000006/);
   });
 
+  it('reads a reopened alert as open as soon as its new version is written (a look woken by the write acts on it)', async () => {
+    const id = alertId('cross_service_reuse', 'tok-1', 'jira');
+    const at = (n: number) => ({ key: 'jira', target: 'jira', spanId: `00000000000001${n}0`, time: `2026-11-25T10:1${n}:00Z` });
+    await alerts.record(source, [finding(at(1))]);
+    await alerts.updateTriage(id, { status: 'resolved' }, 'key:abc…');
+    const seen: Promise<string | undefined>[] = [];
+    const stop = t.store.onWrite((table) => {
+      // What a responder woken by this write reads first.
+      if (table === 'alerts') seen.push(alerts.get(id).then((a) => a?.status));
+    });
+    try {
+      expect((await alerts.record(source, [finding(at(2))])).reopened).toBe(1);
+    } finally {
+      stop();
+    }
+    expect(await Promise.all(seen)).toEqual(['open']);
+  });
+
   it('filters and pages with a cursor', async () => {
     for (let i = 0; i < 5; i++) {
       await alerts.record({ ...source, id: 'scope_creep' }, [

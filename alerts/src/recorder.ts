@@ -172,8 +172,11 @@ export class AlertRecorder {
     // Evidence first: if the process dies before the alert row is written, the next run finds
     // the hits known and the alert unchanged — a missed count, never a double one.
     await this.#store.insert('alert_hits', hitRows);
-    await this.#store.insert('alerts', alertRows);
 
+    // A reopening is written before the alert row that carries its evidence: whoever reads the
+    // new alert version (the responders look as soon as it is written) reads it open. The other
+    // way round, a look between the two writes read the new version as resolved, and nothing
+    // brought the alert back to it.
     if (reopenCandidates.length > 0) {
       const triage = await this.#store.query<{ alert_id: string; status: string; assignee: string; triage_version: string }>(
         `SELECT alert_id, argMax(status, version) AS status, argMax(assignee, version) AS assignee, max(version) AS triage_version
@@ -210,6 +213,7 @@ export class AlertRecorder {
       }
       await this.#store.insert('alert_triage', triageRows);
     }
+    await this.#store.insert('alerts', alertRows);
     await this.#store.insert('alert_events', eventRows);
     return result;
   }
