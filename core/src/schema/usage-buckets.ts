@@ -12,6 +12,7 @@ export interface UsageBucketRow {
   top_token: string;
   version: UInt64;
   top_agent: string;
+  ingested_from: string;
 }
 
 /**
@@ -19,7 +20,8 @@ export interface UsageBucketRow {
  * event time, kept by `usage_anomaly` so that its trailing baseline is a small read, not a
  * re-aggregation of every span of the last hour at every run.
  *
- * This is the table as migration 2 created it; migration 3 adds {@link USAGE_BUCKETS_TOP_AGENT}.
+ * This is the table as migration 2 created it; migration 3 adds {@link USAGE_BUCKETS_TOP_AGENT},
+ * migration 6 {@link USAGE_BUCKETS_INGESTED_FROM}.
  */
 export const usageBucketsV2 = (ctx: SchemaContext): TableSpec => ({
   name: 'usage_buckets',
@@ -45,11 +47,18 @@ export const usageBucketsV2 = (ctx: SchemaContext): TableSpec => ({
  */
 export const USAGE_BUCKETS_TOP_AGENT = "top_agent String DEFAULT ''";
 
+/**
+ * Migration 6. The earliest ingestion time of the bucket's spans: a recount reads `spans` from
+ * there (its sorting key starts with `ingested_at`), not every part whose event times overlap
+ * the bucket. Rows written before it read 1970: the recount then reads every ingestion time.
+ */
+export const USAGE_BUCKETS_INGESTED_FROM = "ingested_from DateTime64(3, 'UTC') DEFAULT 0";
+
 export const usageBuckets: TableSchema<UsageBucketRow> = {
   name: 'usage_buckets',
   ddl: (ctx) => {
     const created = usageBucketsV2(ctx);
-    return { ...created, columns: [...created.columns, USAGE_BUCKETS_TOP_AGENT] };
+    return { ...created, columns: [...created.columns, USAGE_BUCKETS_TOP_AGENT, USAGE_BUCKETS_INGESTED_FROM] };
   },
   columns: columnList<UsageBucketRow>()([
     'entity_kind',
@@ -61,5 +70,6 @@ export const usageBuckets: TableSchema<UsageBucketRow> = {
     'top_token',
     'version',
     'top_agent',
+    'ingested_from',
   ]),
 };

@@ -18,7 +18,7 @@ import { ssfStreamsTable } from '../schema/ssf-streams.js';
 import { suppressionsTable } from '../schema/suppressions.js';
 import { taskEventsTable } from '../schema/task-events.js';
 import { tokenEventsTable } from '../schema/token-events.js';
-import { USAGE_BUCKETS_TOP_AGENT, usageBucketsV2 } from '../schema/usage-buckets.js';
+import { USAGE_BUCKETS_INGESTED_FROM, USAGE_BUCKETS_TOP_AGENT, usageBucketsV2 } from '../schema/usage-buckets.js';
 import { addColumnDdl, createTableDdl, type DdlTarget } from './table-spec.js';
 
 export interface MigrationContext extends DdlTarget {
@@ -77,6 +77,14 @@ export const MIGRATIONS: Migration[] = [
     // against ('' when normalising changed nothing; see core/src/conventions/resource.ts).
     name: 'signals: spans.resource_raw',
     statements: (ctx) => addColumnDdl('spans', SPANS_RESOURCE_RAW, ctx),
+  },
+  {
+    version: 6,
+    // A bucket's recount reads spans from the earliest ingestion time of its spans, so that it
+    // skips the parts ingested before (the sorting key of spans starts with ingested_at) instead
+    // of every part whose event times overlap the bucket, which late and back-dated spans spread.
+    name: 'detection: usage_buckets.ingested_from',
+    statements: (ctx) => addColumnDdl('usage_buckets', USAGE_BUCKETS_INGESTED_FROM, ctx),
   },
   {
     version: 10,

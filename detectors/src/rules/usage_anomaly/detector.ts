@@ -59,12 +59,12 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const { baselineBuckets, warmupBuckets, threshold } = ctx.config.anomaly;
   // A live run recounts only the buckets of the agents and tokens its batch made suspect.
   const live = ctx.window.only !== undefined;
-  const touched = await ctx.store.query<{ kind: Kind; entity: string; bucket: string }>(
-    `SELECT kind, entity, bucket FROM (
-       SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket
+  const touched = await ctx.store.query<{ kind: Kind; entity: string; bucket: string; first_ms: string }>(
+    `SELECT kind, entity, bucket, toUnixTimestamp64Milli(min(ingested_at)) AS first_ms FROM (
+       SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket, ingested_at
        FROM spans WHERE token_id != '' AND agent_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${live ? ' AND agent_id IN {onlyAgents:Array(String)}' : ''}
        UNION ALL
-       SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket
+       SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket, ingested_at
        FROM spans WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${live ? ' AND token_id IN {onlyTokens:Array(String)}' : ''}
      ) GROUP BY kind, entity, bucket`,
     { ...ctx.params, b },
@@ -77,26 +77,65 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const agents = [...new Set(touched.filter((t) => t.kind === 'agent').map((t) => t.entity))];
   const tokens = [...new Set(touched.filter((t) => t.kind === 'token').map((t) => t.entity))];
 
+  // Each touched entity's buckets as kept, from the start of the earliest baseline to the end of
+  // the latest bucket whose baseline the touched buckets belong to: a late (back-dated) bucket
+  // changes the score of the buckets after it, so those are scored again too. Read before the
+  // recount, which needs where each touched bucket's spans start in ingestion time.
+  const kept = await ctx.store.query<Row>(
+    `SELECT entity_kind AS kind, entity, toUnixTimestamp(bucket) AS bucket,
+            argMax(requests, version) AS requests, argMax(targets, version) AS targets,
+            argMax(top_token, version) AS top_token, argMax(top_agent, version) AS top_agent,
+            toUnixTimestamp64Milli(argMax(ingested_from, version)) AS ingested_from
+     FROM usage_buckets
+     WHERE bucket_s = {b:UInt32}
+       AND ((entity_kind = 'agent' AND entity IN {agents:Array(String)}) OR (entity_kind = 'token' AND entity IN {tokens:Array(String)}))
+       AND bucket >= toDateTime({from:Int64}, 'UTC') AND bucket <= toDateTime({to:Int64}, 'UTC')
+     GROUP BY entity_kind, entity, bucket
+     ORDER BY entity_kind, entity, bucket`,
+    { b, agents, tokens, from: minB - baselineBuckets * b, to: maxB + baselineBuckets * b },
+  );
+
   // Recount every touched bucket in full (late spans join their bucket), then keep it. A live
   // run also recounts its suspects' baseline buckets: the scheduled runs may not have counted
   // the history that arrived just before (a back-dated baseline, sent seconds earlier). A
   // scheduled run reads each stretch of touched buckets with only the entities that touched it,
   // so that a back-dated batch of one agent does not make it read every agent's spans from
-  // then to now.
+  // then to now, and only from the earliest ingestion time of the stretch's buckets: every span
+  // of a bucket was counted when it arrived (its run touched the bucket), so the bucket's spans
+  // start where its kept row says, or in this window for a bucket never kept.
   const params: Record<string, unknown> = { b, keys };
+  let spansRead: string;
+  if (live) {
+    spansRead = spansOfStretch('target, token_id, agent_id, ingested_at', params, '', {
+      from: minB - baselineBuckets * b,
+      to: maxB + b,
+      agents,
+      tokens,
+    });
+  } else {
+    const keptFrom = new Map(kept.map((k) => [`${k.kind}|${k.entity}|${k.bucket}`, Number(k.ingested_from)]));
+    const firstMs = new Map(
+      touched.map((t, i) => [keys[i] as string, Math.min(Number(t.first_ms), keptFrom.get(keys[i] as string) ?? Number.POSITIVE_INFINITY)]),
+    );
+    spansRead = stretchesOf(touched, b, MAX_STRETCHES)
+      .map((st, i) => {
+        let ingestedFrom = Number.POSITIVE_INFINITY;
+        for (const t of touched) {
+          const at = Number(t.bucket);
+          if (at >= st.from && at < st.to) ingestedFrom = Math.min(ingestedFrom, firstMs.get(`${t.kind}|${t.entity}|${t.bucket}`) ?? 0);
+        }
+        return spansOfStretch('target, token_id, agent_id, ingested_at', params, String(i), {
+          ...st,
+          ingestedFromMs: Number.isFinite(ingestedFrom) ? ingestedFrom : 0,
+        });
+      })
+      .join(' UNION ALL ');
+  }
   const counted = await ctx.store.query<Row>(
     `SELECT kind, entity, bucket, count() AS requests, uniqExact(target) AS targets,
-            topK(1)(token_id)[1] AS top_token, topK(1)(agent_id)[1] AS top_agent
-     FROM (${
-       live
-         ? spansOfBuckets(
-             'target, token_id, agent_id',
-             bindStretch(params, '', { from: minB - baselineBuckets * b, to: maxB + b, agents, tokens }),
-           )
-         : stretchesOf(touched, b, MAX_STRETCHES)
-             .map((st, i) => spansOfBuckets('target, token_id, agent_id', bindStretch(params, String(i), st)))
-             .join(' UNION ALL ')
-     })
+            topK(1)(token_id)[1] AS top_token, topK(1)(agent_id)[1] AS top_agent,
+            toUnixTimestamp64Milli(min(ingested_at)) AS first_ms
+     FROM (${spansRead})
      ${live ? '' : "WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))"}
      GROUP BY kind, entity, bucket`,
     params,
@@ -112,27 +151,20 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
       targets: Number(c.targets),
       top_token: c.top_token,
       top_agent: c.top_agent,
+      ingested_from: new Date(Number(c.first_ms)).toISOString(),
       version: nextVersion(),
     })),
   );
 
-  // Each touched entity's buckets from the start of the earliest baseline to the end of the
-  // latest bucket whose baseline the touched buckets belong to: a late (back-dated) bucket
-  // changes the score of the buckets after it, so those are scored again too.
-  const rows = (
-    await ctx.store.query<Row>(
-      `SELECT entity_kind AS kind, entity, toUnixTimestamp(bucket) AS bucket,
-              argMax(requests, version) AS requests, argMax(targets, version) AS targets,
-              argMax(top_token, version) AS top_token, argMax(top_agent, version) AS top_agent
-       FROM usage_buckets
-       WHERE bucket_s = {b:UInt32}
-         AND ((entity_kind = 'agent' AND entity IN {agents:Array(String)}) OR (entity_kind = 'token' AND entity IN {tokens:Array(String)}))
-         AND bucket >= toDateTime({from:Int64}, 'UTC') AND bucket <= toDateTime({to:Int64}, 'UTC')
-       GROUP BY entity_kind, entity, bucket
-       ORDER BY entity_kind, entity, bucket`,
-      { b, agents, tokens, from: minB - baselineBuckets * b, to: maxB + baselineBuckets * b },
-    )
-  ).map(toBucket);
+  // The kept buckets with the recounted ones in their place.
+  const current = new Map<string, Bucket>();
+  for (const r of [...kept, ...counted]) {
+    const bucket = toBucket(r);
+    if (bucket.bucket >= minB - baselineBuckets * b && bucket.bucket <= maxB + baselineBuckets * b) {
+      current.set(`${bucket.kind}|${bucket.entity}|${bucket.bucket}`, bucket);
+    }
+  }
+  const rows = [...current.values()].sort((x, y) => cmp(x.kind, y.kind) || cmp(x.entity, y.entity) || x.bucket - y.bucket);
   const series = new Map<string, Bucket[]>();
   for (const r of rows) series.set(`${r.kind}|${r.entity}`, [...(series.get(`${r.kind}|${r.entity}`) ?? []), r]);
   const firstTouched = new Map<string, number>();
@@ -172,20 +204,19 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const reported = anomalies.filter((a) => a.c.kind === 'agent' || !agentAlerts.has(`${a.c.topAgent}|${a.c.bucket}`));
   if (reported.length === 0) return [];
 
+  const evidenceParams: Record<string, unknown> = { b, keys: reported.map((a) => `${a.c.kind}|${a.c.entity}|${a.c.bucket}`) };
   const evidence = await ctx.store.query<Row>(
     `SELECT kind, entity, bucket, time, trace_id, span_id, task_id, caller, target, environment
-     FROM (${spansOfBuckets('time, trace_id, span_id, task_id, caller, target, environment', '')})
+     FROM (${spansOfStretch('time, trace_id, span_id, task_id, caller, target, environment', evidenceParams, '', {
+       from: Math.min(...reported.map((a) => a.c.bucket)),
+       to: Math.max(...reported.map((a) => a.c.bucket)) + b,
+       agents: reported.filter((a) => a.c.kind === 'agent').map((a) => a.c.entity),
+       tokens: reported.filter((a) => a.c.kind === 'token').map((a) => a.c.entity),
+     })})
      WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))
      ORDER BY kind, entity, bucket, time, span_id
      LIMIT ${EVIDENCE_PER_BUCKET} BY kind, entity, bucket`,
-    {
-      b,
-      agents: reported.filter((a) => a.c.kind === 'agent').map((a) => a.c.entity),
-      tokens: reported.filter((a) => a.c.kind === 'token').map((a) => a.c.entity),
-      keys: reported.map((a) => `${a.c.kind}|${a.c.entity}|${a.c.bucket}`),
-      from: Math.min(...reported.map((a) => a.c.bucket)),
-      to: Math.max(...reported.map((a) => a.c.bucket)) + b,
-    },
+    evidenceParams,
   );
   const byKey = new Map(reported.map((a) => [`${a.c.kind}|${a.c.entity}|${a.c.bucket}`, a]));
   const findings: Finding[] = [];
@@ -219,18 +250,27 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
 const bucketOf = 'intDiv(toUnixTimestamp(time), {b:UInt32}) * {b:UInt32}';
 
 /**
- * Token uses of the `agents{p}` and `tokens{p}` in [`from{p}`, `to{p}`) seconds of event time,
- * tagged with entity and bucket (`p` names one stretch's parameters; the `time` min-max index of
- * `spans` skips what lies outside the stretch, the agent and token bloom filters what the
- * entities never touched).
+ * Token uses of the stretch's agents and tokens in [from, to) seconds of event time (and ingested
+ * from `ingestedFromMs` when given), tagged with entity and bucket; its values go into `params`
+ * under names ending in `p`. The `time` min-max index of `spans` skips what lies outside the
+ * stretch, its sorting key what was ingested before, the agent and token bloom filters what the
+ * entities never touched.
  */
-function spansOfBuckets(columns: string, p: string): string {
-  const timeRange = `time >= toDateTime64({from${p}:Int64}, 9, 'UTC') AND time < toDateTime64({to${p}:Int64}, 9, 'UTC')`;
+function spansOfStretch(columns: string, params: Record<string, unknown>, p: string, st: Stretch): string {
+  params[`from${p}`] = st.from;
+  params[`to${p}`] = st.to;
+  params[`agents${p}`] = st.agents;
+  params[`tokens${p}`] = st.tokens;
+  let range = `time >= toDateTime64({from${p}:Int64}, 9, 'UTC') AND time < toDateTime64({to${p}:Int64}, 9, 'UTC')`;
+  if (st.ingestedFromMs !== undefined) {
+    params[`ingestedFrom${p}`] = st.ingestedFromMs;
+    range += ` AND ingested_at >= fromUnixTimestamp64Milli({ingestedFrom${p}:Int64}, 'UTC')`;
+  }
   return `SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket, ${columns}
-       FROM spans WHERE token_id != '' AND agent_id IN {agents${p}:Array(String)} AND ${timeRange}
+       FROM spans WHERE token_id != '' AND agent_id IN {agents${p}:Array(String)} AND ${range}
        UNION ALL
        SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket, ${columns}
-       FROM spans WHERE token_id IN {tokens${p}:Array(String)} AND ${timeRange}`;
+       FROM spans WHERE token_id IN {tokens${p}:Array(String)} AND ${range}`;
 }
 
 /** Most stretches one scheduled run reads apart; more are merged across their smallest gaps. */
@@ -242,15 +282,8 @@ interface Stretch {
   to: number;
   agents: string[];
   tokens: string[];
-}
-
-/** Sets one stretch's parameters under suffix `p`; returns `p`. */
-function bindStretch(params: Record<string, unknown>, p: string, st: Stretch): string {
-  params[`from${p}`] = st.from;
-  params[`to${p}`] = st.to;
-  params[`agents${p}`] = st.agents;
-  params[`tokens${p}`] = st.tokens;
-  return p;
+  /** Earliest ingestion time (epoch ms) of the stretch's spans, when known. */
+  ingestedFromMs?: number;
 }
 
 /**
@@ -306,6 +339,10 @@ function toBucket(r: Row): Bucket {
     topToken: r.top_token,
     topAgent: r.top_agent,
   };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function fmt(n: number): string {

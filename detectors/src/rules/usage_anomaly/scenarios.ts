@@ -86,6 +86,17 @@ export const scenarios: Scenario[] = [
     ],
   },
   {
+    name: 'a burst that arrives in two deliveries, neither anomalous alone: the bucket is recounted with the spans counted earlier',
+    expect: 'alert',
+    alignStartS: 60,
+    spans: [
+      ...steady('tok-ua-4', 'report-bot-ud', TARGETS, 0, 840, 6, 0),
+      ...burst('tok-ua-4', 'report-bot-ud', TARGETS, 965, 12, 1),
+      ...burst('tok-ua-4', 'report-bot-ud', TARGETS, 990, 12, 2),
+    ],
+    alerts: [{ tokenId: 'tok-ua-4', severity: 'medium', reason: ['agent report-bot-ud', '24 requests against a median of 6'] }],
+  },
+  {
     name: 'a new agent busy from its first minute (warm-up)',
     expect: 'silent',
     alignStartS: 60,
