@@ -1,3 +1,4 @@
+import { slackFinding } from '../testing/findings.js';
 import { randomBytes } from 'node:crypto';
 import { type CoreSettings, SecretKey, type Store, nextVersion, quoteIdentifier } from '@intentwatch/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -67,20 +68,7 @@ let seq = 0;
 async function raise(env: string, token: string, options: Partial<Finding> & { source?: AlertSource } = {}): Promise<string> {
   const { source = SOURCE, ...rest } = options;
   seq++;
-  const f: Finding = {
-    key: 'slack',
-    severity: 'high',
-    reason: `token ${token} issued for [github] was used against slack`,
-    tokenId: token,
-    rootTokenId: token,
-    agentId: 'triage-bot',
-    taskId: 'T-1',
-    caller: 'triage-svc',
-    target: 'slack',
-    environment: env,
-    evidence: { traceId: 'a'.repeat(32), spanId: seq.toString(16).padStart(16, '0'), time: new Date().toISOString() },
-    ...rest,
-  };
+  const f = slackFinding(env, token, seq, 'a', rest);
   await alerts.record(source, [f]);
   return alertId(source.id, f.rootTokenId || f.tokenId, f.key);
 }

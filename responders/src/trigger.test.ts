@@ -1,6 +1,7 @@
+import { slackFinding } from '../testing/findings.js';
 import { randomBytes } from 'node:crypto';
 import { type Store, composeSettings, coreSettings } from '@intentwatch/core';
-import { type AlertSource, AlertStore, type Finding, alertId } from '@intentwatch/alerts';
+import { type AlertSource, AlertStore, alertId } from '@intentwatch/alerts';
 import { type StoreFor, WebhookReceiver, eventually, openTestStore } from '@intentwatch/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -105,19 +106,7 @@ let seq = 0;
 /** Records a finding as a detector in this process would; returns the alert id. */
 async function raise(env: string, token: string): Promise<string> {
   seq++;
-  const f: Finding = {
-    key: 'slack',
-    severity: 'high',
-    reason: `token ${token} issued for [github] was used against slack`,
-    tokenId: token,
-    rootTokenId: token,
-    agentId: 'triage-bot',
-    taskId: 'T-1',
-    caller: 'triage-svc',
-    target: 'slack',
-    environment: env,
-    evidence: { traceId: 'b'.repeat(32), spanId: seq.toString(16).padStart(16, '0'), time: new Date().toISOString() },
-  };
+  const f = slackFinding(env, token, seq, 'b');
   await alerts.record(SOURCE, [f]);
   return alertId(SOURCE.id, token, f.key);
 }
