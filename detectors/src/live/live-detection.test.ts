@@ -151,6 +151,22 @@ describe('live detection', () => {
     expect(skipped?.values.reduce((n, v) => n + v.value, 0) ?? 0).toBe(0);
   });
 
+  it('reports on /metrics how long committed batches waited to be screened, one sample per batch', async () => {
+    const count = async (name: string) =>
+      (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.find((v) => v.metricName === `${name}_count`)?.value ?? 0;
+    const [cycles, delays] = [await count('intentwatch_live_screen_cycle_seconds'), await count('intentwatch_live_screen_delay_seconds')];
+    await play({
+      name: 'two batches screened',
+      expect: 'silent',
+      spans: [
+        span.started('T-live-metrics', 0, { tools: ['read_file'], delivery: 0 }),
+        span.started('T-live-metrics-2', 0, { tools: ['read_file'], delivery: 1 }),
+      ],
+    });
+    expect(await count('intentwatch_live_screen_delay_seconds')).toBeGreaterThanOrEqual(delays + 2);
+    expect(await count('intentwatch_live_screen_cycle_seconds')).toBeGreaterThan(cycles);
+  });
+
   it('judges uses and lifecycle events in memory exactly as the detectors’ SQL does: same key, severity, reason and evidence for every finding', async () => {
     const judging = LIVE.filter(([d]) => d.judgeUse || d.judgeEvent).map(([d]) => d);
     expect(judging.map((d) => d.id).sort()).toEqual(['cross_service_reuse', 'refresh_extended_session', 'scope_creep', 'stale_token_use']);

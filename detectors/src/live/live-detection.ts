@@ -1,4 +1,4 @@
-import { type SpanRow, type Store, type TaskEventRow, type TokenEventRow, counter, createLogger } from '@intentwatch/core';
+import { type SpanRow, type Store, type TaskEventRow, type TokenEventRow, counter, createLogger, histogram } from '@intentwatch/core';
 import type { Finding } from '@intentwatch/alerts';
 import type { Detector, DetectorConfig } from '../define-detector.js';
 import type { LiveRun } from '../runner/detector-runner.js';
@@ -35,6 +35,20 @@ const skippedTotal = counter(
   'Committed rows live detection did not screen (too many waiting, or the store did not answer); the scheduled runs examine them',
 );
 
+const LIVE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const cycleSeconds = histogram(
+  'intentwatch_live_screen_cycle_seconds',
+  'Time of one screening cycle: the committed batches waiting, their grants and tasks looked up, judged, and the suspects handed to the live runs',
+  [],
+  LIVE_BUCKETS,
+);
+const screenedSeconds = histogram(
+  'intentwatch_live_screen_delay_seconds',
+  'From a batch handed to live detection after its commit to the end of the cycle that screened it (the wait for the cycle before included)',
+  [],
+  LIVE_BUCKETS,
+);
+
 interface Suspects {
   /** Suspects for the detector's SQL (rows the detector cannot judge in memory). */
   tokens: Set<string>;
@@ -65,6 +79,8 @@ export class LiveDetection {
   /** The live detectors that judge every use in memory. */
   readonly #useJudges: Detector[] = [];
   #waiting: CommittedRows[] = [];
+  /** When each waiting batch was handed in (performance.now()), in the order of `#waiting`. */
+  #waitingSince: number[] = [];
   #waitingRows = 0;
   #cycle: Promise<void> | undefined;
   #closed = false;
@@ -93,8 +109,10 @@ export class LiveDetection {
     const size = spans.length + rows.tokenEvents.length + rows.taskEvents.length;
     if (size === 0) return;
     this.#waiting.push({ spans, tokenEvents: rows.tokenEvents, taskEvents: rows.taskEvents });
+    this.#waitingSince.push(performance.now());
     this.#waitingRows += size;
     while (this.#waitingRows > MAX_WAITING_ROWS && this.#waiting.length > 1) {
+      this.#waitingSince.shift();
       const dropped = this.#waiting.shift() as CommittedRows;
       const n = dropped.spans.length + dropped.tokenEvents.length + dropped.taskEvents.length;
       this.#waitingRows -= n;
@@ -126,6 +144,7 @@ export class LiveDetection {
   async close(): Promise<void> {
     this.#closed = true;
     this.#waiting = [];
+    this.#waitingSince = [];
     this.#waitingRows = 0;
     this.#queued.clear();
     await this.idle();
@@ -165,10 +184,16 @@ export class LiveDetection {
     try {
       while (this.#waiting.length > 0 && !this.#closed) {
         const batches = this.#waiting;
+        const since = this.#waitingSince;
         this.#waiting = [];
+        this.#waitingSince = [];
         this.#waitingRows = 0;
+        const started = performance.now();
         try {
           await this.#screenAndRun(batches);
+          const ended = performance.now();
+          cycleSeconds.observe((ended - started) / 1000);
+          for (const at of since) screenedSeconds.observe((ended - at) / 1000);
         } catch (e) {
           const rows = batches.reduce((n, b) => n + b.spans.length + b.tokenEvents.length + b.taskEvents.length, 0);
           skippedTotal.inc(rows);

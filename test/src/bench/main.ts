@@ -439,6 +439,24 @@ async function main(): Promise<void> {
         if (runs > 0 || suspects > 0) liveRuns[d] = { runs, meanMs: runs > 0 ? round1((delta(k('sum')) / runs) * 1000) : 0, suspects };
       }
 
+      // The live screen: its cycles, and how long a committed batch waited to be screened.
+      const delta = (key: string) => (metricsAfter.get(key) ?? 0) - (metricsBefore.get(key) ?? 0);
+      const screen = (name: string) => {
+        const count = delta(`${name}_count`);
+        const les = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+        const upTo = (q: number) => les.find((le) => delta(`${name}_bucket{le="${le}"}`) >= q * count);
+        return {
+          count,
+          meanMs: count > 0 ? round1((delta(`${name}_sum`) / count) * 1000) : 0,
+          p50UpToMs: (upTo(0.5) ?? Number.NaN) * 1000,
+          p99UpToMs: (upTo(0.99) ?? Number.NaN) * 1000,
+        };
+      };
+      const liveScreen = {
+        cycles: screen('intentwatch_live_screen_cycle_seconds'),
+        delay: screen('intentwatch_live_screen_delay_seconds'),
+      };
+
       const latencies = (filter: (d: string) => boolean, minus = 0) =>
         injected.filter((i) => filter(i.episode.detector) && i.foundAt !== undefined).map((i) => (i.foundAt as number) - i.sentAt - minus);
       const webhookLatencies = (filter: (d: string) => boolean, minus = 0) =>
@@ -475,6 +493,7 @@ async function main(): Promise<void> {
         perDetector,
         detectorRuns,
         liveRuns,
+        liveScreen,
       };
 
       // Quality: an alert is a hit when its detector and one of its tokens match an injected episode.
@@ -777,6 +796,15 @@ function printTable(r: Record<string, unknown>): void {
       'revoke webhook latency p50 / p95 / p99 / max',
       `${webhook.p50Ms} / ${webhook.p95Ms} / ${webhook.p99Ms} / ${webhook.maxMs} ms`,
       'p99 ≤ 1,500 ms',
+    ]);
+  }
+  type Screen = { meanMs: number; p99UpToMs: number };
+  const screen = (r.latency as { liveScreen?: { cycles: Screen; delay: Screen } } | undefined)?.liveScreen;
+  if (screen) {
+    rows.push([
+      'live screen: cycle mean / commit → screened mean (p99 up to)',
+      `${screen.cycles.meanMs} / ${screen.delay.meanMs} (${screen.delay.p99UpToMs}) ms`,
+      '',
     ]);
   }
   const quality = r.quality as { recall: number; precision: number; falsePositives: number } | undefined;
