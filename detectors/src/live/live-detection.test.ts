@@ -153,7 +153,9 @@ describe('live detection', () => {
 
   it('reports on /metrics how long committed batches waited to be screened, one sample per batch', async () => {
     const count = async (name: string) =>
-      (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values.find((v) => v.metricName === `${name}_count`)?.value ?? 0;
+      (await registry.getMetricsAsJSON())
+        .find((m) => m.name === name)
+        ?.values.find((v) => (v as { metricName?: string }).metricName === `${name}_count`)?.value ?? 0;
     const [cycles, delays] = [await count('intentwatch_live_screen_cycle_seconds'), await count('intentwatch_live_screen_delay_seconds')];
     await play({
       name: 'two batches screened',
