@@ -48,6 +48,8 @@ export class PolicyStore {
   readonly #fixed = new Map<string, Policy>();
   #stored = new Map<string, Policy>();
   #states = new Map<string, PolicyState>();
+  /** Changes made through this store (put, delete): a refresh that overlaps one reads again. */
+  #changes = 0;
 
   private constructor(store: Store, box: SecretBox | undefined) {
     this.#store = store;
@@ -86,8 +88,23 @@ export class PolicyStore {
     return ps;
   }
 
-  /** Re-reads the stored policies and every policy's state. */
+  /**
+   * Re-reads the stored policies and every policy's state. A change made through this store
+   * while the read was under way (its read may predate the change) makes it read again, so that
+   * a refresh never puts back what a `put` or `delete` here has just replaced.
+   */
   async refresh(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const changes = this.#changes;
+      const read = await this.#read();
+      if (changes !== this.#changes && attempt < 10) continue;
+      this.#stored = read.stored;
+      this.#states = read.states;
+      return;
+    }
+  }
+
+  async #read(): Promise<{ stored: Map<string, Policy>; states: Map<string, PolicyState> }> {
     const [rows, states] = await Promise.all([
       this.#store.query<{ id: string; body: string; deleted: number }>(
         'SELECT id, argMax(body, version) AS body, argMax(deleted, version) AS deleted FROM responder_policies GROUP BY id',
@@ -103,13 +120,15 @@ export class PolicyStore {
       if (Number(r.deleted) === 1 || this.#fixed.has(r.id)) continue;
       stored.set(r.id, parsePolicy(JSON.parse(r.body), 'api', { stored: true }));
     }
-    this.#stored = stored;
-    this.#states = new Map(
-      states.map((s) => [
-        s.policy_id,
-        { state: s.state as PolicyStateName, reason: s.reason, since: s.updated_at, updatedBy: shownAuditName(s.updated_by) },
-      ]),
-    );
+    return {
+      stored,
+      states: new Map(
+        states.map((s) => [
+          s.policy_id,
+          { state: s.state as PolicyStateName, reason: s.reason, since: s.updated_at, updatedBy: shownAuditName(s.updated_by) },
+        ]),
+      ),
+    };
   }
 
   list(): Policy[] {
@@ -148,6 +167,7 @@ export class PolicyStore {
       },
     ]);
     this.#stored.set(policy.id, policy);
+    this.#changes++;
     return policy;
   }
 
@@ -167,6 +187,7 @@ export class PolicyStore {
       { id, body: '{}', deleted: 1, updated_by: actor, updated_at: new Date().toISOString(), version: nextVersion() },
     ]);
     this.#stored.delete(id);
+    this.#changes++;
   }
 
   /**
