@@ -41,4 +41,33 @@ describe('PolicyStore', () => {
     await refreshing;
     expect(policies.get('late-put')?.endpoint.url).toBe('https://broker.example.com/revoke');
   });
+
+  it('keeps a state set while a refresh that read before it was under way', async () => {
+    let release: () => void = () => undefined;
+    let held: Promise<void> | undefined;
+    const slowReads = new Proxy(t.store, {
+      get(target, prop) {
+        if (prop !== 'query') {
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return async (...args: Parameters<Store['query']>) => {
+          const rows = await target.query(...args);
+          if (held && String(args[0]).includes('FROM responder_policy_state')) await held;
+          return rows;
+        };
+      },
+    }) as Store;
+    const policies = await PolicyStore.open(slowReads);
+    await policies.setState('late-put', 'paused', 'rate limit', 'policy');
+    held = new Promise<void>((r) => {
+      release = r;
+    });
+    const refreshing = policies.refresh();
+    await policies.setState('late-put', 'active', 'resumed', 'key:admin');
+    held = undefined;
+    release();
+    await refreshing;
+    expect(policies.state('late-put').state).toBe('active');
+  });
 });

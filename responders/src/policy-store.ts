@@ -48,7 +48,7 @@ export class PolicyStore {
   readonly #fixed = new Map<string, Policy>();
   #stored = new Map<string, Policy>();
   #states = new Map<string, PolicyState>();
-  /** Changes made through this store (put, delete): a refresh that overlaps one reads again. */
+  /** Changes made through this store (put, delete, setState): a refresh that overlaps one reads again. */
   #changes = 0;
 
   private constructor(store: Store, box: SecretBox | undefined) {
@@ -91,7 +91,7 @@ export class PolicyStore {
   /**
    * Re-reads the stored policies and every policy's state. A change made through this store
    * while the read was under way (its read may predate the change) makes it read again, so that
-   * a refresh never puts back what a `put` or `delete` here has just replaced.
+   * a refresh never puts back what a `put`, `delete` or `setState` here has just replaced.
    */
   async refresh(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -255,6 +255,7 @@ export class PolicyStore {
     ]);
     const s: PolicyState = { state, reason, since, updatedBy: actor };
     this.#states.set(id, s);
+    this.#changes++;
     return s;
   }
 }
