@@ -71,9 +71,14 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   );
   if (touched.length === 0) return [];
   const keys = touched.map((t) => `${t.kind}|${t.entity}|${t.bucket}`);
-  const buckets = touched.map((t) => Number(t.bucket));
-  const minB = Math.min(...buckets);
-  const maxB = Math.max(...buckets);
+  // A loop, not Math.min(...): a window may touch more buckets than a call takes arguments.
+  let minB = Number.POSITIVE_INFINITY;
+  let maxB = Number.NEGATIVE_INFINITY;
+  for (const t of touched) {
+    const at = Number(t.bucket);
+    if (at < minB) minB = at;
+    if (at > maxB) maxB = at;
+  }
   const agents = [...new Set(touched.filter((t) => t.kind === 'agent').map((t) => t.entity))];
   const tokens = [...new Set(touched.filter((t) => t.kind === 'token').map((t) => t.entity))];
 
@@ -208,8 +213,8 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const evidence = await ctx.store.query<Row>(
     `SELECT kind, entity, bucket, time, trace_id, span_id, task_id, caller, target, environment
      FROM (${spansOfStretch('time, trace_id, span_id, task_id, caller, target, environment', evidenceParams, '', {
-       from: Math.min(...reported.map((a) => a.c.bucket)),
-       to: Math.max(...reported.map((a) => a.c.bucket)) + b,
+       from: reported.reduce((m, a) => Math.min(m, a.c.bucket), Number.POSITIVE_INFINITY),
+       to: reported.reduce((m, a) => Math.max(m, a.c.bucket), Number.NEGATIVE_INFINITY) + b,
        agents: reported.filter((a) => a.c.kind === 'agent').map((a) => a.c.entity),
        tokens: reported.filter((a) => a.c.kind === 'token').map((a) => a.c.entity),
      })})
@@ -305,27 +310,30 @@ export function stretchesOf(
     }
     (t.kind === 'agent' ? e.agents : e.tokens).add(t.entity);
   }
+  const buckets = [...byBucket.keys()].sort((x, y) => x - y);
+  // Kept apart: the gaps between runs of adjacent buckets, and of those only the widest `max - 1`
+  // (a sender's back-dated spans decide how many runs there are: one pass, not a merge per run).
+  const gaps: number[] = [];
+  for (let i = 1; i < buckets.length; i++) {
+    if ((buckets[i] as number) > (buckets[i - 1] as number) + b) gaps.push(i);
+  }
+  const widest = new Set(
+    gaps
+      .map((i) => ({ i, width: (buckets[i] as number) - (buckets[i - 1] as number) }))
+      .sort((x, y) => y.width - x.width || x.i - y.i)
+      .slice(0, Math.max(1, max) - 1)
+      .map((g) => g.i),
+  );
   const runs: { from: number; to: number; agents: Set<string>; tokens: Set<string> }[] = [];
-  for (const at of [...byBucket.keys()].sort((x, y) => x - y)) {
+  buckets.forEach((at, i) => {
     const e = byBucket.get(at) as { agents: Set<string>; tokens: Set<string> };
     const last = runs[runs.length - 1];
-    if (last && last.to === at) {
+    if (last && !widest.has(i)) {
       last.to = at + b;
       for (const a of e.agents) last.agents.add(a);
       for (const k of e.tokens) last.tokens.add(k);
     } else runs.push({ from: at, to: at + b, agents: new Set(e.agents), tokens: new Set(e.tokens) });
-  }
-  while (runs.length > Math.max(1, max)) {
-    let at = 0;
-    for (let i = 1; i < runs.length - 1; i++) {
-      if (runs[i + 1]!.from - runs[i]!.to < runs[at + 1]!.from - runs[at]!.to) at = i;
-    }
-    const [x, y] = [runs[at]!, runs[at + 1]!];
-    for (const a of y.agents) x.agents.add(a);
-    for (const k of y.tokens) x.tokens.add(k);
-    x.to = y.to;
-    runs.splice(at + 1, 1);
-  }
+  });
   return runs.map((r) => ({ from: r.from, to: r.to, agents: [...r.agents], tokens: [...r.tokens] }));
 }
 

@@ -25,4 +25,12 @@ describe('usage_anomaly reads touched buckets as stretches', () => {
     }
     for (let i = 1; i < stretches.length; i++) expect(stretches[i]!.from).toBeGreaterThanOrEqual(stretches[i - 1]!.to);
   });
+
+  it('bounds a flood of scattered back-dated buckets to the cap in one pass', () => {
+    const touched = Array.from({ length: 200_000 }, (_, i) => agent(`a${i % 13}`, i * 120));
+    const stretches = stretchesOf(touched, 60, 8);
+    expect(stretches).toHaveLength(8);
+    expect(stretches[0]?.from).toBe(0);
+    expect(stretches.at(-1)?.to).toBe(199_999 * 120 + 60);
+  });
 });
