@@ -70,6 +70,27 @@ describe('BatchWriter', () => {
     await writer.close();
   });
 
+  it("commits a low-volume table's waiting rows with the next batch of a busy table, not after its own wait", async () => {
+    // Without the ride-along the lifecycle event would wait out batchMs: ten minutes here.
+    const writer = new BatchWriter(store, { batchRows: 10, batchMs: 600_000 });
+    const token = `tok-${hex(8)}`;
+    const event = emptyBatch();
+    const now = msToRfc3339(Date.now());
+    event.tokenEvents.push({ time: now, ingested_at: now, event: 'granted', token_id: token } as RowBatch['tokenEvents'][number]);
+    let eventCommitted = false;
+    const eventWrite = writer.write(event).then(() => {
+      eventCommitted = true;
+    });
+    const traceId = hex(16);
+    await writer.write(spans(traceId, 10));
+    await eventWrite;
+    expect(eventCommitted).toBe(true);
+    expect(await stored(traceId)).toBe(10);
+    const events = await store.query<{ c: string }>('SELECT count() AS c FROM token_events WHERE token_id = {t:String}', { t: token });
+    expect(Number(events[0]?.c)).toBe(1);
+    await writer.close();
+  });
+
   it('refuses with 429 and Retry-After while too many rows wait for the store', async () => {
     const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50, maxPendingRows: 1000 });
     const traceId = hex(16);

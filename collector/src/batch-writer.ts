@@ -143,7 +143,7 @@ async function insertBody(parts: readonly (string[] | Buffer[])[]): Promise<Buff
 /**
  * Groups the rows of many requests into few inserts: a table is flushed when `batchRows` rows
  * wait or `batchMs` after its first waiting row, whichever comes first, one insert per table at a
- * time. `write` resolves only when every row it was given is committed, so the collector can
+ * time; the other tables' waiting rows go with it. `write` resolves only when every row it was given is committed, so the collector can
  * answer 2xx knowing the data is durable; it rejects when the store refused the batch, and
  * refuses at once (429) when more than `maxPendingRows` rows are already waiting.
  */
@@ -249,7 +249,14 @@ export class BatchWriter {
     return promise;
   }
 
-  async #flush(key: TableKey): Promise<void> {
+  /**
+   * Writes the table's waiting rows, and with them every other table's that is not being written
+   * (`alone` for those): a request's rows of a low-volume table — the lifecycle events that
+   * lifecycle detections wait for — are committed with the next batch of the busy table
+   * instead of waiting out `batchMs`, and a request whose rows span tables is answered after one
+   * round of inserts, not two.
+   */
+  async #flush(key: TableKey, alone = false): Promise<void> {
     // One insert per table at a time: rows arriving meanwhile form the next, larger batch.
     const running = this.#inFlight.get(key);
     if (running) {
@@ -262,6 +269,9 @@ export class BatchWriter {
     clearTimeout(p.timer);
     const work = this.#insert(key, p).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, work);
+    if (!alone) {
+      for (const other of [...this.#pending.keys()]) if (!this.#inFlight.has(other)) void this.#flush(other, true);
+    }
     await work;
   }
 
