@@ -91,6 +91,31 @@ describe('BatchWriter', () => {
     await writer.close();
   });
 
+  it('counts the token uses of the spans it commits into usage_counts, and none of a request the store refused', async () => {
+    const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50 });
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const uses = (token: string, n: number, target: string): RowBatch => {
+      const batch = spans(hex(16), n);
+      for (const [i, row] of batch.spans.entries()) {
+        Object.assign(row, { token_id: token, agent_id: 'agent-counted', target, time: msToRfc3339(second + i) });
+      }
+      return batch;
+    };
+    const good = `tok-${hex(8)}`;
+    const refusedToken = `tok-${hex(8)}`;
+    const bad = uses(refusedToken, 3, 'gcs');
+    (bad.spans[1] as { time: string }).time = 'not a time';
+    const results = await Promise.allSettled([writer.write(uses(good, 4, 'gcs')), writer.write(uses(good, 2, 'iam')), writer.write(bad)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    const counted = await store.query<{ token_id: string; requests: string; targets: string[] }>(
+      `SELECT token_id, sum(requests) AS requests, arraySort(groupUniqArrayArray(targets)) AS targets FROM usage_counts
+       WHERE token_id IN ({good:String}, {bad:String}) GROUP BY token_id`,
+      { good, bad: refusedToken },
+    );
+    expect(counted).toEqual([{ token_id: good, requests: '6', targets: ['gcs', 'iam'] }]);
+    await writer.close();
+  });
+
   it('refuses with 429 and Retry-After while too many rows wait for the store', async () => {
     const writer = new BatchWriter(store, { batchRows: 100_000, batchMs: 50, maxPendingRows: 1000 });
     const traceId = hex(16);

@@ -1,9 +1,10 @@
-import { HttpError, type Store, StoreError, counter, createLogger, gauge, histogram } from '@intentwatch/core';
+import { HttpError, type Store, StoreError, type UsageCountRow, counter, createLogger, gauge, histogram } from '@intentwatch/core';
 import { joinInSlices } from './join-in-slices.js';
 import { NativeEncodeError } from './native-encoder.js';
 import { ROW_FORMAT, TABLE_ENCODINGS, type TableEncoding, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
 import { DEFAULT_COLLECTOR_SETTINGS } from './settings.js';
+import { UsageCounter, mergeUsageCounts, usageCountsOf } from './usage-counts.js';
 
 export interface BatchWriterOptions {
   /** Flush a table once this many rows wait (default: INTENTWATCH_BATCH_ROWS's). */
@@ -32,6 +33,8 @@ interface Part {
   blocks?: Buffer[];
   /** Or, for the embedded store, a small request's rows, encoded with the others' at flush time (see {@link COALESCE_ROWS}). */
   small?: object[];
+  /** A request's spans: the `usage_counts` rows of its token uses, written once its spans are committed. */
+  counts?: UsageCountRow[];
   rows: number;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -68,6 +71,16 @@ const ENCODE_ROWS_PER_TURN = 500;
  * less). Larger requests are encoded on arrival, one block each.
  */
 const COALESCE_ROWS = 256;
+
+/** The usage counts of a request's spans, {@link ENCODE_ROWS_PER_TURN} rows per turn of the event loop. */
+async function countInTurns(spans: RowBatch['spans']): Promise<UsageCountRow[]> {
+  const counter = new UsageCounter();
+  for (let i = 0; i < spans.length; i += ENCODE_ROWS_PER_TURN) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    counter.add(spans, i, Math.min(spans.length, i + ENCODE_ROWS_PER_TURN));
+  }
+  return counter.rows();
+}
 
 /**
  * Every table's rows encoded to insert bytes, {@link ENCODE_ROWS_PER_TURN} at a time with a
@@ -184,6 +197,7 @@ export class BatchWriter {
     this.#addPending(size);
     try {
       const waits: Promise<void>[] = [];
+      const counts = batch.spans.length > ENCODE_ROWS_PER_TURN ? await countInTurns(batch.spans) : usageCountsOf(batch.spans);
       if (this.#native) {
         // As for JSON: a small request (the usual case) is encoded and queued in this turn.
         let blocks: Partial<Record<TableKey, Buffer[]>>;
@@ -198,7 +212,7 @@ export class BatchWriter {
         }
         for (const key of TABLE_KEYS) {
           const rows = batch[key];
-          if (rows.length > 0) waits.push(this.#enqueue(key, rows, undefined, blocks[key] ?? []));
+          if (rows.length > 0) waits.push(this.#enqueue(key, rows, undefined, blocks[key] ?? [], counts));
         }
       } else {
         // A large request is encoded a slice at a time, giving the event loop back in between;
@@ -206,7 +220,7 @@ export class BatchWriter {
         const encoded = size > ENCODE_SLICE_ROWS ? await encodeInSlices(batch) : undefined;
         for (const key of TABLE_KEYS) {
           const rows = batch[key];
-          if (rows.length > 0) waits.push(this.#enqueue(key, rows, encoded?.[key]));
+          if (rows.length > 0) waits.push(this.#enqueue(key, rows, encoded?.[key], undefined, counts));
         }
       }
       await Promise.all(waits);
@@ -228,7 +242,7 @@ export class BatchWriter {
     pendingGauge.set(this.#pendingRows);
   }
 
-  #enqueue(key: TableKey, rows: object[], encoded?: Buffer[], blocks?: Buffer[]): Promise<void> {
+  #enqueue(key: TableKey, rows: object[], encoded?: Buffer[], blocks?: Buffer[], counts?: UsageCountRow[]): Promise<void> {
     let p = this.#pending.get(key);
     if (!p) {
       p = { parts: [], rows: 0, timer: undefined };
@@ -241,7 +255,14 @@ export class BatchWriter {
     // On the embedded store a request arrives encoded, or (a small one) as its rows.
     const native = blocks ? (blocks.length > 0 ? { blocks } : { small: rows }) : {};
     const promise = new Promise<void>((resolve, reject) => {
-      pending.parts.push({ lines, ...native, rows: rows.length, resolve, reject });
+      pending.parts.push({
+        lines,
+        ...native,
+        ...(key === 'spans' && counts?.length ? { counts } : {}),
+        rows: rows.length,
+        resolve,
+        reject,
+      });
     });
     p.rows += rows.length;
     // Closed while this request was being encoded: close() flushed before these rows arrived.
@@ -292,8 +313,6 @@ export class BatchWriter {
     }
     try {
       await this.#insertParts(key, p.parts, p.rows, blocks);
-      for (const part of p.parts) part.resolve();
-      return;
     } catch (e) {
       const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
       // The first line only: the engine's message goes on to quote the rows it was reading.
@@ -305,19 +324,58 @@ export class BatchWriter {
         for (const part of p.parts) part.reject(refused(table, e, p.parts.length === 1 && !unavailable));
         return;
       }
+      return this.#insertOneByOne(key, p.parts);
     }
-    // The store refused the batch for its data, not its availability: one request's rows must
-    // not fail every sender batched with it (and be retried by all of them forever), so each
-    // request is tried on its own; only the one the store still refuses is told so.
-    for (const part of p.parts) {
+    await this.#count(p.parts);
+  }
+
+  /**
+   * The store refused a batch for its data, not its availability: one request's rows must not
+   * fail every sender batched with it (and be retried by all of them forever), so each request
+   * is tried on its own; only the one the store still refuses is told so.
+   */
+  async #insertOneByOne(key: TableKey, parts: readonly Part[]): Promise<void> {
+    const { table } = TABLE_ENCODINGS[key];
+    const committed: Part[] = [];
+    for (const part of parts) {
       try {
         await this.#insertParts(key, [part], part.rows);
-        part.resolve();
+        committed.push(part);
       } catch (e) {
         const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
         part.reject(refused(table, e, !unavailable));
       }
     }
+    await this.#count(committed);
+  }
+
+  /**
+   * Writes the usage counts of committed spans (`usage_counts`, read by `usage_anomaly`), then
+   * answers their requests: only the uses the store holds are counted. When the store refuses
+   * the counts, the requests are answered 503 like any request of which a table was not
+   * written (their spans are kept; a retry stores them again, as for a request whose events
+   * were refused after its spans).
+   */
+  async #count(parts: readonly Part[]): Promise<void> {
+    const counted = parts.flatMap((part) => (part.counts ? [part.counts] : []));
+    if (counted.length > 0) {
+      const rows = mergeUsageCounts(counted);
+      const started = performance.now();
+      try {
+        await this.#store.insert('usage_counts', rows);
+      } catch (e) {
+        insertFailures.inc({ table: 'usage_counts' });
+        this.#log.error(
+          { table: 'usage_counts', rows: rows.length, err: (e instanceof Error ? e.message : String(e)).split('\n', 1)[0]?.slice(0, 300) },
+          'insert failed',
+        );
+        for (const part of parts) part.reject(refused('usage_counts', e, false));
+        return;
+      }
+      insertSeconds.observe({ table: 'usage_counts' }, (performance.now() - started) / 1000);
+      insertedRows.inc({ table: 'usage_counts' }, rows.length);
+    }
+    for (const part of parts) part.resolve();
   }
 
   /**

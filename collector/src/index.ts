@@ -33,3 +33,4 @@ export {
   type CollectorSettings,
   type IngestLimits,
 } from './settings.js';
+export { UsageCounter, mergeUsageCounts, usageCountsOf } from './usage-counts.js';

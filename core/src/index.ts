@@ -106,6 +106,7 @@ export {
   type TokenEventRow,
   type UInt64,
   type UsageBucketRow,
+  type UsageCountRow,
 } from './schema/index.js';
 export { fingerprint, looksLikeSecret, namesCredential, redactSecrets, redactText } from '@intentwatch/conventions';
 export * from './lineage/index.js';

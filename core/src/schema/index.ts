@@ -24,6 +24,7 @@ import type { TableSchema } from './table-schema.js';
 import { taskEvents, type TaskEventRow } from './task-events.js';
 import { tokenEvents, type TokenEventRow } from './token-events.js';
 import { usageBuckets, type UsageBucketRow } from './usage-buckets.js';
+import { usageCounts, type UsageCountRow } from './usage-counts.js';
 
 /** The row each table takes, by table name. */
 export interface TableRows {
@@ -37,6 +38,7 @@ export interface TableRows {
   alert_events: AlertEventRow;
   detector_state: DetectorStateRow;
   usage_buckets: UsageBucketRow;
+  usage_counts: UsageCountRow;
   suppressions: SuppressionRow;
   revocations: RevocationRow;
   deliveries: DeliveryRow;
@@ -62,6 +64,7 @@ export const TABLES: { readonly [T in TableName]: TableSchema<TableRows[T]> } = 
   alert_events: alertEvents,
   detector_state: detectorState,
   usage_buckets: usageBuckets,
+  usage_counts: usageCounts,
   suppressions,
   revocations,
   deliveries,
@@ -92,4 +95,5 @@ export * from './suppressions.js';
 export * from './task-events.js';
 export * from './token-events.js';
 export * from './usage-buckets.js';
+export * from './usage-counts.js';
 export * from './table-schema.js';

@@ -91,6 +91,7 @@ const SHIPPED: Record<number, string> = {
   3: 'a06d5739f4402942',
   4: 'cb31a5f726ddd9e8',
   5: '1abcd7f740114d47',
+  6: '8ce2265ebad34346',
   10: '70cfd0dcfd10d8c7',
   20: '7ebb9f5d600b4e90',
   21: '40a175e4c3f3e3e2',

@@ -19,6 +19,8 @@ import { suppressionsTable } from '../schema/suppressions.js';
 import { taskEventsTable } from '../schema/task-events.js';
 import { tokenEventsTable } from '../schema/token-events.js';
 import { USAGE_BUCKETS_INGESTED_FROM, USAGE_BUCKETS_TOP_AGENT, usageBucketsV2 } from '../schema/usage-buckets.js';
+import { usageCountsV7 } from '../schema/usage-counts.js';
+import { quoteIdentifier } from './store.js';
 import { addColumnDdl, createTableDdl, type DdlTarget } from './table-spec.js';
 
 export interface MigrationContext extends DdlTarget {
@@ -87,6 +89,13 @@ export const MIGRATIONS: Migration[] = [
     statements: (ctx) => addColumnDdl('usage_buckets', USAGE_BUCKETS_INGESTED_FROM, ctx),
   },
   {
+    version: 7,
+    // usage_anomaly sums per-second counts the collector writes with the spans instead of
+    // reading a bucket's spans again at every run (see core/src/schema/usage-counts.ts).
+    name: 'detection: usage_counts',
+    statements: usageCountsStatements,
+  },
+  {
     version: 10,
     name: 'triage: suppressions',
     statements: (ctx) => createTableDdl(suppressionsTable, ctx),
@@ -120,6 +129,32 @@ export const MIGRATIONS: Migration[] = [
     statements: (ctx) => [ssfKeysTable, ssfStreamsTable].flatMap((t) => createTableDdl(t, ctx)),
   },
 ];
+
+/**
+ * Migration 7: `usage_counts`, emptied, then the token uses already stored counted into it — so
+ * that the migration can run again after an interruption (emptied again, counted again). From
+ * then on the collector writes a request's counts with its spans. Uses a collector of an earlier
+ * version stores while this runs are not counted: migrate before ingest starts (every role of
+ * `intentwatch` migrates before it serves). The count goes through the Distributed tables on a
+ * cluster. Event times a `DateTime` cannot hold (a sender's clock before 1970 or past 2106) are
+ * not counted: `usage_anomaly` leaves them to the other detectors.
+ */
+function usageCountsStatements(ctx: MigrationContext): string[] {
+  const db = quoteIdentifier(ctx.database);
+  const onCluster = ctx.cluster ? ` ON CLUSTER ${quoteIdentifier(ctx.cluster)}` : '';
+  const local = `${db}.${quoteIdentifier(ctx.cluster ? 'usage_counts_local' : 'usage_counts')}`;
+  return [
+    ...createTableDdl(usageCountsV7(ctx), ctx),
+    `TRUNCATE TABLE IF EXISTS ${local}${onCluster}`,
+    // A long history has many token-seconds: past 256 MiB of groups the count spills to disk.
+    `INSERT INTO ${db}.${quoteIdentifier('usage_counts')} (agent_id, token_id, second, requests, targets, ingested_from)
+SELECT agent_id, token_id, toStartOfSecond(time) AS second, count(), groupUniqArray(toString(target)), min(ingested_at)
+FROM ${db}.${quoteIdentifier('spans')}
+WHERE token_id != '' AND time >= toDateTime64(0, 9, 'UTC') AND time < toDateTime64(4294967295, 9, 'UTC')
+GROUP BY agent_id, token_id, second
+SETTINGS max_bytes_before_external_group_by = 268435456`,
+  ];
+}
 
 /** Registers further migrations (other workspaces own their tables). Versions must be unique. */
 export function registerMigrations(...more: Migration[]): void {

@@ -283,13 +283,54 @@ describe('migrate', () => {
     const rows = await store.query<{ mcp_method: string }>("SELECT mcp_method FROM spans WHERE token_id = 'tok-mcp-old'");
     expect(rows).toEqual([{ mcp_method: 'tools/call' }]);
   });
+
+  it('counts the token uses stored before usage_counts existed into it, once, also when the migration runs again', async () => {
+    // The store as it was before version 7, holding two uses of one token by one agent and a
+    // span that uses no token, in one second of event time.
+    await store.command('DROP TABLE IF EXISTS usage_counts');
+    await store.command('DELETE FROM schema_migrations WHERE version = 7');
+    const at = '2026-11-20 10:00:00.250';
+    const use = (spanId: string, tokenId: string, target: string) => ({
+      time: at,
+      end_time: at,
+      ingested_at: at,
+      trace_id: 'c'.repeat(32),
+      span_id: spanId,
+      token_id: tokenId,
+      agent_id: tokenId ? 'agent-before-7' : '',
+      target,
+    });
+    await store.insertPartial('spans', [
+      use('1'.repeat(16), 'tok-before-7', 'gcs'),
+      use('2'.repeat(16), 'tok-before-7', 'bigquery'),
+      use('3'.repeat(16), '', 'gcs'),
+      // A sender's clock past 2106: stored in spans, not counted.
+      { ...use('4'.repeat(16), 'tok-before-7', 'iam'), time: '2200-01-01 00:00:00' },
+    ]);
+    const counts = () =>
+      store.query(
+        `SELECT agent_id, token_id, second, sum(requests) AS requests, arraySort(groupUniqArrayArray(targets)) AS targets
+         FROM usage_counts WHERE token_id = 'tok-before-7' GROUP BY agent_id, token_id, second`,
+      );
+    const expected = [
+      { agent_id: 'agent-before-7', token_id: 'tok-before-7', second: '2026-11-20T10:00:00Z', requests: '2', targets: ['bigquery', 'gcs'] },
+    ];
+    expect(await migrate(store, { retentionDays: 30 })).toEqual([7]);
+    expect(await counts()).toEqual(expected);
+    // Interrupted before it was recorded: it runs again, and counts each use once.
+    await store.command('DELETE FROM schema_migrations WHERE version = 7');
+    expect(await migrate(store, { retentionDays: 30 })).toEqual([7]);
+    expect(await counts()).toEqual(expected);
+  });
 });
 
 describe('migrationSql on a cluster', () => {
   const statements = migrationSql({ database: 'intentwatch', cluster: 'c', retentionDays: 30 });
 
   it('renders every statement ON CLUSTER, local tables replicated and a Distributed table over each', () => {
-    for (const sql of statements) expect(sql).toContain('ON CLUSTER `c`');
+    // The one statement that is not DDL: migration 7 counts the stored spans through the Distributed tables.
+    for (const sql of statements.filter((s) => !s.startsWith('INSERT INTO'))) expect(sql).toContain('ON CLUSTER `c`');
+    expect(statements.filter((s) => s.startsWith('INSERT INTO'))).toHaveLength(1);
     const local = statements.filter((s) => /CREATE TABLE IF NOT EXISTS `intentwatch`\.`\w+_local`/.test(s));
     const distributed = statements.filter((s) => /ENGINE = Distributed\(/.test(s));
     expect(local.length).toBeGreaterThanOrEqual(4);
@@ -307,7 +348,9 @@ describe('migrationSql on a cluster', () => {
   it('consists of statements ClickHouse parses', async () => {
     for (const sql of statements) {
       const [row] = await store.query<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: sql });
-      expect(row?.f, sql).toMatch(/^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) intentwatch\.\w+ ON CLUSTER c/);
+      expect(row?.f, sql).toMatch(
+        /^((CREATE TABLE IF NOT EXISTS|TRUNCATE TABLE IF EXISTS|ALTER TABLE) intentwatch\.\w+ ON CLUSTER c|INSERT INTO intentwatch\.usage_counts\s)/,
+      );
     }
   });
 });

@@ -13,6 +13,7 @@ import {
   joinLines,
   normalizeSpans,
   readTraceRequest,
+  usageCountsOf,
 } from '@intentwatch/collector';
 import { Store, migrate, msToRfc3339 } from '@intentwatch/core';
 import { type Config, loadConfig } from '@intentwatch/cli';
@@ -218,6 +219,8 @@ const HISTORY_AGENTS = 1_000;
  */
 async function insertHistory(store: Store, first: number, n: number, fromMs: number, toMs: number): Promise<void> {
   const chunk = 1_000_000;
+  const numbered = `(SELECT number, toDateTime64(({fromMs:Int64} + intDiv((number - {first:UInt64}) * ({toMs:Int64} - {fromMs:Int64}), {n:UInt64})) / 1000, 3, 'UTC') AS t
+             FROM numbers({at:UInt64}, {size:UInt64}))`;
   for (let at = first; at < first + n; at += chunk) {
     const size = Math.min(chunk, first + n - at);
     await store.command(
@@ -239,8 +242,16 @@ async function insertHistory(store: Store, first: number, n: number, fromMs: num
          map('token.id', token_id, 'gen_ai.agent.id', agent_id, 'token.scope', 'repo:read', 'server.address', 'api.github.com',
              'gen_ai.tool.call.id', concat('call_', toString(number))) AS attributes,
          map('service.name', agent_id, 'deployment.environment.name', 'production', 'host.name', 'worker-1') AS resource_attributes
-       FROM (SELECT number, toDateTime64(({fromMs:Int64} + intDiv((number - {first:UInt64}) * ({toMs:Int64} - {fromMs:Int64}), {n:UInt64})) / 1000, 3, 'UTC') AS t
-             FROM numbers({at:UInt64}, {size:UInt64}))`,
+       FROM ${numbered}`,
+      { fromMs, toMs, first, n, at, size },
+    );
+    // Their usage counts, as the collector writes them with the spans it stores.
+    await store.command(
+      `INSERT INTO usage_counts (agent_id, token_id, second, requests, targets, ingested_from)
+       SELECT concat('hist-agent-', toString(number % ${HISTORY_AGENTS})) AS agent_id, concat('hist-tok-', toString(number % ${HISTORY_TOKENS})) AS token_id,
+         toStartOfSecond(t - toIntervalMillisecond(120)) AS second, count(), ['api.github.com'], min(t)
+       FROM ${numbered}
+       GROUP BY agent_id, token_id, second`,
       { fromMs, toMs, first, n, at, size },
     );
   }
@@ -318,6 +329,7 @@ async function growth(task: GrowthTask): Promise<GrowthResult> {
           ingested_at: msToRfc3339(at),
         }));
         await inserter(store, 'spans')(shifted);
+        await store.insert('usage_counts', usageCountsOf(shifted));
         runner.forgetWatermarks();
         for (const d of DETECTORS) await runner.watermarks.set(d.id, at - 1);
         // The run's clock: late enough that every detector's window (after its settle time) holds the batch.

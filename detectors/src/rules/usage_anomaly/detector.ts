@@ -59,38 +59,41 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const { baselineBuckets, warmupBuckets, threshold } = ctx.config.anomaly;
   // A live run recounts only the buckets of the agents and tokens its batch made suspect.
   const live = ctx.window.only !== undefined;
-  const touched = await ctx.store.query<{ kind: Kind; entity: string; bucket: string; first_ms: string }>(
-    `SELECT kind, entity, bucket, toUnixTimestamp64Milli(min(ingested_at)) AS first_ms FROM (
-       SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket, ingested_at
+  const touched = await ctx.store.query<{ kind: Kind; entity: string; bucket: string }>(
+    `SELECT DISTINCT kind, entity, bucket FROM (
+       SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket
        FROM spans WHERE token_id != '' AND agent_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${live ? ' AND agent_id IN {onlyAgents:Array(String)}' : ''}
        UNION ALL
-       SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket, ingested_at
+       SELECT 'token' AS kind, token_id AS entity, ${bucketOf} AS bucket
        FROM spans WHERE token_id != '' AND ingested_at > {since:DateTime64(3)} AND ingested_at <= {until:DateTime64(3)}${live ? ' AND token_id IN {onlyTokens:Array(String)}' : ''}
-     ) GROUP BY kind, entity, bucket`,
+     )`,
     { ...ctx.params, b },
   );
-  if (touched.length === 0) return [];
-  const keys = touched.map((t) => `${t.kind}|${t.entity}|${t.bucket}`);
+  // Buckets a stored DateTime can name, with their baselines: a use dated before 1970 or near
+  // 2106 (a sender's clock) is left to the other detectors.
+  const storable = touched.filter(
+    (t) => Number(t.bucket) >= baselineBuckets * b && Number(t.bucket) + (baselineBuckets + 1) * b <= MAX_EPOCH_S,
+  );
+  if (storable.length === 0) return [];
+  const keys = storable.map((t) => `${t.kind}|${t.entity}|${t.bucket}`);
   // A loop, not Math.min(...): a window may touch more buckets than a call takes arguments.
   let minB = Number.POSITIVE_INFINITY;
   let maxB = Number.NEGATIVE_INFINITY;
-  for (const t of touched) {
+  for (const t of storable) {
     const at = Number(t.bucket);
     if (at < minB) minB = at;
     if (at > maxB) maxB = at;
   }
-  const agents = [...new Set(touched.filter((t) => t.kind === 'agent').map((t) => t.entity))];
-  const tokens = [...new Set(touched.filter((t) => t.kind === 'token').map((t) => t.entity))];
+  const agents = [...new Set(storable.filter((t) => t.kind === 'agent').map((t) => t.entity))];
+  const tokens = [...new Set(storable.filter((t) => t.kind === 'token').map((t) => t.entity))];
 
   // Each touched entity's buckets as kept, from the start of the earliest baseline to the end of
   // the latest bucket whose baseline the touched buckets belong to: a late (back-dated) bucket
-  // changes the score of the buckets after it, so those are scored again too. Read before the
-  // recount, which needs where each touched bucket's spans start in ingestion time.
+  // changes the score of the buckets after it, so those are scored again too.
   const kept = await ctx.store.query<Row>(
     `SELECT entity_kind AS kind, entity, toUnixTimestamp(bucket) AS bucket,
             argMax(requests, version) AS requests, argMax(targets, version) AS targets,
-            argMax(top_token, version) AS top_token, argMax(top_agent, version) AS top_agent,
-            toUnixTimestamp64Milli(argMax(ingested_from, version)) AS ingested_from
+            argMax(top_token, version) AS top_token, argMax(top_agent, version) AS top_agent
      FROM usage_buckets
      WHERE bucket_s = {b:UInt32}
        AND ((entity_kind = 'agent' AND entity IN {agents:Array(String)}) OR (entity_kind = 'token' AND entity IN {tokens:Array(String)}))
@@ -100,50 +103,26 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
     { b, agents, tokens, from: minB - baselineBuckets * b, to: maxB + baselineBuckets * b },
   );
 
-  // Recount every touched bucket in full (late spans join their bucket), then keep it. A live
-  // run also recounts its suspects' baseline buckets: the scheduled runs may not have counted
-  // the history that arrived just before (a back-dated baseline, sent seconds earlier). A
-  // scheduled run reads each stretch of touched buckets with only the entities that touched it,
-  // so that a back-dated batch of one agent does not make it read every agent's spans from
-  // then to now, and only from the earliest ingestion time of the stretch's buckets: every span
-  // of a bucket was counted when it arrived (its run touched the bucket), so the bucket's spans
-  // start where its kept row says, or in this window for a bucket never kept.
-  const params: Record<string, unknown> = { b, keys };
-  let spansRead: string;
-  if (live) {
-    spansRead = spansOfStretch('target, token_id, agent_id, ingested_at', params, '', {
-      from: minB - baselineBuckets * b,
-      to: maxB + b,
-      agents,
-      tokens,
-    });
-  } else {
-    const keptFrom = new Map(kept.map((k) => [`${k.kind}|${k.entity}|${k.bucket}`, Number(k.ingested_from)]));
-    const firstMs = new Map(
-      touched.map((t, i) => [keys[i] as string, Math.min(Number(t.first_ms), keptFrom.get(keys[i] as string) ?? Number.POSITIVE_INFINITY)]),
-    );
-    spansRead = stretchesOf(touched, b, MAX_STRETCHES)
-      .map((st, i) => {
-        let ingestedFrom = Number.POSITIVE_INFINITY;
-        for (const t of touched) {
-          const at = Number(t.bucket);
-          if (at >= st.from && at < st.to) ingestedFrom = Math.min(ingestedFrom, firstMs.get(`${t.kind}|${t.entity}|${t.bucket}`) ?? 0);
-        }
-        return spansOfStretch('target, token_id, agent_id, ingested_at', params, String(i), {
-          ...st,
-          ingestedFromMs: Number.isFinite(ingestedFrom) ? ingestedFrom : 0,
-        });
-      })
-      .join(' UNION ALL ');
-  }
-  const counted = await ctx.store.query<Row>(
-    `SELECT kind, entity, bucket, count() AS requests, uniqExact(target) AS targets,
-            topK(1)(token_id)[1] AS top_token, topK(1)(agent_id)[1] AS top_agent,
-            toUnixTimestamp64Milli(min(ingested_at)) AS first_ms
-     FROM (${spansRead})
-     ${live ? '' : "WHERE has({keys:Array(String)}, concat(kind, '|', entity, '|', toString(bucket)))"}
-     GROUP BY kind, entity, bucket`,
+  // Recount every touched bucket in full (late spans join their bucket), then keep it: the sum
+  // of its seconds in `usage_counts`, which the collector writes with the spans. A live run
+  // also recounts its suspects' baseline buckets: the scheduled runs may not have counted the
+  // history that arrived just before (a back-dated baseline, sent seconds earlier). A scheduled
+  // run reads each stretch of touched buckets with only the entities that touched it, so that a
+  // back-dated batch of one agent does not make it read every agent's seconds from then to now.
+  const params: Record<string, unknown> = { b };
+  const stretches = live ? [{ from: minB - baselineBuckets * b, to: maxB + b, agents, tokens }] : stretchesOf(storable, b, MAX_STRETCHES);
+  const pairs = await ctx.store.query<PairCount>(
+    `SELECT agent_id AS agent, token_id AS token, intDiv(toUnixTimestamp64Milli(second), 1000 * {b:UInt32}) * {b:UInt32} AS bucket,
+            sum(requests) AS requests, groupUniqArrayArray(${MAX_TARGETS})(targets) AS targets,
+            toUnixTimestamp64Milli(min(ingested_from)) AS first_ms
+     FROM usage_counts
+     WHERE ${stretches.map((st, i) => countsOfStretch(params, String(i), st)).join(' OR ')}
+     GROUP BY agent, token, bucket`,
     params,
+  );
+  const touchedKeys = live ? undefined : new Set(keys);
+  const counted = entityCounts(pairs, new Set(agents), new Set(tokens)).filter(
+    (c) => touchedKeys === undefined || touchedKeys.has(`${c.kind}|${c.entity}|${c.bucket}`),
   );
   await ctx.store.insert(
     'usage_buckets',
@@ -152,11 +131,11 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
       entity: c.entity,
       bucket_s: b,
       bucket: new Date(Number(c.bucket) * 1000).toISOString(),
-      requests: Number(c.requests),
-      targets: Number(c.targets),
+      requests: c.requests,
+      targets: c.targets,
       top_token: c.top_token,
       top_agent: c.top_agent,
-      ingested_from: new Date(Number(c.first_ms)).toISOString(),
+      ingested_from: new Date(c.first_ms).toISOString(),
       version: nextVersion(),
     })),
   );
@@ -173,7 +152,7 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   const series = new Map<string, Bucket[]>();
   for (const r of rows) series.set(`${r.kind}|${r.entity}`, [...(series.get(`${r.kind}|${r.entity}`) ?? []), r]);
   const firstTouched = new Map<string, number>();
-  for (const t of touched) {
+  for (const t of storable) {
     const k = `${t.kind}|${t.entity}`;
     firstTouched.set(k, Math.min(firstTouched.get(k) ?? Number.POSITIVE_INFINITY, Number(t.bucket)));
   }
@@ -252,25 +231,115 @@ async function detect(ctx: DetectContext): Promise<Finding[]> {
   return findings;
 }
 
-const bucketOf = 'intDiv(toUnixTimestamp(time), {b:UInt32}) * {b:UInt32}';
+/**
+ * The bucket of a span's event time, epoch seconds. Through milliseconds: `toUnixTimestamp`
+ * fails on the times past 2106 that `spans` can hold.
+ */
+const bucketOf = 'intDiv(intDiv(toUnixTimestamp64Milli(time), 1000), {b:UInt32}) * {b:UInt32}';
+
+/** The latest second a `DateTime` column (`usage_buckets.bucket`) holds. */
+const MAX_EPOCH_S = 4_294_967_295;
 
 /**
- * Token uses of the stretch's agents and tokens in [from, to) seconds of event time (and ingested
- * from `ingestedFromMs` when given), tagged with entity and bucket; its values go into `params`
- * under names ending in `p`. The `time` min-max index of `spans` skips what lies outside the
- * stretch, its sorting key what was ingested before, the agent and token bloom filters what the
- * entities never touched.
+ * The `usage_counts` rows of a stretch's agents and tokens in [from, to) seconds; its values go
+ * into `params` under names ending in `p`. The table's sorting key finds the agents' rows, its
+ * token bloom filter the tokens'.
+ */
+function countsOfStretch(params: Record<string, unknown>, p: string, st: Stretch): string {
+  params[`from${p}`] = st.from;
+  params[`to${p}`] = st.to;
+  params[`agents${p}`] = st.agents;
+  params[`tokens${p}`] = st.tokens;
+  return `(second >= toDateTime64({from${p}:Int64}, 0, 'UTC') AND second < toDateTime64({to${p}:Int64}, 0, 'UTC')
+       AND (agent_id IN {agents${p}:Array(String)} OR token_id IN {tokens${p}:Array(String)}))`;
+}
+
+/** Distinct targets counted per bucket; more make the bucket's fan-out read as this many (as the live tally's). */
+const MAX_TARGETS = 256;
+
+/** One agent's uses of one token in one bucket, summed from `usage_counts`. */
+interface PairCount {
+  agent: string;
+  token: string;
+  bucket: string;
+  requests: string;
+  targets: string[];
+  first_ms: string;
+}
+
+/** An agent's or a token's counts in one bucket, as kept in `usage_buckets`. */
+interface EntityCount {
+  kind: Kind;
+  entity: string;
+  bucket: number;
+  requests: number;
+  targets: number;
+  top_token: string;
+  top_agent: string;
+  first_ms: number;
+}
+
+/**
+ * The buckets of the given agents and tokens from their pairs' counts: requests summed,
+ * targets united (at most {@link MAX_TARGETS}), the token an agent used most and the agent that
+ * used a token most (ties: the first in text order), the earliest ingestion.
+ */
+export function entityCounts(pairs: readonly PairCount[], agents: ReadonlySet<string>, tokens: ReadonlySet<string>): EntityCount[] {
+  const byKey = new Map<string, { c: EntityCount; targets: Set<string>; by: Map<string, number> }>();
+  const add = (kind: Kind, entity: string, other: string, p: PairCount) => {
+    const key = `${kind}|${entity}|${p.bucket}`;
+    let e = byKey.get(key);
+    if (!e) {
+      e = {
+        c: {
+          kind,
+          entity,
+          bucket: Number(p.bucket),
+          requests: 0,
+          targets: 0,
+          top_token: '',
+          top_agent: '',
+          first_ms: Number.POSITIVE_INFINITY,
+        },
+        targets: new Set(),
+        by: new Map(),
+      };
+      byKey.set(key, e);
+    }
+    const n = Number(p.requests);
+    e.c.requests += n;
+    e.c.first_ms = Math.min(e.c.first_ms, Number(p.first_ms));
+    for (const t of p.targets) if (e.targets.size < MAX_TARGETS) e.targets.add(t);
+    e.by.set(other, (e.by.get(other) ?? 0) + n);
+  };
+  for (const p of pairs) {
+    if (p.agent !== '' && agents.has(p.agent)) add('agent', p.agent, p.token, p);
+    if (tokens.has(p.token)) add('token', p.token, p.agent, p);
+  }
+  return [...byKey.values()].map(({ c, targets, by }) => {
+    let top = '';
+    let most = -1;
+    for (const [other, n] of by) if (n > most || (n === most && other < top)) [top, most] = [other, n];
+    return {
+      ...c,
+      targets: targets.size,
+      ...(c.kind === 'agent' ? { top_token: top, top_agent: c.entity } : { top_token: c.entity, top_agent: top }),
+    };
+  });
+}
+
+/**
+ * Token uses of the stretch's agents and tokens in [from, to) seconds of event time, tagged with
+ * entity and bucket; its values go into `params` under names ending in `p`. The `time` min-max
+ * index of `spans` skips what lies outside the stretch, the agent and token bloom filters what
+ * the entities never touched.
  */
 function spansOfStretch(columns: string, params: Record<string, unknown>, p: string, st: Stretch): string {
   params[`from${p}`] = st.from;
   params[`to${p}`] = st.to;
   params[`agents${p}`] = st.agents;
   params[`tokens${p}`] = st.tokens;
-  let range = `time >= toDateTime64({from${p}:Int64}, 9, 'UTC') AND time < toDateTime64({to${p}:Int64}, 9, 'UTC')`;
-  if (st.ingestedFromMs !== undefined) {
-    params[`ingestedFrom${p}`] = st.ingestedFromMs;
-    range += ` AND ingested_at >= fromUnixTimestamp64Milli({ingestedFrom${p}:Int64}, 'UTC')`;
-  }
+  const range = `time >= toDateTime64({from${p}:Int64}, 9, 'UTC') AND time < toDateTime64({to${p}:Int64}, 9, 'UTC')`;
   return `SELECT 'agent' AS kind, agent_id AS entity, ${bucketOf} AS bucket, ${columns}
        FROM spans WHERE token_id != '' AND agent_id IN {agents${p}:Array(String)} AND ${range}
        UNION ALL
@@ -287,8 +356,6 @@ interface Stretch {
   to: number;
   agents: string[];
   tokens: string[];
-  /** Earliest ingestion time (epoch ms) of the stretch's spans, when known. */
-  ingestedFromMs?: number;
 }
 
 /**

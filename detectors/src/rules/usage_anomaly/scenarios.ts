@@ -97,6 +97,20 @@ export const scenarios: Scenario[] = [
     alerts: [{ tokenId: 'tok-ua-4', severity: 'medium', reason: ['agent report-bot-ud', '24 requests against a median of 6'] }],
   },
   {
+    // Times past 2106 are storable in spans (to 2262) but not as a DateTime bucket: such a use
+    // must neither fail the insert that carries it nor stop the detector's runs.
+    name: 'a burst delivered with uses dated past the year 2106 (a wrong clock): the burst still alerts',
+    expect: 'alert',
+    alignStartS: 60,
+    spans: [
+      ...steady('tok-ua-5', 'report-bot-ue', TARGETS, 0, 840, 6),
+      ...burst('tok-ua-5', 'report-bot-ue', WIDE, 965, 64),
+      span.use('tok-ua-5', 5_000_000_000, { agent: 'report-bot-ue', target: 'bigquery' }),
+      span.use('tok-ua-far', 7_000_000_000, { agent: 'far-bot-ue', target: 'gcs' }),
+    ],
+    alerts: [{ tokenId: 'tok-ua-5', severity: 'medium', reason: ['agent report-bot-ue', 'requests against a median of 6'] }],
+  },
+  {
     name: 'a new agent busy from its first minute (warm-up)',
     expect: 'silent',
     alignStartS: 60,
