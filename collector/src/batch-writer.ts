@@ -1,7 +1,7 @@
 import { HttpError, type Store, StoreError, type UsageCountRow, counter, createLogger, gauge, histogram } from '@intentwatch/core';
 import { joinInSlices } from './join-in-slices.js';
 import { NativeEncodeError } from './native-encoder.js';
-import { ROW_FORMAT, TABLE_ENCODINGS, type TableEncoding, encodeRows, joinLines } from './row-serializer.js';
+import { ROW_FORMAT, TABLE_ENCODINGS, type TableEncoding, USAGE_COUNT_ENCODING, encodeRows, joinLines } from './row-serializer.js';
 import { type RowBatch, batchSize } from './rows.js';
 import { DEFAULT_COLLECTOR_SETTINGS } from './settings.js';
 import { UsageCounter, mergeUsageCounts, usageCountsOf } from './usage-counts.js';
@@ -140,6 +140,16 @@ async function nativeBlocksInTurns(encoding: TableEncoding, rows: readonly objec
     blocks.push(encoding.native.encode(rows.length <= ENCODE_ROWS_PER_TURN ? rows : rows.slice(i, i + ENCODE_ROWS_PER_TURN)));
   }
   return blocks;
+}
+
+/** `rows` as JSON lines, {@link ENCODE_ROWS_PER_TURN} rows per turn of the event loop. */
+async function linesInTurns(encoding: TableEncoding, rows: readonly object[]): Promise<string[][]> {
+  const slices: string[][] = [];
+  for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    slices.push(encodeRows(encoding, rows.slice(i, i + ENCODE_ROWS_PER_TURN)));
+  }
+  return slices;
 }
 
 /** One insert body from the parts of many requests: lines joined, bytes appended (a megabyte per turn). */
@@ -361,8 +371,13 @@ export class BatchWriter {
     if (counted.length > 0) {
       const rows = mergeUsageCounts(counted);
       const started = performance.now();
+      const { table, columns } = USAGE_COUNT_ENCODING;
       try {
-        await this.#store.insert('usage_counts', rows);
+        // As the spans: Native blocks on the embedded store, JSON lines for a server; a block or a
+        // slice of lines per turn of the event loop (a request's uses may each be a count).
+        if (this.#native) await this.#store.insertNative(table, columns, await nativeBlocksInTurns(USAGE_COUNT_ENCODING, rows));
+        else
+          await this.#store.insertFormatted(table, columns, ROW_FORMAT, await insertBody(await linesInTurns(USAGE_COUNT_ENCODING, rows)));
       } catch (e) {
         insertFailures.inc({ table: 'usage_counts' });
         this.#log.error(

@@ -4,7 +4,15 @@ import { MAX_STORE_MS, MAX_STORE_NANOS, MIN_STORE_MS, MIN_STORE_NANOS, StoreErro
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeEncodeError, NativeEncoder, nativeColumns, parseColumnDefinition } from './native-encoder.js';
-import { ROW_FORMAT, TABLE_ENCODINGS, type TableEncoding, encodeNative, encodeRows, joinLines } from './row-serializer.js';
+import {
+  ROW_FORMAT,
+  TABLE_ENCODINGS,
+  type TableEncoding,
+  USAGE_COUNT_ENCODING,
+  encodeNative,
+  encodeRows,
+  joinLines,
+} from './row-serializer.js';
 import type { SpanRow } from './rows.js';
 import { type TestStore, openTestStore } from '@intentwatch/testkit';
 
@@ -13,11 +21,11 @@ let t: TestStore;
 beforeAll(async () => {
   t = await openTestStore();
   // Each table twice: one written by the JSON route, one by the Native route.
-  for (const e of Object.values(TABLE_ENCODINGS)) {
+  for (const e of [...Object.values(TABLE_ENCODINGS), USAGE_COUNT_ENCODING]) {
     for (const route of ['json', 'native']) {
       await t.store.command(`CREATE TABLE ${e.table}_${route} AS ${e.table}`);
       // Without the retention TTL, which would remove rows ingested "in 1970" whenever a merge ran.
-      if (e.table === 'spans') await t.store.command(`ALTER TABLE ${e.table}_${route} REMOVE TTL`);
+      if (e.table === 'spans' || e.table === 'usage_counts') await t.store.command(`ALTER TABLE ${e.table}_${route} REMOVE TTL`);
     }
   }
 });
@@ -154,17 +162,37 @@ function numbered<R>(rows: R[]): R[] {
 }
 
 /** Inserts `rows` into `<table>_json` and `<table>_native` and returns both tables' rows. */
-async function bothRoutes(e: TableEncoding, rows: object[]): Promise<[unknown[], unknown[]]> {
+async function bothRoutes(e: TableEncoding, rows: object[], orderBy = 'span_id'): Promise<[unknown[], unknown[]]> {
   await t.store.command(`TRUNCATE TABLE ${e.table}_json`);
   await t.store.command(`TRUNCATE TABLE ${e.table}_native`);
   await t.store.insertFormatted(`${e.table}_json`, e.columns, ROW_FORMAT, joinLines([encodeRows(e, rows)]));
   // Several blocks of one stream, as a flush of many requests sends them.
   await t.store.insertNative(`${e.table}_native`, e.columns, encodeNative(e, rows, 7));
-  const read = (table: string) => t.store.query(`SELECT * FROM ${table} ORDER BY span_id`);
+  const read = (table: string) => t.store.query(`SELECT * FROM ${table} ORDER BY ${orderBy}`);
   return [await read(`${e.table}_json`), await read(`${e.table}_native`)];
 }
 
 describe('Native encoder', () => {
+  it('stores usage counts exactly as the JSON route does: hostile names, counts up to the largest safe integer, target lists', async () => {
+    // Each row a key of its own (the token): the table merges the rows of one agent, token and second.
+    const count = fc.record({
+      agent_id: text,
+      second: fc.integer({ min: 0, max: 4_294_967_295 }).map((s) => `${msToRfc3339(s * 1000).slice(0, 19)}Z`),
+      requests: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER)),
+      targets: list,
+      ingested_from: fc.integer({ min: MIN_STORE_MS, max: MAX_STORE_MS }).map(msToRfc3339),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(count, { minLength: 1, maxLength: 30 }), async (rows) => {
+        const keyed = rows.map((r, i) => ({ ...r, token_id: `tok-${String(i).padStart(3, '0')}` }));
+        const [json, native] = await bothRoutes(USAGE_COUNT_ENCODING, keyed, 'token_id');
+        expect(native).toEqual(json);
+        expect(native).toHaveLength(rows.length);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
   it('stores exactly what the JSON route stores, for hostile span rows', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(spanRow, { minLength: 1, maxLength: 40 }), async (rows) => {

@@ -10,14 +10,15 @@ import { rfc3339ToNanos } from '@intentwatch/core';
  * A block is: the number of columns and of rows (varints), then per column its name, its type
  * name (varint-length strings) and its data. The data of each type:
  * - `String`: per row, varint byte length + UTF-8 bytes;
- * - `UInt8/16/32`: little-endian fixed width;
+ * - `UInt8/16/32/64`: little-endian fixed width (UInt64: safe integers);
  * - `DateTime64(p, tz)`: Int64 ticks of 10^-p s since the epoch, little-endian;
  * - `Nullable(T)`: one byte per row (1 = null), then T's data with a zero value in null rows;
  * - `Array(String)`: UInt64 cumulative end offsets per row, then every element as a String column;
  * - `Map(String, String)`: as `Array(Tuple(String, String))`: offsets, then all keys, then all values.
  *
  * The types sent are the cheapest to write, not always the table's: `LowCardinality(String)` goes
- * as `String` and `Map(LowCardinality(String), String)` as `Map(String, String)`; the engine
+ * as `String`, `Map(LowCardinality(String), String)` as `Map(String, String)` and
+ * `SimpleAggregateFunction(f, T)` as `T`; the engine
  * converts them on insert (`input_format_native_allow_types_conversion`, on by default).
  *
  * Missing values store what the JSON route stores, where null means the column's default
@@ -45,7 +46,7 @@ export class NativeEncodeError extends Error {
 
 type Scalar =
   | { kind: 'string' }
-  | { kind: 'uint'; bytes: 1 | 2 | 4; max: number }
+  | { kind: 'uint'; bytes: 1 | 2 | 4 | 8; max: number }
   | { kind: 'datetime64'; precision: number; minSeconds: number; maxSeconds: number };
 
 type Plan =
@@ -54,7 +55,8 @@ type Plan =
 
 /** The column's type with LowCardinality(...) removed at every level (the engine converts back). */
 function wireType(type: string): string {
-  let t = type.trim();
+  // A SimpleAggregateFunction column is stored as its value type.
+  let t = type.trim().replace(/^SimpleAggregateFunction\(\s*\w+\s*,\s*(.*)\)$/, '$1');
   for (;;) {
     const next = t.replace(/LowCardinality\(\s*([^()]*)\)/, '$1');
     if (next === t) return t;
@@ -73,6 +75,8 @@ function scalarOf(type: string): Scalar | undefined {
   if (type === 'UInt8') return { kind: 'uint', bytes: 1, max: 0xff };
   if (type === 'UInt16') return { kind: 'uint', bytes: 2, max: 0xffff };
   if (type === 'UInt32') return { kind: 'uint', bytes: 4, max: 0xffff_ffff };
+  // Counts: JavaScript numbers, so safe integers only.
+  if (type === 'UInt64') return { kind: 'uint', bytes: 8, max: Number.MAX_SAFE_INTEGER };
   const dt = /^DateTime64\(\s*(\d)\s*(?:,\s*'[^'\\]*'\s*)?\)$/.exec(type);
   if (dt) {
     const precision = Number(dt[1]);
@@ -235,7 +239,11 @@ function writeScalars(w: Writer, plan: Extract<Plan, { nullable: boolean }>, val
         }
         if (scalar.bytes === 1) w.buf[w.pos] = v;
         else if (scalar.bytes === 2) w.buf.writeUInt16LE(v, w.pos);
-        else w.buf.writeUInt32LE(v, w.pos);
+        else if (scalar.bytes === 4) w.buf.writeUInt32LE(v, w.pos);
+        else {
+          w.buf.writeUInt32LE(v % 0x1_0000_0000, w.pos);
+          w.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000), w.pos + 4);
+        }
         w.pos += scalar.bytes;
       }
       return;

@@ -59,6 +59,9 @@ export const TABLE_ENCODINGS: { [K in keyof RowBatch]: TableEncoding } = {
   taskEvents: encodingOf('task_events', TASK_EVENT_COLUMNS),
 };
 
+/** How `usage_counts` rows, which the writer derives from the spans it commits, are stored. */
+export const USAGE_COUNT_ENCODING: TableEncoding = encodingOf('usage_counts', TABLES.usage_counts.columns);
+
 /** The rows as JSONCompactEachRow lines (no trailing newline), one string per row. */
 export function encodeRows(encoding: TableEncoding, rows: readonly object[]): string[] {
   const out = new Array<string>(rows.length);
