@@ -62,6 +62,9 @@ const ENCODE_SLICE_ROWS = 2000;
 /** Rows encoded between two turns of the event loop (a few milliseconds of work). */
 const ENCODE_ROWS_PER_TURN = 500;
 
+/** Usage counts of one flush merged in one go, at most (see {@link BatchWriter} `#count`). */
+const MERGE_COUNTS_UP_TO = 2000;
+
 /**
  * On the embedded store, requests of fewer rows than this are kept as rows and encoded together
  * at flush time, into blocks of up to {@link ENCODE_ROWS_PER_TURN} rows: the engine's cost of a
@@ -369,7 +372,11 @@ export class BatchWriter {
   async #count(parts: readonly Part[]): Promise<void> {
     const counted = parts.flatMap((part) => (part.counts ? [part.counts] : []));
     if (counted.length > 0) {
-      const rows = mergeUsageCounts(counted);
+      // Rows of one agent, token and second from several requests added together: fewer rows to
+      // write. Past a few thousand (a sender's uses each a count of its own) they go as they are,
+      // the table adds them up itself, and the event loop is not held for the merge.
+      const total = counted.reduce((n, c) => n + c.length, 0);
+      const rows = total <= MERGE_COUNTS_UP_TO ? mergeUsageCounts(counted) : counted.flat();
       const started = performance.now();
       const { table, columns } = USAGE_COUNT_ENCODING;
       try {
@@ -384,7 +391,14 @@ export class BatchWriter {
           { table: 'usage_counts', rows: rows.length, err: (e instanceof Error ? e.message : String(e)).split('\n', 1)[0]?.slice(0, 300) },
           'insert failed',
         );
-        for (const part of parts) part.reject(refused('usage_counts', e, false));
+        const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
+        const answer = new HttpError(
+          503,
+          unavailable ? 'store_unavailable' : 'store_failed',
+          'the spans of this batch were stored but the store did not accept their usage counts; retry',
+          { cause: e, headers: { 'Retry-After': unavailable ? '5' : '2' } },
+        );
+        for (const part of parts) part.reject(answer);
         return;
       }
       insertSeconds.observe({ table: 'usage_counts' }, (performance.now() - started) / 1000);
