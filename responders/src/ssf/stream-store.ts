@@ -43,6 +43,8 @@ export class StreamStore {
   readonly #box: SecretBox;
   #streams = new Map<string, StreamRecord>();
   #loadedAt = 0;
+  /** Saves and deletes made through this store: a refresh that overlaps one reads again. */
+  #changes = 0;
 
   constructor(store: Store, box: SecretBox) {
     this.#store = store;
@@ -84,12 +86,14 @@ export class StreamStore {
     }
     await this.#write(record.streamId, JSON.stringify(record), 0, actor);
     this.#streams.set(record.streamId, record);
+    this.#changes++;
   }
 
   async delete(streamId: string, actor: string): Promise<void> {
     await this.get(streamId, true);
     await this.#write(streamId, '', 1, actor);
     this.#streams.delete(streamId);
+    this.#changes++;
   }
 
   /** Seals a push endpoint's Authorization header value for `streamId`. */
@@ -110,14 +114,24 @@ export class StreamStore {
     return s.subjects.some((x) => subjectKey(x) === key);
   }
 
+  /**
+   * Reads every stream again. A read that a save or delete of this store overlapped may predate
+   * it: it is read again (at most ten times), so that a refresh never puts back a stream as it
+   * was before a change made here (a stream just created would answer 404 until the next one).
+   */
   async refresh(): Promise<void> {
-    const rows = await this.#store.query<{ stream_id: string; body: string; deleted: number }>(
-      'SELECT stream_id, body, deleted FROM ssf_streams ORDER BY stream_id, version DESC LIMIT 1 BY stream_id',
-    );
-    const next = new Map<string, StreamRecord>();
-    for (const r of rows) if (Number(r.deleted) === 0) next.set(r.stream_id, JSON.parse(r.body) as StreamRecord);
-    this.#streams = next;
-    this.#loadedAt = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const changes = this.#changes;
+      const rows = await this.#store.query<{ stream_id: string; body: string; deleted: number }>(
+        'SELECT stream_id, body, deleted FROM ssf_streams ORDER BY stream_id, version DESC LIMIT 1 BY stream_id',
+      );
+      if (changes !== this.#changes && attempt < 10) continue;
+      const next = new Map<string, StreamRecord>();
+      for (const r of rows) if (Number(r.deleted) === 0) next.set(r.stream_id, JSON.parse(r.body) as StreamRecord);
+      this.#streams = next;
+      this.#loadedAt = Date.now();
+      return;
+    }
   }
 
   async #fresh(): Promise<void> {
