@@ -75,13 +75,24 @@ const MERGE_COUNTS_UP_TO = 2000;
  */
 const COALESCE_ROWS = 256;
 
+/**
+ * `slice(from, to)` over [0, length) in slices of {@link ENCODE_ROWS_PER_TURN} rows, one slice
+ * per turn of the event loop: a turn before each slice but the first (and before the first too
+ * when `turnFirst`). The results in order.
+ */
+async function inTurns<T>(length: number, slice: (from: number, to: number) => T, turnFirst = false): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < length; i += ENCODE_ROWS_PER_TURN) {
+    if (i > 0 || turnFirst) await new Promise<void>((resolve) => setImmediate(resolve));
+    out.push(slice(i, Math.min(length, i + ENCODE_ROWS_PER_TURN)));
+  }
+  return out;
+}
+
 /** The usage counts of a request's spans, {@link ENCODE_ROWS_PER_TURN} rows per turn of the event loop. */
 async function countInTurns(spans: RowBatch['spans']): Promise<UsageCountRow[]> {
   const counter = new UsageCounter();
-  for (let i = 0; i < spans.length; i += ENCODE_ROWS_PER_TURN) {
-    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    counter.add(spans, i, Math.min(spans.length, i + ENCODE_ROWS_PER_TURN));
-  }
+  await inTurns(spans.length, (from, to) => counter.add(spans, from, to));
   return counter.rows();
 }
 
@@ -93,12 +104,7 @@ async function encodeInSlices(batch: RowBatch): Promise<Partial<Record<TableKey,
   const out: Partial<Record<TableKey, Buffer[]>> = {};
   for (const key of TABLE_KEYS) {
     const rows: object[] = batch[key];
-    const slices: Buffer[] = [];
-    for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
-      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      slices.push(joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(i, i + ENCODE_ROWS_PER_TURN))]));
-    }
-    out[key] = slices;
+    out[key] = await inTurns(rows.length, (from, to) => joinLines([encodeRows(TABLE_ENCODINGS[key], rows.slice(from, to))]));
   }
   return out;
 }
@@ -137,22 +143,16 @@ async function encodeNativeInSlices(batch: RowBatch): Promise<Partial<Record<Tab
  * loop: a turn before each block but the first (and before the first too when `turnFirst`).
  */
 async function nativeBlocksInTurns(encoding: TableEncoding, rows: readonly object[], turnFirst = false): Promise<Buffer[]> {
-  const blocks: Buffer[] = [];
-  for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
-    if (i > 0 || turnFirst) await new Promise<void>((resolve) => setImmediate(resolve));
-    blocks.push(encoding.native.encode(rows.length <= ENCODE_ROWS_PER_TURN ? rows : rows.slice(i, i + ENCODE_ROWS_PER_TURN)));
-  }
-  return blocks;
+  return inTurns(
+    rows.length,
+    (from, to) => encoding.native.encode(rows.length <= ENCODE_ROWS_PER_TURN ? rows : rows.slice(from, to)),
+    turnFirst,
+  );
 }
 
 /** `rows` as JSON lines, {@link ENCODE_ROWS_PER_TURN} rows per turn of the event loop. */
-async function linesInTurns(encoding: TableEncoding, rows: readonly object[]): Promise<string[][]> {
-  const slices: string[][] = [];
-  for (let i = 0; i < rows.length; i += ENCODE_ROWS_PER_TURN) {
-    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    slices.push(encodeRows(encoding, rows.slice(i, i + ENCODE_ROWS_PER_TURN)));
-  }
-  return slices;
+function linesInTurns(encoding: TableEncoding, rows: readonly object[]): Promise<string[][]> {
+  return inTurns(rows.length, (from, to) => encodeRows(encoding, rows.slice(from, to)));
 }
 
 /** One insert body from the parts of many requests: lines joined, bytes appended (a megabyte per turn). */
@@ -328,11 +328,7 @@ export class BatchWriter {
       await this.#insertParts(key, p.parts, p.rows, blocks);
     } catch (e) {
       const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
-      // The first line only: the engine's message goes on to quote the rows it was reading.
-      this.#log.error(
-        { table, rows: p.rows, err: (e instanceof Error ? e.message : String(e)).split('\n', 1)[0]?.slice(0, 300) },
-        'insert failed',
-      );
+      this.#log.error({ table, rows: p.rows, err: firstLineOf(e) }, 'insert failed');
       if (unavailable || p.parts.length === 1) {
         for (const part of p.parts) part.reject(refused(table, e, p.parts.length === 1 && !unavailable));
         return;
@@ -386,23 +382,19 @@ export class BatchWriter {
         else
           await this.#store.insertFormatted(table, columns, ROW_FORMAT, await insertBody(await linesInTurns(USAGE_COUNT_ENCODING, rows)));
       } catch (e) {
-        insertFailures.inc({ table: 'usage_counts' });
-        this.#log.error(
-          { table: 'usage_counts', rows: rows.length, err: (e instanceof Error ? e.message : String(e)).split('\n', 1)[0]?.slice(0, 300) },
-          'insert failed',
-        );
-        const unavailable = e instanceof StoreError && e.code === 'store_unavailable';
-        const answer = new HttpError(
-          503,
-          unavailable ? 'store_unavailable' : 'store_failed',
+        insertFailures.inc({ table });
+        this.#log.error({ table, rows: rows.length, err: firstLineOf(e) }, 'insert failed');
+        const answer = refused(
+          table,
+          e,
+          false,
           'the spans of this batch were stored but the store did not accept their usage counts; retry',
-          { cause: e, headers: { 'Retry-After': unavailable ? '5' : '2' } },
         );
         for (const part of parts) part.reject(answer);
         return;
       }
-      insertSeconds.observe({ table: 'usage_counts' }, (performance.now() - started) / 1000);
-      insertedRows.inc({ table: 'usage_counts' }, rows.length);
+      insertSeconds.observe({ table }, (performance.now() - started) / 1000);
+      insertedRows.inc({ table }, rows.length);
     }
     for (const part of parts) part.resolve();
   }
@@ -483,22 +475,23 @@ const DATA_ERROR =
 /**
  * The answer to a request whose rows were not stored: 503 (retry later) while the store is
  * unavailable or the cause is unknown; 400 when the store refused exactly these rows for what
- * they contain (a parse or type error), since sending them again cannot succeed.
+ * they contain (a parse or type error), since sending them again cannot succeed. `message`
+ * replaces the 503's when part of the request was stored.
  */
-function refused(table: string, cause: unknown, rowsAtFault: boolean): HttpError {
+function refused(table: string, cause: unknown, rowsAtFault: boolean, message?: string): HttpError {
   if (rowsAtFault && cause instanceof StoreError && cause.code === 'store_failed' && DATA_ERROR.test(cause.message)) {
-    return new HttpError(
-      400,
-      'rows_refused',
-      `the store refused these rows (${table}): ${cause.message.split('\n', 1)[0]?.slice(0, 300)}`,
-      { cause },
-    );
+    return new HttpError(400, 'rows_refused', `the store refused these rows (${table}): ${firstLineOf(cause)}`, { cause });
   }
   const unavailable = cause instanceof StoreError && cause.code === 'store_unavailable';
   return new HttpError(
     503,
     unavailable ? 'store_unavailable' : 'store_failed',
-    `the store did not accept the batch (${table}); nothing was stored, retry`,
+    message ?? `the store did not accept the batch (${table}); nothing was stored, retry`,
     { cause, headers: { 'Retry-After': unavailable ? '5' : '2' } },
   );
+}
+
+/** The first line of an error's message, at most 300 characters: the engine's goes on to quote the rows it was reading. */
+function firstLineOf(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n', 1)[0]?.slice(0, 300) ?? '';
 }

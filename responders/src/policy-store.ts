@@ -1,3 +1,4 @@
+import { readUnchanged } from './read-unchanged.js';
 import { readFileSync } from 'node:fs';
 import {
   ConfigError,
@@ -94,14 +95,12 @@ export class PolicyStore {
    * a refresh never puts back what a `put`, `delete` or `setState` here has just replaced.
    */
   async refresh(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const changes = this.#changes;
-      const read = await this.#read();
-      if (changes !== this.#changes && attempt < 10) continue;
-      this.#stored = read.stored;
-      this.#states = read.states;
-      return;
-    }
+    const read = await readUnchanged(
+      () => this.#changes,
+      () => this.#read(),
+    );
+    this.#stored = read.stored;
+    this.#states = read.states;
   }
 
   async #read(): Promise<{ stored: Map<string, Policy>; states: Map<string, PolicyState> }> {

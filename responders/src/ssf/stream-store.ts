@@ -1,3 +1,4 @@
+import { readUnchanged } from '../read-unchanged.js';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, type Store, nextVersion } from '@intentwatch/core';
 import type { SecretBox } from '../secret-box.js';
@@ -120,18 +121,17 @@ export class StreamStore {
    * was before a change made here (a stream just created would answer 404 until the next one).
    */
   async refresh(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const changes = this.#changes;
-      const rows = await this.#store.query<{ stream_id: string; body: string; deleted: number }>(
-        'SELECT stream_id, body, deleted FROM ssf_streams ORDER BY stream_id, version DESC LIMIT 1 BY stream_id',
-      );
-      if (changes !== this.#changes && attempt < 10) continue;
-      const next = new Map<string, StreamRecord>();
-      for (const r of rows) if (Number(r.deleted) === 0) next.set(r.stream_id, JSON.parse(r.body) as StreamRecord);
-      this.#streams = next;
-      this.#loadedAt = Date.now();
-      return;
-    }
+    const rows = await readUnchanged(
+      () => this.#changes,
+      () =>
+        this.#store.query<{ stream_id: string; body: string; deleted: number }>(
+          'SELECT stream_id, body, deleted FROM ssf_streams ORDER BY stream_id, version DESC LIMIT 1 BY stream_id',
+        ),
+    );
+    const next = new Map<string, StreamRecord>();
+    for (const r of rows) if (Number(r.deleted) === 0) next.set(r.stream_id, JSON.parse(r.body) as StreamRecord);
+    this.#streams = next;
+    this.#loadedAt = Date.now();
   }
 
   async #fresh(): Promise<void> {

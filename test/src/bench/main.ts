@@ -422,25 +422,24 @@ async function main(): Promise<void> {
       const alerts = await allAlerts(monitor);
       const sustainEnd = Date.now();
       const metricsAfter = await monitor.metrics();
+      /** A counter's or histogram series' growth over the sustained phase. */
+      const delta = (key: string) => (metricsAfter.get(key) ?? 0) - (metricsBefore.get(key) ?? 0);
       const detectorRuns: Record<string, { runs: number; meanMs: number }> = {};
       for (const d of DETECTOR_IDS) {
         const k = (m: string) => `intentwatch_detector_run_duration_seconds_${m}{detector="${d}"}`;
-        const runs = (metricsAfter.get(k('count')) ?? 0) - (metricsBefore.get(k('count')) ?? 0);
-        const seconds = (metricsAfter.get(k('sum')) ?? 0) - (metricsBefore.get(k('sum')) ?? 0);
-        detectorRuns[d] = { runs, meanMs: runs > 0 ? round1((seconds / runs) * 1000) : 0 };
+        const runs = delta(k('count'));
+        detectorRuns[d] = { runs, meanMs: runs > 0 ? round1((delta(k('sum')) / runs) * 1000) : 0 };
       }
       // Live runs: the detectors run at once on what committed batches made suspect.
       const liveRuns: Record<string, { runs: number; meanMs: number; suspects: number }> = {};
       for (const d of DETECTOR_IDS) {
         const k = (m: string) => `intentwatch_detector_live_run_duration_seconds_${m}{detector="${d}"}`;
-        const delta = (key: string) => (metricsAfter.get(key) ?? 0) - (metricsBefore.get(key) ?? 0);
         const runs = delta(k('count'));
         const suspects = delta(`intentwatch_live_suspects_total{detector="${d}"}`);
         if (runs > 0 || suspects > 0) liveRuns[d] = { runs, meanMs: runs > 0 ? round1((delta(k('sum')) / runs) * 1000) : 0, suspects };
       }
 
       // The live screen: its cycles, and how long a committed batch waited to be screened.
-      const delta = (key: string) => (metricsAfter.get(key) ?? 0) - (metricsBefore.get(key) ?? 0);
       const screen = (name: string) => {
         const count = delta(`${name}_count`);
         const les = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
